@@ -1,0 +1,18 @@
+# toposcale: the shape of transformer training.
+#   snakemake --cores 2                          # the default study (config.yaml)
+#   snakemake --cores 2 --configfile configs/smoke.yaml
+# Runtime settings (executor, resources, retries) live in profiles/; the study lives in config files.
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/topology.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,138 @@
+# Extraction (torch, one job per run) -> persistence (numpy + compiled backend, granularity from
+# config) -> per-run metrics table; bootstrap CIs for chosen checkpoints.
+GRANULARITY = config["topology"]["granularity"]
+TOPO = config["topology"]
+
+for _run in RUNS:
+
+    rule:
+        name:
+            rule_name("extract", _run.name)
+        input:
+            ckpts=[ckpt_path(_run.name, s) for s in STEPS[_run.name]],
+            probe=f"{DATA}/probe.npy",
+        output:
+            clouds=[cloud_path(_run.name, s) for s in STEPS[_run.name]],
+        params:
+            run=_run.to_dict(),
+            config={k: config[k] for k in ("seed", "corpus", "training", "topology")},
+        log:
+            f"{RESULTS}/logs/extract/{_run.name}.log",
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=30,
+        script:
+            "../scripts/extract.py"
+
+
+PERSIST_CMD = (
+    f"python -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
+)
+
+if GRANULARITY == "layer":
+
+    rule persistence_layer:
+        input:
+            f"{RESULTS}/clouds/{{run}}/step{{step}}.npz",
+        output:
+            f"{RESULTS}/diagrams/{{run}}/{{source}}/step{{step}}/{{layer}}.npz",
+        log:
+            f"{RESULTS}/logs/persistence/{{run}}/{{source}}-{{step}}-{{layer}}.log",
+        group:
+            "persistence"
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=10,
+        shell:
+            PERSIST_CMD
+            + " --out-root {RESULTS}/diagrams/{wildcards.run} --only {wildcards.source}/{wildcards.layer}"
+            + " {input} 2> {log}"
+
+elif GRANULARITY == "checkpoint":
+    for _run in RUNS:
+
+        rule:
+            name:
+                rule_name("persistence", _run.name)
+            input:
+                f"{RESULTS}/clouds/{_run.name}/step{{step}}.npz",
+            output:
+                [
+                    f"{RESULTS}/diagrams/{_run.name}/{src}/step{{step}}/{layer}.npz"
+                    for src in SOURCES
+                    for layer in run_layers(_run.name, src)
+                ],
+            log:
+                f"{RESULTS}/logs/persistence/{_run.name}/step{{step}}.log",
+            group:
+                "persistence"
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=20,
+            shell:
+                PERSIST_CMD + f" --out-root {RESULTS}/diagrams/{_run.name} {{input}} 2> {{log}}"
+
+else:
+    for _run in RUNS:
+
+        rule:
+            name:
+                rule_name("persistence", _run.name)
+            input:
+                [cloud_path(_run.name, s) for s in STEPS[_run.name]],
+            output:
+                run_diagrams(_run.name),
+            log:
+                f"{RESULTS}/logs/persistence/{_run.name}.log",
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=120,
+            shell:
+                PERSIST_CMD + f" --out-root {RESULTS}/diagrams/{_run.name} {{input}} 2> {{log}}"
+
+
+rule summarise:
+    input:
+        diagrams=lambda wc: run_diagrams(wc.run),
+        log_csv=f"{RESULTS}/runs/{{run}}/log.csv",
+        run_json=f"{RESULTS}/runs/{{run}}/run.json",
+    output:
+        metrics=f"{RESULTS}/metrics/{{run}}.parquet",
+        betti=f"{RESULTS}/metrics/{{run}}.betti.parquet",
+    params:
+        topology=TOPO,
+        sources=SOURCES,
+        layers=lambda wc: {src: run_layers(wc.run, src) for src in SOURCES},
+        steps=lambda wc: STEPS[wc.run],
+        diagrams_root=lambda wc: f"{RESULTS}/diagrams/{wc.run}",
+    log:
+        f"{RESULTS}/logs/summarise/{{run}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/summarise.py"
+
+
+rule bootstrap:
+    input:
+        f"{RESULTS}/clouds/{{run}}/step{{step}}.npz",
+    output:
+        f"{RESULTS}/bootstrap/{{run}}/step{{step}}.csv",
+    params:
+        boot=TOPO["bootstrap"],
+        topology=TOPO,
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/bootstrap/{{run}}-{{step}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../scripts/bootstrap.py"

@@ -1,0 +1,9 @@
+"""Snakemake script: prepare the corpus (see toposcale.corpus)."""
+import json
+import sys
+
+from toposcale.corpus import prepare_corpus
+
+sys.stderr = open(snakemake.log[0], "w")
+meta = prepare_corpus(snakemake.params.cfg, snakemake.output.train.rsplit("/", 1)[0])
+print(json.dumps(meta), file=sys.stderr)

@@ -1,0 +1,7 @@
+"""Snakemake script: point clouds for every checkpoint of one run (see toposcale.extract)."""
+from toposcale.extract import extract_run
+
+with open(snakemake.log[0], "w") as log_fh:
+    extract_run(snakemake.params.run, snakemake.params.config, list(snakemake.input.ckpts),
+                snakemake.input.probe, list(snakemake.output.clouds), threads=snakemake.threads,
+                log=lambda line: print(line, file=log_fh, flush=True))

@@ -1,0 +1,60 @@
+"""Checkpoint IO: safetensors only (never pickle), written atomically.
+
+A checkpoint is written to ``NAME.tmp`` and renamed, so a killed job can leave a stale temporary file
+but never a truncated ``.safetensors`` under its final name. Loading validates the file and turns any
+failure into :class:`CheckpointError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated or does not match the model."""
+
+
+def save_state(path, tensors: dict, metadata: dict | None = None) -> None:
+    """Save a dict of tensors (torch) with string metadata to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(clean, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
+    os.replace(tmp, path)
+
+
+def load_state(path, framework: str = "pt") -> tuple[dict, dict]:
+    """Return ``(tensors, metadata)`` from a safetensors file (``framework`` 'pt' or 'np')."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist; rerun its training rule")
+    try:
+        with safe_open(str(path), framework=framework) as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # safetensors raises several types for truncated/corrupt headers
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc}); delete it and rerun "
+            f"snakemake to retrain that run (training resumes from its last good state)") from exc
+    return tensors, meta
+
+
+def load_model_weights(model, path) -> dict:
+    """Load a checkpoint's tensors into ``model`` strictly; return its metadata."""
+    tensors, meta = load_state(path)
+    missing = set(model.state_dict()) - set(tensors)
+    unexpected = set(tensors) - set(model.state_dict())
+    if missing or unexpected:
+        raise CheckpointError(f"checkpoint {path} does not match the model (missing {sorted(missing)[:3]}, "
+                              f"unexpected {sorted(unexpected)[:3]}); was it written by another config?")
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not match the model: {exc}") from exc
+    return meta

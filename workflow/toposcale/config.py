@@ -1,0 +1,121 @@
+"""Load and validate a study configuration against ``workflow/schemas/config.schema.yaml``.
+
+Validation fills every default declared in the schema and turns the first violation into a
+single line that names the key, the offending value and what is allowed, e.g.::
+
+    config error: training.lr = -1 is not allowed: must be > 0 (see workflow/schemas/config.schema.yaml)
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def _load_yaml(path):
+    import yaml
+
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _fill_defaults(instance, schema):
+    """Recursively insert schema defaults for missing keys (objects only)."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+    items = schema.get("additionalProperties")
+    if isinstance(items, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, items)
+
+
+def _fill_array_item_defaults(instance, schema):
+    if isinstance(instance, dict) and schema.get("type") == "object":
+        for key, sub in schema.get("properties", {}).items():
+            if key in instance:
+                _fill_array_item_defaults(instance[key], sub)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            _fill_defaults(item, schema["items"])
+            _fill_array_item_defaults(item, schema["items"])
+
+
+def _describe(error) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    v = error.validator
+    s = error.schema
+    if v == "additionalProperties":
+        allowed = sorted(s.get("properties", {}))
+        extra = [k for k in error.instance if k not in s.get("properties", {})]
+        where = f"{key}." if error.absolute_path else ""
+        return (f"unknown key {where}{extra[0]!r} is not allowed; allowed keys here: "
+                f"{', '.join(allowed)}")
+    if v == "enum":
+        return f"{key} = {error.instance!r} is not allowed: must be one of {s['enum']}"
+    if v == "type":
+        return f"{key} = {error.instance!r} is not allowed: must be of type {s['type']}"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
+        return f"{key} = {error.instance!r} is not allowed: must be {op} {s[v]}"
+    if v == "required":
+        return f"{key}: {error.message}"
+    return f"{key} = {error.instance!r} is not allowed: {error.message}"
+
+
+def validate_config(config: dict, schema_path=SCHEMA_PATH) -> dict:
+    """Return a validated copy of ``config`` with schema defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key, the value and what is allowed.
+
+    Examples
+    --------
+    >>> cfg = validate_config({"training": {"lr": 0.01}})
+    >>> cfg["training"]["batch_size"], cfg["corpus"]["tokenizer"]
+    (16, 'byte')
+    """
+    import jsonschema
+
+    schema = _load_yaml(schema_path)
+    cfg = copy.deepcopy(config) if config is not None else {}
+    _fill_defaults(cfg, schema)
+    _fill_array_item_defaults(cfg, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(f"config error: {_describe(errors[0])} (see {schema_path.name})")
+    _check_consistency(cfg)
+    return cfg
+
+
+def _check_consistency(cfg: dict) -> None:
+    """Cross-key rules that JSON schema cannot express."""
+    targets = cfg["model"]["target_params"]
+    for h in cfg["model"]["holdout_params"]:
+        if h not in targets:
+            raise ConfigError(
+                f"config error: model.holdout_params contains {h}, which is not in model.target_params {targets}")
+    if len(targets) - len(set(cfg["model"]["holdout_params"])) < 1:
+        raise ConfigError("config error: model.holdout_params holds out every size; keep at least one to fit on")
+
+
+def load_config(path) -> dict:
+    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config error: config file {path} does not exist")
+    return validate_config(_load_yaml(path) or {})
