@@ -1,3 +1,6 @@
+# NB: in rules defined in a loop, directive values are evaluated at definition time, but a shell:
+# string is evaluated when the job runs (the loop variable has moved on by then), so per-run values
+# reach shell commands only through params.
 # Extraction (torch, one job per run) -> persistence (numpy + compiled backend, granularity from
 # config) -> per-run metrics table; bootstrap CIs for chosen checkpoints.
 GRANULARITY = config["topology"]["granularity"]
@@ -27,7 +30,7 @@ for _run in RUNS:
 
 
 PERSIST_CMD = (
-    f"python -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
+    f"{sys.executable} -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
 )
 
 if GRANULARITY == "layer":
@@ -64,6 +67,8 @@ elif GRANULARITY == "checkpoint":
                     for src in SOURCES
                     for layer in run_layers(_run.name, src)
                 ],
+            params:
+                root=f"{RESULTS}/diagrams/{_run.name}",
             log:
                 f"{RESULTS}/logs/persistence/{_run.name}/step{{step}}.log",
             group:
@@ -73,7 +78,7 @@ elif GRANULARITY == "checkpoint":
                 mem_mb=1000,
                 runtime=20,
             shell:
-                PERSIST_CMD + f" --out-root {RESULTS}/diagrams/{_run.name} {{input}} 2> {{log}}"
+                PERSIST_CMD + " --out-root {params.root} {input} 2> {log}"
 
 else:
     for _run in RUNS:
@@ -85,6 +90,8 @@ else:
                 [cloud_path(_run.name, s) for s in STEPS[_run.name]],
             output:
                 run_diagrams(_run.name),
+            params:
+                root=f"{RESULTS}/diagrams/{_run.name}",
             log:
                 f"{RESULTS}/logs/persistence/{_run.name}.log",
             threads: 1
@@ -92,7 +99,7 @@ else:
                 mem_mb=1000,
                 runtime=120,
             shell:
-                PERSIST_CMD + f" --out-root {RESULTS}/diagrams/{_run.name} {{input}} 2> {{log}}"
+                PERSIST_CMD + " --out-root {params.root} {input} 2> {log}"
 
 
 rule summarise:

@@ -66,7 +66,7 @@ def persist_files(clouds: list, out_root, only: str | None = None, max_dim: int 
                 total += dg.seconds
                 save_diagrams(out_root / source / f"step{step}" / f"{layer}.npz", dg, scale, extra)
         if log:
-            log(f"{cpath}: diagrams written")
+            log(f"{cpath}: diagrams written ({len(keys)} layers)")
     return total
 
 
@@ -79,7 +79,8 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="auto")
     args = ap.parse_args(argv)
     try:
-        persist_files(args.clouds, args.out_root, args.only, args.max_dim, args.backend)
+        persist_files(args.clouds, args.out_root, args.only, args.max_dim, args.backend,
+                      log=lambda line: print(line, file=sys.stderr, flush=True))
     except (CloudError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -120,7 +120,7 @@ class Trainer:
                                f"{run['n_nonembed']}; toposcale.sizing and toposcale.model disagree")
         b1, b2 = self.t["betas"]
         self.opt = torch.optim.AdamW(self.model.param_groups(self.t["weight_decay"]), lr=self.t["lr"],
-                                     betas=(b1, b2), fused=False, foreach=False)
+                                     betas=(b1, b2))
         self.steps = checkpoint_steps(run["total_steps"], self.t["n_checkpoints"])
         self.fingerprint = _fingerprint(run, self.t, self.seq_len)
         self.rows: list[dict] = []
@@ -243,27 +243,13 @@ class Trainer:
                 first = float(self.model(x, y)[1])
             self._checkpoint(first, 0.0)
         total = self.run["total_steps"]
-        pending = [s for s in self.steps if s > self.step]
-        t, accum, bs = self.t, self.t["grad_accum"], self.t["batch_size"]
+        pending = {s for s in self.steps if s > self.step}
+        accum, bs = self.t["grad_accum"], self.t["batch_size"]
         window_loss, window_steps, window_t0, window_tokens = 0.0, 0, time.perf_counter(), 0
         start_wall = time.perf_counter()
         self.model.train()
         while self.step < total:
-            lr = lr_at(self.step, total, t["lr"], t["warmup_frac"], t["min_lr_frac"])
-            for g in self.opt.param_groups:
-                g["lr"] = lr
-            step_loss = 0.0
-            for micro in range(accum):
-                x, y = self._batch(self.step, micro)
-                with self._autocast():
-                    loss = self.model(x, y)[1] / accum
-                loss.backward()
-                step_loss += float(loss)
-            if t["grad_clip"] > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), t["grad_clip"])
-            self.opt.step()
-            self.opt.zero_grad(set_to_none=True)
-            self.step += 1
+            step_loss = self.train_step()
             self._check_finite(step_loss, "training loss")
             window_loss += step_loss
             window_steps += 1
@@ -277,6 +263,28 @@ class Trainer:
                 if max_seconds is not None and time.perf_counter() - start_wall > max_seconds:
                     return {"finished": False, "step": self.step}
         return {"finished": True, "step": self.step}
+
+    def train_step(self) -> float:
+        """One optimiser update (all micro-batches) at the current step; returns the mean train loss."""
+        import torch
+
+        t = self.t
+        lr = lr_at(self.step, self.run["total_steps"], t["lr"], t["warmup_frac"], t["min_lr_frac"])
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        step_loss = 0.0
+        for micro in range(t["grad_accum"]):
+            x, y = self._batch(self.step, micro)
+            with self._autocast():
+                loss = self.model(x, y)[1] / t["grad_accum"]
+            loss.backward()
+            step_loss += float(loss.detach())
+        if t["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t["grad_clip"], foreach=True)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.step += 1
+        return step_loss
 
     def _batch(self, step: int, micro: int):
         off = batch_offsets(len(self.train_data), self.seq_len, self.t["batch_size"], self.seed, step, micro)

@@ -1,0 +1,47 @@
+import math
+
+from toposcale.config import load_config, validate_config
+from toposcale.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs
+
+
+def test_checkpoint_schedule_log_spaced_with_ends():
+    steps = checkpoint_steps(4337, 25)
+    assert steps[0] == 0 and steps[-1] == 4337
+    assert len(steps) >= 26 and steps == sorted(set(steps))
+    inner = [s for s in steps if s > 0]
+    ratios = [b / a for a, b in zip(inner[len(inner) // 2:], inner[len(inner) // 2 + 1:])]
+    assert max(ratios) / min(ratios) < 1.3  # geometric spacing in the log-spaced regime
+
+
+def test_short_runs_checkpoint_every_step():
+    assert checkpoint_steps(5, 25) == [0, 1, 2, 3, 4, 5]
+
+
+def test_bootstrap_steps_include_final():
+    steps = checkpoint_steps(1000, 25)
+    chosen = bootstrap_steps(steps, 3)
+    assert chosen[-1] == 1000 and len(chosen) == 3 and set(chosen) <= set(steps)
+
+
+def test_default_study_plan():
+    cfg = load_config("config.yaml")
+    runs = study_runs(cfg)
+    assert len(runs) == 10
+    assert {r.activation for r in runs} == {"gelu", "swiglu"}
+    for r in runs:
+        assert abs(r.n_nonembed / r.target_params - 1) < 0.1
+        assert r.holdout == (r.target_params == 444_000)
+        assert r.total_steps * r.tokens_per_step >= r.planned_tokens
+        assert r.planned_tokens == math.ceil(20 * r.n_nonembed)
+    assert runs[0].name == "gelu-d32L2-s0"
+
+
+def test_several_tokens_per_param_get_distinct_names():
+    cfg = validate_config({"model": {"target_params": [25000]}, "training": {"tokens_per_param": [10, 40]}})
+    names = [r.name for r in study_runs(cfg)]
+    assert "gelu-d32L2t10-s0" in names and "gelu-d32L2t40-s0" in names
+
+
+def test_layer_names():
+    assert layer_names("weights", 2) == ["embed", "block00", "block01"]
+    assert layer_names("activations", 1) == ["embed", "block00", "final"]
