@@ -84,3 +84,7 @@ def all_targets():
     for r in RUNS:
         targets += run_bootstraps(r.name)
     return targets
+
+
+def _bootstrap_targets():
+    return [p for r in RUNS for p in run_bootstraps(r.name)]

@@ -143,3 +143,9 @@ rule bootstrap:
         runtime=60,
     script:
         "../scripts/bootstrap.py"
+
+
+rule metrics_all:
+    input:
+        metrics_targets(),
+        _bootstrap_targets(),

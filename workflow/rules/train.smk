@@ -23,3 +23,8 @@ for _run in RUNS:
             runtime=lambda wc, attempt, r=_run: 10 + int(r.total_steps * r.tokens_per_step / 3e5 / 60 * 4),
         script:
             "../scripts/train.py"
+
+
+rule train_all:
+    input:
+        train_targets(),

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine:
+#   make study   # set up .venv and run the default study (config.yaml) on 2 CPU cores
+#   make test    # set up .venv and run the test suite (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= 2
+BIN    := $(VENV)/bin
+
+.PHONY: setup study smoke test lint bench clean
+
+setup: $(VENV)/.installed
+
+# torch is pinned here (a CPU build) because an unpinned torch pulls a multi-GB CUDA build;
+# the package itself only asks for torch>=2.2.
+$(VENV)/.installed: pyproject.toml requirements-ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-ci.txt
+	$(BIN)/pip install -q -e ".[test,fast,slurm]"
+	touch $@
+
+study: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+smoke: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile configs/smoke.yaml --config results=results-smoke
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+bench: setup
+	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/persistence_speed.py
+
+clean:
+	rm -rf results results-smoke .snakemake

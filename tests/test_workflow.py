@@ -1,0 +1,137 @@
+"""End-to-end workflow tests on configs/smoke.yaml (and tiny variants), through the snakemake CLI."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import ROOT, SNAKEMAKE, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def test_default_config_dry_run():
+    proc = run_snakemake(["-n", "--cores", "2", "--quiet", "rules"], timeout=300)
+    out = proc.stdout + proc.stderr
+    assert "train_gelu_d96L4_s0" in out and "train_swiglu_d32L2_s0" in out
+    assert "summarise" in out
+
+
+def test_bad_config_key_stops_before_any_job(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("training:\n  lr: -0.5\n")
+    proc = run_snakemake(["-n", "--cores", "1", "--configfile", str(cfg)], check=False, timeout=120)
+    assert proc.returncode != 0
+    assert "training.lr = -0.5 is not allowed: must be > 0" in proc.stderr + proc.stdout
+
+
+def test_smoke_study_outputs(smoke_results):
+    out, _ = smoke_results
+    cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
+    runs = sorted(p.parent.name for p in (out / "runs").glob("*/run.json"))
+    assert len(runs) == len(cfg["model"]["activations"]) * len(cfg["model"]["target_params"])
+    for run in runs:
+        info = json.loads((out / "runs" / run / "run.json").read_text())
+        assert info["n_nonembed"] == info["n_nonembed_model"]
+        log = pd.read_csv(out / "runs" / run / "log.csv")
+        assert np.isfinite(log["val_loss"]).all() and np.isfinite(log["train_loss"]).all()
+        assert log["val_loss"].iloc[-1] < log["val_loss"].iloc[0] - 1.0, run
+        assert len(list((out / "runs" / run / "checkpoints").glob("step*.safetensors"))) == len(log)
+        m = pd.read_parquet(out / "metrics" / f"{run}.parquet")
+        assert set(m["source"]) == {"weights", "activations"}
+        assert set(m["step"]) == set(log["step"])
+        n_layers = info["n_layers"]
+        assert len(m) == len(log) * ((n_layers + 1) + (n_layers + 2))
+        assert (m["h0_total_persistence"] > 0).all()
+        assert m.loc[m.source == "weights", "neural_persistence"].between(0, 1).all()
+        boots = sorted((out / "bootstrap" / run).glob("step*.csv"))
+        assert len(boots) == cfg["topology"]["bootstrap"]["n_checkpoints"]
+        b = pd.read_csv(boots[-1])
+        sub = b[b.metric == "h0_total_persistence_norm"]
+        assert (sub["lo"] <= sub["hi"]).all()
+
+
+def test_smoke_study_is_then_up_to_date(smoke_results):
+    out, _ = smoke_results
+    proc = run_snakemake(["-n", "--cores", "2", "--configfile", "configs/smoke.yaml", "--config", f"results={out}"],
+                         timeout=300)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _tiny_config(tmp_path, results):
+    cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
+    cfg["model"]["activations"] = ["gelu"]
+    cfg["model"]["target_params"] = [6000]
+    cfg["model"]["holdout_params"] = []
+    cfg["training"]["tokens_per_param"] = [60]
+    cfg["results"] = str(results)
+    path = tmp_path / f"{Path(results).name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _group_processes(pgid, needle):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if os.getpgid(int(entry)) == pgid and needle in cmd and "snakemake " not in cmd:
+                pids.append(int(entry))
+        except (OSError, ProcessLookupError):
+            continue
+    return pids
+
+
+def test_killed_training_resumes_to_same_loss(tmp_path):
+    """Kill snakemake (and its training job) mid-run, rerun the same command: it resumes, same final loss."""
+    ref_cfg = _tiny_config(tmp_path, tmp_path / "ref")
+    run_snakemake(["train_all", "--cores", "1", "--configfile", str(ref_cfg)], timeout=600)
+    ref = json.loads(next((tmp_path / "ref" / "runs").glob("*/run.json")).read_text())
+
+    cfg = _tiny_config(tmp_path, tmp_path / "killed")
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    proc = subprocess.Popen([SNAKEMAKE, "train_all", "--cores", "1", "--configfile", str(cfg)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    partial = tmp_path / "killed" / "runs" / ref["name"] / ".partial" / "checkpoints"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and len(list(partial.glob("*.safetensors"))) < 5:
+            time.sleep(0.05)
+        assert len(list(partial.glob("*.safetensors"))) >= 5, "training never reached its 5th checkpoint"
+        victims = _group_processes(proc.pid, "train.py")
+        assert victims, "no training process found"
+        for pid in victims:  # kill the training job only, as an OOM killer or a preemption would
+            os.kill(pid, signal.SIGKILL)
+        assert proc.wait(timeout=120) != 0  # snakemake reports the failed job and exits
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert not (tmp_path / "killed" / "runs" / ref["name"] / "run.json").exists()
+    done = run_snakemake(["train_all", "--cores", "1", "--configfile", str(cfg)], timeout=600)
+    log = (tmp_path / "killed" / "logs" / "train" / f"{ref['name']}.log").read_text()
+    assert "resuming from step" in log
+    got = json.loads((tmp_path / "killed" / "runs" / ref["name"] / "run.json").read_text())
+    assert got["final_val_loss"] == pytest.approx(ref["final_val_loss"], abs=1e-4)
+    assert done.returncode == 0
+
+
+def test_corrupt_checkpoint_is_named(tmp_path):
+    cfg = _tiny_config(tmp_path, tmp_path / "corrupt")
+    run_snakemake(["train_all", "--cores", "1", "--configfile", str(cfg)], timeout=600)
+    ckpt = sorted((tmp_path / "corrupt" / "runs").glob("*/checkpoints/*.safetensors"))[-1]
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    proc = run_snakemake(["metrics_all", "--cores", "1", "--configfile", str(cfg)], check=False, timeout=600)
+    assert proc.returncode != 0
+    logs = "".join(p.read_text() for p in (tmp_path / "corrupt" / "logs" / "extract").glob("*.log"))
+    text = proc.stdout + proc.stderr + logs
+    assert "is corrupt or truncated" in text and ckpt.name in text
