@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+sys.path.insert(0, str(Path(workflow.basedir).joinpath("workflow")))
 
 from toposcale.config import ConfigError, validate_config  # noqa: E402
 from toposcale.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs  # noqa: E402
@@ -38,7 +38,7 @@ wildcard_constraints:
 
 def rule_name(prefix, run):
     """Per-run rules (their outputs depend on the run's checkpoint schedule) get unique names."""
-    return prefix + "_" + run.replace("-", "_")
+    return f"{prefix}_{run.replace('-', '_')}"
 
 
 def ckpt_path(run, step):
@@ -51,6 +51,11 @@ def cloud_path(run, step):
 
 def diagram_path(run, source, step, layer):
     return f"{RESULTS}/diagrams/{run}/{source}/step{step:07d}/{layer}.npz"
+
+
+def diagrams_root(diagram_file):
+    """results/diagrams/{run} from one of its files .../{source}/step{step}/{layer}.npz."""
+    return str(Path(diagram_file).parents[2])
 
 
 def run_layers(run, source):
@@ -84,6 +89,12 @@ def all_targets():
     for r in RUNS:
         targets += run_bootstraps(r.name)
     return targets
+
+
+ENV_TRAIN = "../../envs/train.yaml"
+ENV_TOPOLOGY = "../../envs/topology.yaml"
+ENV_ANALYSIS = "../../envs/analysis.yaml"
+ENV_PRETRAINED = "../../envs/pretrained.yaml"
 
 
 def _bootstrap_targets():

@@ -13,5 +13,7 @@ rule corpus:
     resources:
         mem_mb=2000,
         runtime=15,
+    conda:
+        ENV_TRAIN
     script:
         "../scripts/corpus.py"

@@ -25,6 +25,8 @@ for _run in RUNS:
         resources:
             mem_mb=2000,
             runtime=30,
+        conda:
+            ENV_TRAIN
         script:
             "../scripts/extract.py"
 
@@ -48,10 +50,11 @@ if GRANULARITY == "layer":
         resources:
             mem_mb=1000,
             runtime=10,
+        conda:
+            ENV_TOPOLOGY
         shell:
-            PERSIST_CMD
-            + " --out-root {RESULTS}/diagrams/{wildcards.run} --only {wildcards.source}/{wildcards.layer}"
-            + " {input} 2> {log}"
+            f"{PERSIST_CMD} --out-root {RESULTS}/diagrams/{{wildcards.run}}"
+            " --only {wildcards.source}/{wildcards.layer} {input} 2> {log}"
 
 elif GRANULARITY == "checkpoint":
     for _run in RUNS:
@@ -68,7 +71,7 @@ elif GRANULARITY == "checkpoint":
                     for layer in run_layers(_run.name, src)
                 ],
             params:
-                root=f"{RESULTS}/diagrams/{_run.name}",
+                root=lambda wc, output: diagrams_root(output[0]),
             log:
                 f"{RESULTS}/logs/persistence/{_run.name}/step{{step}}.log",
             group:
@@ -77,8 +80,10 @@ elif GRANULARITY == "checkpoint":
             resources:
                 mem_mb=1000,
                 runtime=20,
+            conda:
+                ENV_TOPOLOGY
             shell:
-                PERSIST_CMD + " --out-root {params.root} {input} 2> {log}"
+                f"{PERSIST_CMD} --out-root {{params.root}} {{input}} 2> {{log}}"
 
 else:
     for _run in RUNS:
@@ -91,15 +96,17 @@ else:
             output:
                 run_diagrams(_run.name),
             params:
-                root=f"{RESULTS}/diagrams/{_run.name}",
+                root=lambda wc, output: diagrams_root(output[0]),
             log:
                 f"{RESULTS}/logs/persistence/{_run.name}.log",
             threads: 1
             resources:
                 mem_mb=1000,
                 runtime=120,
+            conda:
+                ENV_TOPOLOGY
             shell:
-                PERSIST_CMD + " --out-root {params.root} {input} 2> {log}"
+                f"{PERSIST_CMD} --out-root {{params.root}} {{input}} 2> {{log}}"
 
 
 rule summarise:
@@ -115,13 +122,15 @@ rule summarise:
         sources=SOURCES,
         layers=lambda wc: {src: run_layers(wc.run, src) for src in SOURCES},
         steps=lambda wc: STEPS[wc.run],
-        diagrams_root=lambda wc: f"{RESULTS}/diagrams/{wc.run}",
+        diagrams_root=lambda wc, input: diagrams_root(input.diagrams[0]),
     log:
         f"{RESULTS}/logs/summarise/{{run}}.log",
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    conda:
+        ENV_TOPOLOGY
     script:
         "../scripts/summarise.py"
 
@@ -141,6 +150,8 @@ rule bootstrap:
     resources:
         mem_mb=2000,
         runtime=60,
+    conda:
+        ENV_TOPOLOGY
     script:
         "../scripts/bootstrap.py"
 

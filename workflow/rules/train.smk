@@ -21,6 +21,8 @@ for _run in RUNS:
         resources:
             mem_mb=lambda wc, attempt, r=_run: 1500 + r.n_total // 100,
             runtime=lambda wc, attempt, r=_run: 10 + int(r.total_steps * r.tokens_per_step / 3e5 / 60 * 4),
+        conda:
+            ENV_TRAIN
         script:
             "../scripts/train.py"
 
