@@ -10,6 +10,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/topology.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/external.smk"
 
 
 rule all:

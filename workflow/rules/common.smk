@@ -85,10 +85,14 @@ def metrics_targets():
 
 
 def all_targets():
-    targets = train_targets() + metrics_targets()
-    for r in RUNS:
-        targets += run_bootstraps(r.name)
+    """Everything `snakemake` builds by default; analysis rule files add their targets via ALL_TARGETS."""
+    targets = train_targets() + metrics_targets() + _bootstrap_targets()
+    for extra in ALL_TARGETS:
+        targets += extra()
     return targets
+
+
+ALL_TARGETS = []
 
 
 ENV_TRAIN = "../../envs/train.yaml"
@@ -99,3 +103,12 @@ ENV_PRETRAINED = "../../envs/pretrained.yaml"
 
 def _bootstrap_targets():
     return [p for r in RUNS for p in run_bootstraps(r.name)]
+
+
+def fig(name, category, caption=None):
+    """A figure target wrapped for `snakemake --report`, captioned by workflow/report/{caption or name}.rst."""
+    return report(
+        f"{RESULTS}/figures/{name}.png",
+        caption=f"../report/{caption or name}.rst",
+        category=category,
+    )

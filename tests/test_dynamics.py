@@ -1,0 +1,171 @@
+"""Correlations of metrics with loss: planted links recovered, shared trends not mistaken for them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toposcale.dynamics import DEFAULT_METRICS, correlate, load_metrics, seed_summary, write_csv_atomic
+
+STEPS = [0] + sorted({int(round(v)) for v in np.geomspace(1, 5000, 30)})
+
+
+def synthetic_metrics(run="gelu-d64L2-s0", seed=0, n_nonembed=50_000, rng_seed=0):
+    """Metrics rows in the results/metrics format with known structure.
+
+    val_loss = power law in step + a fluctuation ``w`` (e.g. from the data order);
+    'tracker' metrics (h0_total_persistence_norm) = trend + ``w``: they follow the loss beyond time;
+    'trend-only' metrics (h1_total_persistence, frobenius_norm) = trend + independent noise.
+    """
+    rng = np.random.default_rng(rng_seed)
+    steps = np.array(STEPS)
+    t = np.maximum(steps, 1)
+    w = rng.normal(size=len(steps))
+    val = 1.5 + 4.0 * t ** -0.4 + 0.2 * w
+    rows = []
+    for source, layers in (("weights", ["embed", "block00", "block01"]),
+                           ("activations", ["embed", "block00", "block01", "final"])):
+        for layer in layers:
+            noise = rng.normal(size=(4, len(steps)))
+            base = {
+                "h0_total_persistence_norm": -np.log(t) + 1.0 * w,          # tracks loss beyond trend
+                "h1_total_persistence": np.log(t) + 0.5 * noise[0],         # shares the trend only
+                "frobenius_norm": 10 + np.log(t) + 0.5 * noise[1],          # baseline, trend only
+                "h1_n_bars": np.full(len(steps), 3.0),                       # constant: no correlation
+            }
+            for i, s in enumerate(steps):
+                row = {"run": run, "activation": run.split("-")[0], "size": run.split("-")[1],
+                       "seed": seed, "n_nonembed": n_nonembed, "step": int(s), "tokens": int(s) * 2048,
+                       "frac": s / steps[-1], "train_loss": val[i] - 0.02, "val_loss": val[i],
+                       "source": source, "layer": layer, "n_points": 64, "scale": 1.0,
+                       "neural_persistence": (0.5 + 0.01 * s ** 0.5) if source == "weights" else np.nan}
+                row.update({k: v[i] for k, v in base.items()})
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_partial_correlation_separates_tracking_from_shared_trend():
+    df = synthetic_metrics()
+    out = correlate(df, n_bootstrap=200, seed=0)
+    assert len(out) > 0 and set(out["run"]) == {"gelu-d64L2-s0"}
+    assert (out["n"] == len(STEPS) - 1).all()                  # step 0 excluded
+
+    tracker = out[out.metric == "h0_total_persistence_norm"]
+    # tracker = -log t + w and loss = trend(t) + w both fall with time and share w
+    assert (tracker["rho"] > 0.6).all()
+    assert (tracker["rho_partial"] > 0.5).all()
+    assert tracker["significant_partial"].all()
+
+    # trend-only metrics grow with time while the loss falls: strong raw rho, no partial rho
+    trend_only = out[out.metric.isin(["h1_total_persistence", "frobenius_norm"])]
+    assert (trend_only["rho"] < -0.6).all() and trend_only["significant"].all()
+    assert (trend_only["rho_partial"].abs() < 0.6).all()
+    assert trend_only["significant_partial"].mean() <= 0.15
+
+    # constant metric: no correlation can be computed, and it never counts as significant
+    const = out[out.metric == "h1_n_bars"]
+    assert const["rho"].isna().all() and not const["significant"].any()
+    # neural persistence only exists for weights
+    assert set(out[out.metric == "neural_persistence"]["source"]) == {"weights"}
+
+
+def test_bootstrap_intervals_cover_the_estimate_and_bh_is_per_run():
+    df = pd.concat([synthetic_metrics("gelu-d64L2-s0", 0, rng_seed=1),
+                    synthetic_metrics("swiglu-d64L2-s0", 0, rng_seed=2)])
+    out = correlate(df, n_bootstrap=200, seed=3)
+    ok = out["rho"].notna()
+    assert (out.loc[ok, "rho_ci_low"] <= out.loc[ok, "rho"] + 1e-9).all()
+    assert (out.loc[ok, "rho"] <= out.loc[ok, "rho_ci_high"] + 1e-9).all()
+    assert (out.loc[ok, "rho_ci_high"] - out.loc[ok, "rho_ci_low"] > 0).all()
+    for _, g in out.groupby("run"):
+        p = g["p"].to_numpy()
+        fin = np.isfinite(p)
+        # BH over the run's family: q >= p, and the smallest q is m * min(p)
+        assert (g["q"].to_numpy()[fin] >= p[fin] - 1e-15).all()
+        assert g["q"].min() == pytest.approx(min(1.0, fin.sum() * p[fin].min()))
+    again = correlate(df, n_bootstrap=200, seed=3)
+    pd.testing.assert_frame_equal(out, again)
+
+
+def test_seed_summary_spread():
+    df = pd.concat([synthetic_metrics(f"gelu-d64L2-s{s}", s, rng_seed=10 + s) for s in range(3)])
+    summary = seed_summary(correlate(df, n_bootstrap=0))
+    tracker = summary[summary.metric == "h0_total_persistence_norm"]
+    assert (tracker["n_seeds"] == 3).all()
+    assert (tracker["rho_partial_mean"] > 0.6).all()
+    assert (tracker["sign_agreement_partial"] == 1.0).all()
+    assert (tracker["rho_partial_sd"] >= 0).all()
+
+
+def test_input_errors_and_io(tmp_path):
+    df = synthetic_metrics()
+    with pytest.raises(ValueError, match="val_loss"):
+        correlate(df.drop(columns="val_loss"))
+    with pytest.raises(ValueError, match="not_a_metric"):
+        correlate(df, metric_cols=["not_a_metric"])
+    assert "h0_total_persistence_norm" in DEFAULT_METRICS
+    path = tmp_path / "m.parquet"
+    df.to_parquet(path)
+    back = load_metrics([path])
+    assert len(back) == len(df)
+    write_csv_atomic(back.head(3), tmp_path / "out" / "x.csv")
+    assert len(pd.read_csv(tmp_path / "out" / "x.csv")) == 3
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+def test_detrended_correlation_when_loss_is_strictly_monotone():
+    """With a strictly falling loss the rank partial correlation is undefined (NaN); the detrended
+    correlation still finds a metric that co-fluctuates with the loss, and ignores one that does not."""
+    rng = np.random.default_rng(5)
+    df = synthetic_metrics()
+    steps = np.sort(df["step"].unique())
+    lt = np.log(np.maximum(steps, 1))
+    w = rng.normal(size=len(steps))
+    loss = 5.0 - 0.5 * lt + 0.03 * w                       # falls by >= 0.1 per checkpoint after the first
+    loss_monotone = np.all(np.diff(loss[1:]) < 0)
+    assert loss_monotone
+    by_step = dict(zip(steps, loss))
+    df["val_loss"] = df["step"].map(by_step)
+    df["h0_total_persistence_norm"] = df["step"].map(dict(zip(steps, -lt + 0.5 * w)))
+    out = correlate(df, metric_cols=["h0_total_persistence_norm", "h1_total_persistence"], n_bootstrap=100)
+    assert out["loss_monotone"].all()
+    assert out["rho_partial"].isna().all() and not out["significant_partial"].any()
+    tracker = out[out.metric == "h0_total_persistence_norm"]
+    assert (tracker["rho_detrended"] > 0.7).all() and tracker["significant_detrended"].all()
+    assert (tracker["rho_detrended_ci_low"] > 0).all()
+    other = out[out.metric == "h1_total_persistence"]
+    assert other["significant_detrended"].mean() <= 0.15
+
+
+def run_script(name, inputs, outputs, params, tmp_path):
+    """Execute workflow/scripts/{name}.py with a stand-in for Snakemake's ``snakemake`` object."""
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from snakemake.iocontainers import Namedlist
+
+    log = tmp_path / f"{name}.log"
+    fake = SimpleNamespace(input=Namedlist(fromdict=inputs), output=Namedlist(fromdict=outputs),
+                           params=Namedlist(fromdict=params), log=Namedlist([str(log)]))
+    script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / f"{name}.py"
+    runpy.run_path(str(script), init_globals={"snakemake": fake}, run_name="__main__")
+    return log.read_text()
+
+
+def test_scripts_write_table_and_heatmap(tmp_path):
+    paths = []
+    for s in range(2):
+        p = tmp_path / f"gelu-d64L2-s{s}.parquet"
+        synthetic_metrics(f"gelu-d64L2-s{s}", s, rng_seed=20 + s).to_parquet(p)
+        paths.append(str(p))
+    cfg = {"metrics": [], "fdr_alpha": 0.05, "n_bootstrap": 50}
+    a = tmp_path / "analysis"
+    out = {"csv": str(a / "dynamics.csv"), "seeds": str(a / "seeds.csv")}
+    log = run_script("dynamics", {"metrics": paths}, out, {"cfg": cfg, "seed": 0}, tmp_path)
+    corr = pd.read_csv(out["csv"])
+    assert set(corr["run"]) == {"gelu-d64L2-s0", "gelu-d64L2-s1"} and "correlation rows" in log
+    assert pd.read_csv(out["seeds"])["n_seeds"].max() == 2
+    png = tmp_path / "figures" / "dynamics_correlations.png"
+    run_script("fig_dynamics", {"dynamics": out["csv"]}, {"heatmap": str(png)},
+               {"dpi": 60, "cfg": cfg, "seed": 0}, tmp_path)
+    assert png.stat().st_size > 10_000

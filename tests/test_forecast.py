@@ -1,0 +1,155 @@
+"""Final-loss forecasting: exact power laws, leave-one-run-out isolation, planted topology signal."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toposcale.forecast import (METHODS, fit_power_law, forecast, power_law_predict, ridge_fit_predict,
+                                summarise)
+
+TOPO = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")
+
+
+def synthetic_runs(n_runs=12, late_effect=0.0, topo_signal=True, seed=0):
+    """Metrics rows for ``n_runs`` runs whose loss is a power law until 55% of training.
+
+    Each run has a latent ``c``. After 55% of training the loss is multiplied by
+    ``exp(-late_effect * c * ramp)`` (ramp 0 -> 1 at the end), which no extrapolation of the prefix can
+    see. With ``topo_signal`` the prefix of ``h0_total_persistence_norm`` equals ``1 + 0.5 c`` (+ noise):
+    the topology announces the late change; otherwise it is noise.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n_runs):
+        n_nonembed = int(25_000 * 1.3 ** r)
+        total = int(20 * n_nonembed / 2048)
+        steps = np.array([0] + sorted({int(round(v)) for v in np.geomspace(1, total, 25)}))
+        frac = steps / total
+        c = rng.normal()
+        e_r = 1.2 + 2.0 * n_nonembed ** -0.1
+        loss = e_r + 3.0 * np.maximum(steps, 1) ** -0.45
+        loss = loss * np.exp(-late_effect * c * np.clip((frac - 0.55) / 0.45, 0, 1))
+        for source in ("weights", "activations"):
+            for layer in ("embed", "block00"):
+                noise = rng.normal(size=(3, len(steps)))
+                h0n = (1 + 0.5 * c if topo_signal else 1.0) + 0.02 * noise[0] + 0.01 * np.log1p(steps)
+                for i, s in enumerate(steps):
+                    rows.append({"run": f"gelu-r{r:02d}-s0", "activation": "gelu", "size": f"r{r:02d}",
+                                 "seed": 0, "n_nonembed": n_nonembed, "step": int(s), "frac": frac[i],
+                                 "train_loss": loss[i], "val_loss": loss[i], "source": source,
+                                 "layer": layer, "h0_total_persistence_norm": h0n[i],
+                                 "h1_total_persistence_norm": 0.3 + 0.05 * noise[1, i],
+                                 "h0_entropy_norm": 0.8 + 0.05 * noise[2, i]})
+    return pd.DataFrame(rows)
+
+
+def test_fit_recovers_a_power_law_and_extrapolates():
+    t = np.unique(np.round(np.geomspace(1, 5000, 30)))
+    loss = 2.0 + 3.0 * t ** -0.5
+    pre = t <= 500
+    for offset in (True, False):
+        fit = fit_power_law(t[pre], loss[pre], offset=offset)
+        assert fit["alpha"] == pytest.approx(0.5, rel=1e-4) and fit["E"] == pytest.approx(2.0, rel=1e-4)
+        assert power_law_predict(fit, 5000) == pytest.approx(2.0 + 3.0 * 5000 ** -0.5, rel=1e-6)
+    shifted = 1.5 + 4.0 * (t + 20.0) ** -0.4                 # an initial plateau: t0 = 20
+    fit = fit_power_law(t[pre], shifted[pre])
+    assert fit["t0"] == pytest.approx(20.0, rel=1e-3)
+    assert power_law_predict(fit, 5000) == pytest.approx(shifted[-1], rel=1e-5)
+    with pytest.raises(ValueError, match="step 0"):
+        fit_power_law([0, 1, 2, 3], [5.0, 4.0, 3.5, 3.2])
+
+
+def test_power_law_forecast_is_exact_on_power_law_runs():
+    fc = forecast(synthetic_runs(n_runs=4), fractions=(0.2, 0.5))
+    pl = fc[fc.method == "power_law"]
+    assert len(pl) == 8
+    assert (pl["rel_error"] < 1e-4).all()
+    last = fc[fc.method == "last_observed"]
+    assert (last["rel_error"] > 0.01).all()                  # the naive floor is visibly worse
+    assert set(fc["method"]) == set(METHODS)
+    assert (fc["prefix_last_step"] <= fc["fraction"] * fc["final_step"] + 1e-9).all()
+
+
+def test_leave_one_run_out_never_sees_the_held_out_future():
+    df = synthetic_runs(n_runs=8, late_effect=0.3, seed=1)
+    f = 0.3
+    held = "gelu-r03-s0"
+    base = forecast(df, fractions=(f,))
+    poisoned = df.copy()
+    future = (poisoned["run"] == held) & (poisoned["frac"] > f)
+    rng = np.random.default_rng(9)
+    poisoned.loc[future, "val_loss"] *= 10.0
+    for m in TOPO:
+        poisoned.loc[future, m] = rng.normal(size=future.sum()) * 100
+    after = forecast(poisoned, fractions=(f,))
+
+    def preds(fc, run):
+        return fc[fc.run == run].set_index("method")["predicted"]
+
+    # the held-out run's forecasts do not move (its final loss, hence its errors, do)
+    pd.testing.assert_series_equal(preds(base, held), preds(after, held))
+    assert not np.allclose(base[base.run == held]["abs_error"], after[after.run == held]["abs_error"])
+    # ... while the other runs' learned forecasts do, since the poisoned run is now in their training set
+    other = "gelu-r05-s0"
+    assert preds(base, other)["power_law"] == preds(after, other)["power_law"]
+    assert preds(base, other)["ridge_topology"] != pytest.approx(preds(after, other)["ridge_topology"])
+
+
+def test_topology_that_announces_the_late_change_beats_the_power_law():
+    fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=True, seed=2), fractions=(0.3,))
+    s = summarise(fc, n_bootstrap=500, seed=0)
+    comp = s["comparisons"].set_index(["method", "reference"])
+    assert comp.loc[("ridge_topology", "power_law"), "verdict"] == "better"
+    assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] == "better"
+    assert "beat the power-law extrapolation" in s["text"] and "no evidence" not in s["text"]
+    assert "beat the same learned correction without topology" in s["text"]
+    methods = s["methods"].set_index("method")
+    assert (methods["mean_abs_error_ci_low"] <= methods["mean_abs_error"]).all()
+    assert (methods["n_runs"] == 12).all()
+
+
+def test_uninformative_topology_is_not_called_better():
+    fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=False, seed=3), fractions=(0.3,))
+    comp = summarise(fc, n_bootstrap=500)["comparisons"].set_index(["method", "reference"])
+    assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] != "better"
+
+
+def test_ridge_picks_up_a_linear_signal_and_falls_back_to_the_mean():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(30, 3))
+    y = 2.0 * x[:, 0] + 0.01 * rng.normal(size=30)
+    pred, lam = ridge_fit_predict(x, y, np.array([[1.0, 0.0, 0.0]]))
+    assert pred[0] == pytest.approx(2.0, abs=0.1) and lam <= 1.0
+    pred, lam = ridge_fit_predict(x[:2], y[:2], np.zeros((1, 3)))
+    assert pred[0] == pytest.approx(y[:2].mean()) and np.isnan(lam)
+
+
+def test_incomplete_run_is_rejected():
+    df = synthetic_runs(n_runs=3)
+    df = df[~((df.run == "gelu-r01-s0") & (df.frac > 0.8))]
+    with pytest.raises(ValueError, match="complete runs"):
+        forecast(df, fractions=(0.2,))
+
+
+def test_scripts_write_tables_and_figure(tmp_path):
+    from test_dynamics import run_script
+
+    df = synthetic_runs(n_runs=5, late_effect=0.2, seed=5)
+    paths = []
+    for run, g in df.groupby("run"):
+        paths.append(str(tmp_path / f"{run}.parquet"))
+        g.to_parquet(paths[-1])
+    cfg = {"forecast_fractions": [0.2, 0.5], "n_bootstrap": 100}
+    a = tmp_path / "analysis"
+    out = {"csv": str(a / "forecast.csv"), "summary": str(a / "forecast_summary.csv"),
+           "comparisons": str(a / "forecast_comparisons.csv"), "text": str(a / "forecast.txt")}
+    run_script("forecast", {"metrics": paths}, out, {"cfg": cfg, "seed": 0}, tmp_path)
+    fc = pd.read_csv(out["csv"])
+    assert len(fc) == 5 * 2 * len(METHODS)
+    assert set(pd.read_csv(out["comparisons"])["reference"]) == {"power_law", "ridge_loss", "last_observed"}
+    assert "At 20% of training" in (a / "forecast.txt").read_text()
+    png = tmp_path / "forecast.png"
+    run_script("fig_dynamics", {"forecast": out["csv"], "forecast_summary": out["summary"],
+                                "forecast_comparisons": out["comparisons"]}, {"forecast": str(png)},
+               {"dpi": 60, "cfg": cfg, "seed": 0}, tmp_path)
+    assert png.stat().st_size > 10_000

@@ -1,0 +1,100 @@
+"""Multiple testing, rank correlations and bootstrap helpers against hand-computed answers."""
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from toposcale.stats import (bh_adjust, bh_reject, bootstrap_ci, default_block_length,
+                             moving_block_bootstrap_indices, partial_spearman, percentile_ci,
+                             rowwise_spearman, spearman)
+
+
+def test_bh_hand_example():
+    # sorted: 0.005, 0.01, 0.03, 0.04, 0.2 -> m p / i = 0.025, 0.025, 0.05, 0.05, 0.2 (already monotone)
+    p = [0.01, 0.04, 0.03, 0.005, 0.20]
+    assert bh_adjust(p) == pytest.approx([0.025, 0.05, 0.05, 0.025, 0.2])
+    assert list(bh_reject(p, 0.05)) == [True, True, True, True, False]
+    assert list(bh_reject(p, 0.03)) == [True, False, False, True, False]
+
+
+def test_bh_step_up_monotonicity_and_nan():
+    # m p / i = 0.04, 0.03 -> the step-up minimum gives both 0.03
+    q = bh_adjust([0.02, np.nan, 0.03])
+    assert q[0] == pytest.approx(0.03) and q[2] == pytest.approx(0.03) and np.isnan(q[1])
+    rng = np.random.default_rng(0)
+    p = rng.uniform(size=200)
+    assert bh_adjust(p) == pytest.approx(sps.false_discovery_control(p))
+    with pytest.raises(ValueError):
+        bh_adjust([0.5, 1.5])
+
+
+def test_spearman_matches_scipy_and_handles_constants():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=30)
+    y = x + rng.normal(size=30)
+    ref = sps.spearmanr(x, y)
+    rho, p = spearman(x, y)
+    assert rho == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue)
+    assert np.isnan(spearman(x, np.ones(30))[0])
+    with pytest.raises(ValueError, match="finite"):
+        spearman([1.0, np.nan, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_partial_spearman_removes_shared_trend():
+    """x and y both follow time, with independent noise: strong raw rho, none once time is controlled."""
+    rng = np.random.default_rng(2)
+    t = np.log(np.arange(1, 41))
+    x = t + 0.3 * rng.normal(size=40)
+    y = -2 * t + 0.6 * rng.normal(size=40)
+    rho, p = spearman(x, y)
+    assert rho < -0.8 and p < 1e-6
+    prho, pp = partial_spearman(x, y, t)
+    assert abs(prho) < 0.3 and pp > 0.05
+
+
+def test_partial_spearman_keeps_a_real_link_and_uses_n_minus_3():
+    rng = np.random.default_rng(3)
+    t = np.log(np.arange(1, 41))
+    shared = rng.normal(size=40)            # a fluctuation common to x and y, unrelated to time
+    x = t + shared
+    y = t + shared + 0.3 * rng.normal(size=40)
+    prho, pp = partial_spearman(x, y, t)
+    assert prho > 0.7 and pp < 1e-4
+    # the p-value is the t-test of the residual correlation on n - 3 degrees of freedom
+    tstat = prho * np.sqrt(37 / (1 - prho ** 2))
+    assert pp == pytest.approx(2 * sps.t.sf(abs(tstat), 37))
+
+
+def test_rowwise_spearman_matches_scalar_versions():
+    rng = np.random.default_rng(4)
+    x, y, z = rng.normal(size=(3, 5, 25))
+    y = y + x
+    r = rowwise_spearman(x, y)
+    rp = rowwise_spearman(x, y, z)
+    for i in range(5):
+        assert r[i] == pytest.approx(spearman(x[i], y[i])[0])
+        assert rp[i] == pytest.approx(partial_spearman(x[i], y[i], z[i])[0])
+
+
+def test_moving_block_bootstrap_indices_are_contiguous_blocks():
+    idx = moving_block_bootstrap_indices(20, 4, 300, seed=5)
+    assert idx.shape == (300, 20) and idx.min() >= 0 and idx.max() <= 19
+    # inside every block of 4 the indices are consecutive
+    steps = np.diff(idx.reshape(300, 5, 4), axis=2)
+    assert np.all(steps == 1)
+    # block starts cover the admissible range 0..16 and nothing else
+    assert set(np.unique(idx[:, ::4])) == set(range(17))
+    assert np.array_equal(idx, moving_block_bootstrap_indices(20, 4, 300, seed=5))
+    with pytest.raises(ValueError, match="block_length"):
+        moving_block_bootstrap_indices(5, 6, 10)
+    assert default_block_length(27) == 3 and default_block_length(3) == 2
+
+
+def test_percentile_and_bootstrap_ci():
+    assert percentile_ci(np.arange(101.0), 0.9) == pytest.approx((5.0, 95.0))
+    assert all(np.isnan(percentile_ci([np.nan])))
+    rng = np.random.default_rng(6)
+    v = rng.normal(loc=1.0, scale=1.0, size=400)
+    lo, hi = bootstrap_ci(v, n_resamples=1000, seed=0)
+    half = 1.96 / np.sqrt(400)
+    assert lo == pytest.approx(v.mean() - half, abs=0.03) and hi == pytest.approx(v.mean() + half, abs=0.03)

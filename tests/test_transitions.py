@@ -1,0 +1,107 @@
+"""Transitions per run and series: planted ramps found at the right fraction, smooth series left alone."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toposcale.transitions import detect_transitions, size_trends
+
+SIZES = [25_000, 56_000, 99_000, 198_000, 444_000]
+
+
+def synthetic_runs(seed=0):
+    """Five runs whose 'h1_total_persistence_norm' has a plateau-ramp-plateau transition at a training
+    fraction that shrinks with model size, and whose 'h0_total_persistence_norm' decays smoothly."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, n in enumerate(SIZES):
+        total = 2000
+        steps = np.array([0] + sorted({int(round(v)) for v in np.geomspace(1, total, 30)}))
+        x = np.log(np.maximum(steps, 1))
+        start = np.log(total) - 4.5 + 0.5 * (len(SIZES) - 1 - k) * 0.8   # larger model: earlier ramp
+        ramp = np.clip((x - start) / 1.6, 0, 1)
+        loss = 1.5 + 4 * np.maximum(steps, 1) ** -0.4
+        for layer in ("embed", "block00", "block01"):
+            noise = rng.normal(size=(2, len(steps)))
+            h1 = 1.0 - 1.5 * ramp + 0.02 * noise[0]
+            h0 = 2.0 + 3.0 * np.exp(-0.5 * x) + 0.03 * noise[1]
+            for i, s in enumerate(steps):
+                rows.append({"run": f"gelu-m{k}-s0", "activation": "gelu", "size": f"m{k}", "seed": 0,
+                             "n_nonembed": n, "step": int(s), "frac": s / total, "val_loss": loss[i],
+                             "train_loss": loss[i] - 0.01, "source": "activations", "layer": layer,
+                             "h1_total_persistence_norm": h1[i], "h0_total_persistence_norm": h0[i]})
+    return pd.DataFrame(rows), {f"gelu-m{k}-s0": np.exp(np.log(2000) - 4.5 + 0.4 * (4 - k)) / 2000
+                                for k in range(5)}
+
+
+@pytest.fixture(scope="module")
+def result():
+    df, starts = synthetic_runs()
+    out = detect_transitions(df, metric_cols=["h1_total_persistence_norm", "h0_total_persistence_norm"],
+                             n_permutations=99, seed=0)
+    return df, starts, out
+
+
+def test_planted_ramp_found_at_its_fraction(result):
+    _, starts, out = result
+    ramp = out[(out.metric == "h1_total_persistence_norm") & (out.layer == "blocks")]
+    assert len(ramp) == 5 and ramp["significant"].all()
+    for _, r in ramp.iterrows():
+        cps = [float(v) for v in r["change_point_fracs"].split(";")]
+        start, end = starts[r["run"]], starts[r["run"]] * np.exp(1.6)
+        # every reported change point sits at the start or the end of the ramp (one checkpoint ~ x1.3)
+        assert all(min(abs(np.log(c / start)), abs(np.log(c / end))) < 0.35 for c in cps), (r["run"], cps)
+        assert r["transition_frac"] == pytest.approx(start, rel=0.4) or \
+            r["transition_frac"] == pytest.approx(end, rel=0.4)
+    per_layer = out[(out.metric == "h1_total_persistence_norm") & (out.layer != "blocks")]
+    assert per_layer["significant"].mean() >= 0.8
+
+
+def test_smooth_decay_and_loss_have_no_transition(result):
+    _, _, out = result
+    smooth = out[out.metric.isin(["h0_total_persistence_norm", "val_loss", "train_loss"])]
+    assert smooth["significant"].mean() <= 0.1
+    assert smooth["transition_frac"].isna().mean() >= 0.9
+    # a decaying series settles: its diminishing-returns point exists and precedes the end
+    dr = out[out.metric == "h0_total_persistence_norm"]["diminishing_returns_frac"]
+    assert dr.notna().all() and (dr < 1.0).all()
+
+
+def test_size_trend_of_transition_fraction(result):
+    _, _, out = result
+    trends = size_trends(out)
+    row = trends[(trends.layer == "blocks") & (trends.metric == "h1_total_persistence_norm")
+                 & (trends.quantity == "transition_frac")]
+    assert len(row) == 1 and row["n_runs"].iloc[0] == 5
+    assert row["rho"].iloc[0] <= -0.8          # larger models transition earlier, as planted
+    assert set(trends["quantity"]) <= {"transition_frac", "diminishing_returns_frac"}
+
+
+def test_deterministic_and_validates_input(result):
+    df, _, out = result
+    again = detect_transitions(df, metric_cols=["h1_total_persistence_norm", "h0_total_persistence_norm"],
+                               n_permutations=99, seed=0)
+    pd.testing.assert_frame_equal(out, again)
+    with pytest.raises(ValueError, match="frac"):
+        detect_transitions(df.drop(columns="frac"))
+
+
+def test_scripts_write_table_and_figure(tmp_path):
+    from test_dynamics import run_script
+
+    df, _ = synthetic_runs(seed=1)
+    paths = []
+    for run, g in df.groupby("run"):
+        paths.append(str(tmp_path / f"{run}.parquet"))
+        g.to_parquet(paths[-1])
+    cfg = {"metrics": ["h1_total_persistence_norm"], "n_permutations": 49, "significance": 0.05}
+    out = {"csv": str(tmp_path / "transitions.csv"), "sizes": str(tmp_path / "sizes.csv")}
+    log = run_script("transitions", {"metrics": paths}, out, {"cfg": cfg, "seed": 0}, tmp_path)
+    tr = pd.read_csv(out["csv"])
+    assert set(tr["metric"]) == {"h1_total_persistence_norm", "val_loss", "train_loss"}
+    assert "significant change point" in log
+    assert "transition_frac" in set(pd.read_csv(out["sizes"])["quantity"])
+    png = tmp_path / "transitions.png"
+    run_script("fig_dynamics", {"transitions": out["csv"], "metrics": paths}, {"transitions": str(png)},
+               {"dpi": 60}, tmp_path)
+    assert png.stat().st_size > 10_000

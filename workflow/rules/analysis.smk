@@ -1,0 +1,127 @@
+# Training dynamics: topology-loss correlations, final-loss forecasting, phase transitions.
+# Each analysis reads the per-run metrics tables; each figure is its own rule reading those tables.
+
+
+rule dynamics:
+    input:
+        metrics=metrics_targets(),
+    output:
+        csv=f"{RESULTS}/analysis/dynamics.csv",
+        seeds=f"{RESULTS}/analysis/dynamics_seeds.csv",
+    params:
+        cfg=config["dynamics"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/analysis/dynamics.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/dynamics.py"
+
+
+rule forecast:
+    input:
+        metrics=metrics_targets(),
+    output:
+        csv=f"{RESULTS}/analysis/forecast.csv",
+        summary=f"{RESULTS}/analysis/forecast_summary.csv",
+        comparisons=f"{RESULTS}/analysis/forecast_comparisons.csv",
+    params:
+        cfg=config["dynamics"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/analysis/forecast.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/forecast.py"
+
+
+rule transitions:
+    input:
+        metrics=metrics_targets(),
+    output:
+        csv=f"{RESULTS}/analysis/transitions.csv",
+        sizes=f"{RESULTS}/analysis/transition_sizes.csv",
+    params:
+        cfg=config["dynamics"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/analysis/transitions.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/transitions.py"
+
+
+rule figure_dynamics_heatmap:
+    input:
+        dynamics=f"{RESULTS}/analysis/dynamics.csv",
+    output:
+        heatmap=fig("dynamics_heatmap", "4. Training dynamics"),
+    params:
+        dpi=config["figures"]["dpi"],
+        cfg=config["dynamics"],
+    log:
+        f"{RESULTS}/logs/figures/dynamics_heatmap.log",
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_dynamics.py"
+
+
+rule figure_forecast:
+    input:
+        forecast=f"{RESULTS}/analysis/forecast.csv",
+        forecast_summary=f"{RESULTS}/analysis/forecast_summary.csv",
+        forecast_comparisons=f"{RESULTS}/analysis/forecast_comparisons.csv",
+    output:
+        forecast=fig("forecast", "4. Training dynamics"),
+    params:
+        dpi=config["figures"]["dpi"],
+        cfg=config["dynamics"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/figures/forecast.log",
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_dynamics.py"
+
+
+rule figure_transitions:
+    input:
+        transitions=f"{RESULTS}/analysis/transitions.csv",
+        metrics=metrics_targets(),
+    output:
+        transitions=fig("transitions", "4. Training dynamics"),
+    params:
+        dpi=config["figures"]["dpi"],
+        cfg=config["dynamics"],
+    log:
+        f"{RESULTS}/logs/figures/transitions.log",
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_dynamics.py"
+
+
+def dynamics_targets():
+    return [
+        f"{RESULTS}/analysis/dynamics.csv",
+        f"{RESULTS}/analysis/forecast.csv",
+        f"{RESULTS}/analysis/transitions.csv",
+    ] + [f"{RESULTS}/figures/{n}.png" for n in ("dynamics_heatmap", "forecast", "transitions")]
+ALL_TARGETS.append(dynamics_targets)

@@ -1,0 +1,31 @@
+"""Snakemake script: final-loss forecasts from partial training (toposcale.forecast).
+
+input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
+(``forecast_fractions``, ``n_bootstrap``); params.seed. Writes output.csv (or output[0]) =
+results/analysis/forecast.csv and, when declared, output.summary (per fraction and method),
+output.comparisons (paired differences and verdicts) and output.text (the verdict sentences).
+"""
+from pathlib import Path
+import os
+
+from toposcale.dynamics import load_metrics, write_csv_atomic
+from toposcale.forecast import forecast, summarise
+
+cfg = snakemake.params.cfg  # noqa: F821 (injected by Snakemake)
+out = snakemake.output  # noqa: F821
+fc = forecast(load_metrics(snakemake.input.metrics),  # noqa: F821
+              fractions=tuple(cfg.get("forecast_fractions", (0.1, 0.2, 0.3, 0.5))))
+write_csv_atomic(fc, out.get("csv", out[0]))
+summary = summarise(fc, n_bootstrap=max(1000, int(cfg.get("n_bootstrap", 500))),
+                    seed=int(snakemake.params.seed))  # noqa: F821
+if "summary" in out.keys():
+    write_csv_atomic(summary["methods"], out.summary)
+if "comparisons" in out.keys():
+    write_csv_atomic(summary["comparisons"], out.comparisons)
+if "text" in out.keys():
+    tmp = Path(out.text).with_name(Path(out.text).name + ".tmp")
+    tmp.write_text(summary["text"] + "\n")
+    os.replace(tmp, out.text)
+if snakemake.log:  # noqa: F821
+    with open(snakemake.log[0], "w") as fh:  # noqa: F821
+        print(summary["text"], file=fh)

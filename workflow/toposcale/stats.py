@@ -1,0 +1,241 @@
+"""Statistics shared by the analyses: multiple testing, rank correlations, bootstrap resampling.
+
+numpy and scipy only. Every function ignores nothing silently: NaN inputs are either rejected with a
+ValueError or, where documented, propagated as NaN results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+# ----------------------------------------------------------------------------- multiple testing
+
+def bh_adjust(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values).
+
+    For the ``m`` finite p-values sorted ascending, ``q_(i) = min_{k >= i} min(1, m * p_(k) / k)``;
+    rejecting every hypothesis with ``q <= alpha`` controls the false discovery rate at ``alpha`` for
+    independent or positively dependent tests. NaN p-values are left out of ``m`` and get NaN.
+
+    Parameters
+    ----------
+    p : array_like
+        p-values in [0, 1] (any shape); NaN allowed.
+
+    Returns
+    -------
+    numpy.ndarray
+        q-values, same shape as ``p``.
+    """
+    p = np.asarray(p, dtype=float)
+    finite = np.isfinite(p)
+    if np.any((p[finite] < 0) | (p[finite] > 1)):
+        raise ValueError("p-values must lie in [0, 1]")
+    q = np.full(p.shape, np.nan)
+    vals = p[finite]
+    m = len(vals)
+    if m == 0:
+        return q
+    order = np.argsort(vals, kind="mergesort")
+    scaled = vals[order] * m / np.arange(1, m + 1)
+    adj = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    out = np.empty(m)
+    out[order] = adj
+    q[finite] = out
+    return q
+
+
+def bh_reject(p, alpha: float = 0.05) -> np.ndarray:
+    """Boolean mask of hypotheses rejected by Benjamini-Hochberg at FDR ``alpha`` (NaN p: False)."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha} must lie in (0, 1)")
+    q = bh_adjust(p)
+    return np.where(np.isfinite(q), q <= alpha, False)
+
+
+# ----------------------------------------------------------------------------- rank correlations
+
+def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"x and y must be 1-D of equal length, got shapes {x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite; drop NaN pairs before correlating")
+    return x, y
+
+
+def t_pvalue(r: float, df: int) -> float:
+    """Two-sided p-value of a correlation ``r`` from ``t = r sqrt(df / (1 - r^2))`` on ``df`` degrees."""
+    from scipy import stats
+
+    if not np.isfinite(r) or df < 1:
+        return float("nan")
+    if abs(r) >= 1.0:
+        return 0.0
+    t = r * math.sqrt(df / (1.0 - r * r))
+    return float(2.0 * stats.t.sf(abs(t), df))
+
+
+def spearman(x, y) -> tuple[float, float]:
+    """Spearman rank correlation and its two-sided p-value.
+
+    ``rho`` is the Pearson correlation of the ranks (ties get their average rank); the p-value uses
+    ``t = rho sqrt((n - 2) / (1 - rho^2))`` on ``n - 2`` degrees of freedom (as scipy does).
+
+    Returns
+    -------
+    (float, float)
+        ``(rho, p)``; both NaN when ``n < 3`` or either variable is constant.
+    """
+    from scipy import stats
+
+    x, y = _pair(x, y)
+    n = len(x)
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")
+    rho = float(np.corrcoef(stats.rankdata(x), stats.rankdata(y))[0, 1])
+    return rho, t_pvalue(rho, n - 2)
+
+
+def _residualise(a: np.ndarray, z: np.ndarray) -> np.ndarray:
+    design = np.column_stack([np.ones(len(a)), z])
+    coef, *_ = np.linalg.lstsq(design, a, rcond=None)
+    return a - design @ coef
+
+
+def partial_spearman(x, y, z) -> tuple[float, float]:
+    """Spearman correlation of ``x`` and ``y`` controlling for ``z``, with its two-sided p-value.
+
+    All variables are replaced by their ranks; the ranks of ``x`` and of ``y`` are each regressed (OLS,
+    with intercept) on the ranks of the ``k`` columns of ``z``, and the result is the Pearson correlation
+    of the two residual vectors. The p-value uses the t distribution with ``df = n - 2 - k`` (``n - 3``
+    for one control variable).
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+    z : array_like, shape (n,) or (n, k)
+        Control variable(s), e.g. log training step to remove the shared trend with time.
+
+    Returns
+    -------
+    (float, float)
+        ``(rho, p)``; NaN when ``df < 1`` or a residual is identically zero (a variable is a monotone
+        function of ``z``).
+    """
+    from scipy import stats
+
+    x, y = _pair(x, y)
+    z = np.asarray(z, dtype=float)
+    if z.ndim == 1:
+        z = z[:, None]
+    if z.ndim != 2 or z.shape[0] != len(x):
+        raise ValueError(f"z must have shape (n,) or (n, k) with n = {len(x)}, got {np.shape(z)}")
+    if not np.all(np.isfinite(z)):
+        raise ValueError("z must be finite; drop NaN rows before correlating")
+    df = len(x) - 2 - z.shape[1]
+    if df < 1:
+        return float("nan"), float("nan")
+    rz = np.column_stack([stats.rankdata(col) for col in z.T])
+    ex = _residualise(stats.rankdata(x), rz)
+    ey = _residualise(stats.rankdata(y), rz)
+    scale = float(len(x))
+    if np.sqrt(ex @ ex) <= 1e-9 * scale or np.sqrt(ey @ ey) <= 1e-9 * scale:
+        return float("nan"), float("nan")
+    r = float(np.clip(ex @ ey / np.sqrt((ex @ ex) * (ey @ ey)), -1.0, 1.0))
+    return r, t_pvalue(r, df)
+
+
+def rowwise_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+    """Spearman (or, with ``z``, partial Spearman given one control) for each row of (B, n) arrays.
+
+    Vectorised companion of :func:`spearman` / :func:`partial_spearman` for bootstrap resamples;
+    rows where a variable (or a residual) is constant give NaN.
+    """
+    from scipy import stats
+
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y, axis=1)
+    if z is not None:
+        rz = stats.rankdata(z, axis=1)
+        rx = _residualise_rows(rx, rz)
+        ry = _residualise_rows(ry, rz)
+    rx = rx - rx.mean(axis=1, keepdims=True)
+    ry = ry - ry.mean(axis=1, keepdims=True)
+    den = np.sqrt(np.sum(rx * rx, axis=1) * np.sum(ry * ry, axis=1))
+    tol = 1e-9 * x.shape[1] ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > tol, np.sum(rx * ry, axis=1) / np.where(den > tol, den, 1.0), np.nan)
+    return np.clip(r, -1.0, 1.0)
+
+
+def _residualise_rows(a: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Residuals of each row of ``a`` after OLS on (1, row of ``z``)."""
+    zc = z - z.mean(axis=1, keepdims=True)
+    ac = a - a.mean(axis=1, keepdims=True)
+    szz = np.sum(zc * zc, axis=1, keepdims=True)
+    beta = np.where(szz > 0, np.sum(zc * ac, axis=1, keepdims=True) / np.where(szz > 0, szz, 1.0), 0.0)
+    return ac - beta * zc
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+def moving_block_bootstrap_indices(n: int, block_length: int, n_resamples: int, seed: int = 0) -> np.ndarray:
+    """Index arrays of the moving-block bootstrap for a series of length ``n`` (Kuensch 1989).
+
+    Each resample concatenates ``ceil(n / block_length)`` blocks ``[s, s + block_length)`` whose starts
+    ``s`` are drawn uniformly from ``0 .. n - block_length`` and keeps the first ``n`` indices, so serial
+    dependence shorter than a block is preserved.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_resamples, n)
+    """
+    if n < 1:
+        raise ValueError(f"n={n} must be positive")
+    if not 1 <= block_length <= n:
+        raise ValueError(f"block_length={block_length} must lie in [1, n={n}]")
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples={n_resamples} must be positive")
+    rng = np.random.default_rng(seed)
+    n_blocks = -(-n // block_length)
+    starts = rng.integers(0, n - block_length + 1, size=(n_resamples, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block_length)[None, None, :]).reshape(n_resamples, -1)
+    return idx[:, :n]
+
+
+def default_block_length(n: int) -> int:
+    """``max(2, round(n ** (1/3)))``, capped at ``n``: the usual order for the moving-block bootstrap."""
+    return int(min(n, max(2, round(n ** (1.0 / 3.0)))))
+
+
+def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval ``(q_{(1-level)/2}, q_{(1+level)/2})`` of the finite ``samples`` (NaN if none)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level={level} must lie in (0, 1)")
+    s = np.asarray(samples, dtype=float)
+    s = s[np.isfinite(s)]
+    if len(s) == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def bootstrap_ci(values, statistic=np.mean, n_resamples: int = 2000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over i.i.d. resamples of the finite ``values``.
+
+    Returns NaNs when fewer than 2 finite values are given.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(v), size=(n_resamples, len(v)))
+    stats_ = np.array([statistic(v[i]) for i in idx])
+    return percentile_ci(stats_, level)
