@@ -1,6 +1,7 @@
 # toposcale: the shape of transformer training.
 #   snakemake --cores 2                          # the default study (config.yaml)
 #   snakemake --cores 2 --configfile configs/smoke.yaml
+#   snakemake --report results/report.html      # HTML report with every figure and its caption
 # Runtime settings (executor, resources, retries) live in profiles/; the study lives in config files.
 
 configfile: "config.yaml"
@@ -10,8 +11,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/topology.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/external.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

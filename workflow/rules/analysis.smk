@@ -125,3 +125,68 @@ def dynamics_targets():
         f"{RESULTS}/analysis/transitions.csv",
     ] + [f"{RESULTS}/figures/{n}.png" for n in ("dynamics_heatmap", "forecast", "transitions")]
 ALL_TARGETS.append(dynamics_targets)
+
+
+# Scaling laws: fits on the non-holdout runs, holdout prediction, GELU vs SwiGLU, topology vs size.
+rule scaling:
+    input:
+        runs=train_targets(),
+        logs=[f"{RESULTS}/runs/{r.name}/log.csv" for r in RUNS],
+        metrics=metrics_targets(),
+        tables=[t["path"] for t in config["scaling"]["tables"]],
+    output:
+        json=f"{RESULTS}/analysis/scaling.json",
+        table=f"{RESULTS}/analysis/scaling.csv",
+    params:
+        cfg=config["scaling"],
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/analysis/scaling.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/scaling.py"
+
+
+rule figure_scaling_loss:
+    input:
+        json=f"{RESULTS}/analysis/scaling.json",
+        logs=[f"{RESULTS}/runs/{r.name}/log.csv" for r in RUNS],
+    output:
+        loss=fig("scaling_loss", "3. Scaling laws"),
+    params:
+        dpi=config["figures"]["dpi"],
+    log:
+        f"{RESULTS}/logs/figures/scaling_loss.log",
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_scaling.py"
+
+
+rule figure_scaling_topology:
+    input:
+        json=f"{RESULTS}/analysis/scaling.json",
+    output:
+        topo=fig("scaling_topology", "3. Scaling laws"),
+    params:
+        dpi=config["figures"]["dpi"],
+    log:
+        f"{RESULTS}/logs/figures/scaling_topology.log",
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_scaling.py"
+
+
+def scaling_targets():
+    return [f"{RESULTS}/analysis/scaling.json"] + [
+        f"{RESULTS}/figures/{n}.png" for n in ("scaling_loss", "scaling_topology")
+    ]
+
+
+ALL_TARGETS.append(scaling_targets)

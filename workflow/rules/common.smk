@@ -16,6 +16,9 @@ config.clear()
 config.update(_validated)
 
 RESULTS = config["results"]
+PYTHON = sys.executable
+for _log in config["external"]["logs"]:  # "{results}" in a log path means this study's results folder
+    _log["path"] = _log["path"].replace("{results}", RESULTS)
 CORPUS = config["corpus"]["name"]
 DATA = f"{RESULTS}/data/{CORPUS}"
 RUNS = study_runs(config)

@@ -38,7 +38,7 @@ def _external_figure_output():
     training logs", caption workflow/report/external.rst) when figures.smk, which defines fig(), is
     included before this file."""
     if "fig" in globals():
-        return fig("external_{name}", "external", caption="external")
+        return fig("external_{name}", CATEGORY["external"], caption="external")
     return f"{RESULTS}/figures/external_{{name}}.png"
 
 
@@ -100,3 +100,18 @@ rule external_figure:
     script:
         "../scripts/fig_external.py"
 ALL_TARGETS.append(external_targets)
+
+
+rule external_demo_log:
+    """A synthetic log in the beta-trajectory schema with planted effects (ladder 1.174, fixpoint 4.236,
+    grokking spike), labelled synthetic in its notes column: a worked example of `snakemake external`."""
+    output:
+        f"{RESULTS}/external/demo_beta_trajectory.csv",
+    params:
+        seed=config["seed"],
+    log:
+        f"{RESULTS}/logs/external/demo_log.log",
+    conda:
+        ENV_ANALYSIS
+    shell:
+        "{PYTHON} -m toposcale.external make-example {output} --seed {params.seed} > {log} 2>&1"

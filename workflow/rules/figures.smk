@@ -1,14 +1,11 @@
 # Figures of the trained study: one rule per figure, each drawn from tables only (never recomputing
 # homology or training); `snakemake results/figures/NAME.png` redraws one. Plotting options reach the
 # scripts through params, so changing them reruns only the figure (params rerun trigger).
-# Needs common.smk (RESULTS, RUNS, STEPS, SOURCES, run_layers, diagram_path). Include it before
-# report.smk, and before any rule file that calls fig().
+# Needs common.smk (RESULTS, RUNS, STEPS, SOURCES, run_layers, diagram_path, fig, ALL_TARGETS).
+# Include it before report.smk.
 #
-# fig(name, category, ...) -- for every rule file of the project: results/figures/{name}.png wrapped in
-# report(..., caption=<workflow/report/{caption}.rst>, category=...). The caption path is made absolute
-# here (a relative one would be resolved against the file of each calling rule), so fig() works from
-# any rule file.
-#
+# CATEGORY -- the report categories of every figure of the project (fig(name, CATEGORY[key]) in any
+# rule file; the numeric prefix orders them in the HTML report).
 # analysis_tables() -- key -> path of the analysis tables some rule of this workflow produces (and the
 # config enables); the summary figure and summary.md read exactly these.
 from toposcale.plots.topology import choose_steps as _fig_choose_steps
@@ -16,57 +13,38 @@ from toposcale.plots.topology import default_runs as _fig_default_runs
 from toposcale.plots.topology import middle_layer as _fig_middle_layer
 from toposcale.plots.topology import pick_run as _fig_pick_run
 
-import os as _fig_os
-
 FIG = config["figures"]
-#: workflow/report/, found from this file's location while it is being included.
-REPORT_DIR = _fig_os.path.normpath(
-    _fig_os.path.join(str(workflow.current_basedir.get_path_or_uri(secret_free=True)), "..", "report")
-)
 FIGDIR = f"{RESULTS}/figures"
 
-#: Report categories (the numeric prefix orders them in the HTML report).
+#: Report category of each family of figures.
 CATEGORY = {
     "summary": "1. Summary",
-    "training": "2. Training",
-    "topology": "3. Topology during training",
-    "scaling": "4. Scaling",
-    "dynamics": "5. Dynamics, forecasts and transitions",
-    "grokking": "6. Grokking control",
-    "pretrained": "7. Pretrained models",
-    "external": "8. External training logs",
+    "training": "2. Training and topology",
+    "topology": "2. Training and topology",
+    "scaling": "3. Scaling laws",
+    "dynamics": "4. Training dynamics",
+    "grokking": "5. Grokking control",
+    "pretrained": "6. Pretrained models",
+    "external": "7. External training logs",
 }
 
-#: Analysis tables the summary figure and summary.md can read (key of toposcale.report.SECTIONS -> path).
+#: Analysis tables the summary figure and summary.md can read (toposcale.report.TABLE_KEYS -> path).
 ANALYSIS_TABLES = {
     "scaling": f"{RESULTS}/analysis/scaling.json",
     "dynamics": f"{RESULTS}/analysis/dynamics.csv",
     "forecast": f"{RESULTS}/analysis/forecast.csv",
+    "forecast_summary": f"{RESULTS}/analysis/forecast_summary.csv",
+    "forecast_comparisons": f"{RESULTS}/analysis/forecast_comparisons.csv",
     "transitions": f"{RESULTS}/analysis/transitions.csv",
+    "transition_sizes": f"{RESULTS}/analysis/transition_sizes.csv",
     "grokking": f"{RESULTS}/analysis/grokking.csv",
+    "grokking_control": f"{RESULTS}/analysis/grokking_positive_control.csv",
     "pretrained": f"{RESULTS}/analysis/pretrained.csv",
 }
 
 
-def fig(name, category, subcategory=None, caption=None, labels=None):
-    """The output path results/figures/{name}.png flagged for `snakemake --report`.
-
-    name      path below results/figures/ without .png; may contain wildcards ("pretrained/{pmodel}/...")
-    category  a key of CATEGORY ("training", "scaling", ...) or a literal category name
-    caption   caption file stem in workflow/report/ (default: name); captions are Jinja templates that
-              may use snakemake.config, snakemake.params and snakemake.wildcards
-    """
-    return report(
-        f"{FIGDIR}/{name}.png",
-        caption=_fig_os.path.join(REPORT_DIR, f"{caption or name}.rst"),
-        category=CATEGORY.get(category, category),
-        subcategory=subcategory,
-        labels=labels,
-    )
-
-
 def _table_enabled(key):
-    if key == "grokking":
+    if key.startswith("grokking"):
         return bool(config["grokking"]["enabled"])
     if key == "pretrained":
         pt = config["pretrained"]
@@ -116,12 +94,15 @@ def figure_targets():
     return [f"{FIGDIR}/{n}.png" for n in names]
 
 
+ALL_TARGETS.append(figure_targets)
+
+
 rule fig_training_curves:
     input:
         runs=_run_files("runs"),
         logs=_run_files("logs"),
     output:
-        fig("training_curves", "training"),
+        fig("training_curves", CATEGORY["training"]),
     params:
         dpi=FIG["dpi"],
     resources:
@@ -135,7 +116,7 @@ rule fig_metric_evolution:
     input:
         metrics=[f"{RESULTS}/metrics/{n}.parquet" for n in FIG_EVOLUTION_RUNS],
     output:
-        fig("metric_evolution", "topology"),
+        fig("metric_evolution", CATEGORY["topology"]),
     params:
         figure="metric_evolution",
         runs=FIG_EVOLUTION_RUNS,
@@ -158,7 +139,7 @@ rule fig_diagrams:
         ],
         log=f"{RESULTS}/runs/{FIG_RUN}/log.csv",
     output:
-        fig("diagrams", "topology"),
+        fig("diagrams", CATEGORY["topology"]),
     params:
         figure="diagrams",
         run=FIG_RUN,
@@ -177,7 +158,7 @@ rule fig_betti_curves:
         betti=f"{RESULTS}/metrics/{FIG_RUN}.betti.parquet",
         log=f"{RESULTS}/runs/{FIG_RUN}/log.csv",
     output:
-        fig("betti_curves", "topology"),
+        fig("betti_curves", CATEGORY["topology"]),
     params:
         figure="betti_curves",
         run=FIG_RUN,
@@ -198,7 +179,7 @@ rule fig_summary:
         logs=_run_files("logs"),
         metrics=_run_files("metrics"),
     output:
-        fig("summary", "summary"),
+        fig("summary", CATEGORY["summary"]),
     params:
         dpi=FIG["dpi"],
     resources:

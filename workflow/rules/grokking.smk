@@ -123,6 +123,7 @@ rule grokking_figure:
         f"{RESULTS}/figures/grokking.png",
     params:
         dpi=config["figures"]["dpi"],
+        seed=GROK_SEEDS[0],
     log:
         f"{RESULTS}/logs/grokking/figure.log",
     threads: 1

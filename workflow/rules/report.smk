@@ -1,6 +1,6 @@
 # The study's report: results/report/summary.md (key numbers from the analysis tables) and the global
 # description of `snakemake --report results/report.html` (workflow/report/workflow.rst; every figure
-# rule flags its PNG with report() through fig() of figures.smk, with its caption in workflow/report/).
+# rule flags its PNG with report() through fig() of common.smk, with its caption in workflow/report/).
 # Needs figures.smk (analysis_tables) included before this file.
 
 report: "../report/workflow.rst"
@@ -23,3 +23,6 @@ rule report_summary:
 def report_targets():
     """summary.md (for rule all)."""
     return [f"{RESULTS}/report/summary.md"]
+
+
+ALL_TARGETS.append(report_targets)

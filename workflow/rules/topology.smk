@@ -32,7 +32,7 @@ for _run in RUNS:
 
 
 PERSIST_CMD = (
-    f"{sys.executable} -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
+    f"{PYTHON} -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
 )
 
 if GRANULARITY == "layer":

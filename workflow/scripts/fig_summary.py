@@ -1,0 +1,17 @@
+"""Snakemake script: summary.png, the one-page summary figure, from run tables and analysis tables."""
+import json
+
+import pandas as pd
+
+from toposcale.plots.summary import plot_summary
+from toposcale.report import SECTIONS, TABLE_KEYS, key_numbers, read_table
+
+inp = snakemake.input
+runs = [json.loads(open(p).read()) for p in inp.runs]
+logs = {r["name"]: pd.read_csv(p) for r, p in zip(runs, inp.logs)}
+metrics = pd.concat([pd.read_parquet(p) for p in inp.metrics], ignore_index=True)
+tables = {key: read_table(inp[key]) for key in TABLE_KEYS if key in inp.keys()}
+missing = [key for key, _ in SECTIONS if key not in tables]
+plot_summary(logs, runs, metrics, snakemake.output[0], scaling=tables.get("scaling"),
+             dynamics=tables.get("dynamics"), key_lines=key_numbers(tables), missing=missing,
+             dpi=snakemake.params.dpi)

@@ -1,0 +1,35 @@
+"""Snakemake script: one topology figure (metric_evolution, diagrams or betti_curves) from tables.
+
+Reads only the summarise tables, the persistence diagram files and log.csv; recomputes nothing.
+"""
+import pandas as pd
+
+from toposcale.plots import topology as fig
+
+p = snakemake.params
+out = snakemake.output[0]
+
+
+def step_tokens(log_path):
+    log = pd.read_csv(log_path)
+    return dict(zip(log["step"].astype(int), log["tokens"].astype(float)))
+
+
+if p.figure == "metric_evolution":
+    metrics = pd.concat([pd.read_parquet(x) for x in snakemake.input.metrics], ignore_index=True)
+    fig.plot_metric_evolution(metrics, out, runs=p.runs, layers_to_show=p.layers_to_show,
+                              baseline=p.baseline, dpi=p.dpi)
+elif p.figure == "diagrams":
+    from toposcale.homology import load_diagrams
+
+    keys = [(src, step) for src in p.layers for step in p.steps]
+    if len(keys) != len(snakemake.input.diagrams):
+        raise ValueError(f"diagrams figure: {len(snakemake.input.diagrams)} files for {len(keys)} (source, step) pairs")
+    diagrams = {k: load_diagrams(path) for k, path in zip(keys, snakemake.input.diagrams)}
+    fig.plot_diagrams(diagrams, out, run=p.run, layers=dict(p.layers), tokens=step_tokens(snakemake.input.log),
+                      dpi=p.dpi)
+elif p.figure == "betti_curves":
+    fig.plot_betti_curves(pd.read_parquet(snakemake.input.betti), out, run=p.run, steps=p.steps,
+                          layers_to_show=p.layers_to_show, tokens=step_tokens(snakemake.input.log), dpi=p.dpi)
+else:
+    raise ValueError(f"unknown topology figure {p.figure!r}; use metric_evolution, diagrams or betti_curves")

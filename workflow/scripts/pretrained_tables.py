@@ -1,0 +1,25 @@
+"""Snakemake script: the multi-model, multi-corpus and per-layer comparison tables."""
+import os
+
+import pandas as pd
+
+from toposcale.pretrained import (comparison_table, corpus_comparison, layers_long, load_run_results,
+                                  summarise_model, trained_layer_table)
+
+p = snakemake.params
+results = load_run_results(p.pairs, snakemake.input.acts, snakemake.input.layers, snakemake.input.resamples)
+rows = [summarise_model(r["layers"], r["resamples"], r["meta"]) for r in results.values()]
+long = [layers_long(r["layers"], r["meta"]) for r in results.values()]
+for path in snakemake.input.trained:
+    df, meta = trained_layer_table(path, p.study_corpus)
+    rows.append(summarise_model(df, None, meta))
+    long.append(layers_long(df, meta))
+outputs = {
+    snakemake.output.models: comparison_table(rows),
+    snakemake.output.corpora: corpus_comparison(results),
+    snakemake.output.layers: pd.concat(long, ignore_index=True) if long else pd.DataFrame(),
+}
+for out, df in outputs.items():
+    tmp = out + ".tmp"
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, out)
