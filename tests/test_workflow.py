@@ -135,3 +135,44 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     logs = "".join(p.read_text() for p in (tmp_path / "corrupt" / "logs" / "extract").glob("*.log"))
     text = proc.stdout + proc.stderr + logs
     assert "is corrupt or truncated" in text and ckpt.name in text
+
+
+def _dry_run_jobs(out, *args):
+    proc = run_snakemake(["-n", "--cores", "1", "--configfile", "configs/smoke.yaml", "--config", f"results={out}",
+                          *args], timeout=300)
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    jobs, started = {}, False
+    for line in text.splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            started = True
+            continue
+        if started and len(parts) == 2 and parts[1].isdigit():
+            if parts[0] == "total":
+                break
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_redraw_one_figure_runs_one_job(smoke_results):
+    out, _ = smoke_results
+    target = out / "figures" / "forecast.png"
+    target.unlink()
+    assert _dry_run_jobs(out, "--", str(target)) == {"figure_forecast": 1}
+    run_snakemake(["--cores", "1", "--configfile", "configs/smoke.yaml", "--config", f"results={out}", "--",
+                   str(target)], timeout=300)
+    assert target.stat().st_size > 10_000
+
+
+def test_figure_param_change_reruns_only_that_figure(smoke_results):
+    out, _ = smoke_results
+    jobs = _dry_run_jobs(out, "figures={baseline: frobenius_norm}")
+    assert set(jobs) - {"all"} == {"fig_metric_evolution"}, jobs
+
+
+def test_figure_run_choice_reruns_only_its_figures(smoke_results):
+    out, _ = smoke_results
+    jobs = _dry_run_jobs(out, "figures={run: swiglu-d16L1-s0}")
+    assert set(jobs) - {"all"} == {"fig_diagrams", "fig_betti_curves"}, jobs

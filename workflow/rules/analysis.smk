@@ -118,13 +118,13 @@ rule figure_transitions:
         "../scripts/fig_dynamics.py"
 
 
-def dynamics_targets():
-    return [
+ALL_TARGETS.append(
+    lambda: [
         f"{RESULTS}/analysis/dynamics.csv",
         f"{RESULTS}/analysis/forecast.csv",
         f"{RESULTS}/analysis/transitions.csv",
     ] + [f"{RESULTS}/figures/{n}.png" for n in ("dynamics_heatmap", "forecast", "transitions")]
-ALL_TARGETS.append(dynamics_targets)
+)
 
 
 # Scaling laws: fits on the non-holdout runs, holdout prediction, GELU vs SwiGLU, topology vs size.
@@ -183,10 +183,10 @@ rule figure_scaling_topology:
         "../scripts/fig_scaling.py"
 
 
-def scaling_targets():
-    return [f"{RESULTS}/analysis/scaling.json"] + [
+
+
+ALL_TARGETS.append(
+    lambda: [f"{RESULTS}/analysis/scaling.json"] + [
         f"{RESULTS}/figures/{n}.png" for n in ("scaling_loss", "scaling_topology")
     ]
-
-
-ALL_TARGETS.append(scaling_targets)
+)

@@ -16,13 +16,12 @@ rule report_summary:
     resources:
         mem_mb=1000,
         runtime=5,
+    log:
+        f"{RESULTS}/logs/figures/report_summary.log",
+    conda:
+        ENV_ANALYSIS
     script:
         "../scripts/report_summary.py"
 
 
-def report_targets():
-    """summary.md (for rule all)."""
-    return [f"{RESULTS}/report/summary.md"]
-
-
-ALL_TARGETS.append(report_targets)
+ALL_TARGETS.append(lambda: [f"{RESULTS}/report/summary.md"])
