@@ -160,3 +160,9 @@ rule metrics_all:
     input:
         metrics_targets(),
         _bootstrap_targets(),
+
+
+rule diagrams_all:
+    """Every persistence diagram of the study (the whole persistence stage; used by the benchmark)."""
+    input:
+        [d for r in RUNS for d in run_diagrams(r.name)],

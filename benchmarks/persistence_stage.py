@@ -1,0 +1,87 @@
+"""Persistence-stage wall time vs the homology compute it contains, per job granularity.
+
+For each granularity (``run``, ``checkpoint``, ``layer``) this copies an existing study's clouds (and the
+files upstream of them, with their timestamps) into a scratch results folder, runs only the persistence
+stage through Snakemake (target ``diagrams_all``) with ``--cores N``, and compares
+
+    wall time of the stage  vs  (sum of the in-process homology seconds stored in the diagrams) / N
+
+The stage's wall time excludes Snakemake's DAG building (measured by a dry run of the same command and
+subtracted); both are printed. Target (issue "Topology engine"): ratio <= 1.5.
+
+    .venv/bin/python benchmarks/persistence_stage.py --results results [--cores 2]
+        [--granularities run checkpoint layer] [--layer-runs 2]
+
+``--layer-runs K`` limits the (slow, ~1.5 s per job) ``layer`` granularity to the K smallest runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def snakemake(args, dry=False):
+    cmd = [SNAKEMAKE, *(["-n"] if dry else []), *args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(proc.stdout[-3000:] + proc.stderr[-3000:])
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--results", default="results")
+    ap.add_argument("--configfile", default="config.yaml")
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--granularities", nargs="+", default=["run", "checkpoint", "layer"])
+    ap.add_argument("--layer-runs", type=int, default=2)
+    args = ap.parse_args()
+    src = Path(args.results).resolve()
+    runs = sorted(p.name for p in (src / "clouds").iterdir())
+    print(f"| granularity | runs | jobs | homology sum (s) | stage wall (s) | DAG (s) | wall / (sum/{args.cores}) |")
+    print("|---|---|---|---|---|---|---|")
+    for gran in args.granularities:
+        chosen = runs
+        if gran == "layer":
+            chosen = sorted(runs, key=lambda r: (int(r.split("-d")[1].split("L")[0]) * int(r.split("L")[1].split("-")[0]), r))[: args.layer_runs]
+        with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+            dst = Path(tmp) / "results"
+            for sub in ("data", "runs", "clouds"):
+                shutil.copytree(src / sub, dst / sub, copy_function=shutil.copy2)
+            targets = [str(p) for p in dst.glob("runs/*/run.json")]
+            base = ["--configfile", args.configfile, "--config", f"results={dst}",
+                    f"topology={{granularity: {gran}}}", "--cores", str(args.cores), "--quiet"]
+            if gran == "layer" or chosen != runs:
+                from toposcale.config import load_config
+                from toposcale.study import checkpoint_steps, layer_names, run_map
+
+                cfg = load_config(args.configfile)
+                specs = run_map(cfg)
+                targets = [str(dst / "diagrams" / r / s / f"step{t:07d}" / f"{l}.npz") for r in chosen
+                           for t in checkpoint_steps(specs[r].total_steps, cfg["training"]["n_checkpoints"])
+                           for s in cfg["topology"]["sources"] for l in layer_names(s, specs[r].n_layers)]
+            else:
+                targets = ["diagrams_all"]
+            dag = snakemake(base + ["--"] + targets, dry=True)
+            wall = snakemake(base + ["--"] + targets) - dag
+            files = list((dst / "diagrams").rglob("*.npz"))
+            secs = sum(float(np.load(f)["seconds"]) for f in files)
+            n_jobs = {"run": len(chosen), "layer": len(files)}.get(gran, len({f.parent for f in files}) // 2)
+            print(f"| {gran} | {len(chosen)} | {n_jobs} | {secs:.1f} | {wall:.1f} | {dag:.1f} | "
+                  f"{wall / (secs / args.cores):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
