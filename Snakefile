@@ -2,6 +2,7 @@
 #   snakemake --cores 2                          # the default study (config.yaml)
 #   snakemake --cores 2 --configfile configs/smoke.yaml
 #   snakemake --report results/report.html      # HTML report with every figure and its caption
+#   snakemake --cores 2 pretrained              # optional: real pretrained encoder/decoder (see README)
 # Runtime settings (executor, resources, retries) live in profiles/; the study lives in config files.
 
 configfile: "config.yaml"
@@ -14,6 +15,10 @@ include: "workflow/rules/topology.smk"
 include: "workflow/rules/common_figures.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/common_grokking.smk"
+include: "workflow/rules/grokking.smk"
+include: "workflow/rules/common_pretrained.smk"
+include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/common_external.smk"
 include: "workflow/rules/external.smk"
 include: "workflow/rules/report.smk"

@@ -1,55 +1,3 @@
-# Pretrained-model comparison (toposcale.pretrained): builtin and configured HF models x corpora.
-# Needs RESULTS and the validated `config` (common.smk). Outputs:
-#   pretrained/models/{pmodel}/                    converted GGUF builtins (safetensors HF directory)
-#   pretrained/probes/{corpus}.json                the fixed probe texts of a corpus
-#   pretrained/{pmodel}/{corpus}/activations.npz   pooled per-layer activations, per-text NLL, meta
-#   pretrained/{pmodel}/{corpus}/{layers,resamples,betti}.parquet
-#   analysis/pretrained.csv, pretrained_corpora.csv, pretrained_layers.csv; report/pretrained.md
-#   figures/pretrained/{pmodel}/{corpus}/{summary,h0h1,betti}.png, figures/pretrained_expansion.png
-import re
-
-from toposcale.pretrained import corpus_sources as _pt_corpus_sources
-from toposcale.pretrained import model_specs as _pt_model_specs
-from toposcale.pretrained import corpus_name as _pt_corpus_name
-from toposcale.study import study_runs as _pt_study_runs
-
-PT = config["pretrained"]
-PT_ROOT = f"{RESULTS}/pretrained"
-PT_SPECS = {s.name: s for s in _pt_model_specs(PT, f"{PT_ROOT}/models")}
-PT_CORPORA = _pt_corpus_sources(PT)
-PT_PAIRS = [(m, c) for m in PT_SPECS for c in PT_CORPORA]
-PT_RESAMPLES = PT.get("n_resamples", config["topology"]["bootstrap"]["n_resamples"])
-PT_FIGURES = ("summary", "h0h1", "betti")
-PT_TRAINED = (
-    [f"{RESULTS}/metrics/{r.name}.parquet" for r in _pt_study_runs(config)]
-    if PT.get("include_trained", True)
-    else []
-)
-PT_MODEL_RE = "|".join(re.escape(m) for m in PT_SPECS) or "(?!)"
-PT_CORPUS_RE = "|".join(re.escape(c) for c in PT_CORPORA) or "(?!)"
-
-
-def _pt_model_input(wildcards):
-    spec = PT_SPECS[wildcards.pmodel]
-    return [spec.path] if spec.gguf else []
-
-
-def _pt_paths(name):
-    return [f"{PT_ROOT}/{m}/{c}/{name}" for m, c in PT_PAIRS]
-
-
-def pretrained_targets():
-    figs = [f"{RESULTS}/figures/pretrained/{m}/{c}/{f}.png" for m, c in PT_PAIRS for f in PT_FIGURES]
-    if not PT_PAIRS:
-        return []
-    return [
-        f"{RESULTS}/analysis/pretrained.csv",
-        f"{RESULTS}/analysis/pretrained_corpora.csv",
-        f"{RESULTS}/report/pretrained.md",
-        f"{RESULTS}/figures/pretrained_expansion.png",
-    ] + figs
-
-
 rule pretrained:
     input:
         pretrained_targets(),
@@ -66,6 +14,8 @@ rule pretrained_convert:
     resources:
         mem_mb=3000,
         runtime=20,
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/pretrained_convert.py"
 
@@ -82,6 +32,10 @@ rule pretrained_probes:
     resources:
         mem_mb=1000,
         runtime=10,
+    log:
+        f"{RESULTS}/logs/pretrained/probes-{{corpus}}.log",
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/pretrained_probes.py"
 
@@ -107,6 +61,8 @@ rule pretrained_activations:
     resources:
         mem_mb=4000,
         runtime=60,
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/pretrained_activations.py"
 
@@ -131,6 +87,8 @@ rule pretrained_persistence:
     resources:
         mem_mb=2000,
         runtime=120,
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/pretrained_persistence.py"
 
@@ -151,6 +109,10 @@ rule pretrained_tables:
     resources:
         mem_mb=2000,
         runtime=10,
+    log:
+        f"{RESULTS}/logs/pretrained/pretrained_tables.log",
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/pretrained_tables.py"
 
@@ -164,6 +126,10 @@ rule pretrained_report:
         f"{RESULTS}/report/pretrained.md",
     params:
         pca_components=config["topology"]["pca_components"],
+    log:
+        f"{RESULTS}/logs/pretrained/pretrained_report.log",
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/pretrained_report.py"
 
@@ -173,7 +139,7 @@ rule fig_pretrained_model:
         layers=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/layers.parquet",
         betti=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/betti.parquet",
     output:
-        f"{RESULTS}/figures/pretrained/{{pmodel}}/{{corpus}}/{{ptfig}}.png",
+        fig("pretrained/{pmodel}/{corpus}/{ptfig}", CATEGORY["pretrained"], caption="pretrained_model"),
     wildcard_constraints:
         pmodel=PT_MODEL_RE,
         corpus=PT_CORPUS_RE,
@@ -182,6 +148,10 @@ rule fig_pretrained_model:
         figure=lambda wc: wc.ptfig,
         dpi=config["figures"]["dpi"],
         layers_to_show=config["figures"]["layers_to_show"],
+    log:
+        f"{RESULTS}/logs/pretrained/fig-{{pmodel}}-{{corpus}}-{{ptfig}}.log",
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/fig_pretrained.py"
 
@@ -191,9 +161,13 @@ rule fig_pretrained_expansion:
         layers=f"{RESULTS}/analysis/pretrained_layers.csv",
         models=f"{RESULTS}/analysis/pretrained.csv",
     output:
-        f"{RESULTS}/figures/pretrained_expansion.png",
+        fig("pretrained_expansion", CATEGORY["pretrained"]),
     params:
         figure="expansion",
         dpi=config["figures"]["dpi"],
+    log:
+        f"{RESULTS}/logs/pretrained/fig_pretrained_expansion.log",
+    conda:
+        ENV_PRETRAINED
     script:
         "../scripts/fig_pretrained.py"

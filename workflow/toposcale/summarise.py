@@ -62,13 +62,17 @@ def bootstrap_checkpoint(clouds_path, topology: dict, seed: int, run: str, step:
 
     For each (source, layer) cloud of ``clouds_path``: ``n_resamples`` subsamples of
     ``m = round(fraction * n)`` points without replacement (duplicated points would add zero-length H0
-    bars and bias H0 down), diagrams and metrics of each, and the 2.5/97.5 percentiles. Returns a long
-    DataFrame (run, step, source, layer, metric, estimate, lo, hi, n_resamples, m) where ``estimate`` is
-    the metric of the full cloud.
+    bars and bias H0 down), diagrams and metrics of each. Returns a long DataFrame (run, step, source,
+    layer, metric, estimate, lo, hi, lo_scaled, hi_scaled, n_resamples, m): ``estimate`` is the metric of
+    the full cloud; ``lo``/``hi`` are the 2.5/97.5 percentiles of the m-point subsample values (the
+    interval for an m-point cloud); ``lo_scaled``/``hi_scaled`` rescale that spread to n points
+    (delete-d jackknife, :func:`toposcale.bootstrap.subsample_interval`), the interval to quote for the
+    n-point value. Sums over bars (total persistence, counts) grow with n, so compare ``estimate`` with
+    the scaled interval, not the raw one.
     """
     import pandas as pd
 
-    from .bootstrap import bootstrap_cloud, percentile_ci
+    from .bootstrap import bootstrap_cloud, percentile_ci, subsample_interval
     from .homology import rips_persistence
     from .metrics import diagram_scale
 
@@ -88,7 +92,11 @@ def bootstrap_checkpoint(clouds_path, topology: dict, seed: int, run: str, step:
                                    backend=topology["backend"], noise_fraction=topology["noise_fraction"])
             m = int(round(boot["fraction"] * len(X)))
             for metric, value in est.items():
-                lo, hi = percentile_ci([r[metric] for r in reps])
+                values = [r[metric] for r in reps]
+                lo, hi = percentile_ci(values)
+                lo_s, hi_s = (subsample_interval(value, values, len(X), m, support=(0.0, np.inf))
+                              if 0 < m < len(X) else (float("nan"), float("nan")))
                 rows.append({"run": run, "step": step, "source": source, "layer": layer, "metric": metric,
-                             "estimate": value, "lo": lo, "hi": hi, "n_resamples": len(reps), "m": m})
+                             "estimate": value, "lo": lo, "hi": hi, "lo_scaled": lo_s, "hi_scaled": hi_s,
+                             "n_resamples": len(reps), "m": m})
     return pd.DataFrame(rows)

@@ -50,7 +50,9 @@ def _metric_title(summary, metric: str) -> str:
     r = summary.set_index("metric").loc[metric]
     if not np.isfinite(r["auc"]):
         return "AUC n/a"
-    return f"AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}], {r['verdict']}"
+    timing = {"before": "moves before test acc", "with": "moves with test acc", "after": "moves after test acc",
+              "never": "never settles", "mixed": "timing mixed"}.get(r["verdict"], r["verdict"])
+    return f"AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]; {timing}"
 
 
 def _metric_panel(ax, df, metric, label, logy, summary, grok_steps):
@@ -85,7 +87,7 @@ def _plane_panel(ax, points, title):
     p = len(points)
     sc = ax.scatter(points[:, 0], points[:, 1], c=np.arange(p), cmap="twilight", s=14)
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("Fourier-plane coordinate 1")
+    ax.set_xlabel("Fourier-plane coordinate 1\n(colour: token a)")
     ax.set_ylabel("coordinate 2")
     ax.set_title(title, fontsize=9)
     return sc
@@ -111,14 +113,14 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
     """
     import matplotlib.pyplot as plt
 
-    from ..grokking import GROK_ACC, phase_steps, settle_step
+    from ..grokking import GROK_ACC, MIN_DOMINANCE_RATIO, MIN_LOOP_SIZE, phase_steps, settle_step
 
     style.setup()
     fig = plt.figure(figsize=(17, 11.5))
-    outer = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.15], hspace=0.45)
+    outer = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.15], hspace=0.45, top=0.93)
     top = outer[0].subgridspec(1, 4, wspace=0.35)
     mid = outer[1].subgridspec(1, 4, wspace=0.35)
-    bottom = outer[2].subgridspec(1, 5, wspace=0.45)
+    bottom = outer[2].subgridspec(1, 5, wspace=0.5)
     curve_axes = [fig.add_subplot(top[0, i]) for i in range(4)] + [fig.add_subplot(mid[0, i]) for i in range(4)]
     grok = checkpoints[checkpoints["arm"] == "grok"]
     grok_steps = [s for s in (settle_step(r.sort_values("step")["step"], r.sort_values("step")["test_acc"], GROK_ACC)
@@ -152,10 +154,12 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
         extra = ""
         if len(row):
             r = row.iloc[0]
-            extra = (f"\nfreq {int(r['fourier_freq'])}: H1 ratio {r['plane_ratio']:.3g}, "
-                     f"loop/RMS {r['plane_loop_size']:.2f}")
-        _plane_panel(ax, dgs[step]["plane_points"], f"{label}, final step {step}{extra}")
+            circle = r["plane_ratio"] >= MIN_DOMINANCE_RATIO and r["plane_loop_size"] >= MIN_LOOP_SIZE
+            extra = (f", test acc {r['test_acc']:.2f}\nfreq. {int(r['fourier_freq'])} plane: H1 ratio "
+                     f"{r['plane_ratio']:.3g},\nloop/RMS radius {r['plane_loop_size']:.2f}: "
+                     f"{'circle' if circle else 'no circle'}")
+        _plane_panel(ax, dgs[step]["plane_points"], f"{label}, step {step}{extra}")
     fig.suptitle(f"Grokking positive control (p = {int(len(next(iter(grok_diagrams.values()))['plane_points']))}): "
                  f"accuracy and progress measures (dashed: grok-arm test accuracy crosses {GROK_ACC}), "
-                 f"embedding diagrams of seed {seed}", y=0.995, fontsize=13)
+                 f"embedding diagrams of seed {seed}", y=0.985, fontsize=13)
     return fig

@@ -23,9 +23,11 @@ def _ordered(layers):
 
 
 def _layer_axis(ax, names) -> None:
-    x = np.arange(len(names))
-    step = max(1, int(np.ceil(len(names) / 12)))
-    ticks = sorted(set(list(x[::step]) + [len(names) - 1]))
+    n = len(names)
+    step = max(1, int(np.ceil(n / 12)))
+    ticks = sorted(range(n - 1, -1, -step))  # always label the last layer
+    if ticks[0] != 0:  # and the first, replacing a tick too close to it
+        ticks = [0] + (ticks[1:] if ticks[0] < step / 2 else ticks)
     ax.set_xticks(ticks)
     ax.set_xticklabels([names[i] for i in ticks], rotation=45, ha="right")
     ax.set_xlim(-0.5, len(names) - 0.5)
@@ -193,8 +195,11 @@ def plot_betti(betti, layers, path, title: str = "", show=(), dpi: int = 150) ->
     for dim, a in zip((0, 1), axes):
         for name in chosen:
             sub = betti[(betti["layer"] == name) & (betti["dim"] == dim)].sort_values("t")
-            scale = float(df.loc[df["layer"] == name, "scale"].iloc[0])
-            a.step(sub["t"], sub["betti"], where="post", color=colors[name], label=f"{name} (scale {scale:.3g})")
+            info = df.loc[df["layer"] == name].iloc[0]
+            label = f"{name} (scale {info['scale']:.3g}"
+            if "n_distinct" in info and np.isfinite(info["n_distinct"]) and info["n_distinct"] < info["n_points"]:
+                label += f"; {int(info['n_distinct'])} of {int(info['n_points'])} points distinct"
+            a.step(sub["t"], sub["betti"], where="post", color=colors[name], label=label + ")")
         a.set_xlabel("filtration value t / scale (scale = longest MST edge of the layer)")
         a.set_ylabel(f"Betti number $\\beta_{dim}$")
         if dim == 0:

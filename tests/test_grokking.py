@@ -1,0 +1,224 @@
+"""Grokking positive control: the task, the model, the progress measures and the detection statistics.
+
+The end-to-end test trains both arms on a tiny setting (p = 29, d_model 64, 350 full-batch steps,
+about 8 CPU-seconds in all) that was measured to grok with weight decay and not without it.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toposcale import grokking as g
+
+TINY = dict(p=29, train_fraction=0.65, lr=7e-3, weight_decay=3.0, control_weight_decay=0.0, steps=350,
+            warmup_steps=10, d_model=64, n_heads=4, d_mlp=256, n_checkpoints=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """Both arms of seed 0 trained on TINY; returns {arm: (run_dir, log)}."""
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("grokking")
+    return {arm: (root / arm, g.train(TINY, arm, 0, root / arm, log=lambda s: None)) for arm in g.ARMS}
+
+
+# ---------------------------------------------------------------------------- task and split
+
+def test_dataset_is_modular_addition():
+    inputs, labels = g.make_dataset(7)
+    assert inputs.shape == (49, 3) and (inputs[:, 2] == 7).all()
+    assert inputs[3 * 7 + 5].tolist() == [3, 5, 7] and labels[3 * 7 + 5] == (3 + 5) % 7
+    assert np.array_equal(labels, (inputs[:, 0] + inputs[:, 1]) % 7)
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    tr, te = g.split_pairs(31, 0.4, seed=3)
+    tr2, te2 = g.split_pairs(31, 0.4, seed=3)
+    assert np.array_equal(tr, tr2) and np.array_equal(te, te2)
+    assert len(tr) == round(0.4 * 31 * 31) and len(tr) + len(te) == 31 * 31
+    assert np.intersect1d(tr, te).size == 0 and np.array_equal(np.union1d(tr, te), np.arange(31 * 31))
+    other, _ = g.split_pairs(31, 0.4, seed=4)
+    assert not np.array_equal(tr, other)
+    with pytest.raises(ValueError, match="train_fraction"):
+        g.split_pairs(31, 1.0, seed=0)
+
+
+def test_fast_forward_matches_a_full_causal_transformer():
+    """Computing only the last position must equal the standard full-sequence causal forward."""
+    import torch
+
+    torch.set_num_threads(1)
+    model = g.build_model(11, d_model=16, n_heads=4, d_mlp=32, seed=1)
+    x = torch.from_numpy(g.make_dataset(11)[0][:20])
+    with torch.no_grad():
+        h = model.embed(x) + model.pos
+        B, T, d, H = x.shape[0], 3, 16, 4
+
+        def heads(t):
+            return t.view(B, T, H, d // H).transpose(1, 2)
+
+        att = torch.nn.functional.scaled_dot_product_attention(
+            heads(model.q(h)), heads(model.k(h)), heads(model.v(h)), is_causal=True)
+        h = h + model.o(att.transpose(1, 2).reshape(B, T, d))
+        h = h + model.mlp_out(torch.relu(model.mlp_in(h)))
+        reference = model.unembed(h[:, -1])
+        assert torch.allclose(model(x), reference, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- Fourier measures
+
+def _circle(p, k, d=128, seed=0, noise=0.0):
+    rng = np.random.default_rng(seed)
+    a = np.arange(p)
+    E = np.stack([np.cos(2 * np.pi * k * a / p), np.sin(2 * np.pi * k * a / p)], axis=1) @ rng.normal(size=(2, d))
+    return E + noise * rng.normal(size=(p, d)) + rng.normal(size=d)      # plus a common offset
+
+
+def test_fourier_power_obeys_parseval():
+    rng = np.random.default_rng(1)
+    for p in (59, 60):                                                     # odd and even (Nyquist term)
+        E = rng.normal(size=(p, 8))
+        power = g.fourier_power(E, p)
+        assert power.shape == (p // 2,)
+        assert power.sum() == pytest.approx(((E - E.mean(0)) ** 2).sum())
+
+
+def test_fourier_share_of_planted_circle_is_one_and_of_noise_is_low():
+    p = 59
+    E = _circle(p, k=7)
+    assert g.fourier_share(E, p) == pytest.approx(1.0, abs=1e-9)
+    assert g.strongest_frequency(E, p) == 7
+    noise = np.random.default_rng(2).normal(size=(p, 128))
+    share = g.fourier_share(noise, p)
+    assert share == pytest.approx(5 / 29, abs=0.06)                       # about top / (p // 2)
+    with pytest.raises(ValueError, match="shape"):
+        g.fourier_share(noise[:10], p)
+
+
+def test_fourier_plane_of_circle_is_one_round_loop_and_of_noise_is_not():
+    p = 59
+    X = g.fourier_plane(_circle(p, k=7, noise=0.05), p)
+    assert X.shape == (p, 2)
+    _, dg = g.cloud_measures(X)
+    assert g.dominance_ratio(dg.h1) >= g.MIN_DOMINANCE_RATIO
+    # evenly spaced points on a circle: sqrt(3) - 2 sin(pi / p) in units of the radius
+    assert g.loop_size(X, dg.h1) == pytest.approx(math.sqrt(3) - 2 * math.sin(math.pi / p), rel=0.05)
+    for seed in range(3):
+        noise = np.random.default_rng(seed).normal(size=(p, 128))
+        Y = g.fourier_plane(noise, p)
+        _, dg = g.cloud_measures(Y)
+        assert g.loop_size(Y, dg.h1) < g.MIN_LOOP_SIZE
+
+
+def test_dominance_by_hand():
+    h1 = np.array([[0.0, 1.0], [0.5, 4.5], [1.0, 1.0]])                  # lifetimes 1, 4 and a zero bar
+    assert g.dominance_ratio(h1) == pytest.approx(4.0)
+    assert g.dominance(h1) == pytest.approx(0.8)
+    assert g.dominance_ratio(h1[1:2]) == math.inf and g.dominance(h1[1:2]) == 1.0
+    assert math.isnan(g.dominance_ratio(np.empty((0, 2)))) and g.dominance(np.empty((0, 2))) == 0.0
+
+
+# ---------------------------------------------------------------------------- detection statistics
+
+def test_auc_by_hand_and_orientation():
+    assert g.auc([1, 2, 3, 4], [0, 0, 1, 1]) == 1.0
+    assert g.auc([4, 3, 2, 1], [0, 0, 1, 1]) == 0.0
+    # pairs (pos, neg): (2,1) win, (2,3) loss, (4,1) win, (4,3) win -> 3/4; a tie counts 1/2
+    assert g.auc([1, 2, 3, 4], [0, 1, 0, 1]) == pytest.approx(0.75)
+    assert g.auc([1, 1], [0, 1]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="both classes"):
+        g.auc([1, 2], [1, 1])
+
+
+def _synthetic_table(shift, n_seeds=4, seed=0):
+    """Grok-arm runs whose test accuracy jumps at step 100; the metric is noise plus `shift` after it."""
+    rng = np.random.default_rng(seed)
+    steps = np.unique(np.round(np.geomspace(1, 1000, 40)).astype(int))
+    rows = []
+    for s in range(n_seeds):
+        acc = np.where(steps < 100, 0.05, 1.0)
+        metric = rng.normal(size=steps.size) + shift * (steps >= 100)
+        rows += [dict(seed=s, arm="grok", step=int(t), test_acc=a, m=v) for t, a, v in zip(steps, acc, metric)]
+    return pd.DataFrame(rows)
+
+
+def test_seed_bootstrap_auc_separable_and_null():
+    a, lo, hi, n_pre, n_post = g.seed_bootstrap_auc(_synthetic_table(shift=10.0), "m", n_boot=300)
+    assert a == 1.0 and lo == 1.0 and n_pre > 0 and n_post > 0
+    # null: the 95 % interval covers 0.5 in most replicates (16 of 20 here: a percentile bootstrap over
+    # only 8 seed clusters is somewhat narrow, and with 3 seeds it is narrower still)
+    covered = 0
+    for rep in range(20):
+        a, lo, hi, *_ = g.seed_bootstrap_auc(_synthetic_table(shift=0.0, n_seeds=8, seed=rep), "m", n_boot=200)
+        assert abs(a - 0.5) < 0.2
+        covered += lo <= 0.5 <= hi
+    assert covered >= 14
+
+
+def test_settle_step_interpolates_the_last_crossing():
+    # crosses 0.5 upwards between steps 10 and 20 (at 15), after an early excursion that falls back
+    assert g.settle_step([1, 5, 10, 20, 40], [0.0, 0.9, 0.0, 1.0, 1.0], 0.5) == pytest.approx(15.0)
+    assert math.isnan(g.settle_step([1, 2, 3], [0.0, 1.0, 0.0], 0.5))
+    assert g.settle_step([1, 2, 3], [1.0, 0.1, 0.0], 0.5, rising=False) == pytest.approx(1 + 0.5 / 0.9)
+
+
+def _timed_run(metric_jump_step):
+    steps = np.arange(0, 1001, 10)
+    acc = np.where(steps < 500, 0.0, 1.0)
+    metric = np.where(steps < metric_jump_step, 1.0, 3.0)
+    return pd.DataFrame(dict(seed=0, arm="grok", step=steps, test_acc=acc, m=metric))
+
+
+def test_seed_timing_verdicts():
+    # accuracy settles above 0.5 at step 495 (between checkpoints 490 and 500)
+    early = g.seed_timing(_timed_run(400), "m")
+    assert early["acc_cross"] == pytest.approx(495.0) and early["metric_cross"] == pytest.approx(395.0)
+    assert early["verdict"] == "before" and early["lead"] == pytest.approx(100.0)
+    assert early["direction"] == "up" and early["resolution"] == 10
+    assert g.seed_timing(_timed_run(500), "m")["verdict"] == "with"
+    late = g.seed_timing(_timed_run(600), "m")
+    assert late["verdict"] == "after" and late["lead"] == pytest.approx(-100.0)
+    flat = _timed_run(0).assign(m=1.0)
+    assert g.seed_timing(flat, "m")["verdict"] == "never"
+
+
+def test_detection_summary_reports_each_metric():
+    df = _synthetic_table(shift=10.0).assign(noise=lambda d: np.random.default_rng(5).normal(size=len(d)))
+    out = g.detection_summary(df, metrics={"m": "topological", "noise": "reference"}, n_boot=200)
+    assert list(out.columns) == g.SUMMARY_COLUMNS
+    m, noise = out.set_index("metric").loc["m"], out.set_index("metric").loc["noise"]
+    assert m["auc"] == 1.0 and m["auc_seed_min"] == 1.0 and m["separates"]
+    assert m["verdict"] == "with" and m["direction"] == "up"
+    assert abs(noise["auc"] - 0.5) < 0.15
+
+
+# ---------------------------------------------------------------------------- end to end
+
+def test_training_writes_the_configured_checkpoints_and_log(tiny_runs):
+    run_dir, log = tiny_runs["grok"]
+    steps = g.checkpoint_steps(TINY)
+    assert steps[0] == 0 and steps[-1] == TINY["steps"]
+    assert list(log.columns) == g.LOG_COLUMNS and log["step"].tolist() == steps
+    assert all(g.checkpoint_path(run_dir, s).exists() for s in steps)
+    assert not list(run_dir.rglob("*.tmp"))
+    assert pd.read_csv(run_dir / "log.csv")["step"].tolist() == steps
+
+
+def test_positive_control_grok_arm_is_a_circle_control_is_not(tiny_runs, tmp_path):
+    tables = [g.measure_run(run_dir, TINY, arm, 0, diagrams_path=tmp_path / f"{arm}.npz")
+              for arm, (run_dir, _) in tiny_runs.items()]
+    df = pd.concat(tables, ignore_index=True)
+    final = df[df["step"] == TINY["steps"]].set_index("arm")
+    assert final.loc["grok", "test_acc"] > 0.99 and final.loc["grok", "train_acc"] == 1.0
+    assert final.loc["control", "test_acc"] < 0.5 and final.loc["control", "train_acc"] == 1.0
+    assert final.loc["grok", "fourier_share"] > 0.85 > final.loc["control", "fourier_share"]
+    pc = g.positive_control(df).set_index("arm")
+    assert pc.loc["grok", "circle"] and not pc.loc["control", "circle"]
+    assert pc["ok"].all()
+    dg = g.load_run_diagrams(tmp_path / "grok.npz")
+    assert sorted(dg) == g.checkpoint_steps(TINY)
+    assert dg[TINY["steps"]]["plane_points"].shape == (TINY["p"], 2)
