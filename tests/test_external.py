@@ -357,6 +357,7 @@ def test_cli_make_example_loads_cleanly(tmp_path, capsys):
 # ----------------------------------------------------------------------------- Snakemake rules
 
 _SNAKEFILE = """
+import sys
 from types import SimpleNamespace
 
 from toposcale.config import validate_config
@@ -367,7 +368,11 @@ config.update(validate_config({{"external": {{"logs": [{{"name": "demo", "path":
                                               "n_bootstrap": 10, "n_permutations": 19}}}}))
 RESULTS = config["results"]
 RUNS = [SimpleNamespace(name=n) for n in ("gelu-d16L1-s0", "swiglu-d16L1-s0")]  # stands in for common.smk
+PYTHON = sys.executable
+ENV_ANALYSIS = "{env}"
+ALL_TARGETS = []
 
+include: "{common}"
 include: "{rules}"
 """
 
@@ -377,7 +382,9 @@ def _throwaway_workflow(tmp_path):
 
     planted_log(seed=0, n_runs=2, n_rows=40).to_csv(tmp_path / "demo.csv", index=False)
     write_toposcale_runs(tmp_path / "results")
-    (tmp_path / "Snakefile").write_text(_SNAKEFILE.format(rules=ROOT / "workflow" / "rules" / "external.smk"))
+    (tmp_path / "Snakefile").write_text(_SNAKEFILE.format(
+        rules=ROOT / "workflow" / "rules" / "external.smk", env=ROOT / "envs" / "analysis.yaml",
+        common=ROOT / "workflow" / "rules" / "common_external.smk"))
     return tmp_path
 
 

@@ -17,8 +17,8 @@ from conftest import ROOT, SNAKEMAKE, run_snakemake
 pytestmark = pytest.mark.workflow
 
 
-def test_default_config_dry_run():
-    proc = run_snakemake(["-n", "--cores", "2", "--quiet", "rules"], timeout=300)
+def test_default_config_dry_run(tmp_path):
+    proc = run_snakemake(["-n", "--cores", "2", "--quiet", "rules", "--config", f"results={tmp_path}"], timeout=300)
     out = proc.stdout + proc.stderr
     assert "train_gelu_d96L4_s0" in out and "train_swiglu_d32L2_s0" in out
     assert "summarise" in out
