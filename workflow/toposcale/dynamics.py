@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import os
 import zlib
-from pathlib import Path
 
 import numpy as np
+
+from .atomic import write_csv_atomic  # noqa: F401  (re-exported for the scripts)
 
 from .stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, t_pvalue,
                     partial_spearman, percentile_ci, rowwise_spearman, spearman)
@@ -67,14 +68,6 @@ def load_metrics(paths) -> "pandas.DataFrame":  # noqa: F821
     frames = [pd.read_csv(p) if str(p).endswith(".csv") else pd.read_parquet(p) for p in paths]
     return pd.concat(frames, ignore_index=True)
 
-
-def write_csv_atomic(df, path) -> None:
-    """Write ``df`` to ``path`` as CSV through a temporary file and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def check_columns(df, required, what: str = "metrics table") -> None:

@@ -53,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_csv_atomic  # noqa: F401  (re-exported for the scripts)
+
 ARMS = ("grok", "control")
 #: Number of strongest Fourier frequencies whose power share is the Fourier progress measure.
 TOP_FREQUENCIES = 5
@@ -203,14 +205,6 @@ def _save_state(model, path: Path) -> None:
     save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(tmp))
     os.replace(tmp, path)
 
-
-def write_csv_atomic(df, path) -> None:
-    """Write a DataFrame to CSV through a temporary name and ``os.replace`` (no index column)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def train(cfg: dict, arm: str, seed: int, outdir, threads: int = 1, log=print):

@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import savez_atomic
 
 __all__ = [
     "CloudError",
@@ -638,15 +639,7 @@ def save_diagrams(path, diagrams: Diagrams, scale: float, extra: dict | None = N
                 f"save_diagrams: extra[{key!r}] must be a scalar (str, int, float, bool), got {type(value).__name__}"
             )
         payload[str(key)] = arr
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **payload)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    savez_atomic(path, **payload)
 
 
 def load_diagrams(path) -> dict:

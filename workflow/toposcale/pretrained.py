@@ -90,6 +90,7 @@ from pathlib import Path
 import numpy as np
 
 from .bootstrap import subsample_interval  # noqa: F401  (re-exported; used below)
+from .atomic import savez_atomic
 
 #: Builtin models: pip package, architecture kind, and how the package ships the weights.
 BUILTIN_MODELS = {
@@ -708,14 +709,7 @@ def save_activations(path, acts: Activations, meta: dict) -> None:
     payload["n_predicted"] = acts.n_predicted
     payload["meta"] = np.asarray(json.dumps({**meta, "layers": list(acts.layers), "pooling": acts.pooling,
                                              "extract_seconds": acts.seconds}))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **payload)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    savez_atomic(path, **payload)
 
 
 def load_activations(path) -> tuple[dict, dict, dict]:
