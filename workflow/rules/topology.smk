@@ -31,7 +31,10 @@ for _run in RUNS:
             "../scripts/extract.py"
 
 
+# One BLAS thread per job: the homology backends are single-threaded, and OpenBLAS threads spinning in
+# the distance computation of two concurrent jobs doubled CPU time without shortening either job.
 PERSIST_CMD = (
+    "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
     f"{PYTHON} -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
 )
 
@@ -95,6 +98,8 @@ else:
                 [cloud_path(_run.name, s) for s in STEPS[_run.name]],
             output:
                 run_diagrams(_run.name),
+            # longest jobs first (they scale with layers x width): less idle time at the stage's end
+            priority: _run.n_layers * _run.d_model // 16
             params:
                 root=lambda wc, output: diagrams_root(output[0]),
             log:
