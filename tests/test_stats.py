@@ -98,3 +98,12 @@ def test_percentile_and_bootstrap_ci():
     lo, hi = bootstrap_ci(v, n_resamples=1000, seed=0)
     half = 1.96 / np.sqrt(400)
     assert lo == pytest.approx(v.mean() - half, abs=0.03) and hi == pytest.approx(v.mean() + half, abs=0.03)
+
+
+def test_spearman_small_n_uses_exact_permutation_p():
+    from toposcale.stats import spearman
+
+    rho, p = spearman([1, 2, 3], [5, 7, 9])
+    assert rho == 1.0 and p == pytest.approx(1 / 3)
+    rho, p = spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
+    assert p > 0.05  # 5 points with one swap each side is not evidence
