@@ -1,14 +1,12 @@
 """Snakemake script: one metrics table (+ Betti curves) per run (see toposcale.summarise)."""
-import os
-
+from toposcale.atomic import atomic_path
 from toposcale.summarise import summarise_run
 
 p = snakemake.params
 metrics, betti = summarise_run(p.diagrams_root, p.sources, p.layers, p.steps, snakemake.input.log_csv,
                                snakemake.input.run_json, p.topology)
 for df, out in ((metrics, snakemake.output.metrics), (betti, snakemake.output.betti)):
-    tmp = out + ".tmp"
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        df.to_parquet(tmp, index=False)
 with open(snakemake.log[0], "w") as fh:
     print(f"{len(metrics)} metric rows, {len(betti)} Betti rows", file=fh)

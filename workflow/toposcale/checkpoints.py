@@ -7,8 +7,9 @@ failure into :class:`CheckpointError` naming the file and the fix.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from .atomic import atomic_path
 
 
 class CheckpointError(RuntimeError):
@@ -19,12 +20,9 @@ def save_state(path, tensors: dict, metadata: dict | None = None) -> None:
     """Save a dict of tensors (torch) with string metadata to ``path`` atomically."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     clean = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(clean, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(clean, str(tmp), metadata={k: str(v) for k, v in (metadata or {}).items()})
 
 
 def load_state(path, framework: str = "pt") -> tuple[dict, dict]:

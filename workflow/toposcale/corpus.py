@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text")
@@ -82,9 +83,8 @@ def split_blocks(data: bytes, block: int, val_fraction: float) -> tuple[bytes, b
 
 
 def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
 
 
 def _bpe_tokenizer(train_text: str, vocab_size: int):
@@ -133,9 +133,8 @@ def prepare_corpus(cfg: dict, out_dir) -> dict:
     _atomic_write_bytes(out / "train.bin", train.astype("<u2").tobytes())
     _atomic_write_bytes(out / "val.bin", val.astype("<u2").tobytes())
     _atomic_write_bytes(out / "tokenizer.json", tok_json.encode())
-    tmp = out / "probe.tmp.npy"
-    np.save(tmp, probe)
-    os.replace(tmp, out / "probe.npy")
+    with atomic_path(out / "probe.npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, probe)
     meta = {"source": cfg["source"], "tokenizer": cfg["tokenizer"], "n_chars": len(text),
             "n_bytes": len(raw), "train_tokens": int(len(train)), "val_tokens": int(len(val)),
             "block_bytes": block_bytes, "val_every": max(2, int(round(1.0 / cfg["val_fraction"]))),

@@ -22,11 +22,12 @@ before PCA and subsampling (mean pairwise distance on at most 2000 points).
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import savez_atomic
 
 from .study import layer_names
 
@@ -137,12 +138,7 @@ def write_clouds(path, clouds: dict[str, dict[str, np.ndarray]], topo: dict, see
             arrays[f"{source}/{layer}/baselines"] = baselines(X)
             Y = pca_project(X, topo["pca_components"]) if source == "activations" else X
             arrays[f"{source}/{layer}"] = subsample(Y, topo["max_points"], seed, source, layer)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
+    savez_atomic(path, **arrays)
 
 
 def extract_run(run: dict, config: dict, checkpoints: list, probe_path, outputs: list, threads: int = 1,

@@ -48,12 +48,11 @@ settles above 0.5.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import write_csv_atomic  # noqa: F401  (re-exported for the scripts)
+from .atomic import atomic_path, savez_atomic, write_csv_atomic
 
 ARMS = ("grok", "control")
 #: Number of strongest Fourier frequencies whose power share is the Fourier progress measure.
@@ -200,10 +199,8 @@ def _evaluate(model, x, y):
 def _save_state(model, path: Path) -> None:
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}, str(tmp))
 
 
 
@@ -558,11 +555,7 @@ def save_run_diagrams(path, per_step: dict) -> None:
         payload[f"embed_h1_{step}"] = np.asarray(dg["embed"].h1, dtype=np.float64).reshape(-1, 2)
         payload[f"plane_h1_{step}"] = np.asarray(dg["plane"].h1, dtype=np.float64).reshape(-1, 2)
         payload[f"plane_points_{step}"] = np.asarray(dg["plane_points"], dtype=np.float64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **payload)
-    os.replace(tmp, path)
+    savez_atomic(path, **payload)
 
 
 def load_run_diagrams(path) -> dict:

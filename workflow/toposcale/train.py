@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 from .study import checkpoint_steps
 
 LOG_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s"]
@@ -298,12 +299,10 @@ class Trainer:
         for s in self.steps:
             name = f"step{s:07d}.safetensors"
             os.replace(self.partial / "checkpoints" / name, ckpt_dir / name)
-        tmp = self.run_dir / "log.csv.tmp"
-        with open(tmp, "w", newline="") as fh:
+        with atomic_path(self.run_dir / "log.csv") as tmp, open(tmp, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
             w.writeheader()
             w.writerows(self.rows)
-        os.replace(tmp, self.run_dir / "log.csv")
         tokens_seen = self.step * self.run["tokens_per_step"]
         info = dict(self.run)
         info.update({
@@ -314,9 +313,8 @@ class Trainer:
             "wall_seconds": self.elapsed, "device": self.device, "seed_effective": self.seed,
             "config": {k: self.cfg[k] for k in ("seed", "corpus", "model", "training")},
             "versions": versions()})
-        tmp = self.run_dir / "run.json.tmp"
-        tmp.write_text(json.dumps(info, indent=2))
-        os.replace(tmp, self.run_dir / "run.json")
+        with atomic_path(self.run_dir / "run.json") as tmp:
+            tmp.write_text(json.dumps(info, indent=2))
         shutil.rmtree(self.partial, ignore_errors=True)
         return info
 
