@@ -34,3 +34,29 @@ def test_repo_configs_valid():
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_strings_from_command_line_become_the_schema_types():
+    # snakemake --config 'figures={dpi: 90}' hands nested values over as strings
+    cfg = validate_config({"figures": {"dpi": "90"}, "training": {"lr": "1e-3", "tokens_per_param": ["20", "40"]},
+                           "grokking": {"enabled": "false", "p": "31.0"}})
+    assert cfg["figures"]["dpi"] == 90 and isinstance(cfg["figures"]["dpi"], int)
+    assert cfg["training"]["lr"] == 0.001
+    assert cfg["training"]["tokens_per_param"] == [20, 40]
+    assert cfg["grokking"]["enabled"] is False
+    assert cfg["grokking"]["p"] == 31 and isinstance(cfg["grokking"]["p"], int)
+    # string keys stay strings, even when they look like numbers
+    assert validate_config({"corpus": {"source": "123"}})["corpus"]["source"] == "123"
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"figures": {"dpi": "ninety"}}, "figures.dpi = 'ninety' is not allowed: must be of type integer"),
+    ({"figures": {"dpi": "90.5"}}, "figures.dpi = '90.5' is not allowed: must be of type integer"),
+    ({"figures": {"dpi": "true"}}, "figures.dpi = 'true' is not allowed: must be of type integer"),
+    ({"grokking": {"enabled": "1"}}, "grokking.enabled = '1' is not allowed: must be of type boolean"),
+    ({"figures": {"dpi": "20"}}, "figures.dpi = 20 is not allowed: must be >= 50"),
+])
+def test_strings_that_do_not_fit_are_still_rejected(bad, fragment):
+    with pytest.raises(ConfigError) as exc:
+        validate_config(bad)
+    assert fragment in str(exc.value)

@@ -24,6 +24,15 @@ def test_default_config_dry_run(tmp_path):
     assert "summarise" in out
 
 
+def test_nested_command_line_config_values_are_typed(tmp_path):
+    # Snakemake passes nested --config values as strings; the config layer turns "90" into the integer 90
+    proc = run_snakemake(["-n", "--cores", "1", "--quiet", "rules", "--configfile", "configs/smoke.yaml",
+                          "--config", f"results={tmp_path}", "figures={dpi: 90, n_checkpoints: 3}"],
+                         check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "fig_summary" in proc.stdout
+
+
 def test_bad_config_key_stops_before_any_job(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("training:\n  lr: -0.5\n")

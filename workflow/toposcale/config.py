@@ -52,6 +52,63 @@ def _fill_array_item_defaults(instance, schema):
             _fill_array_item_defaults(item, schema["items"])
 
 
+_SCALAR_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+def _parse_scalar(text: str):
+    """int, float or bool spelled by ``text`` (YAML-style true/false/yes/no), else None."""
+    t = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    return {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}.get(t.lower())
+
+
+def _coerce_strings(instance, schema):
+    """Turn strings into the numbers/booleans the schema asks for, in place; return the new value.
+
+    ``snakemake --config 'figures={dpi: 90}'`` reads nested values with YAML's base loader, which keeps
+    every scalar a string ("90"). A string is replaced only when it spells a value of a type the
+    schema allows at that key (so "90" -> 90 for an integer, "1e-3" -> 0.001 for a number, "true" -> True
+    for a boolean); anything else is left for the validator to reject with its usual message.
+
+    Examples
+    --------
+    >>> validate_config({"figures": {"dpi": "90"}})["figures"]["dpi"]
+    90
+    """
+    if not isinstance(schema, dict):
+        return instance
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, value in instance.items():
+            sub = props.get(key, extra if isinstance(extra, dict) else None)
+            if sub is not None:
+                instance[key] = _coerce_strings(value, sub)
+        return instance
+    if isinstance(instance, list):
+        if isinstance(schema.get("items"), dict):
+            instance[:] = [_coerce_strings(v, schema["items"]) for v in instance]
+        return instance
+    if isinstance(instance, str):
+        types = schema.get("type")
+        types = [types] if isinstance(types, str) else list(types or [])
+        if "string" in types or not any(t in _SCALAR_TYPES for t in types):
+            return instance
+        value = _parse_scalar(instance)
+        if isinstance(value, float) and "number" not in types and value.is_integer():
+            value = int(value)
+        for t in types:
+            want = _SCALAR_TYPES.get(t)
+            # bool is an int subclass in Python: never let "true" pass as a number or "1" as a boolean
+            if want is not None and isinstance(value, want) and (isinstance(value, bool) == (t == "boolean")):
+                return value
+    return instance
+
+
 def _describe(error) -> str:
     key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     v = error.validator
@@ -92,6 +149,7 @@ def validate_config(config: dict, schema_path=SCHEMA_PATH) -> dict:
 
     schema = _load_yaml(schema_path)
     cfg = copy.deepcopy(config) if config is not None else {}
+    _coerce_strings(cfg, schema)
     _fill_defaults(cfg, schema)
     _fill_array_item_defaults(cfg, schema)
     validator = jsonschema.Draft202012Validator(schema)
