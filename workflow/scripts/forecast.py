@@ -5,10 +5,8 @@ input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``d
 results/analysis/forecast.csv and, when declared, output.summary (per fraction and method),
 output.comparisons (paired differences and verdicts) and output.text (the verdict sentences).
 """
-from pathlib import Path
-import os
-
-from toposcale.dynamics import load_metrics, write_csv_atomic
+from toposcale.atomic import atomic_path, write_csv_atomic
+from toposcale.dynamics import load_metrics
 from toposcale.forecast import forecast, summarise
 
 cfg = snakemake.params.cfg  # noqa: F821 (injected by Snakemake)
@@ -23,9 +21,8 @@ if "summary" in out.keys():
 if "comparisons" in out.keys():
     write_csv_atomic(summary["comparisons"], out.comparisons)
 if "text" in out.keys():
-    tmp = Path(out.text).with_name(Path(out.text).name + ".tmp")
-    tmp.write_text(summary["text"] + "\n")
-    os.replace(tmp, out.text)
+    with atomic_path(out.text) as tmp:
+        tmp.write_text(summary["text"] + "\n")
 if snakemake.log:  # noqa: F821
     with open(snakemake.log[0], "w") as fh:  # noqa: F821
         print(summary["text"], file=fh)

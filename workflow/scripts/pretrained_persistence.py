@@ -1,6 +1,5 @@
 """Snakemake script: persistence, metrics, Betti curves and subsampling intervals of every layer."""
-import os
-
+from toposcale.atomic import atomic_path
 from toposcale.pretrained import analyse_clouds, load_activations
 
 p = snakemake.params
@@ -13,8 +12,7 @@ layer_df, resample_df, betti_df, _ = analyse_clouds(
     betti_grid_size=p.topology["betti_grid_size"], where=f"{meta['model']}/{meta['corpus']}", log=lines.append)
 for df, out in ((layer_df, snakemake.output.layers), (resample_df, snakemake.output.resamples),
                 (betti_df, snakemake.output.betti)):
-    tmp = out + ".tmp"
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        df.to_parquet(tmp, index=False)
 with open(snakemake.log[0], "w") as fh:
     fh.write("\n".join(lines) + "\n")

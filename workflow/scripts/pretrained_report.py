@@ -1,7 +1,7 @@
 """Snakemake script: the markdown interpretation report of the pretrained comparison."""
-import os
-
 import pandas as pd
+
+from toposcale.atomic import atomic_path
 
 from toposcale.pretrained import interpretation_report
 
@@ -10,7 +10,5 @@ corpora = pd.read_csv(snakemake.input.corpora)
 layers = pd.read_csv(snakemake.input.layers)
 text = interpretation_report(table, corpora, layers, pca_components=snakemake.params.pca_components)
 out = snakemake.output[0]
-tmp = out + ".tmp"
-with open(tmp, "w") as fh:
-    fh.write(text)
-os.replace(tmp, out)
+with atomic_path(out) as tmp:
+    tmp.write_text(text)

@@ -1,7 +1,7 @@
 """Snakemake script: the multi-model, multi-corpus and per-layer comparison tables."""
-import os
-
 import pandas as pd
+
+from toposcale.atomic import write_csv_atomic
 
 from toposcale.pretrained import (comparison_table, corpus_comparison, layers_long, load_run_results,
                                   summarise_model, trained_layer_table)
@@ -20,6 +20,4 @@ outputs = {
     snakemake.output.layers: pd.concat(long, ignore_index=True) if long else pd.DataFrame(),
 }
 for out, df in outputs.items():
-    tmp = out + ".tmp"
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    write_csv_atomic(df, out)

@@ -61,12 +61,13 @@ Synthetic logs with planted effects: :func:`make_synthetic_log`, and on the comm
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import write_csv_atomic
 
 #: The golden ratio.
 PHI = (1.0 + math.sqrt(5.0)) / 2.0
@@ -1090,11 +1091,7 @@ def pooled_flatness(flat_parts):
 # --------------------------------------------------------------------------------------------
 
 def _write_csv(df, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_csv_atomic(df, path)
 
 
 def output_paths(out_dir, name: str) -> dict:

@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
+
+from .atomic import atomic_path
 
 #: Section order and titles.
 SECTIONS = (
@@ -183,7 +184,7 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     else:
         out += ["No scaling law was fitted (see the notes below).", ""]
     if hold_rows:
-        out += [f"Holdout prediction (loss in nats/token; relative error = (predicted - observed) / observed):",
+        out += ["Holdout prediction (loss in nats/token; relative error = (predicted - observed) / observed):",
                 "", md_table(["holdout run", "activation", "observed", "predicted", f"{pct} prediction interval",
                               "rel. error", "inside interval", "pure power law rel. error"], hold_rows), ""]
     for c in res.get("comparisons", []):
@@ -554,11 +555,8 @@ def build_summary(paths: dict, title: str = "toposcale: summary of the study") -
 def write_summary(paths: dict, out_path, title: str = "toposcale: summary of the study") -> str:
     """:func:`build_summary` written atomically to ``out_path``; returns the text."""
     text = build_summary(paths, title=title)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(text)
     return text
 
 

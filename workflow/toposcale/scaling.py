@@ -1168,19 +1168,14 @@ def jsonable(obj):
 def write_outputs(res: dict, json_path, csv_path) -> None:
     """Write the analysis JSON and its flat table CSV atomically (temporary name + rename)."""
     import json
-    import os
-    from pathlib import Path
 
     import pandas as pd
 
-    for p in (json_path, csv_path):
-        Path(p).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(str(json_path) + ".tmp")
-    tmp.write_text(json.dumps(res, indent=1, allow_nan=False))
-    os.replace(tmp, json_path)
-    tmp = Path(str(csv_path) + ".tmp")
-    pd.DataFrame(res.get("table", []), columns=list(TABLE_COLUMNS)).to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    from .atomic import atomic_path, write_csv_atomic
+
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(res, indent=1, allow_nan=False))
+    write_csv_atomic(pd.DataFrame(res.get("table", []), columns=list(TABLE_COLUMNS)), csv_path)
 
 
 def read_grid(run_paths, log_paths=(), metric_paths=()):
