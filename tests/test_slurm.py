@@ -295,21 +295,23 @@ def test_failing_job_fails_the_run_quickly(slurm_cluster, tmp_path):
 
 # ------------------------------------------------------------------ the real smoke study through SLURM
 
-# Which part of the smoke study reruns through SLURM (TOPOSCALE_SLURM_SMOKE):
-#   "topology" (default): the corpus, checkpoints and point clouds of the first smoke run are copied from
-#              the local run; the per-layer persistence jobs of its last checkpoint (every source and
-#              layer) run on SLURM as one group, and their diagrams must equal the local ones (about 1 min);
-#   "full":    the whole smoke study runs on SLURM (dozens of submissions: 10+ minutes on 2 cores) and
-#              every run's final_val_loss, diagrams and metrics table must match the local run;
-#   "off":     skip.
-# The local run is the workflow tests' smoke run (fixture smoke_results, several minutes) unless
+# Which parts of the smoke study run through SLURM (TOPOSCALE_SLURM_SMOKE):
+#   "all" (default): both tests below;
+#   "topology": only the grouped per-layer test: the corpus, checkpoints and point clouds of the first smoke
+#              run are copied from the local run; the per-layer persistence jobs of its last checkpoint
+#              (every source and layer) run on SLURM as one group, and their diagrams must equal the local
+#              ones (about 1 min);
+#   "full":    only the whole smoke study on SLURM (every stage, run granularity: one persistence job per
+#              run), compared with the local run: every run's final_val_loss, diagrams and metrics table;
+#   "off":     skip both.
+# The local run is the workflow tests' smoke run (fixture smoke_results, a few minutes) unless
 # TOPOSCALE_SMOKE_RESULTS names the results folder of an existing local smoke run.
-SMOKE_MODE = os.environ.get("TOPOSCALE_SLURM_SMOKE", "topology")
+SMOKE_MODE = os.environ.get("TOPOSCALE_SLURM_SMOKE", "all")
 # Tolerance for the comparison: the persistence path is deterministic, and training is deterministic on CPU
 # with fixed seeds and one thread, so the default asks for float64 agreement up to rounding.
 SMOKE_RTOL = float(os.environ.get("TOPOSCALE_SLURM_SMOKE_RTOL", "1e-9"))
 # Wall-clock measurements stored beside the results, which legitimately differ between runs.
-TIMING_FIELDS = {"seconds", "homology_seconds"}
+TIMING_FIELDS = {"seconds", "homology_seconds", "elapsed_s"}
 
 
 def _smoke_ready():
@@ -351,11 +353,10 @@ def _compare_runs(local, remote, runs):
         assert b == pytest.approx(a, rel=SMOKE_RTOL), (run, a, b)
 
 
-@pytest.mark.workflow
-@pytest.mark.timeout(2400)
-@pytest.mark.skipif(SMOKE_MODE == "off", reason="TOPOSCALE_SLURM_SMOKE=off")
-def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path, record_property):
-    assert SMOKE_MODE in {"topology", "full"}, f"TOPOSCALE_SLURM_SMOKE must be topology, full or off, not {SMOKE_MODE}"
+def _local_smoke(request):
+    """(results folder of the local smoke run, its run names); skips when the smoke study cannot dry-run."""
+    assert SMOKE_MODE in {"all", "topology", "full", "off"}, \
+        f"TOPOSCALE_SLURM_SMOKE must be all, topology, full or off, not {SMOKE_MODE}"
     reason = _smoke_ready()
     if reason:
         pytest.skip(reason)
@@ -364,45 +365,91 @@ def test_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path
         assert (local / "runs").is_dir(), f"TOPOSCALE_SMOKE_RESULTS={local} holds no runs/ folder"
     else:
         local, _ = request.getfixturevalue("smoke_results")
-    remote = tmp_path / "results"
     runs = sorted(p.parent.name for p in (local / "runs").glob("*/run.json"))
     assert runs, f"no runs in the local smoke results {local}"
-    if SMOKE_MODE == "topology":
-        run = runs[0]
-        last_step = sorted(p.name for p in (local / "diagrams" / run / "weights").glob("step*"))[-1]
-        expected = sorted((local / "diagrams" / run).glob(f"*/{last_step}/*.npz"))
-        assert len(expected) >= 2, f"local run {run} has too few diagrams at {last_step}: {expected}"
-        # upstream outputs with their modification times, so that only the persistence jobs run
-        for sub in ("data", f"runs/{run}", f"clouds/{run}"):
-            shutil.copytree(local / sub, remote / sub, copy_function=shutil.copy2)
-        targets = [str(remote / p.relative_to(local)) for p in expected]
-    else:
-        targets = []
-    # --config on the command line replaces the profile's config entry, so granularity is repeated here;
-    # targets come first because --config takes every following word
+    return local, runs
+
+
+def _smoke_on_slurm(cluster, tmp_path, targets, granularity, timeout):
+    """Run the smoke config through profiles/slurm into tmp_path/results; return (output, wall, SLURM logs).
+
+    --config on the command line replaces the profile's config entry, so the granularity is given here;
+    targets come first because --config takes every following word.
+    """
+    remote = tmp_path / "results"
+    # --jobs 8 on a 2-CPU node keeps jobs pending in SLURM, so a CPU that frees up is used at once instead
+    # of after the plugin's next status poll (1-30 s later)
     cmd = [sys.executable, "-m", "snakemake", *targets, "--workflow-profile", PROFILE, *TEST_OVERRIDES,
-           "--cores", "2", "--default-resources", "mem_mb=1000", "runtime=30",
+           "--cores", "2", "--jobs", "8", "--default-resources", "mem_mb=1000", "runtime=30",
            "--slurm-logdir", tmp_path / "slurm_logs", "--configfile", "configs/smoke.yaml",
-           "--config", f"results={remote}", "topology={granularity: layer}"]
-    env = slurm_env(slurm_cluster["conf"])
+           "--config", f"results={remote}", f"topology={{granularity: {granularity}}}"]
+    env = slurm_env(cluster["conf"])
     try:
-        rc, out, wall = run_bounded(cmd, 2000, env=env, cwd=ROOT)
+        rc, out, wall = run_bounded(cmd, timeout, env=env, cwd=ROOT)
     finally:
         cancel_jobs_in(env, ROOT)
     assert rc == 0, f"smoke study on SLURM failed (exit {rc}):\n{out[-6000:]}\n{cluster_logs()}"
-    logs = sorted((tmp_path / "slurm_logs").rglob("*.log"))
-    groups = [p for p in logs if p.parent.name.startswith("group_persistence")]
-    if SMOKE_MODE == "topology":
-        assert [p.parent.name for p in logs] == ["group_persistence_persistence_layer"], \
-            f"expected one group submission and nothing else, got {logs}"
-        for p in expected:
-            _compare_npz(p, remote / p.relative_to(local))
-        n_layer_jobs = len(expected)
-    else:
-        assert groups, f"no persistence group went through SLURM: {logs}"
-        _compare_runs(local, remote, runs)
-        n_layer_jobs = sum(1 for run in runs for _ in (remote / "diagrams" / run).rglob("*.npz"))
-    timing = {"mode": SMOKE_MODE, "wall_s": round(wall, 1), "layer_jobs": n_layer_jobs,
-              "slurm_jobs": len(logs), "group_jobs": len(groups)}
-    record_property("slurm_smoke_timing", json.dumps(timing))
-    print(f"\n[slurm] smoke study ({SMOKE_MODE}): {json.dumps(timing)}")
+    return out, wall, sorted((tmp_path / "slurm_logs").rglob("*.log"))
+
+
+def _check_full_smoke(local, remote, runs, slurm_logs):
+    """Assert that the smoke study in ``remote`` went through SLURM and equals the local one in ``local``."""
+    import pandas as pd
+
+    # every compute stage went through SLURM; figures and the report ran locally (localrule: True)
+    submitted = {p.relative_to(slurm_logs).parts[0] for p in slurm_logs.rglob("*.log")}
+    for prefix in ("rule_corpus", "rule_train_", "rule_extract_", "rule_persistence_", "group_summarise",
+                   "group_bootstrap", "rule_scaling", "rule_dynamics", "rule_grokking_train"):
+        assert any(name.startswith(prefix) for name in submitted), f"no {prefix}* job went through SLURM: {submitted}"
+    # the profile batches summaries and bootstrap jobs (group-components 20): one submission each here
+    n_logs = {name: len(list((slurm_logs / name).rglob("*.log"))) for name in submitted}
+    assert [n for name, n in n_logs.items() if name.startswith(("group_summarise", "group_bootstrap"))] == [1, 1], n_logs
+    assert not any(name.startswith(("rule_fig", "rule_report")) for name in submitted), submitted
+    _compare_runs(local, remote, runs)
+    # the analyses downstream are seeded, so their tables match too; every figure and the summary exist
+    tables = sorted((local / "analysis").glob("*.csv"))
+    assert tables, f"local smoke run has no analysis tables in {local / 'analysis'}"
+    for t in tables:
+        a, b = pd.read_csv(t), pd.read_csv(remote / "analysis" / t.name)
+        cols = [c for c in a.columns if c not in TIMING_FIELDS]
+        pd.testing.assert_frame_equal(b[cols], a[cols], rtol=SMOKE_RTOL, check_exact=False, obj=t.name)
+    assert sorted(p.name for p in (remote / "figures").glob("*.png")) == \
+        sorted(p.name for p in (local / "figures").glob("*.png"))
+    assert (remote / "report" / "summary.md").stat().st_size > 0
+
+
+@pytest.mark.workflow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(SMOKE_MODE in {"off", "full"}, reason=f"TOPOSCALE_SLURM_SMOKE={SMOKE_MODE}")
+def test_smoke_layer_jobs_on_slurm_match_local_run(slurm_cluster, request, tmp_path, record_property):
+    local, runs = _local_smoke(request)
+    remote = tmp_path / "results"
+    run = runs[0]
+    last_step = sorted(p.name for p in (local / "diagrams" / run / "weights").glob("step*"))[-1]
+    expected = sorted((local / "diagrams" / run).glob(f"*/{last_step}/*.npz"))
+    assert len(expected) >= 2, f"local run {run} has too few diagrams at {last_step}: {expected}"
+    # upstream outputs with their modification times, so that only the persistence jobs run
+    for sub in ("data", f"runs/{run}", f"clouds/{run}"):
+        shutil.copytree(local / sub, remote / sub, copy_function=shutil.copy2)
+    targets = [str(remote / p.relative_to(local)) for p in expected]
+    out, wall, logs = _smoke_on_slurm(slurm_cluster, tmp_path, targets, "layer", 600)
+    assert [p.parent.name for p in logs] == ["group_persistence_persistence_layer"], \
+        f"expected one group submission and nothing else, got {logs}"
+    for p in expected:
+        _compare_npz(p, remote / p.relative_to(local))
+    timing = {"wall_s": round(wall, 1), "layer_jobs": len(expected), "slurm_jobs": len(logs)}
+    record_property("slurm_smoke_layers_timing", json.dumps(timing))
+    print(f"\n[slurm] smoke layer jobs: {json.dumps(timing)}")
+
+
+@pytest.mark.workflow
+@pytest.mark.timeout(2400)
+@pytest.mark.skipif(SMOKE_MODE in {"off", "topology"}, reason=f"TOPOSCALE_SLURM_SMOKE={SMOKE_MODE}")
+def test_full_smoke_study_on_slurm_matches_local_run(slurm_cluster, request, tmp_path, record_property):
+    local, runs = _local_smoke(request)
+    remote = tmp_path / "results"
+    out, wall, logs = _smoke_on_slurm(slurm_cluster, tmp_path, [], "run", 2000)
+    _check_full_smoke(local, remote, runs, tmp_path / "slurm_logs")
+    timing = {"wall_s": round(wall, 1), "slurm_jobs": len(logs), "runs": len(runs)}
+    record_property("slurm_smoke_full_timing", json.dumps(timing))
+    print(f"\n[slurm] full smoke study: {json.dumps(timing)}")

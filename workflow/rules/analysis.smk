@@ -67,6 +67,7 @@ rule transitions:
 
 
 rule figure_dynamics_heatmap:
+    localrule: True
     input:
         dynamics=f"{RESULTS}/analysis/dynamics.csv",
     output:
@@ -83,6 +84,7 @@ rule figure_dynamics_heatmap:
 
 
 rule figure_forecast:
+    localrule: True
     input:
         forecast=f"{RESULTS}/analysis/forecast.csv",
         forecast_summary=f"{RESULTS}/analysis/forecast_summary.csv",
@@ -102,6 +104,7 @@ rule figure_forecast:
 
 
 rule figure_transitions:
+    localrule: True
     input:
         transitions=f"{RESULTS}/analysis/transitions.csv",
         metrics=metrics_targets(),
@@ -153,6 +156,7 @@ rule scaling:
 
 
 rule figure_scaling_loss:
+    localrule: True
     input:
         json=f"{RESULTS}/analysis/scaling.json",
         logs=[f"{RESULTS}/runs/{r.name}/log.csv" for r in RUNS],
@@ -169,6 +173,7 @@ rule figure_scaling_loss:
 
 
 rule figure_scaling_topology:
+    localrule: True
     input:
         json=f"{RESULTS}/analysis/scaling.json",
     output:

@@ -30,6 +30,7 @@ rule external_analyse:
 
 
 rule external_figure:
+    localrule: True
     input:
         fits=external_table("{name}", "fits"),
         claims=external_table("{name}", "claims"),
@@ -54,6 +55,7 @@ ALL_TARGETS.append(external_targets)
 
 
 rule external_demo_log:
+    localrule: True
     """A synthetic log in the beta-trajectory schema with planted effects (ladder 1.174, fixpoint 4.236,
     grokking spike), labelled synthetic in its notes column: a worked example of `snakemake external`."""
     output:

@@ -1,4 +1,5 @@
 rule fig_training_curves:
+    localrule: True
     input:
         runs=_run_files("runs"),
         logs=_run_files("logs"),
@@ -18,6 +19,7 @@ rule fig_training_curves:
 
 
 rule fig_metric_evolution:
+    localrule: True
     input:
         metrics=[f"{RESULTS}/metrics/{n}.parquet" for n in FIG_EVOLUTION_RUNS],
     output:
@@ -40,6 +42,7 @@ rule fig_metric_evolution:
 
 
 rule fig_diagrams:
+    localrule: True
     input:
         diagrams=[
             diagram_path(FIG_RUN, src, step, layer)
@@ -67,6 +70,7 @@ rule fig_diagrams:
 
 
 rule fig_betti_curves:
+    localrule: True
     input:
         betti=f"{RESULTS}/metrics/{FIG_RUN}.betti.parquet",
         log=f"{RESULTS}/runs/{FIG_RUN}/log.csv",
@@ -90,6 +94,7 @@ rule fig_betti_curves:
 
 
 rule fig_summary:
+    localrule: True
     input:
         unpack(analysis_tables),
         runs=_run_files("runs"),

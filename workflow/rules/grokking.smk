@@ -70,6 +70,7 @@ rule grokking_analyse:
 
 
 rule grokking_figure:
+    localrule: True
     input:
         checkpoints=f"{RESULTS}/analysis/grokking_checkpoints.csv",
         summary=f"{RESULTS}/analysis/grokking.csv",

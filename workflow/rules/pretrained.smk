@@ -118,6 +118,7 @@ rule pretrained_tables:
 
 
 rule pretrained_report:
+    localrule: True
     input:
         models=f"{RESULTS}/analysis/pretrained.csv",
         corpora=f"{RESULTS}/analysis/pretrained_corpora.csv",
@@ -135,6 +136,7 @@ rule pretrained_report:
 
 
 rule fig_pretrained_model:
+    localrule: True
     input:
         layers=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/layers.parquet",
         betti=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/betti.parquet",
@@ -157,6 +159,7 @@ rule fig_pretrained_model:
 
 
 rule fig_pretrained_expansion:
+    localrule: True
     input:
         layers=f"{RESULTS}/analysis/pretrained_layers.csv",
         models=f"{RESULTS}/analysis/pretrained.csv",

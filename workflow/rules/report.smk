@@ -7,6 +7,7 @@ report: "../report/workflow.rst"
 
 
 rule report_summary:
+    localrule: True
     input:
         unpack(analysis_tables),
     output:
