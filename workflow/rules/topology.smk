@@ -130,8 +130,6 @@ rule summarise:
         diagrams_root=lambda wc, input: diagrams_root(input.diagrams[0]),
     log:
         f"{RESULTS}/logs/summarise/{{run}}.log",
-    group:
-        "summarise"
     threads: 1
     resources:
         mem_mb=2000,
@@ -153,9 +151,6 @@ rule bootstrap:
         seed=config["seed"],
     log:
         f"{RESULTS}/logs/bootstrap/{{run}}-{{step}}.log",
-    # batched on clusters (group-components in profiles/slurm); ignored by local runs
-    group:
-        "bootstrap"
     threads: 1
     resources:
         mem_mb=2000,
