@@ -395,3 +395,10 @@ def test_figure_and_report_rules_on_synthetic_tables(tmp_path):
     largest = max((s for s in specs if not s["holdout"]), key=lambda s: (s["target_params"], s["activation"] == "gelu"))
     assert "Persistence diagrams and barcodes of run" in html and largest["name"] in html
     assert "snakemake.config" not in html and "snakemake.params" not in html  # templates rendered
+
+
+def test_sub_section_with_an_old_table_becomes_a_note():
+    old = pd.DataFrame({"source": ["weights"], "layer": ["block00"], "metric": ["h0_total_persistence"]})
+    lines = R._transition_size_lines(old)
+    assert lines == ["_transition_sizes.csv lacks columns ['quantity', 'n_runs', 'rho', 'p', 'q']; "
+                     "size trends skipped._", ""]

@@ -122,6 +122,12 @@ def md_table(header, rows) -> str:
     return "\n".join(lines)
 
 
+def _lacks(df, cols, name: str, skipped: str) -> list[str]:
+    """A note for a sub-section whose table ``name`` lacks some of ``cols`` (else an empty list)."""
+    missing = [c for c in cols if c not in df.columns]
+    return [f"_{name} lacks columns {missing}; {skipped} skipped._", ""] if missing else []
+
+
 def _need(df, cols, what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -325,10 +331,10 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
         for r in best.sort_values("fraction").itertuples()) + ".", ""]
     comp = aux.get("forecast_comparisons")
     if comp is not None:
-        need = ["fraction", "method", "reference", "mean_diff_abs_error", "ci_low", "ci_high", "verdict"]
-        missing = [c for c in need if c not in comp.columns]
-        if missing:
-            out += [f"_forecast_comparisons.csv lacks columns {missing}; comparisons skipped._", ""]
+        note = _lacks(comp, ["fraction", "method", "reference", "mean_diff_abs_error", "ci_low", "ci_high",
+                             "verdict"], "forecast_comparisons.csv", "comparisons")
+        if note:
+            out += note
         else:
             out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
                     "a 95% bootstrap interval; 'better' = interval below 0):", "",
@@ -419,10 +425,10 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
 def _transition_size_lines(sizes) -> list[str]:
     if sizes is None:
         return []
-    need = ["source", "layer", "metric", "quantity", "n_runs", "rho", "p", "q"]
-    missing = [c for c in need if c not in sizes.columns]
-    if missing:
-        return [f"_transition_sizes.csv lacks columns {missing}; size trends skipped._", ""]
+    note = _lacks(sizes, ["source", "layer", "metric", "quantity", "n_runs", "rho", "p", "q"],
+                  "transition_sizes.csv", "size trends")
+    if note:
+        return note
     if sizes.empty:
         return ["No series had a transition in enough runs to test a trend with model size.", ""]
     sig = sizes[sizes["q"] <= 0.05]
@@ -470,10 +476,10 @@ def grokking_lines(df, aux: dict | None = None) -> list[str]:
     out += [md_table(header, rows), ""]
     ctrl = (aux or {}).get("grokking_control")
     if ctrl is not None:
-        need = ["seed", "arm", "test_acc", "plane_ratio", "dominant", "expected", "ok"]
-        missing = [c for c in need if c not in ctrl.columns]
-        if missing:
-            out += [f"_grokking_positive_control.csv lacks columns {missing}; control skipped._", ""]
+        note = _lacks(ctrl, ["seed", "arm", "test_acc", "plane_ratio", "dominant", "expected", "ok"],
+                      "grokking_positive_control.csv", "control")
+        if note:
+            out += note
         else:
             ok = ctrl["ok"].fillna(False).astype(bool)
             out += [f"Positive control (final checkpoint; expected: a dominant H1 bar on the Fourier plane in "
