@@ -17,6 +17,13 @@ def _claims(res):
     return res.claims.set_index("claim")
 
 
+def _analysed_claims(df, name):
+    """Claims table (indexed by claim) of a synthetic log frame validated and analysed as ``name``."""
+    log = ext.ExternalLog(name, *ext.validate_log(df.assign(source_file="x.parquet",
+                                                             source_row=np.arange(len(df))), name))
+    return _claims(ext.analyse_log(log, **FAST))
+
+
 @pytest.fixture(scope="module")
 def planted_analysis(tmp_path_factory):
     path = tmp_path_factory.mktemp("planted") / "planted.csv"
@@ -190,18 +197,14 @@ def test_planted_capability_logistic_recovered(planted_analysis):
 
 def test_wrong_ladder_ratio_is_falsified():
     df = planted_log(seed=1, ladder_ratio=1.30, spike_factor=1.0, n_runs=3)
-    log = ext.ExternalLog("r130", *ext.validate_log(df.assign(source_file="x.parquet",
-                                                               source_row=np.arange(len(df))), "r130"))
-    c = _claims(ext.analyse_log(log, **FAST))
+    c = _analysed_claims(df, "r130")
     assert c.loc["ladder", "verdict"] == "falsified"
     assert c.loc["ladder", "estimate"] == pytest.approx(1.30, abs=0.02)
 
 
 def test_null_log_claims_do_not_survive():
     df = null_log(seed=7)
-    log = ext.ExternalLog("null", *ext.validate_log(df.assign(source_file="x.parquet",
-                                                               source_row=np.arange(len(df))), "null"))
-    c = _claims(ext.analyse_log(log, **FAST))
+    c = _analysed_claims(df, "null")
     assert c.loc["ladder", "verdict"] != "survives"
     assert c.loc["grokking_spike", "verdict"] != "survives"
     assert c.loc["fixpoint", "verdict"] != "survives"
@@ -283,9 +286,7 @@ def test_fixpoint_single_run_uses_uncertainty():
 
 def test_fixpoint_falsified_on_planted_wrong_fixpoint():
     df = planted_log(seed=2, final_beta=3.6, spike_factor=1.0, n_runs=3)
-    log = ext.ExternalLog("f36", *ext.validate_log(df.assign(source_file="x.parquet",
-                                                              source_row=np.arange(len(df))), "f36"))
-    c = _claims(ext.analyse_log(log, **FAST))
+    c = _analysed_claims(df, "f36")
     assert c.loc["fixpoint", "verdict"] == "falsified"
     assert c.loc["fixpoint", "estimate"] == pytest.approx(3.6, abs=0.1)
     assert c.loc["ladder", "verdict"] == "survives"  # the ladder is still there, just lower
