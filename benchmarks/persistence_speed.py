@@ -3,16 +3,16 @@
 For each cloud (Gaussian, ``n`` points in 50 dimensions) it times, interleaved and repeated:
 
 * ``ripser.ripser(X, maxdim=1)`` -- what the earlier tools used (distances included);
-* ``toposcale.homology.rips_persistence(X)`` with the auto backend and with every installed backend
+* ``toposcale.topology.homology.rips_persistence(X)`` with the auto backend and with every installed backend
   (distances, float64 MST for H0, compiled H1 included);
 * H0 only: ``ripser.ripser(X, maxdim=0)`` vs ``rips_persistence(X, max_dim=0)`` (Prim's MST).
 
 Clouds: standard Gaussian ``500 x 50`` (several seeds) and ``256 x 50``, plus one ``500 x 50`` noisy
-circle (a real loop, so the exact truncation of :func:`toposcale.homology._h1_diagram` cannot stop
+circle (a real loop, so the exact truncation of :func:`toposcale.topology.homology._h1_diagram` cannot stop
 early and the full filtration runs: the worst case for the fast path).
 
 It checks the diagrams agree (H0 deaths within 1e-6 relative, H1 bottleneck distance below 1e-6 of
-the longest H1 lifetime), measures the import time of ``toposcale.homology`` vs ``ripser`` in fresh
+the longest H1 lifetime), measures the import time of ``toposcale.topology.homology`` vs ``ripser`` in fresh
 interpreters, and prints markdown tables.
 
 Times are the minimum over repeats of the process's CPU time (``time.process_time``). Everything
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
 
     import ripser
 
-    from toposcale.homology import available_backends, resolve_backend, rips_persistence
+    from toposcale.topology.homology import available_backends, resolve_backend, rips_persistence
 
     backends = available_backends()
     auto = resolve_backend("auto")
@@ -125,9 +125,9 @@ def main(argv=None) -> int:
     for name, seed, _, _, _, t_ref0, t_mst in rows:
         print(f"| {name} | {seed} | {t_ref0:.4f} | {t_mst:.4f} | {t_ref0 / t_mst:.1f}x |")
 
-    t_ours, t_rip = import_time("toposcale.homology"), import_time("ripser")
+    t_ours, t_rip = import_time("toposcale.topology.homology"), import_time("ripser")
     print("\n| import (fresh interpreter) | wall seconds |\n|---|---|")
-    print(f"| `import toposcale.homology` | {t_ours:.3f} |")
+    print(f"| `import toposcale.topology.homology` | {t_ours:.3f} |")
     print(f"| `import ripser` | {t_rip:.3f} |")
     try:
         t_gudhi = import_time("gudhi._ripser_ext")

@@ -37,7 +37,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
-from toposcale.persist import persist_files  # noqa: E402
+from toposcale.topology.persist import persist_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -88,7 +88,7 @@ def main() -> None:
                     f"topology={{granularity: {gran}}}", "--cores", str(args.cores), "--quiet"]
             if gran == "layer" or chosen != runs:
                 from toposcale.config import load_config
-                from toposcale.study import checkpoint_steps, layer_names, run_map
+                from toposcale.plan.study import checkpoint_steps, layer_names, run_map
 
                 cfg = load_config(args.configfile)
                 specs = run_map(cfg)

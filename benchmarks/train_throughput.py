@@ -2,7 +2,7 @@
 
 Both loops train the same model (same shape, same initial weights) on the same batch size and sequence
 length, one after the other in this process, with the same thread count. The workflow side is
-``toposcale.train.Trainer.train_step`` (schedule, deterministic batch sampling from the memmap, grad
+``toposcale.train.trainer.Trainer.train_step`` (schedule, deterministic batch sampling from the memmap, grad
 clipping, AdamW param groups); the bare side is forward/backward/AdamW on a pre-built random batch.
 
     .venv/bin/python benchmarks/train_throughput.py [--steps 150] [--threads 1] [--device cpu|cuda|auto]
@@ -21,10 +21,10 @@ import time
 import torch
 
 from toposcale.config import validate_config
-from toposcale.corpus import prepare_corpus
-from toposcale.model import GPT, GPTConfig
-from toposcale.study import study_runs
-from toposcale.train import Trainer, pick_device
+from toposcale.train.corpus import prepare_corpus
+from toposcale.train.model import GPT, GPTConfig
+from toposcale.plan.study import study_runs
+from toposcale.train.trainer import Trainer, pick_device
 
 
 def _sync(device: str) -> None:

@@ -25,7 +25,7 @@ def run_snakemake(args, cwd=ROOT, timeout=900, check=True, env=None):
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """A prepared byte-level KJV corpus (short probe) shared by the training tests."""
-    from toposcale.corpus import prepare_corpus
+    from toposcale.train.corpus import prepare_corpus
 
     out = tmp_path_factory.mktemp("corpus")
     prepare_corpus({"source": "builtin:kjv", "tokenizer": "byte", "block_tokens": 8192, "val_fraction": 0.1,

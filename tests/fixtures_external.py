@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from toposcale.external import FIXPOINT, LADDER_RATIO, make_synthetic_log
+from toposcale.experiments.external import FIXPOINT, LADDER_RATIO, make_synthetic_log
 
 __all__ = ["FIXPOINT", "LADDER_RATIO", "planted_log", "null_log", "iid_plateau_betas", "spike_runs",
            "write_messy_csv", "MESSY_EXPECTED", "write_toposcale_runs"]
@@ -77,7 +77,7 @@ _MESSY_ROWS = [
     ("r2", "100", "3.9", "1.5", "1.2", "0"),        # row 11 capability out of range
     ("r2", "200", "3.8", "0.08", "1.3", "1"),       # row 12 fine (flag as 1)
 ]
-#: (issue, column, row) that :func:`toposcale.external.load_log` must report for the messy CSV.
+#: (issue, column, row) that :func:`toposcale.experiments.external.load_log` must report for the messy CSV.
 MESSY_EXPECTED = {
     ("unsorted_steps", "training_step", 2), ("missing", "loss", 3), ("negative_step", "training_step", 4),
     ("duplicate_step", "training_step", 5), ("non_numeric", "capability_score", 6),

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from toposcale.bootstrap import bootstrap_cloud, percentile_ci, subsample_indices
-from toposcale.homology import CloudError, rips_persistence
-from toposcale.metrics import BASELINE_COLUMNS, METRIC_COLUMNS, diagram_metrics
+from toposcale.topology.subsampling import bootstrap_cloud, percentile_ci, subsample_indices
+from toposcale.topology.homology import CloudError, rips_persistence
+from toposcale.topology.metrics import BASELINE_COLUMNS, METRIC_COLUMNS, diagram_metrics
 
 
 def noisy_circle(n, seed):

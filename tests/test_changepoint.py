@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from toposcale.changepoint import (_LinearCost, detect_change_points, diminishing_returns_index, pelt,
+from toposcale.analysis.changepoint import (_LinearCost, detect_change_points, diminishing_returns_index, pelt,
                                    robust_sigma)
 
 N = 26

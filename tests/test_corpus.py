@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from toposcale.corpus import CorpusError, prepare_corpus, read_source, split_blocks
+from toposcale.train.corpus import CorpusError, prepare_corpus, read_source, split_blocks
 
 
 def _cfg(source, **kw):

@@ -8,7 +8,7 @@ import pytest
 
 from fixtures_external import (FIXPOINT, LADDER_RATIO, MESSY_EXPECTED, MESSY_UNUSABLE, iid_plateau_betas,
                                null_log, planted_log, spike_runs, write_messy_csv, write_toposcale_runs)
-from toposcale import external as ext
+from toposcale.experiments import external as ext
 
 FAST = dict(n_bootstrap=10, n_permutations=199, cp_permutations=39)
 
@@ -157,7 +157,7 @@ def test_flag_windows_and_matching_known_answers():
 
 
 def test_transitions_use_shared_detector_and_find_planted_loss_ramps(planted_analysis):
-    from toposcale.changepoint import detect_change_points
+    from toposcale.analysis.changepoint import detect_change_points
 
     df, log, res = planted_analysis
     row = res.fits[(res.fits["run_id"] == "syn_000") & (res.fits["series"] == "loss")].iloc[0]
@@ -330,7 +330,7 @@ def test_outputs_written_atomically_with_columns(planted_analysis, tmp_path):
 
 
 def test_figure_renders_full_and_empty_logs(planted_analysis, tmp_path):
-    from toposcale.plots.external import plot_external
+    from toposcale.report.plots.external import plot_external
 
     _, _, res = planted_analysis
     out = tmp_path / "external_planted.png"

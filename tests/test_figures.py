@@ -1,4 +1,4 @@
-"""Figures of the trained study (toposcale.plots.training / topology / summary) on tiny synthetic tables.
+"""Figures of the trained study (toposcale.report.plots.training / topology / summary) on tiny synthetic tables.
 
 The tables follow the results/ contracts (log.csv, run.json, metrics and Betti parquet columns,
 diagram npz files) and are built here, so these tests do not depend on a finished study.
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from toposcale.plots import summary as S
-from toposcale.plots import topology as T
-from toposcale.plots import training as TR
+from toposcale.report.plots import summary as S
+from toposcale.report.plots import topology as T
+from toposcale.report.plots import training as TR
 
 STEPS = [0, 1, 3, 10, 30, 100]
 TOKENS_PER_STEP = 512
@@ -91,7 +91,7 @@ def make_study(activations=("gelu", "swiglu"), steps=STEPS, seed=0, runs=None):
 
 
 def make_diagram(n_points=30, seed=0, scale=0.2):
-    """A diagram dict as :func:`toposcale.homology.load_diagrams` returns it (h0 with its infinite bar)."""
+    """A diagram dict as :func:`toposcale.topology.homology.load_diagrams` returns it (h0 with its infinite bar)."""
     rng = np.random.default_rng(seed)
     deaths = np.sort(rng.uniform(0.2, 1.0, n_points - 1)) * scale
     deaths[-1] = scale
@@ -104,7 +104,7 @@ def make_diagram(n_points=30, seed=0, scale=0.2):
 def write_study(root, runs=None):
     """Write a synthetic study (:func:`make_study`) under ``root`` in the results/ layout: run.json,
     log.csv, metrics and Betti parquet tables and every diagram file; returns the run dicts."""
-    from toposcale.homology import Diagrams, save_diagrams
+    from toposcale.topology.homology import Diagrams, save_diagrams
 
     root = Path(root)
     runs, logs, metrics, betti = make_study(runs=runs)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.forecast import (METHODS, fit_power_law, forecast, power_law_predict, ridge_fit_predict,
+from toposcale.analysis.forecast import (METHODS, fit_power_law, forecast, power_law_predict, ridge_fit_predict,
                                 summarise)
 
 TOPO = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale import grokking as g
+from toposcale.experiments import grokking as g
 
 TINY = dict(p=29, train_fraction=0.65, lr=7e-3, weight_decay=3.0, control_weight_decay=0.0, steps=350,
             warmup_steps=10, d_model=64, n_heads=4, d_mlp=256, n_checkpoints=4)

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from toposcale import homology
-from toposcale.homology import (
+from toposcale.topology import homology
+from toposcale.topology.homology import (
     CloudError,
     Diagrams,
     available_backends,
@@ -20,7 +20,7 @@ from toposcale.homology import (
     save_diagrams,
     validate_cloud,
 )
-from toposcale.metrics import diagram_metrics
+from toposcale.topology.metrics import diagram_metrics
 
 BACKENDS = available_backends()
 
@@ -224,7 +224,7 @@ def test_unknown_or_missing_backend_names_the_package(monkeypatch):
 def test_persistence_path_imports_no_heavy_modules():
     code = (
         "import sys, numpy as np\n"
-        "import toposcale.homology as h, toposcale.metrics, toposcale.bootstrap\n"
+        "import toposcale.topology.homology as h, toposcale.topology.metrics, toposcale.topology.subsampling\n"
         "for b in h.available_backends():\n"
         "    if b != 'ripser': h.rips_persistence(np.random.rand(30, 3), backend=b)\n"
         "heavy = [m for m in ('sklearn', 'scipy', 'torch', 'pandas', 'ripser') if m in sys.modules]\n"

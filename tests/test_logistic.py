@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from toposcale.logistic import (aicc, analyse_logistic, bootstrap_logistic, compare_models, fit_linear,
+from toposcale.analysis.logistic import (aicc, analyse_logistic, bootstrap_logistic, compare_models, fit_linear,
                                 fit_logistic, fit_power_law, logistic, logistic_support)
 
 X = np.linspace(2.0, 5.0, 40)  # log10 step from 100 to 100 000

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from toposcale.homology import rips_persistence
-from toposcale.metrics import (
+from toposcale.topology.homology import rips_persistence
+from toposcale.topology.metrics import (
     BASELINE_COLUMNS,
     METRIC_COLUMNS,
     bar_metrics,

@@ -20,7 +20,7 @@ pytest.importorskip("transformers")
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from toposcale import pretrained as P  # noqa: E402
+from toposcale.experiments import pretrained as P  # noqa: E402
 
 WORDS = ("in the beginning god created heaven and earth was without form void darkness upon face of deep "
          "spirit moved waters said let there be light it good divided from day night evening morning first").split()
@@ -249,7 +249,7 @@ def test_model_specs_and_builtins(tmp_path, monkeypatch):
 
 
 def test_gguf_convert_errors_and_dequantised_copy(tiny, tmp_path):
-    from toposcale import gguf_convert
+    from toposcale.experiments.pretrained import gguf_convert
 
     with pytest.raises(FileNotFoundError):
         gguf_convert.convert_gguf(tmp_path / "missing.gguf", tmp_path / "out")
@@ -367,7 +367,7 @@ def test_expansion_ratio_undefined_for_degenerate_embedding():
 def test_trained_rows_from_metrics_parquet(tmp_path):
     import pandas as pd
 
-    from toposcale.metrics import METRIC_COLUMNS
+    from toposcale.topology.metrics import METRIC_COLUMNS
 
     rows = []
     for step in (0, 100):
@@ -429,7 +429,7 @@ def test_comparisons_and_report_state_computed_contrasts():
 
 
 def test_figures_render(tmp_path):
-    from toposcale.plots import pretrained as F
+    from toposcale.report.plots import pretrained as F
 
     r = _fake_result("dec", "decoder", "a", 6.0, 1)
     rng = np.random.default_rng(0)

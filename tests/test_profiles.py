@@ -53,7 +53,7 @@ def test_default_profile_has_no_gpu_resource(tmp_path):
 def test_gpu_profile_runs_training_and_extraction_on_a_cpu_machine(tmp_path):
     """On a machine without CUDA the GPU profile still runs (device auto -> cpu), one GPU job at a time."""
     from toposcale.config import load_config
-    from toposcale.study import run_map
+    from toposcale.plan.study import run_map
 
     runs = run_map(load_config(ROOT / "configs" / "smoke.yaml"))
     run = min(runs.values(), key=lambda r: r.n_nonembed)

@@ -1,4 +1,4 @@
-"""summary.md generation (toposcale.report) from synthetic analysis tables, and the report rules."""
+"""summary.md generation (toposcale.report.summary) from synthetic analysis tables, and the report rules."""
 import json
 import textwrap
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale import report as R
+from toposcale.report import summary as R
 
 # --------------------------------------------------------------------------------------------- formatting
 
@@ -33,7 +33,7 @@ def test_md_table_escapes_pipes():
 
 
 def scaling_json():
-    """A scaling.json in the format of toposcale.scaling.analyse_grid with known numbers."""
+    """A scaling.json in the format of toposcale.analysis.scaling.analyse_grid with known numbers."""
     act = {
         "law": "compute", "n_fit": 4, "fit_runs": [], "points": [], "notes": ["alpha CI is wide"],
         "fit": {"params": {"E": 1.6778, "A": 17.14, "alpha": 0.1211},
@@ -311,10 +311,10 @@ def test_key_numbers(tables):
 
 
 def test_summary_from_real_analysis_outputs(tmp_path):
-    """Schema check: tables written by toposcale.scaling / dynamics / forecast / transitions are read."""
+    """Schema check: tables written by toposcale.analysis.scaling / dynamics / forecast / transitions are read."""
     from test_figures import make_study
 
-    from toposcale import dynamics, forecast, scaling, transitions
+    from toposcale.analysis import dynamics, forecast, scaling, transitions
 
     runs = []
     for act, A in (("gelu", 30.0), ("swiglu", 27.0)):
@@ -355,7 +355,7 @@ def test_figure_and_report_rules_on_synthetic_tables(tmp_path):
     from test_figures import write_study
 
     from toposcale.config import validate_config
-    from toposcale.study import checkpoint_steps, study_runs
+    from toposcale.plan.study import checkpoint_steps, study_runs
 
     cfg = validate_config(yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text()))
     res = tmp_path / "res"

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale import scaling as S
+from toposcale.analysis import scaling as S
 
 # Chinchilla's published fit (Hoffmann et al. 2022), used as a known truth.
 CHIN = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -334,7 +334,7 @@ def test_write_outputs_and_figures(tmp_path, default_study):
     assert back["verdict"] == res["verdict"]
     table = pd.read_csv(tmp_path / "scaling.csv")
     assert len(table) == len(res["table"])
-    from toposcale.plots.scaling import plot_loss_vs_compute, plot_topology_vs_size
+    from toposcale.report.plots.scaling import plot_loss_vs_compute, plot_topology_vs_size
 
     plot_loss_vs_compute(back, tmp_path / "loss.png", logs=logs, dpi=60)
     plot_topology_vs_size(back, tmp_path / "topo.png", dpi=60)

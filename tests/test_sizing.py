@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from toposcale.model import GPT, GPTConfig
-from toposcale.sizing import build_shape, non_embedding_params, total_params
+from toposcale.train.model import GPT, GPTConfig
+from toposcale.plan.sizing import build_shape, non_embedding_params, total_params
 
 
 @pytest.mark.parametrize("activation", ["gelu", "swiglu"])

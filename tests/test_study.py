@@ -1,7 +1,7 @@
 import math
 
 from toposcale.config import load_config, validate_config
-from toposcale.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs
+from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs
 
 
 def test_checkpoint_schedule_log_spaced_with_ends():

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from toposcale.checkpoints import CheckpointError, load_model_weights, load_state, save_state
+from toposcale.io import CheckpointError, load_model_weights, load_state, save_state
 from toposcale.config import validate_config
-from toposcale.model import GPT, GPTConfig
-from toposcale.study import study_runs
-from toposcale.train import Trainer, batch_offsets, lr_at, train_run
+from toposcale.train.model import GPT, GPTConfig
+from toposcale.plan.study import study_runs
+from toposcale.train.trainer import Trainer, batch_offsets, lr_at, train_run
 
 
 def tiny_config(**training):

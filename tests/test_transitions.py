@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.transitions import detect_transitions, size_trends
+from toposcale.analysis.transitions import detect_transitions, size_trends
 
 SIZES = [25_000, 56_000, 99_000, 198_000, 444_000]
 

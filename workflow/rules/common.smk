@@ -5,7 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).joinpath("workflow")))
 
 from toposcale.config import ConfigError, validate_config  # noqa: E402
-from toposcale.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs  # noqa: E402
+from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs  # noqa: E402
 
 try:
     _validated = validate_config(config)

@@ -1,6 +1,6 @@
 # External training logs (issue "External training logs"): each log configured under external.logs is
 # ingested, its loss/capability transitions and logistic fits computed and the beta claims tested
-# (toposcale.external), then drawn (toposcale.plots.external). `snakemake external` builds them all.
+# (toposcale.experiments.external), then drawn (toposcale.report.plots.external). `snakemake external` builds them all.
 # Needs RESULTS, RUNS and the validated config from common.smk.
 import re
 from pathlib import Path

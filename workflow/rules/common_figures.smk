@@ -8,10 +8,10 @@
 # rule file; the numeric prefix orders them in the HTML report).
 # analysis_tables() -- key -> path of the analysis tables some rule of this workflow produces (and the
 # config enables); the summary figure and summary.md read exactly these.
-from toposcale.plots.topology import choose_steps as _fig_choose_steps
-from toposcale.plots.topology import default_runs as _fig_default_runs
-from toposcale.plots.topology import middle_layer as _fig_middle_layer
-from toposcale.plots.topology import pick_run as _fig_pick_run
+from toposcale.report.plots.topology import choose_steps as _fig_choose_steps
+from toposcale.report.plots.topology import default_runs as _fig_default_runs
+from toposcale.report.plots.topology import middle_layer as _fig_middle_layer
+from toposcale.report.plots.topology import pick_run as _fig_pick_run
 
 FIG = config["figures"]
 FIGDIR = f"{RESULTS}/figures"
@@ -28,7 +28,7 @@ CATEGORY = {
     "external": "7. External training logs",
 }
 
-#: Analysis tables the summary figure and summary.md can read (toposcale.report.TABLE_KEYS -> path).
+#: Analysis tables the summary figure and summary.md can read (toposcale.report.summary.TABLE_KEYS -> path).
 ANALYSIS_TABLES = {
     "scaling": f"{RESULTS}/analysis/scaling.json",
     "dynamics": f"{RESULTS}/analysis/dynamics.csv",

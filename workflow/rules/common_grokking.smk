@@ -1,4 +1,4 @@
-# Grokking positive control (toposcale.grokking): modular addition, a grokking arm (weight decay) and a
+# Grokking positive control (toposcale.experiments.grokking): modular addition, a grokking arm (weight decay) and a
 # control arm (no weight decay) per seed. Needs RESULTS and the validated `config` (common.smk).
 # Outputs:
 #   grokking/{arm}-s{seed}/log.csv, checkpoints/step{step:07d}.safetensors   training (one job per run)
@@ -7,8 +7,8 @@
 #   analysis/grokking_checkpoints.csv     one row per (seed, arm, step): accuracies, losses, measures
 #   analysis/grokking_positive_control.csv  final checkpoints: dominant H1 bar on the Fourier plane?
 #   figures/grokking.png
-from toposcale.grokking import ARMS as GROK_ARMS
-from toposcale.grokking import checkpoint_steps as _grok_checkpoint_steps
+from toposcale.experiments.grokking import ARMS as GROK_ARMS
+from toposcale.experiments.grokking import checkpoint_steps as _grok_checkpoint_steps
 
 GROK = config["grokking"]
 GROK_ROOT = f"{RESULTS}/grokking"

@@ -1,4 +1,4 @@
-# Pretrained-model comparison (toposcale.pretrained): builtin and configured HF models x corpora.
+# Pretrained-model comparison (toposcale.experiments.pretrained): builtin and configured HF models x corpora.
 # Needs RESULTS and the validated `config` (common.smk). Outputs:
 #   pretrained/models/{pmodel}/                    converted GGUF builtins (safetensors HF directory)
 #   pretrained/probes/{corpus}.json                the fixed probe texts of a corpus
@@ -8,10 +8,10 @@
 #   figures/pretrained/{pmodel}/{corpus}/{summary,h0h1,betti}.png, figures/pretrained_expansion.png
 import re
 
-from toposcale.pretrained import corpus_sources as _pt_corpus_sources
-from toposcale.pretrained import model_specs as _pt_model_specs
-from toposcale.pretrained import corpus_name as _pt_corpus_name
-from toposcale.study import study_runs as _pt_study_runs
+from toposcale.experiments.pretrained import corpus_sources as _pt_corpus_sources
+from toposcale.experiments.pretrained import model_specs as _pt_model_specs
+from toposcale.experiments.pretrained import corpus_name as _pt_corpus_name
+from toposcale.plan.study import study_runs as _pt_study_runs
 
 PT = config["pretrained"]
 PT_ROOT = f"{RESULTS}/pretrained"

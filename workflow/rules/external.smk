@@ -67,4 +67,4 @@ rule external_demo_log:
     conda:
         ENV_ANALYSIS
     shell:
-        f"{PYTHON} -m toposcale.external make-example {{output}} --seed {{params.seed}} > {{log}} 2>&1"
+        f"{PYTHON} -m toposcale.experiments.external make-example {{output}} --seed {{params.seed}} > {{log}} 2>&1"

@@ -35,7 +35,7 @@ for _run in RUNS:
 # the distance computation of two concurrent jobs doubled CPU time without shortening either job.
 PERSIST_CMD = (
     "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
-    f"{PYTHON} -m toposcale.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
+    f"{PYTHON} -m toposcale.topology.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
 )
 
 if GRANULARITY == "layer":

@@ -1,8 +1,8 @@
-"""Snakemake script: bootstrap CIs for every layer of one checkpoint (see toposcale.summarise)."""
+"""Snakemake script: bootstrap CIs for every layer of one checkpoint (see toposcale.topology.summarise)."""
 import re
 
-from toposcale.atomic import write_csv_atomic
-from toposcale.summarise import bootstrap_checkpoint
+from toposcale.io import write_csv_atomic
+from toposcale.topology.summarise import bootstrap_checkpoint
 
 run = snakemake.wildcards.run
 step = int(re.sub(r"\D", "", snakemake.wildcards.step))

@@ -1,10 +1,10 @@
-"""Snakemake script: metric-loss correlations per run and layer (toposcale.dynamics).
+"""Snakemake script: metric-loss correlations per run and layer (toposcale.analysis.dynamics).
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section;
 params.seed: the study seed. Writes output.csv (or output[0]) = results/analysis/dynamics.csv and, when
 the rule declares it, output.seeds = the across-seed summary.
 """
-from toposcale.dynamics import correlate, load_metrics, seed_summary, write_csv_atomic
+from toposcale.analysis.dynamics import correlate, load_metrics, seed_summary, write_csv_atomic
 
 cfg = snakemake.params.cfg  # noqa: F821 (injected by Snakemake)
 out = snakemake.output  # noqa: F821

@@ -1,7 +1,7 @@
-"""Snakemake script: ingest one external training log, analyse it and test its claims (toposcale.external)."""
+"""Snakemake script: ingest one external training log, analyse it and test its claims (toposcale.experiments.external)."""
 import sys
 
-from toposcale.external import analyse_log, claims_summary, load_log, write_analysis
+from toposcale.experiments.external import analyse_log, claims_summary, load_log, write_analysis
 
 p = snakemake.params  # noqa: F821 (injected by Snakemake)
 entry, section = p.entry, p.section

@@ -1,4 +1,4 @@
-"""Snakemake script: the training-dynamics figures (toposcale.plots.dynamics).
+"""Snakemake script: the training-dynamics figures (toposcale.report.plots.dynamics).
 
 Draws whichever of these named outputs the rule declares:
   output.heatmap      <- input.dynamics (results/analysis/dynamics.csv)
@@ -9,7 +9,7 @@ params: dpi (config figures.dpi), cfg (the config's dynamics section), seed.
 """
 import pandas as pd
 
-from toposcale.plots import dynamics as figs
+from toposcale.report.plots import dynamics as figs
 
 i, out, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821 (injected by Snakemake)
 cfg = getattr(p, "cfg", {}) or {}
@@ -23,14 +23,14 @@ if "forecast" in out.keys():
     if "forecast_summary" in i.keys() and "forecast_comparisons" in i.keys():
         methods, comparisons = pd.read_csv(i.forecast_summary), pd.read_csv(i.forecast_comparisons)
     else:
-        from toposcale.forecast import summarise
+        from toposcale.analysis.forecast import summarise
         s = summarise(pd.read_csv(i.forecast), n_bootstrap=max(1000, int(cfg.get("n_bootstrap", 500))),
                       seed=int(getattr(p, "seed", 0)))
         methods, comparisons = s["methods"], s["comparisons"]
     figs.plot_forecast(methods, comparisons, out.forecast, dpi=dpi)
     done.append(out.forecast)
 if "transitions" in out.keys():
-    from toposcale.dynamics import load_metrics
+    from toposcale.analysis.dynamics import load_metrics
     figs.plot_transitions(load_metrics(i.metrics), pd.read_csv(i.transitions), out.transitions, dpi=dpi)
     done.append(out.transitions)
 if not done:

@@ -1,7 +1,7 @@
-"""Snakemake script: the figure of one analysed external log (toposcale.plots.external)."""
+"""Snakemake script: the figure of one analysed external log (toposcale.report.plots.external)."""
 import pandas as pd
 
-from toposcale.plots.external import plot_external
+from toposcale.report.plots.external import plot_external
 
 i = snakemake.input  # noqa: F821 (injected by Snakemake)
 plot_external(pd.read_csv(i.fits), pd.read_csv(i.claims), pd.read_csv(i.series), snakemake.output[0],  # noqa: F821

@@ -1,11 +1,11 @@
-"""Snakemake script: the grokking figure (toposcale.plots.grokking)."""
+"""Snakemake script: the grokking figure (toposcale.report.plots.grokking)."""
 import os
 
 import pandas as pd
 
-from toposcale.grokking import load_run_diagrams
-from toposcale.plots import style
-from toposcale.plots.grokking import plot_grokking
+from toposcale.experiments.grokking import load_run_diagrams
+from toposcale.report.plots import style
+from toposcale.report.plots.grokking import plot_grokking
 
 os.makedirs(os.path.dirname(snakemake.log[0]), exist_ok=True)
 checkpoints = pd.read_csv(snakemake.input.checkpoints)

@@ -1,7 +1,7 @@
 """Snakemake script: one pretrained-comparison figure (per model and corpus, or across models)."""
 import pandas as pd
 
-from toposcale.plots import pretrained as fig
+from toposcale.report.plots import pretrained as fig
 
 p = snakemake.params
 if p.figure == "expansion":

@@ -1,11 +1,11 @@
-"""Snakemake script: a scaling figure from analysis/scaling.json (toposcale.plots.scaling).
+"""Snakemake script: a scaling figure from analysis/scaling.json (toposcale.report.plots.scaling).
 
 Draws whichever of output.loss (loss vs compute, fitted laws, holdout) and output.topo (topological
 metric vs N) the rule declares, so each figure is its own rule and redraws alone."""
 import json
 
-from toposcale.plots.scaling import plot_loss_vs_compute, plot_topology_vs_size
-from toposcale.scaling import read_grid
+from toposcale.report.plots.scaling import plot_loss_vs_compute, plot_topology_vs_size
+from toposcale.analysis.scaling import read_grid
 
 i, o, dpi = snakemake.input, snakemake.output, snakemake.params.dpi  # noqa: F821 (injected by Snakemake)
 with open(i.json) as fh:

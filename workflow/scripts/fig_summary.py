@@ -3,8 +3,8 @@ import json
 
 import pandas as pd
 
-from toposcale.plots.summary import plot_summary
-from toposcale.report import SECTIONS, TABLE_KEYS, key_numbers, read_table
+from toposcale.report.plots.summary import plot_summary
+from toposcale.report.summary import SECTIONS, TABLE_KEYS, key_numbers, read_table
 
 inp = snakemake.input
 runs = [json.loads(open(p).read()) for p in inp.runs]

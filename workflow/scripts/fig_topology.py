@@ -4,7 +4,7 @@ Reads only the summarise tables, the persistence diagram files and log.csv; reco
 """
 import pandas as pd
 
-from toposcale.plots import topology as fig
+from toposcale.report.plots import topology as fig
 
 p = snakemake.params
 out = snakemake.output[0]
@@ -20,7 +20,7 @@ if p.figure == "metric_evolution":
     fig.plot_metric_evolution(metrics, out, runs=p.runs, layers_to_show=p.layers_to_show,
                               baseline=p.baseline, dpi=p.dpi)
 elif p.figure == "diagrams":
-    from toposcale.homology import load_diagrams
+    from toposcale.topology.homology import load_diagrams
 
     keys = [(src, step) for src in p.layers for step in p.steps]
     if len(keys) != len(snakemake.input.diagrams):

@@ -3,7 +3,7 @@ import json
 
 import pandas as pd
 
-from toposcale.plots.training import plot_training_curves
+from toposcale.report.plots.training import plot_training_curves
 
 runs = [json.loads(open(p).read()) for p in snakemake.input.runs]
 logs = {r["name"]: pd.read_csv(p) for r, p in zip(runs, snakemake.input.logs)}

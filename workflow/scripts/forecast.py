@@ -1,13 +1,13 @@
-"""Snakemake script: final-loss forecasts from partial training (toposcale.forecast).
+"""Snakemake script: final-loss forecasts from partial training (toposcale.analysis.forecast).
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
 (``forecast_fractions``, ``n_bootstrap``); params.seed. Writes output.csv (or output[0]) =
 results/analysis/forecast.csv and, when declared, output.summary (per fraction and method),
 output.comparisons (paired differences and verdicts) and output.text (the verdict sentences).
 """
-from toposcale.atomic import atomic_path, write_csv_atomic
-from toposcale.dynamics import load_metrics
-from toposcale.forecast import forecast, summarise
+from toposcale.io import atomic_path, write_csv_atomic
+from toposcale.analysis.dynamics import load_metrics
+from toposcale.analysis.forecast import forecast, summarise
 
 cfg = snakemake.params.cfg  # noqa: F821 (injected by Snakemake)
 out = snakemake.output  # noqa: F821

@@ -1,9 +1,9 @@
-"""Snakemake script: detection test and positive control of the grokking runs (toposcale.grokking)."""
+"""Snakemake script: detection test and positive control of the grokking runs (toposcale.experiments.grokking)."""
 import os
 
 import pandas as pd
 
-from toposcale.grokking import write_csv_atomic, detection_summary, positive_control
+from toposcale.experiments.grokking import write_csv_atomic, detection_summary, positive_control
 
 os.makedirs(os.path.dirname(snakemake.log[0]), exist_ok=True)
 df = pd.concat([pd.read_csv(p) for p in snakemake.input.measures], ignore_index=True)

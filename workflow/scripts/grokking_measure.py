@@ -1,8 +1,8 @@
-"""Snakemake script: progress measures of every checkpoint of one grokking run (toposcale.grokking)."""
+"""Snakemake script: progress measures of every checkpoint of one grokking run (toposcale.experiments.grokking)."""
 import os
 import time
 
-from toposcale.grokking import write_csv_atomic, measure_run
+from toposcale.experiments.grokking import write_csv_atomic, measure_run
 
 os.makedirs(os.path.dirname(snakemake.log[0]), exist_ok=True)
 t0 = time.perf_counter()

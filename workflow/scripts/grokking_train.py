@@ -1,7 +1,7 @@
-"""Snakemake script: train one grokking run (arm, seed); see toposcale.grokking.train."""
+"""Snakemake script: train one grokking run (arm, seed); see toposcale.experiments.grokking.train."""
 import os
 
-from toposcale.grokking import train
+from toposcale.experiments.grokking import train
 
 os.makedirs(os.path.dirname(snakemake.log[0]), exist_ok=True)
 with open(snakemake.log[0], "w") as log_fh:

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from toposcale.pretrained import ModelSpec, resolve_model_dir, run_activations  # noqa: E402
+from toposcale.experiments.pretrained import ModelSpec, resolve_model_dir, run_activations  # noqa: E402
 
 p = snakemake.params
 spec = ModelSpec(**p.spec)

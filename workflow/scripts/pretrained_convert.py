@@ -6,8 +6,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from toposcale.gguf_convert import convert_gguf  # noqa: E402
-from toposcale.pretrained import builtin_gguf_file  # noqa: E402
+from toposcale.experiments.pretrained.gguf_convert import convert_gguf  # noqa: E402
+from toposcale.experiments.pretrained import builtin_gguf_file  # noqa: E402
 
 torch.set_num_threads(max(1, snakemake.threads))
 t0 = time.perf_counter()

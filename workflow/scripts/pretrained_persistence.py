@@ -1,6 +1,6 @@
 """Snakemake script: persistence, metrics, Betti curves and subsampling intervals of every layer."""
-from toposcale.atomic import atomic_path
-from toposcale.pretrained import analyse_clouds, load_activations
+from toposcale.io import atomic_path
+from toposcale.experiments.pretrained import analyse_clouds, load_activations
 
 p = snakemake.params
 layers, _, meta = load_activations(snakemake.input.acts)

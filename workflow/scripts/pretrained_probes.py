@@ -1,8 +1,8 @@
 """Snakemake script: the fixed probe texts of one corpus (the same for every model)."""
 import json
 
-from toposcale.atomic import atomic_path
-from toposcale.pretrained import probe_texts
+from toposcale.io import atomic_path
+from toposcale.experiments.pretrained import probe_texts
 
 p = snakemake.params
 texts = probe_texts(p.source, p.n_probe, p.seed)

@@ -1,9 +1,9 @@
 """Snakemake script: the markdown interpretation report of the pretrained comparison."""
 import pandas as pd
 
-from toposcale.atomic import atomic_path
+from toposcale.io import atomic_path
 
-from toposcale.pretrained import interpretation_report
+from toposcale.experiments.pretrained import interpretation_report
 
 table = pd.read_csv(snakemake.input.models)
 corpora = pd.read_csv(snakemake.input.corpora)

@@ -1,9 +1,9 @@
 """Snakemake script: the multi-model, multi-corpus and per-layer comparison tables."""
 import pandas as pd
 
-from toposcale.atomic import write_csv_atomic
+from toposcale.io import write_csv_atomic
 
-from toposcale.pretrained import (comparison_table, corpus_comparison, layers_long, load_run_results,
+from toposcale.experiments.pretrained import (comparison_table, corpus_comparison, layers_long, load_run_results,
                                   summarise_model, trained_layer_table)
 
 p = snakemake.params

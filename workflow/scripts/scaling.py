@@ -1,6 +1,6 @@
 """Snakemake script: scaling-law fits, holdout prediction, activation verdict and topology vs size
-of the trained grid (toposcale.scaling.analyse_grid) -> analysis/scaling.json and scaling.csv."""
-from toposcale.scaling import analyse_grid, read_grid, write_outputs
+of the trained grid (toposcale.analysis.scaling.analyse_grid) -> analysis/scaling.json and scaling.csv."""
+from toposcale.analysis.scaling import analyse_grid, read_grid, write_outputs
 
 i, p = snakemake.input, snakemake.params  # noqa: F821 (injected by Snakemake)
 runs, logs, metrics = read_grid(i.runs, i.logs, getattr(i, "metrics", []))

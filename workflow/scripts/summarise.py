@@ -1,6 +1,6 @@
-"""Snakemake script: one metrics table (+ Betti curves) per run (see toposcale.summarise)."""
-from toposcale.atomic import atomic_path
-from toposcale.summarise import summarise_run
+"""Snakemake script: one metrics table (+ Betti curves) per run (see toposcale.topology.summarise)."""
+from toposcale.io import atomic_path
+from toposcale.topology.summarise import summarise_run
 
 p = snakemake.params
 metrics, betti = summarise_run(p.diagrams_root, p.sources, p.layers, p.steps, snakemake.input.log_csv,

@@ -1,7 +1,7 @@
-"""Snakemake script: train (or resume) one run (see toposcale.train)."""
+"""Snakemake script: train (or resume) one run (see toposcale.train.trainer)."""
 import os
 
-from toposcale.train import train_run
+from toposcale.train.trainer import train_run
 
 os.makedirs(os.path.dirname(snakemake.log[0]), exist_ok=True)
 with open(snakemake.log[0], "a") as log_fh:

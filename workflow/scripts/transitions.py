@@ -1,12 +1,12 @@
-"""Snakemake script: change points and diminishing-returns points per run and series (toposcale.transitions).
+"""Snakemake script: change points and diminishing-returns points per run and series (toposcale.analysis.transitions).
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
 (``metrics``, ``n_permutations``, ``significance``); params.seed. Writes output.csv (or
 output[0]) = results/analysis/transitions.csv and, when declared, output.sizes = the Spearman trends of
 transition and diminishing-returns fractions with model size.
 """
-from toposcale.dynamics import load_metrics, write_csv_atomic
-from toposcale.transitions import detect_transitions, size_trends
+from toposcale.analysis.dynamics import load_metrics, write_csv_atomic
+from toposcale.analysis.transitions import detect_transitions, size_trends
 
 cfg = snakemake.params.cfg  # noqa: F821 (injected by Snakemake)
 out = snakemake.output  # noqa: F821

@@ -1,0 +1,274 @@
+"""Does topology track loss during training? Per-run correlations of each metric with validation loss.
+
+For every run and every (source, layer, metric) series over the checkpoints with ``step > 0``
+(initialisation excluded) this module reports
+
+* ``rho``, ``p``: Spearman correlation of the metric with ``val_loss`` across checkpoints and its
+  two-sided p-value (t approximation, ``n - 2`` degrees of freedom);
+* ``rho_partial``, ``p_partial``: the same correlation controlling for ``log(step)`` (rank-based partial
+  correlation, ``n - 3`` degrees of freedom, :func:`toposcale.stats.partial_spearman`). Loss and most
+  metrics move monotonically with training time, so ``rho`` is largely their shared trend; the partial
+  correlation asks whether the metric tracks the loss *beyond* where both are in training;
+* ``rho_detrended``, ``p_detrended``: Spearman correlation of the residuals of metric and loss after
+  each is fitted by a polynomial of degree ``min(3, n - 5)`` in ``log(step)`` (least squares); the
+  p-value uses the t approximation with ``n - 2 - degree`` degrees of freedom. It asks whether the
+  metric co-fluctuates with the loss around their smooth trends in training time. It exists where the
+  rank partial correlation does not: when ``val_loss`` is strictly monotone in step (common, flagged
+  by ``loss_monotone``), the ranks of loss are an exact linear function of the ranks of step, nothing
+  of the loss is left beyond time, and ``rho_partial`` is undefined (NaN);
+* ``q``, ``q_partial``, ``q_detrended``: Benjamini-Hochberg adjusted p-values over the family of all
+  (source, layer, metric) tests of the run, and ``significant*`` = ``q <= fdr_alpha``;
+* ``rho_ci_low/high``, ``rho_partial_ci_low/high`` and ``rho_detrended_ci_low/high``: 95% percentile
+  intervals from a moving-block bootstrap over checkpoints (block length ``max(2, round(n^(1/3)))``),
+  which keeps neighbouring checkpoints together because the series are autocorrelated.
+
+:func:`seed_summary` condenses runs that differ only in seed into the across-seed spread.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import numpy as np
+
+from toposcale.io import write_csv_atomic  # noqa: F401  (re-exported for the scripts)
+
+from toposcale.stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, t_pvalue,
+                    partial_spearman, percentile_ci, rowwise_spearman, spearman)
+
+#: Topological metrics analysed by default (columns of ``results/metrics/{run}.parquet``). Left out
+#: because they are constant by construction: ``h0_n_bars`` (always ``n_points - 1``) and
+#: ``h0_max_lifetime_norm`` (always 1, since the scale is the largest finite H0 death).
+TOPOLOGICAL_METRICS = (
+    "h0_total_persistence", "h0_total_persistence_norm", "h0_max_lifetime",
+    "h0_n_significant", "h0_entropy", "h0_entropy_norm",
+    "h1_total_persistence", "h1_total_persistence_norm", "h1_max_lifetime", "h1_max_lifetime_norm",
+    "h1_n_bars", "h1_n_significant", "h1_entropy", "h1_entropy_norm",
+)
+#: Non-topological baselines analysed beside them (``neural_persistence`` exists for weights only).
+BASELINE_METRICS = ("scale", "frobenius_norm", "total_variance", "mean_pairwise_distance",
+                    "neural_persistence")
+#: The default metric set: topological metrics, then baselines.
+DEFAULT_METRICS = TOPOLOGICAL_METRICS + BASELINE_METRICS
+#: Run descriptors copied into every output row when the metrics table has them.
+RUN_COLUMNS = ("run", "activation", "size", "seed", "n_nonembed")
+_REQUIRED = ("run", "step", "source", "layer", "val_loss")
+
+
+# ----------------------------------------------------------------------------- IO helpers
+
+def load_metrics(paths) -> "pandas.DataFrame":  # noqa: F821
+    """Concatenate metrics tables (``.parquet`` or ``.csv``) into one DataFrame."""
+    import pandas as pd
+
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not paths:
+        raise ValueError("no metrics files given; expected results/metrics/{run}.parquet paths")
+    frames = [pd.read_csv(p) if str(p).endswith(".csv") else pd.read_parquet(p) for p in paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+
+def check_columns(df, required, what: str = "metrics table") -> None:
+    """Raise ValueError naming the columns of ``required`` that ``df`` lacks."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}; expected the results/metrics/{{run}}.parquet "
+                         f"format (see DESIGN.md section 3)")
+
+
+def resolve_metrics(df, metric_cols=None) -> list[str]:
+    """The metric columns to analyse: ``metric_cols`` (all must exist) or the defaults present in ``df``."""
+    if metric_cols:
+        check_columns(df, metric_cols, "metrics table (dynamics.metrics in the config)")
+        return list(metric_cols)
+    cols = [c for c in DEFAULT_METRICS if c in df.columns]
+    if not cols:
+        raise ValueError(f"metrics table has none of the default metric columns {DEFAULT_METRICS}")
+    return cols
+
+
+def stable_seed(seed: int, *keys) -> int:
+    """A seed derived from ``seed`` and string keys, identical across processes (unlike ``hash``)."""
+    return (int(seed) * 1_000_003 + zlib.crc32("|".join(map(str, keys)).encode())) % (2 ** 32)
+
+
+def run_info(g) -> dict:
+    """Run descriptors (``RUN_COLUMNS`` present in ``g``) from the first row of one run's rows."""
+    first = g.iloc[0]
+    return {c: first[c] for c in RUN_COLUMNS if c in g.columns}
+
+
+# ----------------------------------------------------------------------------- correlations
+
+def detrend_degree(n: int) -> int:
+    """Polynomial degree of the smooth trend removed for ``rho_detrended``: ``min(3, n - 5)`` (>= 0)."""
+    return int(max(0, min(3, n - 5)))
+
+
+def _detrend_rows(values: np.ndarray, lx: np.ndarray, degree: int) -> np.ndarray:
+    """Residuals of each row of ``values`` (B, n) after a least-squares polynomial in the row of ``lx``."""
+    u = (lx - lx.mean(axis=1, keepdims=True)) / np.maximum(lx.std(axis=1, keepdims=True), 1e-12)
+    design = np.stack([u ** k for k in range(degree + 1)], axis=2)            # (B, n, degree + 1)
+    gram = np.einsum("bnk,bnl->bkl", design, design)
+    rhs = np.einsum("bnk,bn->bk", design, values)
+    # a resample with fewer distinct steps than coefficients is singular: a tiny ridge keeps it solvable
+    gram = gram + 1e-10 * np.eye(degree + 1)[None] * np.trace(gram, axis1=1, axis2=2)[:, None, None]
+    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
+    return values - np.einsum("bnk,bk->bn", design, coef)
+
+
+def _detrended_spearman(v, loss, lx) -> tuple[float, float]:
+    deg = detrend_degree(len(v))
+    rv = _detrend_rows(v[None], lx[None], deg)[0]
+    rl = _detrend_rows(loss[None], lx[None], deg)[0]
+    scale_v, scale_l = np.abs(v).max() or 1.0, np.abs(loss).max() or 1.0
+    if np.ptp(rv) <= 1e-12 * scale_v or np.ptp(rl) <= 1e-12 * scale_l:
+        return float("nan"), float("nan")
+    rho = float(np.corrcoef(_ranks(rv), _ranks(rl))[0, 1])
+    return rho, t_pvalue(rho, len(v) - 2 - deg)
+
+
+def _ranks(a):
+    from scipy.stats import rankdata
+
+    return rankdata(a)
+
+
+def _series_row(v, loss, log_step, n_bootstrap: int, seed: int) -> dict:
+    rho, p = spearman(v, loss)
+    prho, pp = partial_spearman(v, loss, log_step)
+    drho, dp = _detrended_spearman(v, loss, log_step)
+    n = len(v)
+    out = {"n": n, "loss_monotone": bool(np.all(np.diff(loss) < 0) or np.all(np.diff(loss) > 0)),
+           "rho": rho, "p": p, "rho_partial": prho, "p_partial": pp, "rho_detrended": drho,
+           "p_detrended": dp}
+    for name in ("rho", "rho_partial", "rho_detrended"):
+        out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = np.nan
+    if n_bootstrap > 0 and np.isfinite(rho):
+        idx = moving_block_bootstrap_indices(n, default_block_length(n), n_bootstrap, seed)
+        vb, lb, xb = v[idx], loss[idx], log_step[idx]
+        out["rho_ci_low"], out["rho_ci_high"] = percentile_ci(rowwise_spearman(vb, lb))
+        if np.isfinite(prho):
+            out["rho_partial_ci_low"], out["rho_partial_ci_high"] = percentile_ci(
+                rowwise_spearman(vb, lb, xb))
+        if np.isfinite(drho):
+            deg = detrend_degree(n)
+            out["rho_detrended_ci_low"], out["rho_detrended_ci_high"] = percentile_ci(
+                rowwise_spearman(_detrend_rows(vb, xb, deg), _detrend_rows(lb, xb, deg)))
+    return out
+
+
+def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: float = 0.05,
+              seed: int = 0, min_points: int = 5):
+    """Correlation of every metric with validation loss across checkpoints, per run and layer.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Rows of ``results/metrics/{run}.parquet`` (several runs may be concatenated).
+    metric_cols : sequence of str, optional
+        Metric columns; default :data:`DEFAULT_METRICS` (those present).
+    n_bootstrap : int
+        Moving-block bootstrap resamples for the confidence intervals (0 to skip them).
+    fdr_alpha : float
+        False discovery rate for the ``significant`` columns (Benjamini-Hochberg per run).
+    seed : int
+        Base seed; each (run, source, layer) gets a derived, reproducible seed.
+    min_points : int
+        Series with fewer finite checkpoints than this are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (run, source, layer, metric) with the run descriptors and the columns ``kind``
+        ('topological' | 'baseline' | 'other'), ``n``, ``loss_monotone``, then for each of the raw,
+        ``_partial`` and ``_detrended`` variants: ``rho``, ``p``, ``q``, ``significant``, ``rho_ci_low``,
+        ``rho_ci_high`` (e.g. ``rho_detrended_ci_low``).
+    """
+    import pandas as pd
+
+    check_columns(metrics, _REQUIRED)
+    if not 0 < fdr_alpha < 1:
+        raise ValueError(f"fdr_alpha={fdr_alpha} must lie in (0, 1)")
+    cols = resolve_metrics(metrics, metric_cols)
+    rows = []
+    for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
+        info = run_info(g_run)
+        run_rows = []
+        for (source, layer), g in g_run.groupby(["source", "layer"], sort=True):
+            g = g.sort_values("step")
+            step = g["step"].to_numpy(float)
+            loss = g["val_loss"].to_numpy(float)
+            for metric in cols:
+                v = g[metric].to_numpy(float)
+                ok = np.isfinite(v) & np.isfinite(loss)
+                if ok.sum() < min_points:
+                    continue
+                row = dict(info, source=source, layer=layer, metric=metric, kind=_kind(metric))
+                row.update(_series_row(v[ok], loss[ok], np.log(step[ok]), n_bootstrap,
+                                       stable_seed(seed, run, source, layer)))
+                run_rows.append(row)
+        if run_rows:
+            frame = pd.DataFrame(run_rows)
+            frame["q"] = bh_adjust(frame["p"].to_numpy())
+            frame["q_partial"] = bh_adjust(frame["p_partial"].to_numpy())
+            frame["q_detrended"] = bh_adjust(frame["p_detrended"].to_numpy())
+            for suffix in ("", "_partial", "_detrended"):
+                frame["significant" + suffix] = frame["q" + suffix] <= fdr_alpha
+            rows.append(frame)
+    if not rows:
+        raise ValueError(f"no (run, source, layer, metric) series with >= {min_points} checkpoints "
+                         f"at step > 0; the metrics table is too short to correlate")
+    out = pd.concat(rows, ignore_index=True)
+    order = [c for c in RUN_COLUMNS if c in out.columns] + [
+        "source", "layer", "metric", "kind", "n", "loss_monotone", "rho", "p", "q", "significant",
+        "rho_ci_low", "rho_ci_high", "rho_partial", "p_partial", "q_partial", "significant_partial",
+        "rho_partial_ci_low", "rho_partial_ci_high", "rho_detrended", "p_detrended", "q_detrended",
+        "significant_detrended", "rho_detrended_ci_low", "rho_detrended_ci_high"]
+    return out[order]
+
+
+def _kind(metric: str) -> str:
+    if metric in TOPOLOGICAL_METRICS or metric.startswith(("h0_", "h1_")):
+        return "topological"
+    return "baseline" if metric in BASELINE_METRICS else "other"
+
+
+def seed_summary(corr):
+    """Across-seed spread of the correlations of runs that differ only in seed.
+
+    Groups :func:`correlate` rows by (activation, size, source, layer, metric) and reports
+    ``n_seeds``, the mean, standard deviation (ddof 1; NaN for one seed), min and max of ``rho`` and of
+    ``rho_partial``, the mean and sd of ``rho_detrended``, ``frac_significant`` /
+    ``frac_significant_partial`` / ``frac_significant_detrended`` (share of seeds with
+    ``q <= fdr_alpha``) and ``sign_agreement_partial`` (share of seeds whose ``rho_partial`` has the
+    sign of the across-seed mean).
+    """
+    keys = [c for c in ("activation", "size") if c in corr.columns] + ["source", "layer", "metric"]
+    if "seed" not in corr.columns:
+        raise ValueError("correlation table lacks a 'seed' column; seed_summary needs run descriptors")
+
+    def agg(g):
+        pr = g["rho_partial"].to_numpy(float)
+        mean_pr = np.nanmean(pr) if np.isfinite(pr).any() else np.nan
+        return {
+            "n_seeds": g["seed"].nunique(),
+            "rho_mean": g["rho"].mean(), "rho_sd": g["rho"].std(ddof=1),
+            "rho_min": g["rho"].min(), "rho_max": g["rho"].max(),
+            "rho_partial_mean": mean_pr, "rho_partial_sd": g["rho_partial"].std(ddof=1),
+            "rho_partial_min": g["rho_partial"].min(), "rho_partial_max": g["rho_partial"].max(),
+            "rho_detrended_mean": g["rho_detrended"].mean(),
+            "rho_detrended_sd": g["rho_detrended"].std(ddof=1),
+            "frac_significant": g["significant"].mean(),
+            "frac_significant_partial": g["significant_partial"].mean(),
+            "frac_significant_detrended": g["significant_detrended"].mean(),
+            "sign_agreement_partial": (float(np.mean(np.sign(pr[np.isfinite(pr)]) == np.sign(mean_pr)))
+                                       if np.isfinite(mean_pr) else np.nan),
+        }
+
+    import pandas as pd
+
+    rows = [dict(zip(keys, k), **agg(g)) for k, g in corr.groupby(keys, sort=True)]
+    return pd.DataFrame(rows)

@@ -1,0 +1,173 @@
+"""Phase transitions in training: change points of metric and loss trajectories over log step.
+
+For every run and series (each (source, layer, metric) of the metrics table; the mean over the
+``blockNN`` layers as layer ``blocks``; and ``val_loss`` / ``train_loss`` as source ``loss``), the series
+over the checkpoints with ``step > 0`` is segmented against ``x = log(step)`` by
+:func:`toposcale.analysis.changepoint.detect_change_points` (piecewise-linear PELT, shuffled-increment permutation
+null; see that module for the exact statistic). A change point at index ``c`` is reported as the step of
+checkpoint ``c`` (the first checkpoint of the new segment) and its training fraction ``frac``. The
+*transition* of a series is its most significant change point (smallest adjusted p-value, earliest on
+ties). The diminishing-returns point is :func:`toposcale.analysis.changepoint.diminishing_returns_index`: the
+first checkpoint after which the metric's rate of change per unit log step stays below ``dr_frac`` of
+its peak.
+
+:func:`size_trends` asks whether transitions move with model size: the Spearman correlation, across
+runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toposcale.analysis.changepoint import detect_change_points, diminishing_returns_index
+from toposcale.analysis.dynamics import check_columns, resolve_metrics, run_info, stable_seed
+from toposcale.stats import bh_adjust, spearman
+
+LOSS_SERIES = ("val_loss", "train_loss")
+
+
+def _series(g_run, metric_cols, aggregate_blocks: bool, include_loss: bool):
+    """Yield (source, layer, metric, step, frac, values) for one run's rows."""
+    if include_loss:
+        curve = g_run.drop_duplicates("step").sort_values("step")
+        for m in LOSS_SERIES:
+            if m in curve.columns:
+                yield "loss", "-", m, curve["step"].to_numpy(float), curve["frac"].to_numpy(float), \
+                    curve[m].to_numpy(float)
+    for (source, layer), g in g_run.groupby(["source", "layer"], sort=True):
+        g = g.sort_values("step")
+        for m in metric_cols:
+            yield source, layer, m, g["step"].to_numpy(float), g["frac"].to_numpy(float), \
+                g[m].to_numpy(float)
+    if aggregate_blocks:
+        blocks = g_run[g_run["layer"].astype(str).str.fullmatch(r"block\d+")]
+        for source, g in blocks.groupby("source", sort=True):
+            mean = g.groupby("step")[list(metric_cols) + ["frac"]].mean().sort_index()
+            for m in metric_cols:
+                yield source, "blocks", m, mean.index.to_numpy(float), mean["frac"].to_numpy(float), \
+                    mean[m].to_numpy(float)
+
+
+def trajectory(metrics, source: str, layer: str, metric: str):
+    """One series of every run, as analysed here: columns ``run``, ``step``, ``frac``, ``value``.
+
+    ``source='loss'`` (layer ignored) gives the loss column ``metric``; ``layer='blocks'`` the mean over
+    the ``blockNN`` layers at each step; otherwise the rows of that source and layer. Step 0 is dropped.
+    """
+    import pandas as pd
+
+    check_columns(metrics, ("run", "step", "frac", "source", "layer", metric))
+    m = metrics[metrics["step"] > 0]
+    if source == "loss":
+        g = m.drop_duplicates(["run", "step"])
+    elif layer == "blocks":
+        g = m[(m["source"] == source) & m["layer"].astype(str).str.fullmatch(r"block\d+")]
+        g = g.groupby(["run", "step"], as_index=False)[[metric, "frac"]].mean()
+    else:
+        g = m[(m["source"] == source) & (m["layer"] == layer)]
+    out = g[["run", "step", "frac", metric]].rename(columns={metric: "value"})
+    return pd.DataFrame(out).sort_values(["run", "step"]).reset_index(drop=True)
+
+
+def _fmt(values) -> str:
+    return ";".join(f"{v:g}" for v in values)
+
+
+def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, significance: float = 0.05,
+                       seed: int = 0, dr_frac: float = 0.1, min_points: int = 8,
+                       aggregate_blocks: bool = True, include_loss: bool = True):
+    """Change points and diminishing-returns points of every series of every run.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Rows of ``results/metrics/{run}.parquet`` (several runs concatenated).
+    metric_cols : sequence of str, optional
+        Metric columns; default :data:`toposcale.analysis.dynamics.DEFAULT_METRICS` (those present).
+    n_permutations, significance : int, float
+        Passed to :func:`toposcale.analysis.changepoint.detect_change_points`.
+    seed : int
+        Base seed; each series gets a reproducible derived seed.
+    dr_frac : float
+        Threshold of the diminishing-returns point, as a fraction of the peak rate.
+    min_points : int
+        Series with fewer finite checkpoints (``step > 0``) are skipped.
+    aggregate_blocks, include_loss : bool
+        Add the ``blocks`` layer mean and the loss series.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (run, source, layer, metric): run descriptors, ``n_points``, ``p_value``,
+        ``statistic``, ``n_change_points``, ``significant`` (at least one change point reported),
+        ``transition_step``, ``transition_frac``, ``transition_p`` (NaN without a change point),
+        ``change_point_steps`` and ``change_point_fracs`` (';'-separated, in order),
+        ``diminishing_returns_step``, ``diminishing_returns_frac`` (NaN when the rate never settles).
+    """
+    import pandas as pd
+
+    check_columns(metrics, ("run", "step", "frac", "source", "layer", "val_loss"))
+    cols = resolve_metrics(metrics, metric_cols)
+    rows = []
+    for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
+        info = run_info(g_run)
+        for source, layer, metric, step, frac, y in _series(g_run, cols, aggregate_blocks, include_loss):
+            ok = np.isfinite(y)
+            if ok.sum() < min_points:
+                continue
+            step, frac, y = step[ok], frac[ok], y[ok]
+            res = detect_change_points(y, np.log(step), n_permutations=n_permutations,
+                                       significance=significance,
+                                       seed=stable_seed(seed, run, source, layer, metric))
+            cps = res["change_points"]
+            row = dict(info, source=source, layer=layer, metric=metric, n_points=len(y),
+                       p_value=res["p_value"], statistic=res["statistic"], n_change_points=len(cps),
+                       significant=bool(cps), transition_step=np.nan, transition_frac=np.nan,
+                       transition_p=np.nan, change_point_steps=_fmt(step[cps]),
+                       change_point_fracs=_fmt(frac[cps]))
+            if cps:
+                pmap = dict(zip(res["candidates"], res["candidate_p_values"]))
+                best = min(cps, key=lambda c: (pmap[c], c))
+                row.update(transition_step=step[best], transition_frac=frac[best], transition_p=pmap[best])
+            dr = diminishing_returns_index(y, step, frac=dr_frac)
+            row["diminishing_returns_step"] = step[dr] if dr is not None else np.nan
+            row["diminishing_returns_frac"] = frac[dr] if dr is not None else np.nan
+            rows.append(row)
+    if not rows:
+        raise ValueError(f"no series with >= {min_points} checkpoints at step > 0; nothing to segment")
+    return pd.DataFrame(rows)
+
+
+def size_trends(transitions, min_runs: int = 3):
+    """Do transition and diminishing-returns fractions change with model size?
+
+    For each (activation, source, layer, metric) and quantity (``transition_frac`` over the runs with a
+    significant transition; ``diminishing_returns_frac`` over the runs where it is defined), the
+    Spearman correlation across runs with ``n_nonembed``, if at least ``min_runs`` runs contribute;
+    ``q`` is the Benjamini-Hochberg adjustment over all rows of the same quantity.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``quantity``,
+        ``n_runs``, ``rho``, ``p``, ``q``.
+    """
+    import pandas as pd
+
+    check_columns(transitions, ("n_nonembed", "transition_frac", "diminishing_returns_frac"),
+                  "transitions table")
+    keys = [c for c in ("activation",) if c in transitions.columns] + ["source", "layer", "metric"]
+    rows = []
+    for key, g in transitions.groupby(keys, sort=True):
+        for quantity in ("transition_frac", "diminishing_returns_frac"):
+            sub = g[np.isfinite(g[quantity].to_numpy(float))]
+            if len(sub) < min_runs:
+                continue
+            rho, p = spearman(sub["n_nonembed"].to_numpy(float), sub[quantity].to_numpy(float))
+            rows.append(dict(zip(keys, key), quantity=quantity, n_runs=len(sub), rho=rho, p=p))
+    out = pd.DataFrame(rows, columns=keys + ["quantity", "n_runs", "rho", "p"])
+    out["q"] = np.nan
+    for quantity, idx in out.groupby("quantity").groups.items():
+        out.loc[idx, "q"] = bh_adjust(out.loc[idx, "p"].to_numpy(float))
+    return out
+

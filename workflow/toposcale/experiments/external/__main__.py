@@ -1,0 +1,6 @@
+"""``python -m toposcale.experiments.external``: the command-line interface (see :func:`main`)."""
+import sys
+
+from toposcale.experiments.external import main
+
+sys.exit(main())

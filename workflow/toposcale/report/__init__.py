@@ -1,0 +1,1 @@
+"""The report: summary.md text and the figures."""

@@ -1,0 +1,287 @@
+"""Figures of the training-dynamics analyses: metric-loss correlations, forecasts, transitions.
+
+Each function reads analysis tables (``results/analysis/dynamics.csv``, ``forecast.csv`` and its
+summaries, ``transitions.csv``; the metrics tables only to draw the curves themselves) and saves one
+PNG. Runs are coloured by model size and styled by activation as in :mod:`toposcale.report.plots.training`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toposcale.report.plots import style
+
+#: Display names of the forecast methods, with their colours.
+METHOD_STYLE = {
+    "power_law": ("power law (loss only)", style.PALETTE[0], "o"),
+    "ridge_loss": ("ridge, loss features", style.PALETTE[1], "s"),
+    "ridge_topology": ("ridge, loss + topology", style.PALETTE[3], "D"),
+    "last_observed": ("last observed loss", "0.45", "v"),
+}
+#: Series drawn by :func:`plot_transitions` by default: (source, layer, metric).
+DEFAULT_TRANSITION_PANELS = (
+    ("loss", "-", "val_loss"),
+    ("weights", "blocks", "h0_total_persistence_norm"),
+    ("weights", "blocks", "h1_total_persistence_norm"),
+    ("activations", "blocks", "h0_total_persistence_norm"),
+    ("activations", "blocks", "h1_total_persistence_norm"),
+)
+_LABELS = {"val_loss": "validation loss (nats/token)", "train_loss": "training loss (nats/token)"}
+
+
+def _run_info(table):
+    """Run table (size key, label, colour, line style) from the descriptor columns of ``table``."""
+    from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
+
+    info = runs_table(table.drop_duplicates("run"))
+    return info, run_size_colors(info), activation_styles(info["activation"])
+
+
+def _metric_label(metric: str) -> str:
+    if metric in _LABELS:
+        return _LABELS[metric]
+    unit = " (/ scale)" if metric.endswith("_norm") else ""
+    return metric.replace("_norm", "").replace("_", " ") + unit
+
+
+# ----------------------------------------------------------------------------- correlations
+
+def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05) -> dict:
+    """Spearman correlation of each metric with validation loss: metrics x runs, per source.
+
+    Top row: raw ``rho``; bottom row: ``rho_detrended`` (both series detrended in log step, see
+    :mod:`toposcale.analysis.dynamics`). A cell is the median over the run's layers; a dot marks cells where at
+    least half of the layers are significant after Benjamini-Hochberg (``q <= fdr_alpha``, per run).
+
+    Returns
+    -------
+    dict
+        ``metrics``, ``runs`` (in plotted order), ``title``.
+    """
+    import matplotlib.pyplot as plt
+
+    info, _, _ = _run_info(corr)
+    runs = list(info["run"])
+    sources = [s for s in ("weights", "activations") if s in set(corr["source"])] or \
+        sorted(corr["source"].unique())
+    metrics = list(dict.fromkeys(corr.sort_values("kind", ascending=False, kind="stable")["metric"]))
+    variants = [("rho", "significant", "raw"), ("rho_detrended", "significant_detrended",
+                                                 "detrended in log step")]
+    style.setup()
+    fig, axes = plt.subplots(2, len(sources), figsize=(1.0 + 0.62 * len(runs) * len(sources) + 3,
+                                                       2.2 + 0.34 * len(metrics) * 2),
+                             squeeze=False, sharey=True, layout="constrained")
+    image = None
+    for row, (col, sig, label) in enumerate(variants):
+        for c, source in enumerate(sources):
+            ax = axes[row, c]
+            g = corr[corr["source"] == source]
+            med = g.pivot_table(index="metric", columns="run", values=col, aggfunc="median")
+            frac = g.assign(s=g[sig].astype(float)).pivot_table(index="metric", columns="run", values="s",
+                                                                aggfunc="mean")
+            med = med.reindex(index=metrics, columns=runs)
+            frac = frac.reindex(index=metrics, columns=runs)
+            image = ax.imshow(med.to_numpy(float), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+            yy, xx = np.nonzero(frac.to_numpy(float) >= 0.5)
+            ax.scatter(xx, yy, s=14, c="k", marker="o", linewidths=0)
+            ax.set_xticks(range(len(runs)))
+            ax.set_xticklabels(runs if row == 1 else [], rotation=60, ha="right", fontsize=8)
+            ax.set_yticks(range(len(metrics)))
+            ax.set_yticklabels(metrics, fontsize=8)
+            ax.set_title(f"{source}: {label}", fontsize=10)
+            ax.grid(False)
+            missing = np.isnan(med.to_numpy(float))
+            for y, x in zip(*np.nonzero(missing)):
+                ax.text(x, y, "n/a", ha="center", va="center", fontsize=6, color="0.5")
+    cbar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.5, pad=0.01, aspect=30)
+    cbar.set_label("Spearman rho with validation loss\n(median over layers)")
+    n_ckpt = int(corr["n"].median())
+    title = (f"Metric vs validation loss across checkpoints ({len(runs)} runs, median {n_ckpt} checkpoints "
+             f"per series); dot: BH-significant (q <= {fdr_alpha:g}) in >= half of the layers")
+    fig.suptitle(title, fontsize=11)
+    style.save(fig, path, dpi)
+    return {"metrics": metrics, "runs": runs, "title": title}
+
+
+# ----------------------------------------------------------------------------- forecasts
+
+def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
+    """Forecast error against the observed fraction of training, per method, with bootstrap CIs.
+
+    Left: mean relative absolute error of the final validation loss over runs (log scale), with the
+    95% bootstrap interval. Right: paired difference in absolute error (nats), ridge_topology minus
+    each reference, with its interval; below zero means topology-augmented forecasts are better.
+
+    Parameters
+    ----------
+    methods, comparisons : pandas.DataFrame
+        The ``methods`` and ``comparisons`` tables of :func:`toposcale.analysis.forecast.summarise`.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    style.setup()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6))
+    fracs = sorted(methods["fraction"].unique())
+    offsets = np.linspace(-0.012, 0.012, len(METHOD_STYLE))
+    for off, (method, (label, color, marker)) in zip(offsets, METHOD_STYLE.items()):
+        g = methods[methods["method"] == method].sort_values("fraction")
+        g = g[np.isfinite(g["mean_rel_error"])]
+        if g.empty:
+            continue
+        y = 100 * g["mean_rel_error"].to_numpy(float)
+        lo = 100 * g["mean_rel_error_ci_low"].to_numpy(float)
+        hi = 100 * g["mean_rel_error_ci_high"].to_numpy(float)
+        yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
+        ax.errorbar(g["fraction"] + off, y, yerr=np.nan_to_num(yerr), color=color, marker=marker,
+                    capsize=3, lw=1.5, ms=5, label=label)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(fracs)
+    ax.set_xticklabels([f"{100 * f:g}%" for f in fracs])
+    ax.set_xlabel("fraction of training observed")
+    ax.set_ylabel("mean |forecast - final| / final (log scale)")
+    n_runs = int(methods["n_runs"].max())
+    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% bootstrap CI)", fontsize=10)
+    ax.legend(fontsize=8)
+
+    refs = [r for r in ("power_law", "ridge_loss") if r in set(comparisons["reference"])]
+    sub = comparisons[comparisons["method"] == "ridge_topology"]
+    for off, ref in zip(np.linspace(-0.015, 0.015, max(len(refs), 1)), refs):
+        g = sub[sub["reference"] == ref].sort_values("fraction")
+        label, color, marker = METHOD_STYLE[ref]
+        y = g["mean_diff_abs_error"].to_numpy(float)
+        yerr = np.vstack([y - g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float) - y])
+        bx.errorbar(g["fraction"] + off, y, yerr=np.nan_to_num(np.clip(yerr, 0, None)), color=color,
+                    marker=marker, capsize=3, lw=1.5, ms=5, label=f"minus {label}")
+        for f, yy, v in zip(g["fraction"], g["ci_high"], g["verdict"]):
+            if v in ("better", "worse") and np.isfinite(yy):
+                bx.annotate(v, (f + off, yy), textcoords="offset points", xytext=(0, 3), ha="center",
+                            va="bottom", fontsize=7, color=color)
+    bx.axhline(0.0, color="0.3", lw=1)
+    bx.set_xticks(fracs)
+    bx.set_xticklabels([f"{100 * f:g}%" for f in fracs])
+    bx.set_xlabel("fraction of training observed")
+    bx.set_ylabel("difference in absolute error (nats)")
+    bx.set_title("Ridge with topology minus reference (< 0: topology helps)", fontsize=10)
+    if refs:
+        bx.legend(fontsize=8)
+    fig.tight_layout()
+    style.save(fig, path, dpi)
+    return {"fractions": fracs, "n_runs": n_runs}
+
+
+# ----------------------------------------------------------------------------- transitions
+
+def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=DEFAULT_TRANSITION_PANELS) -> dict:
+    """Metric curves over log step with the detected transitions marked, and transition timing vs size.
+
+    One panel per (source, layer, metric) of ``panels`` (layer ``blocks`` = mean over the blocks; the
+    loss has source ``loss``): every run's series over training steps (log axis), its significant change
+    points as open circles, its transition (the most significant one) as a filled circle and its
+    diminishing-returns point as a cross. The last panel plots the training fraction of each significant
+    transition (all series of the transitions table) against the run's non-embedding parameter count.
+
+    Returns
+    -------
+    dict
+        ``panels`` drawn and the number of ``significant`` series in the table.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from toposcale.analysis.transitions import trajectory
+
+    info, colors, dashes = _run_info(metrics)
+    panels = [p for p in panels if p[2] in metrics.columns]
+    n = len(panels) + 1
+    ncols = 3
+    nrows = -(-n // ncols)
+    style.setup()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.8 * nrows), squeeze=False)
+    flat = axes.ravel()
+    for ax, (source, layer, metric) in zip(flat, panels):
+        curves = trajectory(metrics, source, layer, metric)
+        tr = transitions[(transitions["source"] == source) & (transitions["layer"] == layer)
+                         & (transitions["metric"] == metric)].set_index("run")
+        n_sig = 0
+        if curves.empty:
+            ax.text(0.5, 0.5, "no data for this series", transform=ax.transAxes, ha="center",
+                    va="center", color="0.4")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for r in info.itertuples():
+            c = curves[curves["run"] == r.run]
+            if c.empty:
+                continue
+            ax.plot(c["step"], c["value"], color=colors[r.run], ls=dashes[r.activation], lw=1.4)
+            if r.run not in tr.index:
+                continue
+            row = tr.loc[r.run]
+            steps = [float(v) for v in str(row["change_point_steps"]).split(";") if v not in ("", "nan")]
+            for s in steps:
+                _mark(ax, c, s, colors[r.run], filled=(s == row["transition_step"]))
+            n_sig += bool(steps)
+            if np.isfinite(row["diminishing_returns_step"]):
+                _mark(ax, c, row["diminishing_returns_step"], colors[r.run], marker="x")
+        if not curves.empty:
+            ax.set_xscale("log")
+        ax.set_xlabel("training step (log scale)")
+        ax.set_ylabel(_metric_label(metric))
+        where = "" if source == "loss" else \
+            f"{source}, {'mean over blocks' if layer == 'blocks' else layer}: "
+        ax.set_title(f"{where}{metric}\n{n_sig}/{len(tr)} runs with a significant transition", fontsize=9)
+    ax = flat[len(panels)]
+    sig = transitions[transitions["significant"] & np.isfinite(transitions["transition_frac"])]
+    for r in info.itertuples():
+        s = sig[sig["run"] == r.run]
+        jitter = np.exp(np.random.default_rng(0).uniform(-0.04, 0.04, len(s)))
+        ax.scatter(np.full(len(s), r.n_nonembed) * jitter, s["transition_frac"], s=10, alpha=0.5,
+                   color=colors[r.run], marker="o" if r.activation == "gelu" else "s", linewidths=0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis, fmt in ((ax.xaxis, _count), (ax.yaxis, lambda v, _: f"{100 * v:g}%")):
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(fmt))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("non-embedding parameters (log scale)")
+    ax.set_ylabel("transition: % of training (log scale)")
+    ax.set_title(f"All series: {len(sig)}/{len(transitions)} with a significant transition", fontsize=9)
+    for extra in flat[len(panels) + 1:]:
+        extra.set_visible(False)
+    first = info.drop_duplicates("size_key")
+    handles = [Line2D([], [], color=colors[s.run], lw=2.5, label=s.size_label) for s in first.itertuples()]
+    handles += [Line2D([], [], color="0.3", ls=ls, label=a) for a, ls in dashes.items()]
+    handles += [Line2D([], [], color="0.3", ls="", marker="o", mfc="0.3", label="transition"),
+                Line2D([], [], color="0.3", ls="", marker="o", mfc="none", label="other change point"),
+                Line2D([], [], color="0.3", ls="", marker="x", label="diminishing returns")]
+    fig.suptitle("Change points over log training step (PELT, shuffled-increment permutation null, "
+                 "max-T p < significance)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.98))
+    fig.legend(handles=handles, loc="lower center", ncol=min(7, len(handles)), fontsize=8,
+               bbox_to_anchor=(0.5, 0.0), frameon=False)
+    style.save(fig, path, dpi)
+    return {"panels": panels, "n_significant": int(transitions["significant"].sum())}
+
+
+def _count(v, _pos=None) -> str:
+    """Tick label of a parameter count: 25000 -> '25k'."""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if v >= div:
+            return f"{v / div:g}{unit}"
+    return f"{v:g}"
+
+
+def _mark(ax, curve, step, color, filled=True, marker="o"):
+    hit = curve[np.isclose(curve["step"].to_numpy(float), float(step))]
+    if hit.empty:
+        return
+    y = float(hit["value"].iloc[0])
+    if marker == "x":
+        ax.plot([step], [y], marker="x", color=color, ms=7, mew=1.6, ls="")
+    else:
+        ax.plot([step], [y], marker="o", ms=6.5, ls="", mec="k", mew=0.8,
+                mfc=color if filled else "none")

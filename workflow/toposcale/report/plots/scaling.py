@@ -1,0 +1,308 @@
+"""Scaling figures, drawn from ``results/analysis/scaling.json`` (:func:`toposcale.analysis.scaling.analyse_grid`).
+
+* :func:`plot_loss_vs_compute`: final validation loss against training compute ``C = 6 N D`` on
+  log-log axes, per activation: the runs used in the fit (filled circles), the held-out runs
+  (observed: open diamonds; predicted: crosses with their 95% prediction interval), the fitted law
+  with its 95% bootstrap confidence band, the pure power law ``A C^-alpha`` (dotted) and, when logs
+  are given, each run's validation-loss curve against the compute spent so far (thin lines).
+* :func:`plot_topology_vs_size`: layer-mean topological metric at the final checkpoint against
+  non-embedding parameters N, one panel per (source, metric), with per-activation power-law fits
+  ``k N^gamma`` and the pooled exponent, its 95% CI and Spearman's rho in each panel.
+
+Colour encodes the activation (:data:`toposcale.report.plots.style.ACTIVATION_COLORS`). Nothing is refitted
+here except evaluating the stored power laws on a line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toposcale.report.plots import style
+
+#: Metrics drawn by :func:`plot_topology_vs_size` by default (raw and scale-normalised H0/H1
+#: persistence, and the mean pairwise distance baseline).
+DEFAULT_TOPO_METRICS = ("h0_total_persistence", "h0_total_persistence_norm",
+                        "h1_total_persistence_norm", "mean_pairwise_distance")
+
+_GREEK = {"alpha": "α", "beta": "β"}
+#: Line styles of the two-variable law's curves, one per trained tokens-per-parameter ratio.
+_TPP_STYLES = ("-", "--", "-.", (0, (5, 1, 1, 1, 1, 1)))
+_LAW_TEXT = {"compute": "E + A·C^-α", "chinchilla": "E + A·N^-α + B·D^-β", "power": "A·C^-α"}
+
+
+def _colors(acts) -> dict:
+    extra = [c for c in style.PALETTE if c not in style.ACTIVATION_COLORS.values()]
+    out, k = {}, 0
+    for a in acts:
+        if a in style.ACTIVATION_COLORS:
+            out[a] = style.ACTIVATION_COLORS[a]
+        else:
+            out[a] = extra[k % len(extra)]
+            k += 1
+    return out
+
+
+def _num(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def _f(x: float, digits: int) -> str:
+    """Fixed-point text without a negative zero ('-0.00' becomes '0.00')."""
+    t = f"{x:.{digits}f}"
+    return t[1:] if t.startswith("-") and float(t) == 0 else t
+
+
+def _ci_text(ci, digits: int = 3) -> str:
+    lo, hi = (_num(v) for v in (ci or [None, None]))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "[CI n/a]"
+    return f"[{_f(lo, digits)}, {_f(hi, digits)}]"
+
+
+def _training_curves(ax, logs: dict, points: list, color) -> None:
+    N = {p["run"]: p["N"] for p in points}
+    for run, log in logs.items():
+        if run not in N or "tokens" not in log or "val_loss" not in log:
+            continue
+        t = np.asarray(log["tokens"], float)
+        v = np.asarray(log["val_loss"], float)
+        keep = (t > 0) & np.isfinite(v)
+        ax.plot(6.0 * N[run] * t[keep], v[keep], color=color, lw=0.7, alpha=0.3, zorder=1)
+
+
+def _draw_activation(ax, act: str, a: dict, color, logs: dict | None) -> None:
+    pts = a.get("points", [])
+    if logs:
+        _training_curves(ax, logs, pts, color)
+    fit_pts = [p for p in pts if not p["holdout"]]
+    ax.scatter([p["C"] for p in fit_pts], [p["loss"] for p in fit_pts], color=color, s=34, zorder=4,
+               edgecolor="white", lw=0.6)
+    fit = a.get("fit")
+    law = a.get("law", "compute")
+    for k, curve in enumerate(a.get("curves") or []):
+        C = np.asarray(curve["C"], float)
+        ax.plot(C, np.asarray(curve["loss"], float), color=color, lw=1.6,
+                ls=_TPP_STYLES[k % len(_TPP_STYLES)], zorder=3)
+        lo = np.array([_num(v) for v in curve["lo"]])
+        hi = np.array([_num(v) for v in curve["hi"]])
+        ax.fill_between(C, lo, hi, color=color, alpha=0.18 / max(1, len(a["curves"])) ** 0.5, lw=0,
+                        zorder=2)
+    pl = a.get("power_law")
+    if pl and a.get("curves"):
+        C = np.asarray(a["curves"][0]["C"], float)
+        ax.plot(C, pl["params"]["A"] * C ** (-pl["params"]["alpha"]), color=color, lw=1.0, ls=":",
+                zorder=3)
+    for h in a.get("holdout", []):
+        ax.scatter([h["C"]], [h["observed"]], marker="D", facecolor="none", edgecolor=color, s=52,
+                   lw=1.6, zorder=5)
+        if h.get("predicted") is not None:
+            lo, hi = _num(h.get("pi_lo")), _num(h.get("pi_hi"))
+            yerr = [[h["predicted"] - lo], [hi - h["predicted"]]] if np.isfinite(lo + hi) else None
+            ax.errorbar([h["C"]], [h["predicted"]], yerr=yerr, color="black", mec=color, marker="x",
+                        ms=7, mew=1.8, capsize=4, lw=1.0, zorder=6, ls="")
+    if fit:
+        exps = ", ".join(f"{_GREEK[k]} = {fit['params'][k]:.3f} {_ci_text(fit['ci'].get(k))}"
+                         for k in ("alpha", "beta") if k in fit["params"])
+        label = f"{act}: {_LAW_TEXT.get(law, law)}, {exps}, n = {a.get('n_fit')}"
+    else:
+        label = f"{act}: no law fitted ({a.get('n_fit')} runs)"
+    ax.plot([], [], color=color, lw=1.6, marker="o", ms=5, label=label)
+
+
+def _plain_log_ticks(ax) -> None:
+    """Readable ticks on a log y axis spanning less than a decade (e.g. 1.6 to 3 nats)."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, NullLocator, ScalarFormatter
+
+    lo, hi = ax.get_ylim()
+    ticks = [t for t in MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    fmt = ScalarFormatter()
+    fmt.set_scientific(False)
+    ax.yaxis.set_major_formatter(fmt)
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend_keys(ax, has_holdout: bool, has_logs: bool, has_power: bool, tpps=()) -> None:
+    grey = "0.35"
+    for k, t in enumerate(tpps):
+        ax.plot([], [], color=grey, lw=1.4, ls=_TPP_STYLES[k % len(_TPP_STYLES)],
+                label=f"fit at D/N = {t:g} tokens per parameter")
+    ax.fill_between([], [], [], color=grey, alpha=0.18, lw=0, label="95% bootstrap band of the fit")
+    if has_power:
+        ax.plot([], [], color=grey, ls=":", lw=1.0, label="pure power law A·C^-α (fitted runs)")
+    if has_holdout:
+        ax.scatter([], [], marker="D", facecolor="none", edgecolor=grey, s=40, lw=1.4,
+                   label="holdout run, observed")
+        ax.errorbar([], [], yerr=[[0], [0]], color="black", mec=grey, marker="x", mew=1.8, ls="",
+                    capsize=4, label="holdout, predicted (95% prediction interval in black)")
+    if has_logs:
+        ax.plot([], [], color=grey, lw=0.7, alpha=0.5, label="val. loss during training")
+
+
+def _loss_title(res: dict) -> str:
+    parts = []
+    for c in res.get("comparisons", []):
+        mult = f"{_num(c['compute_multiplier']):.2f}× {_ci_text(c['compute_multiplier_ci'], 2)}"
+        parts.append(f"{c['other']} vs {c['baseline']}: {c['kind']} ({c['other']} {mult} as "
+                     f"compute-efficient)")
+    errs = [(act, h["rel_error_pct"]) for act, a in res.get("activations", {}).items()
+            for h in a.get("holdout", []) if h.get("rel_error_pct") is not None]
+    if 0 < len(errs) <= 3:
+        parts.append("holdout error " + ", ".join(f"{a} {e:+.1f}%" for a, e in errs))
+    elif errs:
+        e = np.abs([e for _, e in errs])
+        parts.append(f"holdout |error| mean {e.mean():.1f}%, max {e.max():.1f}% over {e.size} runs")
+    return "Final validation loss vs training compute" + ("\n" + "; ".join(parts) if parts else "")
+
+
+def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 150,
+                         training_curves: bool = True) -> None:
+    """Log-log final loss vs compute with fitted laws, bands and holdout predictions (module doc).
+
+    Parameters
+    ----------
+    res : dict
+        Parsed scaling.json.
+    path : str or Path
+        Output PNG.
+    logs : dict, optional
+        Run name -> log.csv DataFrame; draws each run's val_loss against ``6 N tokens``.
+    dpi : int
+        Resolution of the saved PNG.
+    training_curves : bool
+        Draw the per-run training curves when ``logs`` is given.
+    """
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    acts = res.get("activations", {})
+    if not acts:
+        raise ValueError("scaling.json has no activations; run the scaling analysis on trained runs first")
+    col = _colors(acts)
+    fig, ax = plt.subplots(figsize=(8.5, 5.6))
+    use_logs = logs if (logs and training_curves) else None
+    ys = []
+    for act, a in acts.items():
+        _draw_activation(ax, act, a, col[act], use_logs)
+        ys += [p["loss"] for p in a.get("points", [])]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # y range from the final losses and their fits, not from the untrained start of the log curves
+    y = np.asarray(ys, float)
+    for a in acts.values():
+        for c in a.get("curves") or []:
+            y = np.concatenate([y, [v for v in c["lo"] + c["hi"] if v is not None]])
+    if y.size:
+        lo, hi = np.nanmin(y), np.nanmax(y)
+        ax.set_ylim(lo / 1.04, hi * (1.35 if use_logs else 1.06))
+        xs = np.concatenate([np.asarray(c["C"], float) for a in acts.values() for c in a.get("curves") or []]
+                            or [np.asarray([p["C"] for a in acts.values() for p in a["points"]], float)])
+        ax.set_xlim(xs.min() / 1.2, xs.max() * 1.2)
+        _plain_log_ticks(ax)
+    ax.set_xlabel("training compute C = 6 N D (FLOPs)")
+    ax.set_ylabel("validation loss (nats / token)")
+    tpps = next(([c["tokens_per_param"] for c in a["curves"]] for a in acts.values()
+                 if a.get("curves") and a["curves"][0].get("tokens_per_param") is not None), [])
+    _legend_keys(ax, any(a.get("holdout") for a in acts.values()), bool(use_logs),
+                 any(a.get("power_law") for a in acts.values()), tpps)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    ax.set_title(_loss_title(res), fontsize=10.5)
+    style.save(fig, path, dpi=dpi)
+
+
+def _gamma_text(r: dict) -> str:
+    if r.get("gamma") is None:
+        return f"{r['group']}: {r.get('note') or 'no fit'}"
+    return f"{r['group']} γ = {_f(r['gamma'], 2)} {_ci_text(r['gamma_ci'], 2)}"
+
+
+def _size_ticks(ax, N: np.ndarray) -> None:
+    """Label the x axis at the model sizes themselves (25k, 99k, 1.2M), no minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    sizes = np.unique(N)
+    ax.xaxis.set_major_locator(FixedLocator(sizes))
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda x, _: f"{x / 1e6:.3g}M" if x >= 1e6 else f"{x / 1e3:.3g}k" if x >= 1e3 else f"{x:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+
+
+def _topo_panel(ax, rows: list, col: dict) -> str:
+    """Draw one (source, metric) panel; return the per-group fit summary for its title."""
+    pooled = next((r for r in rows if r["group"] == "all"), None)
+    vals, Ns = [], []
+    for r in rows:
+        if r["group"] == "all":
+            continue
+        c = col.get(r["group"], "0.3")
+        N = np.asarray(r["points"]["N"], float)
+        v = np.array([_num(x) for x in r["points"]["value"]])
+        vals.append(v)
+        Ns.append(N)
+        ax.scatter(N, v, color=c, s=28, zorder=3, edgecolor="white", lw=0.5)
+        if r.get("gamma") is not None and r.get("k") is not None:
+            xx = np.geomspace(N.min(), N.max(), 30)
+            ax.plot(xx, r["k"] * xx ** r["gamma"], color=c, lw=1.2, zorder=2)
+    ax.set_xscale("log")
+    v = np.concatenate(vals) if vals else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size and v.min() > 0:
+        ax.set_yscale("log")
+        pad = (v.max() / v.min()) ** 0.08
+        ax.set_ylim(v.min() / pad, v.max() * pad)
+        if v.max() / v.min() < 10:
+            _plain_log_ticks(ax)
+    if Ns:
+        _size_ticks(ax, np.concatenate(Ns))
+    lines = [" · ".join(_gamma_text(r) for r in rows if r["group"] != "all")]
+    if pooled is not None:
+        rho, p = _num(pooled.get("spearman_rho")), _num(pooled.get("spearman_p"))
+        sp = f"ρ = {rho:+.2f}, p = {p:.2g}" if np.isfinite(rho) else "ρ n/a"
+        lines.append(f"{_gamma_text(pooled)}, {sp}, n = {pooled['n']}")
+    return "\n".join(lines)
+
+
+def plot_topology_vs_size(res: dict, path, metrics=DEFAULT_TOPO_METRICS, dpi: int = 150) -> None:
+    """Grid of layer-mean metric (final checkpoint) vs N: rows = sources, columns = ``metrics``.
+
+    Metrics absent from scaling.json's ``topology`` entries are skipped; the figure says so when
+    none is present (e.g. the grid was analysed without metrics).
+    """
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    topo = res.get("topology") or []
+    sources = sorted({t["source"] for t in topo})
+    metrics = [m for m in metrics if any(t["metric"] == m for t in topo)]
+    acts = sorted({t["group"] for t in topo if t["group"] != "all"})
+    col = _colors(acts)
+    if not sources or not metrics:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.text(0.5, 0.5, "no topological metrics in scaling.json\n(run the topology stage first)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        style.save(fig, path, dpi=dpi)
+        return
+    fig, axes = plt.subplots(len(sources), len(metrics), figsize=(4.3 * len(metrics), 3.6 * len(sources)),
+                             squeeze=False)
+    for i, src in enumerate(sources):
+        for j, m in enumerate(metrics):
+            ax = axes[i, j]
+            rows = [t for t in topo if t["source"] == src and t["metric"] == m]
+            fits = _topo_panel(ax, rows, col) if rows else ""
+            if not rows:
+                ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(f"{src}: {m}\n{fits}", fontsize=8.5)
+            ax.set_xlabel("non-embedding parameters N" if i == len(sources) - 1 else "")
+            ax.set_ylabel(m, fontsize=9)
+    handles = [plt.Line2D([], [], color=col[a], marker="o", lw=1.2, label=a) for a in acts]
+    fig.suptitle("Topology vs model size (final checkpoint, mean over layers)\n"
+                 "fit: metric = k·N^γ, 95% bootstrap CI; Spearman ρ over runs of all activations",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=len(acts), fontsize=9, frameon=False,
+               title="activation", title_fontsize=9, bbox_to_anchor=(0.5, -0.02))
+    style.save(fig, path, dpi=dpi)

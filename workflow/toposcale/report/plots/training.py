@@ -1,0 +1,215 @@
+"""Training figures: validation loss against training tokens for every run of the study.
+
+Reads ``results/runs/{run}/log.csv`` (columns step, tokens, train_loss, val_loss, ...) and
+``results/runs/{run}/run.json`` (name, activation, size, seed, n_nonembed, holdout, ...). Nothing is
+recomputed: every plotted number is a value of those tables.
+
+Conventions shared by the study figures (also used by :mod:`toposcale.report.plots.topology` and
+:mod:`toposcale.report.plots.summary`): colour encodes model size on a sequential, colour-blind-safe palette
+(viridis, small = dark purple, large = green-yellow; see :func:`size_colors`), line style encodes the
+activation (:data:`ACTIVATION_STYLES`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toposcale.report.plots import style
+
+#: Line style per activation function (GELU solid, SwiGLU dashed); unknown activations cycle the rest.
+ACTIVATION_STYLES = {"gelu": "-", "swiglu": "--"}
+_EXTRA_STYLES = [":", "-."]
+#: Figure size of :func:`plot_training_curves` in inches (width, height).
+FIGSIZE = (8.0, 5.0)
+
+
+def activation_styles(activations) -> dict:
+    """Line style per activation: :data:`ACTIVATION_STYLES` for known names, then ':' and '-.'."""
+    out, k = {}, 0
+    for act in dict.fromkeys(activations):
+        if act in ACTIVATION_STYLES:
+            out[act] = ACTIVATION_STYLES[act]
+        else:
+            out[act] = _EXTRA_STYLES[k % len(_EXTRA_STYLES)]
+            k += 1
+    return out
+
+
+def size_colors(sizes) -> dict:
+    """Colour per model size on the viridis sequential palette, ordered by parameter count.
+
+    Parameters
+    ----------
+    sizes : mapping of hashable to float
+        Size key (e.g. a target parameter count or a label such as ``'d64L4'``) -> parameter count;
+        keys are ordered by count, so the smallest model is darkest.
+
+    Returns
+    -------
+    dict
+        Size key -> RGBA tuple. The palette is cut at 0.9 so the largest model stays visible on white.
+    """
+    import matplotlib
+
+    order = sorted(sizes, key=lambda s: (float(sizes[s]), str(s)))
+    cmap = matplotlib.colormaps["viridis"]
+    if len(order) == 1:
+        return {order[0]: cmap(0.0)}
+    return {s: cmap(0.9 * i / (len(order) - 1)) for i, s in enumerate(order)}
+
+
+def runs_table(runs):
+    """One row per run from run.json contents, with a ``size_key`` shared by runs of one model size.
+
+    Parameters
+    ----------
+    runs : list of dict or pandas.DataFrame
+        run.json dictionaries (key ``name``) or a table that already has a ``run`` column. Needs
+        ``activation``, ``size``, ``seed`` and ``n_nonembed``; ``target_params``, ``holdout`` and
+        ``tokens_per_param`` are used when present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The input columns plus ``size_key`` (``target_params`` when present, since the activations
+        hit a target with slightly different shapes and counts; else ``n_nonembed``), ``size_n`` (the
+        mean non-embedding count of the runs of that key) and ``size_label`` (see :func:`size_label`),
+        sorted by size, activation and seed.
+    """
+    import pandas as pd
+
+    df = runs.copy() if isinstance(runs, pd.DataFrame) else pd.DataFrame(list(runs))
+    if "run" not in df and "name" in df:
+        df = df.rename(columns={"name": "run"})
+    need = ["run", "activation", "size", "seed", "n_nonembed"]
+    missing = [c for c in need if c not in df]
+    if missing:
+        raise ValueError(f"run table lacks {missing} (has {list(df.columns)}); pass run.json contents "
+                         f"written by the current toposcale.train.trainer")
+    df = df.drop_duplicates("run").copy()
+    df["holdout"] = df["holdout"].fillna(False).astype(bool) if "holdout" in df else False
+    df["size_key"] = df["target_params"] if "target_params" in df else df["n_nonembed"]
+    df["size_n"] = df.groupby("size_key")["n_nonembed"].transform("mean")
+    labels = {}
+    for key, g in df.groupby("size_key"):
+        shapes = "/".join(dict.fromkeys(str(s) for s in g["size"]))
+        labels[key] = size_label(shapes, float(g["n_nonembed"].mean()), bool(g["holdout"].any()))
+    df["size_label"] = df["size_key"].map(labels)
+    return df.sort_values(["size_n", "activation", "seed", "run"]).reset_index(drop=True)
+
+
+def _fmt_count(x: float) -> str:
+    """Compact count: 6304 -> '6.3k', 1.2e6 -> '1.2M'."""
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def size_label(shapes: str, n_nonembed: float, holdout: bool = False) -> str:
+    """Legend label of a size: ``'6.3k (d16L2)'`` (mean non-embedding parameters and the shape label(s)),
+    with ``', holdout'`` appended for sizes held out of the scaling fits."""
+    return f"{_fmt_count(n_nonembed)} ({shapes}{', holdout' if holdout else ''})"
+
+
+def run_size_colors(info) -> dict:
+    """Run name -> colour of its size, for a table from :func:`runs_table`."""
+    sizes = info.drop_duplicates("size_key").set_index("size_key")["size_n"].to_dict()
+    colors = size_colors(sizes)
+    return {r.run: colors[r.size_key] for r in info.itertuples()}
+
+
+def draw_training_curves(ax, logs: dict, runs, legend_fontsize: float = 8) -> dict:
+    """Draw validation loss against tokens on ``ax`` (see :func:`plot_training_curves`).
+
+    Returns
+    -------
+    dict
+        ``info`` (:func:`runs_table` of the drawn runs) and ``init`` (the step-0 validation losses).
+    """
+    from matplotlib.lines import Line2D
+
+    info = runs_table(runs)
+    absent = [r for r in info["run"] if r not in logs]
+    if absent:
+        raise ValueError(f"training curves: no log.csv given for runs {absent}")
+    for name in info["run"]:
+        missing = [c for c in ("tokens", "val_loss") if c not in logs[name]]
+        if missing:
+            raise ValueError(f"log.csv of {name!r} lacks columns {missing} (has {list(logs[name].columns)})")
+    colors = run_size_colors(info)
+    dashes = activation_styles(info["activation"])
+    tpps = sorted(info["tokens_per_param"].unique()) if "tokens_per_param" in info else []
+    markers = dict(zip(tpps, "osD^v<>")) if len(tpps) > 1 else {}
+    init = []
+    for r in info.itertuples():
+        log = logs[r.run].sort_values("tokens")
+        init += [float(v) for v in log.loc[log["tokens"] == 0, "val_loss"].dropna()]
+        g = log[(log["tokens"] > 0) & np.isfinite(log["val_loss"])]
+        marker = markers.get(getattr(r, "tokens_per_param", None), "o" if len(g) <= 30 else None)
+        ax.plot(g["tokens"], g["val_loss"], color=colors[r.run], ls=dashes[r.activation], lw=1.6,
+                marker=marker, ms=3.5)
+    ax.set_xscale("log")
+    ax.set_xlabel("training tokens seen (log scale)")
+    ax.set_ylabel("validation loss (nats / token)")
+    first = info.drop_duplicates("size_key")
+    size_handles = [Line2D([], [], color=colors[s.run], lw=2.5, label=s.size_label) for s in first.itertuples()]
+    act_handles = [Line2D([], [], color="0.3", ls=ls, lw=1.6, label=a) for a, ls in dashes.items()]
+    act_handles += [Line2D([], [], color="0.3", ls="", marker=m, label=f"{t:g} tokens/param")
+                    for t, m in markers.items()]
+    leg = ax.legend(handles=size_handles, title="non-embedding params (shape)", loc="upper right",
+                    fontsize=legend_fontsize, title_fontsize=legend_fontsize + 1)
+    ax.add_artist(leg)
+    ax.legend(handles=act_handles, loc="lower left", fontsize=legend_fontsize, title_fontsize=legend_fontsize + 1,
+              title="activation" + ("; tokens/param" if markers else ""))
+    return {"info": info, "init": init}
+
+
+def training_title(info, init) -> str:
+    """Title of the training figure from the data: counts of runs, sizes, activations, seeds, the
+    parameter range and the validation loss at initialisation."""
+    n_seeds = info["seed"].nunique()
+    lo, hi = (min(init), max(init)) if init else (np.nan, np.nan)
+    init_txt = "" if not init else (f"; loss at init {lo:.2f} nats" if hi - lo < 0.005
+                                    else f"; loss at init {lo:.2f}-{hi:.2f} nats")
+    n_act = info["activation"].nunique()
+    return (f"Validation loss of {len(info)} runs: {info['size_key'].nunique()} sizes "
+            f"({_fmt_count(info['n_nonembed'].min())}-{_fmt_count(info['n_nonembed'].max())} params) x "
+            f"{n_act} activation{'s' if n_act > 1 else ''} x {n_seeds} seed{'s' if n_seeds > 1 else ''}"
+            f"{init_txt}")
+
+
+def plot_training_curves(logs: dict, runs, path, dpi: int = 150) -> dict:
+    """Validation loss against training tokens, one line per run.
+
+    Colour = model size (non-embedding parameters, :func:`size_colors`), line style = activation
+    (markers = tokens per parameter when the study varies it). The x axis is logarithmic, so the
+    step-0 row (0 tokens) of each log is not drawn; the loss at initialisation is quoted in the title
+    instead (its range over runs).
+
+    Parameters
+    ----------
+    logs : dict of str to pandas.DataFrame
+        Run name -> its ``log.csv`` (columns ``tokens`` and ``val_loss`` are used).
+    runs : list of dict or pandas.DataFrame
+        run.json contents of the same runs (see :func:`runs_table`).
+    path : path-like
+        Output PNG.
+    dpi : int
+        Resolution (config ``figures.dpi``).
+
+    Returns
+    -------
+    dict
+        ``runs`` (drawn, in order), ``title``.
+    """
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    drawn = draw_training_curves(ax, logs, runs)
+    title = training_title(drawn["info"], drawn["init"])
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    style.save(fig, path, dpi)
+    return {"runs": list(drawn["info"]["run"]), "title": title}

@@ -1,0 +1,1 @@
+"""Topology: point clouds, Vietoris-Rips persistence, diagram metrics, summaries and subsampling."""

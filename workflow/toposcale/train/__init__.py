@@ -1,0 +1,1 @@
+"""Training: the corpus and tokenizer, the GPT model, the resumable trainer."""

@@ -1,0 +1,333 @@
+"""Training loop with log-spaced checkpoints and exact resume.
+
+Schedule: linear warmup over ``warmup_frac`` of the steps, then cosine decay to ``min_lr_frac * lr`` at
+the last step. Optimiser: AdamW (decay on 2-D linear weights only), global-norm gradient clipping,
+gradient accumulation. Batches are a pure function of (seed, step, micro-step), so a resumed run sees
+exactly the batches an uninterrupted one would.
+
+Files. Work in progress lives in ``runs/{run}/.partial/`` (checkpoints, ``log.csv`` rows and
+``resume.safetensors`` = model + optimiser state at the last checkpoint). Snakemake deletes a job's
+declared outputs before it reruns the job, so resumable state must live outside them; when training
+finishes, checkpoints are renamed into ``runs/{run}/checkpoints/`` and ``log.csv`` and ``run.json`` are
+written last, and ``.partial`` is removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from toposcale.io import atomic_path
+from toposcale.plan.study import checkpoint_steps
+
+LOG_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s"]
+
+
+def lr_at(step: int, total_steps: int, lr: float, warmup_frac: float, min_lr_frac: float) -> float:
+    """Learning rate used for the update that produces step ``step + 1`` (0-based update index).
+
+    Examples
+    --------
+    >>> round(lr_at(0, 100, 1.0, 0.1, 0.1), 3), round(lr_at(9, 100, 1.0, 0.1, 0.1), 3)
+    (0.1, 1.0)
+    >>> round(lr_at(99, 100, 1.0, 0.1, 0.1), 3)
+    0.1
+    """
+    warmup = max(1, int(round(warmup_frac * total_steps)))
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    span = max(1, total_steps - 1 - (warmup - 1))
+    progress = min(1.0, (step - (warmup - 1)) / span)
+    return lr * (min_lr_frac + (1 - min_lr_frac) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def batch_offsets(n_tokens: int, seq_len: int, batch_size: int, seed: int, step: int, micro: int) -> np.ndarray:
+    """Random window starts for one micro-batch: a pure function of (seed, step, micro)."""
+    rng = np.random.default_rng([seed, step, micro])
+    return rng.integers(0, n_tokens - seq_len - 1, size=batch_size)
+
+
+def eval_offsets(n_tokens: int, seq_len: int, n_windows: int) -> np.ndarray:
+    """Fixed, evenly spaced validation windows (the same at every checkpoint and for every run)."""
+    return np.linspace(0, n_tokens - seq_len - 1, n_windows).astype(np.int64)
+
+
+def _windows(data, offsets, seq_len):
+    import torch
+
+    x = np.stack([np.asarray(data[o:o + seq_len], dtype=np.int64) for o in offsets])
+    y = np.stack([np.asarray(data[o + 1:o + 1 + seq_len], dtype=np.int64) for o in offsets])
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def versions() -> dict:
+    import torch
+
+    from toposcale import __version__
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
+            "toposcale": __version__, "platform": platform.platform()}
+
+
+def pick_device(requested: str = "auto") -> str:
+    import torch
+
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device = 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return requested
+
+
+def _fingerprint(run: dict, tcfg: dict, seq_len: int) -> str:
+    blob = json.dumps({"run": run, "training": tcfg, "seq_len": seq_len}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Trainer:
+    """Train one run of the study; see the module docstring for the file protocol."""
+
+    def __init__(self, run: dict, config: dict, data_dir, run_dir, threads: int = 1, log=print):
+        import torch
+
+        from toposcale.train.corpus import load_tokens
+        from toposcale.train.model import GPT, GPTConfig
+
+        self.run, self.cfg, self.log = run, config, log
+        self.t = config["training"]
+        self.seq_len = config["corpus"]["seq_len"]
+        self.seed = config["seed"] * 1_000_003 + run["seed"]
+        self.run_dir = Path(run_dir)
+        self.partial = self.run_dir / ".partial"
+        self.train_data = load_tokens(Path(data_dir) / "train.bin")
+        self.val_data = load_tokens(Path(data_dir) / "val.bin")
+        torch.set_num_threads(max(1, threads))
+        self.device = pick_device(self.t["device"])
+        torch.manual_seed(self.seed)
+        self.model = GPT(GPTConfig.from_run(run, self.seq_len)).to(self.device)
+        n_ne = self.model.n_params(True)
+        if n_ne != run["n_nonembed"]:
+            raise RuntimeError(f"built model has {n_ne} non-embedding parameters but the plan says "
+                               f"{run['n_nonembed']}; toposcale.plan.sizing and toposcale.train.model disagree")
+        b1, b2 = self.t["betas"]
+        self.opt = torch.optim.AdamW(self.model.param_groups(self.t["weight_decay"]), lr=self.t["lr"],
+                                     betas=(b1, b2))
+        self.steps = checkpoint_steps(run["total_steps"], self.t["n_checkpoints"])
+        self.fingerprint = _fingerprint(run, self.t, self.seq_len)
+        self.rows: list[dict] = []
+        self.step = 0
+        self.elapsed = 0.0
+        self.eval_x, self.eval_y = _windows(self.val_data, eval_offsets(
+            len(self.val_data), self.seq_len, self.t["eval_batches"] * self.t["batch_size"]), self.seq_len)
+
+    # ---- state ---------------------------------------------------------------------------------------
+    def _opt_tensors(self) -> dict:
+        out = {}
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        for group in self.opt.param_groups:
+            for p in group["params"]:
+                st = self.opt.state.get(p)
+                if st:
+                    for key in ("exp_avg", "exp_avg_sq", "step"):
+                        out[f"opt.{names[id(p)]}.{key}"] = st[key].reshape(-1) if key == "step" else st[key]
+        return out
+
+    def _save_resume(self) -> None:
+        from toposcale.io import save_state
+
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update(self._opt_tensors())
+        save_state(self.partial / "resume.safetensors", tensors,
+                   {"step": self.step, "elapsed": self.elapsed, "fingerprint": self.fingerprint,
+                    "rows": json.dumps(self.rows)})
+
+    def _try_resume(self) -> bool:
+        import torch
+
+        from toposcale.io import CheckpointError, load_state
+
+        path = self.partial / "resume.safetensors"
+        if not path.exists():
+            return False
+        try:
+            tensors, meta = load_state(path)
+        except CheckpointError as exc:
+            self.log(f"[{self.run['name']}] WARNING: {exc}; starting from scratch")
+            return False
+        if meta.get("fingerprint") != self.fingerprint:
+            self.log(f"[{self.run['name']}] resume state was written by a different config; starting from scratch")
+            return False
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        for n, p in self.model.named_parameters():
+            if f"opt.{n}.exp_avg" in tensors:
+                self.opt.state[p] = {"step": tensors[f"opt.{n}.step"].reshape(()).clone(),
+                                     "exp_avg": tensors[f"opt.{n}.exp_avg"].to(self.device),
+                                     "exp_avg_sq": tensors[f"opt.{n}.exp_avg_sq"].to(self.device)}
+        self.step = int(meta["step"])
+        self.elapsed = float(meta["elapsed"])
+        self.rows = json.loads(meta["rows"])
+        del torch
+        self.log(f"[{self.run['name']}] resuming from step {self.step} ({path})")
+        return True
+
+    # ---- loop ----------------------------------------------------------------------------------------
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.device == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def evaluate(self) -> float:
+        import torch
+
+        self.model.eval()
+        losses = []
+        bs = self.t["batch_size"]
+        with torch.no_grad(), self._autocast():
+            for i in range(0, len(self.eval_x), bs):
+                x = self.eval_x[i:i + bs].to(self.device)
+                y = self.eval_y[i:i + bs].to(self.device)
+                losses.append(float(self.model(x, y)[1]) * len(x))
+        self.model.train()
+        return sum(losses) / len(self.eval_x)
+
+    def _check_finite(self, value: float, what: str) -> None:
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"[{self.run['name']}] {what} is {value} at step {self.step}; training diverged. Lower "
+                f"training.lr (now {self.t['lr']}) or raise training.warmup_frac, then rerun")
+
+    def _checkpoint(self, train_loss: float, tokens_per_s: float) -> None:
+        from toposcale.io import save_state
+
+        val = self.evaluate()
+        self._check_finite(val, "validation loss")
+        tokens = self.step * self.run["tokens_per_step"]
+        lr = lr_at(max(self.step - 1, 0), self.run["total_steps"], self.t["lr"], self.t["warmup_frac"],
+                   self.t["min_lr_frac"])
+        self.rows.append({"step": self.step, "tokens": tokens, "train_loss": train_loss, "val_loss": val,
+                          "lr": lr, "tokens_per_s": tokens_per_s, "elapsed_s": round(self.elapsed, 3)})
+        save_state(self.partial / "checkpoints" / f"step{self.step:07d}.safetensors", self.model.state_dict(),
+                   {"run": self.run["name"], "step": self.step, "tokens": tokens, "val_loss": val})
+        self._save_resume()
+        total = self.run["total_steps"]
+        rate = self.step / self.elapsed if self.elapsed > 0 and self.step else 0.0
+        eta = (total - self.step) / rate if rate else float("nan")
+        self.log(f"[{self.run['name']}] step {self.step}/{total} ({100 * self.step / total:.0f}%) "
+                 f"train {train_loss:.4f} val {val:.4f} lr {lr:.2e} {tokens_per_s:,.0f} tok/s "
+                 f"elapsed {self.elapsed:.0f}s ETA {eta:.0f}s")
+
+    def train(self, max_seconds: float | None = None) -> dict:
+        """Run (or resume) training to the last step; ``max_seconds`` stops early (tests of resume)."""
+        import torch
+
+        self.partial.mkdir(parents=True, exist_ok=True)
+        resumed = self._try_resume()
+        if not resumed:
+            shutil.rmtree(self.partial / "checkpoints", ignore_errors=True)
+            self.rows = []
+            with torch.no_grad():
+                x, y = self._batch(0, 0)
+                first = float(self.model(x, y)[1])
+            self._checkpoint(first, 0.0)
+        total = self.run["total_steps"]
+        pending = {s for s in self.steps if s > self.step}
+        accum, bs = self.t["grad_accum"], self.t["batch_size"]
+        window_loss, window_steps, window_t0, window_tokens = 0.0, 0, time.perf_counter(), 0
+        start_wall = time.perf_counter()
+        self.model.train()
+        while self.step < total:
+            step_loss = self.train_step()
+            self._check_finite(step_loss, "training loss")
+            window_loss += step_loss
+            window_steps += 1
+            window_tokens += bs * accum * self.seq_len
+            if self.step in pending:
+                now = time.perf_counter()
+                self.elapsed += now - window_t0
+                self._checkpoint(window_loss / window_steps, window_tokens / max(now - window_t0, 1e-9))
+                window_loss, window_steps, window_tokens = 0.0, 0, 0
+                window_t0 = time.perf_counter()
+                if max_seconds is not None and time.perf_counter() - start_wall > max_seconds:
+                    return {"finished": False, "step": self.step}
+        return {"finished": True, "step": self.step}
+
+    def train_step(self) -> float:
+        """One optimiser update (all micro-batches) at the current step; returns the mean train loss."""
+        import torch
+
+        t = self.t
+        lr = lr_at(self.step, self.run["total_steps"], t["lr"], t["warmup_frac"], t["min_lr_frac"])
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        step_loss = 0.0
+        for micro in range(t["grad_accum"]):
+            x, y = self._batch(self.step, micro)
+            with self._autocast():
+                loss = self.model(x, y)[1] / t["grad_accum"]
+            loss.backward()
+            step_loss += float(loss.detach())
+        if t["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), t["grad_clip"], foreach=True)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.step += 1
+        return step_loss
+
+    def _batch(self, step: int, micro: int):
+        off = batch_offsets(len(self.train_data), self.seq_len, self.t["batch_size"], self.seed, step, micro)
+        x, y = _windows(self.train_data, off, self.seq_len)
+        return x.to(self.device), y.to(self.device)
+
+    def finalize(self) -> dict:
+        """Move checkpoints into place, write log.csv and run.json (last), remove ``.partial``."""
+        ckpt_dir = self.run_dir / "checkpoints"
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        for s in self.steps:
+            name = f"step{s:07d}.safetensors"
+            os.replace(self.partial / "checkpoints" / name, ckpt_dir / name)
+        with atomic_path(self.run_dir / "log.csv") as tmp, open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
+            w.writeheader()
+            w.writerows(self.rows)
+        tokens_seen = self.step * self.run["tokens_per_step"]
+        info = dict(self.run)
+        info.update({
+            "tokens_seen": tokens_seen, "flops": 6.0 * self.run["n_nonembed"] * tokens_seen,
+            "epochs": tokens_seen / len(self.train_data), "train_tokens_available": int(len(self.train_data)),
+            "n_nonembed_model": self.model.n_params(True), "n_total_model": self.model.n_params(False),
+            "checkpoint_steps": self.steps, "final_val_loss": self.rows[-1]["val_loss"],
+            "wall_seconds": self.elapsed, "device": self.device, "seed_effective": self.seed,
+            "config": {k: self.cfg[k] for k in ("seed", "corpus", "model", "training")},
+            "versions": versions()})
+        with atomic_path(self.run_dir / "run.json") as tmp:
+            tmp.write_text(json.dumps(info, indent=2))
+        shutil.rmtree(self.partial, ignore_errors=True)
+        return info
+
+
+def train_run(run: dict, config: dict, data_dir, run_dir, threads: int = 1, log=print) -> dict:
+    """Train (resuming if possible) and finalise one run; returns the run.json dict."""
+    trainer = Trainer(run, config, data_dir, run_dir, threads=threads, log=log)
+    epochs = run["total_steps"] * run["tokens_per_step"] / len(trainer.train_data)
+    limit = config["training"]["max_epochs_warning"]
+    if epochs > limit:
+        log(f"[{run['name']}] WARNING: this run repeats its training data {epochs:.1f} times (> "
+            f"training.max_epochs_warning = {limit}); use a larger corpus or fewer tokens_per_param")
+    log(f"[{run['name']}] {run['n_nonembed']:,} non-embedding params, {run['total_steps']} steps, "
+        f"{run['total_steps'] * run['tokens_per_step']:,} tokens ({epochs:.2f} epochs), device {trainer.device}")
+    trainer.train()
+    return trainer.finalize()
