@@ -1,4 +1,5 @@
-"""Statistics shared by the analyses: multiple testing, rank correlations, bootstrap resampling.
+"""Statistics shared by the analyses: multiple testing, ranks and rank correlations, log-log fits,
+percentile intervals, bootstrap resampling. The one home of each: call these, never a copy.
 
 numpy and scipy only. Every function ignores nothing silently: NaN inputs are either rejected with a
 ValueError or, where documented, propagated as NaN results.
@@ -7,8 +8,10 @@ ValueError or, where documented, propagated as NaN results.
 from __future__ import annotations
 
 import math
+from itertools import permutations
 
 import numpy as np
+from scipy import stats
 
 
 # ----------------------------------------------------------------------------- multiple testing
@@ -58,6 +61,17 @@ def bh_reject(p, alpha: float = 0.05) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- rank correlations
 
+def ranks(x) -> np.ndarray:
+    """Ranks 1..n of ``x`` along its last axis, ties sharing their average rank (``scipy.stats.rankdata``).
+
+    Examples
+    --------
+    >>> ranks([10, 30, 20, 20]).tolist()
+    [1.0, 4.0, 2.5, 2.5]
+    """
+    return stats.rankdata(np.asarray(x, dtype=float), axis=-1)
+
+
 def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -70,8 +84,6 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 def t_pvalue(r: float, df: int) -> float:
     """Two-sided p-value of a correlation ``r`` from ``t = r sqrt(df / (1 - r^2))`` on ``df`` degrees."""
-    from scipy import stats
-
     if not np.isfinite(r) or df < 1:
         return float("nan")
     if abs(r) >= 1.0:
@@ -98,13 +110,11 @@ def spearman(x, y) -> tuple[float, float]:
     (float, float)
         ``(rho, p)``; both NaN when ``n < 3`` or either variable is constant.
     """
-    from scipy import stats
-
     x, y = _pair(x, y)
     n = len(x)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan"), float("nan")
-    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    rx, ry = ranks(x), ranks(y)
     rho = float(np.corrcoef(rx, ry)[0, 1])
     if n <= 8:
         return rho, _exact_spearman_p(rx, ry, rho)
@@ -113,8 +123,6 @@ def spearman(x, y) -> tuple[float, float]:
 
 def _exact_spearman_p(rx: np.ndarray, ry: np.ndarray, rho: float) -> float:
     """Two-sided permutation p-value of a rank correlation over all orderings of ``ry``."""
-    from itertools import permutations
-
     perms = np.array(list(permutations(ry)))
     xc = rx - rx.mean()
     pc = perms - perms.mean(axis=1, keepdims=True)
@@ -148,8 +156,6 @@ def partial_spearman(x, y, z) -> tuple[float, float]:
         ``(rho, p)``; NaN when ``df < 1`` or a residual is identically zero (a variable is a monotone
         function of ``z``).
     """
-    from scipy import stats
-
     x, y = _pair(x, y)
     z = np.asarray(z, dtype=float)
     if z.ndim == 1:
@@ -161,9 +167,9 @@ def partial_spearman(x, y, z) -> tuple[float, float]:
     df = len(x) - 2 - z.shape[1]
     if df < 1:
         return float("nan"), float("nan")
-    rz = np.column_stack([stats.rankdata(col) for col in z.T])
-    ex = _residualise(stats.rankdata(x), rz)
-    ey = _residualise(stats.rankdata(y), rz)
+    rz = np.column_stack([ranks(col) for col in z.T])
+    ex = _residualise(ranks(x), rz)
+    ey = _residualise(ranks(y), rz)
     scale = float(len(x))
     if np.sqrt(ex @ ex) <= 1e-9 * scale or np.sqrt(ey @ ey) <= 1e-9 * scale:
         return float("nan"), float("nan")
@@ -177,12 +183,10 @@ def rowwise_spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) 
     Vectorised companion of :func:`spearman` / :func:`partial_spearman` for bootstrap resamples;
     rows where a variable (or a residual) is constant give NaN.
     """
-    from scipy import stats
-
-    rx = stats.rankdata(x, axis=1)
-    ry = stats.rankdata(y, axis=1)
+    rx = ranks(x)
+    ry = ranks(y)
     if z is not None:
-        rz = stats.rankdata(z, axis=1)
+        rz = ranks(z)
         rx = _residualise_rows(rx, rz)
         ry = _residualise_rows(ry, rz)
     rx = rx - rx.mean(axis=1, keepdims=True)
@@ -201,6 +205,48 @@ def _residualise_rows(a: np.ndarray, z: np.ndarray) -> np.ndarray:
     szz = np.sum(zc * zc, axis=1, keepdims=True)
     beta = np.where(szz > 0, np.sum(zc * ac, axis=1, keepdims=True) / np.where(szz > 0, szz, 1.0), 0.0)
     return ac - beta * zc
+
+
+# ----------------------------------------------------------------------------- fits
+
+def loglog_fit(x, y) -> dict:
+    """Least-squares line in log-log space: ``log y = intercept + slope * log x`` (natural logs).
+
+    The one power-law regression of the project (``y = exp(intercept) * x ** slope``).
+
+    Returns
+    -------
+    dict
+        ``slope``, ``intercept``, ``r2`` (of the log-log regression; NaN when every ``log y`` is equal)
+        and ``residuals`` (``log y`` minus the fitted line, as a numpy array).
+
+    Raises
+    ------
+    ValueError
+        Unequal lengths, fewer than 2 points, a non-positive or non-finite value, or all ``x`` equal.
+
+    Examples
+    --------
+    >>> fit = loglog_fit([1, 2, 4, 8], [3, 6, 12, 24])
+    >>> round(fit["slope"], 12), round(math.exp(fit["intercept"]), 12)
+    (1.0, 3.0)
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
+        raise ValueError(f"loglog_fit: need two 1-D arrays of equal length >= 2, got {x.shape} and {y.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y)) and np.all(x > 0) and np.all(y > 0)):
+        raise ValueError("loglog_fit: every x and y must be finite and > 0")
+    lx, ly = np.log(x), np.log(y)
+    if np.ptp(lx) == 0:
+        raise ValueError("loglog_fit: every x is equal, so the slope is undefined; vary x")
+    xm, ym = lx.mean(), ly.mean()
+    slope = float(np.sum((lx - xm) * (ly - ym)) / np.sum((lx - xm) ** 2))
+    intercept = float(ym - slope * xm)
+    resid = ly - (intercept + slope * lx)
+    sst = float(np.sum((ly - ym) ** 2))
+    r2 = float(1 - np.sum(resid ** 2) / sst) if sst > 0 else float("nan")
+    return {"slope": slope, "intercept": intercept, "r2": r2, "residuals": resid}
 
 
 # ----------------------------------------------------------------------------- bootstrap
@@ -235,11 +281,21 @@ def default_block_length(n: int) -> int:
 
 
 def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval ``(q_{(1-level)/2}, q_{(1+level)/2})`` of the finite ``samples`` (NaN if none)."""
+    """Percentile interval ``(q_{(1-level)/2}, q_{(1+level)/2})`` of ``samples`` (linear interpolation).
+
+    The one percentile interval of the project. NaN samples are dropped (a resample where the statistic
+    is undefined); infinite samples are kept, so an unreachable target gives an infinite bound instead of
+    silently narrowing the interval. ``(nan, nan)`` when no sample is left.
+
+    Examples
+    --------
+    >>> percentile_ci([1.0, 2.0, 3.0, 4.0, float("nan")], level=0.5)
+    (1.75, 3.25)
+    """
     if not 0 < level < 1:
-        raise ValueError(f"level={level} must lie in (0, 1)")
-    s = np.asarray(samples, dtype=float)
-    s = s[np.isfinite(s)]
+        raise ValueError(f"percentile_ci: level must lie in (0, 1), got {level!r}")
+    s = np.asarray(samples, dtype=float).ravel()
+    s = s[~np.isnan(s)]
     if len(s) == 0:
         return float("nan"), float("nan")
     lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])

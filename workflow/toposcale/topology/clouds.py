@@ -70,20 +70,44 @@ def pool(hidden: np.ndarray, how: str) -> np.ndarray:
     raise ExtractionError(f"topology.pooling = {how!r}; use 'last' or 'mean'")
 
 
-def pca_project(X: np.ndarray, k: int) -> np.ndarray:
-    """Centre ``X`` and project on its top-``k`` principal axes; return ``X`` unchanged if width <= k.
+def pca_project(X: np.ndarray, k: int, return_explained: bool = False):
+    """Centre ``X`` and project it on its top-``k`` principal axes (numpy SVD): the one PCA of the project.
+
+    A cloud whose width is already <= ``k`` is returned unchanged (not centred: persistence only sees
+    distances, which centring and rotation keep).
+
+    Parameters
+    ----------
+    X : numpy.ndarray, shape (n, width)
+    k : int
+        Components kept (``topology.pca_components``).
+    return_explained : bool
+        Also return the fraction of the total variance the kept components carry (1.0 when nothing is
+        dropped or the cloud has no variance).
+
+    Returns
+    -------
+    Y or (Y, explained)
+        ``Y`` of shape (n, min(k, n, width)) when projected.
 
     Examples
     --------
     >>> X = np.random.default_rng(0).normal(size=(40, 8))
     >>> pca_project(X, 3).shape, pca_project(X, 8) is X
     ((40, 3), True)
+    >>> pca_project(X, 8, return_explained=True)[1]
+    1.0
     """
+    X = np.asarray(X, dtype=np.float64)
     if X.shape[1] <= k:
-        return X
+        return (X, 1.0) if return_explained else X
     Xc = X - X.mean(axis=0)
-    _, _, vt = np.linalg.svd(Xc, full_matrices=False)
-    return Xc @ vt[:k].T
+    _, s, vt = np.linalg.svd(Xc, full_matrices=False)
+    Y = Xc @ vt[:k].T
+    if not return_explained:
+        return Y
+    total = float((s ** 2).sum())
+    return Y, (float((s[:k] ** 2).sum() / total) if total > 0 else 1.0)
 
 
 def baselines(X: np.ndarray, max_pairs_points: int = 2000) -> np.ndarray:
