@@ -112,9 +112,9 @@ def fixpoint_test(final_betas, *, se=None, target: float = FIXPOINT, alpha: floa
     Parameters
     ----------
     final_betas : array-like
-        Each run's final beta. In :func:`analyse_log`: the last plateau's beta when the run has two or
-        more plateaus, otherwise (a single segment is a climb, not a plateau) ``beta_estimate`` of the
-        run's last row outside grokking windows.
+        Each run's final beta. In :func:`toposcale.experiments.external.analyse.analyse_log`: the last
+        plateau's beta when the run has two or more plateaus, otherwise (a single segment is a climb,
+        not a plateau) ``beta_estimate`` of the run's last row outside grokking windows.
     se : array-like, optional
         Standard errors of ``final_betas`` (from the spread of the last plateau's rows, or the log's
         ``beta_uncertainty``); used only when there is a single run.

@@ -48,7 +48,8 @@ ISSUE_COLUMNS = ["log", "issue", "column", "run_id", "row", "line", "value", "ac
 #: :mod:`toposcale.analysis.logistic`. ``change_point_steps`` lists (';'-separated) the first step of each new
 #: segment found by the change-point detector (``cp_p_value``, ``cp_method`` from it);
 #: ``window_steps`` the grokking windows as first-last flagged step; ``n_detected_matched``,
-#: ``n_windows_hit``, ``precision``, ``recall`` as in :func:`match_transitions`.
+#: ``n_windows_hit``, ``precision``, ``recall`` as in
+#: :func:`toposcale.experiments.external.segmentation.match_transitions`.
 FITS_COLUMNS = [
     "run_id", "n_params_millions", "series", "x_variable", "n", "lo", "hi", "beta", "beta_ci_low",
     "beta_ci_high", "x0", "x0_ci_low", "x0_ci_high", "midpoint", "rss", "converged", "beta_at_bound",
@@ -65,6 +66,7 @@ CLAIMS_COLUMNS = ["claim", "statement", "null_hypothesis", "statistic", "statist
 SERIES_COLUMNS = ["run_id", "training_step", "loss", "capability_score", "beta_estimate",
                   "beta_uncertainty", "grokking_detected", "n_params_millions", "source_row",
                   "in_window", "plateau_id", "plateau_beta", "cp_loss", "cp_capability_score"]
+#: Series whose transitions (change points) and logistic fits are analysed per run.
 TRANSITION_SERIES = ("loss", "capability_score")
 
 

@@ -47,7 +47,13 @@ def log_time(steps):
 
 
 def flag_windows(flags) -> list:
-    """Maximal runs of consecutive True values as ``(first, last)`` index pairs (inclusive)."""
+    """Maximal runs of consecutive True values as ``(first, last)`` index pairs (inclusive).
+
+    Examples
+    --------
+    >>> flag_windows([0, 1, 1, 0, 1])
+    [(1, 2), (4, 4)]
+    """
     f = np.asarray(flags, dtype=bool)
     if f.size == 0:
         return []
