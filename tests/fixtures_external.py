@@ -12,8 +12,9 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 
-from toposcale.experiments.external import FIXPOINT, LADDER_RATIO, make_synthetic_log
+from toposcale.experiments.external import FIXPOINT, LADDER_RATIO, NULL_EFFECTS, make_synthetic_log
 
 __all__ = ["FIXPOINT", "LADDER_RATIO", "planted_log", "null_log", "iid_plateau_betas", "spike_runs",
            "write_messy_csv", "MESSY_EXPECTED", "write_toposcale_runs"]
@@ -28,9 +29,7 @@ def planted_log(seed: int = 0, **kw):
 def null_log(seed: int = 0, **kw):
     """Same shape as :func:`planted_log` but no ladder (i.i.d. log-uniform plateau levels on [1, 5]),
     no spike, a random final level and grokking windows at random positions."""
-    args = dict(ladder_ratio=None, spike_factor=1.0, final_beta=None, window="random")
-    args.update(kw)
-    return make_synthetic_log(seed=seed, **args)
+    return make_synthetic_log(seed=seed, **{**NULL_EFFECTS, **kw})
 
 
 def iid_plateau_betas(rng, n_runs: int = 6, n_plateaus: int = 10, low: float = 0.8, high: float = 4.67):
@@ -105,8 +104,6 @@ def write_toposcale_runs(root, runs=("gelu-d16L1-s0", "swiglu-d16L1-s0"), n_step
     Validation loss is ``0.5 + 5 (1 + step/50)^-0.5`` plus noise (sd 0.01); ``n_nonembed`` is
     ``20000 * (k + 1)`` for the k-th run. Returns the ``root/runs`` folder.
     """
-    import pandas as pd
-
     rng = np.random.default_rng(seed)
     steps = np.concatenate([[0], np.unique(np.round(np.geomspace(1, 2000, n_steps - 1))).astype(int)])
     for k, run in enumerate(runs):

@@ -355,6 +355,23 @@ def test_cli_make_example_loads_cleanly(tmp_path, capsys):
     assert "wrote 360 rows" in capsys.readouterr().out
 
 
+def test_write_demo_log_writes_the_cli_bytes(tmp_path):
+    for seed, null, flag in ((1, False, []), (2, True, ["--null"])):
+        cli, direct = tmp_path / f"cli{seed}.csv", tmp_path / f"direct{seed}.csv"
+        assert ext.main(["make-example", str(cli), "--seed", str(seed), *flag]) == 0
+        df = ext.write_demo_log(direct, seed, null=null)
+        assert direct.read_bytes() == cli.read_bytes()
+        assert len(df) == 360
+    assert (tmp_path / "direct1.csv").read_bytes() != (tmp_path / "direct2.csv").read_bytes()
+
+
+def test_unknown_log_suffix_is_named(tmp_path):
+    path = tmp_path / "log.json"
+    path.write_text("{}")
+    with pytest.raises(ValueError, match=r"unknown file type '\.json'; use \.csv, \.tsv or \.parquet"):
+        ext.load_log(path, warn=False)
+
+
 # ----------------------------------------------------------------------------- Snakemake rules
 
 _SNAKEFILE = """
