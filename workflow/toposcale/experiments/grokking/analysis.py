@@ -1,0 +1,288 @@
+"""Analysis of the grokking measures: the positive control and the detection test.
+
+Positive control (:func:`positive_control`)
+-------------------------------------------
+On the final checkpoint the grokked embedding's Fourier plane is a circle (one dominant, round H1
+loop); the no-weight-decay control's is not.
+
+Detection test (:func:`detection_summary`)
+------------------------------------------
+Checkpoints of both arms are labelled pre-grok (test accuracy < 0.2) or post-grok (> 0.99); each
+measure's AUC for telling them apart gets a seed-cluster bootstrap interval. The control arm's
+memorised checkpoints are pre-grok negatives at the same training steps as the grokked ones, so a
+measure that merely tracks training time does not separate perfectly. Timing compares, per grok-arm
+run, when the measure settles past the midpoint of its pre/post medians with when test accuracy
+settles above 0.5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from toposcale.experiments.grokking.loops import CLOUD_MEASURES, CLOUDS
+from toposcale.stats import percentile_ci, roc_auc
+
+#: Test-accuracy thresholds that define pre-grok and post-grok checkpoints in the detection test.
+PRE_GROK_ACC = 0.2
+POST_GROK_ACC = 0.99
+#: Test accuracy at which grokking "happens" for the timing comparison.
+GROK_ACC = 0.5
+#: Positive-control thresholds: one dominant loop (longest H1 bar >= 3x the second) that is also
+#: round (longest H1 lifetime >= 0.75 x the plane cloud's RMS radius, about half a perfect circle's).
+MIN_DOMINANCE_RATIO = 3.0
+MIN_LOOP_SIZE = 0.75
+
+
+# --------------------------------------------------------------------------------------------
+# Positive control
+# --------------------------------------------------------------------------------------------
+
+def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float = MIN_LOOP_SIZE):
+    """The positive control on each run's final checkpoint.
+
+    The grokked embedding, projected onto the plane of its strongest Fourier frequency
+    (:func:`toposcale.experiments.grokking.fourier.fourier_plane`), should be a circle: one dominant H1 bar (``plane_ratio``, longest over
+    second-longest lifetime, ``>= min_ratio``) that is round (``plane_loop_size``, longest lifetime
+    over the cloud's RMS radius, ``>= min_loop``). The no-grokking control should not be.
+
+    The loop-size condition is needed because dominance alone is not specific: the plane is chosen
+    for its strongest frequency, so even a random embedding is slightly circular in it (ratio about
+    1.2-2 for p = 59, d = 128), and memorising controls reach ratios above 3 with small, noisy loops.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (seed, arm): ``step``, ``test_acc``, ``fourier_freq``, ``fourier_share``,
+        ``plane_ratio``, ``plane_loop_size``, ``dominant`` (ratio >= min_ratio), ``round``
+        (loop size >= min_loop), ``circle`` (both), ``expected`` (True for the grok arm), ``ok``
+        (circle == expected) and ``ok_ratio_only`` (dominant == expected: the test with dominance
+        alone).
+    """
+    final = df.sort_values("step").groupby(["seed", "arm"], as_index=False).tail(1)
+    cols = ["seed", "arm", "step", "test_acc", "fourier_freq", "fourier_share", "plane_ratio", "plane_loop_size"]
+    out = final[cols].copy()
+    out["dominant"] = out["plane_ratio"].fillna(0) >= float(min_ratio)
+    out["round"] = out["plane_loop_size"] >= float(min_loop)
+    out["circle"] = out["dominant"] & out["round"]
+    out["expected"] = out["arm"] == "grok"
+    out["ok"] = out["circle"] == out["expected"]
+    out["ok_ratio_only"] = out["dominant"] == out["expected"]
+    return out.sort_values(["seed", "arm"], ascending=[True, False]).reset_index(drop=True)
+
+
+def phase_steps(run) -> dict:
+    """Checkpoints before, during and after grokking in one grok-arm run (for figures).
+
+    ``before``: the last step with test accuracy < :data:`PRE_GROK_ACC` (the memorised state);
+    ``during``: the step whose test accuracy is closest to :data:`GROK_ACC` after it; ``after``: the
+    final step. Missing phases (a run that never grokked) are left out.
+    """
+    run = run.sort_values("step")
+    steps, acc = run["step"].to_numpy(), run["test_acc"].to_numpy()
+    out = {}
+    pre = np.flatnonzero(acc < PRE_GROK_ACC)
+    if pre.size:
+        out["before"] = int(steps[pre[-1]])
+    later = np.arange(pre[-1] + 1 if pre.size else 0, steps.size)
+    mid = later[(acc[later] >= PRE_GROK_ACC) & (acc[later] <= POST_GROK_ACC)]
+    if mid.size:
+        out["during"] = int(steps[mid[np.argmin(np.abs(acc[mid] - GROK_ACC))]])
+    out["after"] = int(steps[-1])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Detection test
+# --------------------------------------------------------------------------------------------
+
+#: Measures tested for detecting grokking: name -> kind ('topological' or 'reference').
+DETECTION_METRICS = {
+    **{f"{c}_{m}": "topological" for c in CLOUDS for m in CLOUD_MEASURES if m != "scale"},
+    **{f"{c}_scale": "topological" for c in ("embed", "resid")},
+    "plane_loop_size": "topological",
+    "fourier_share": "reference",
+    "weight_norm": "reference",
+}
+SUMMARY_COLUMNS = ["metric", "kind", "direction", "auc", "auc_lo", "auc_hi", "auc_seed_min", "auc_seed_max",
+                   "separates", "n_pre", "n_post", "n_seeds", "lead_steps", "lead_min", "lead_max",
+                   "acc_cross_step", "metric_cross_step", "train_cross_step", "resolution_steps", "verdict",
+                   "seed_verdicts"]
+
+
+def grok_labels(test_acc) -> np.ndarray:
+    """1 for post-grok (test accuracy > :data:`POST_GROK_ACC`), 0 for pre-grok (< :data:`PRE_GROK_ACC`),
+    -1 for checkpoints in between (left out of the detection test)."""
+    acc = np.asarray(test_acc, dtype=np.float64)
+    return np.where(acc > POST_GROK_ACC, 1, np.where(acc < PRE_GROK_ACC, 0, -1))
+
+
+def seed_bootstrap_auc(df, metric: str, n_boot: int = 2000, seed: int = 0, level: float = 0.95):
+    """AUC of ``metric`` for post- vs pre-grok checkpoints, with a seed-cluster bootstrap interval.
+
+    The AUC is :func:`toposcale.stats.roc_auc` (post-grok checkpoints positive). Every checkpoint of
+    ``df`` (both arms) with a label from :func:`grok_labels` enters; the interval resamples whole seeds
+    with replacement (checkpoints of one seed are not independent) and takes the percentile interval
+    (:func:`toposcale.stats.percentile_ci`) of the AUC over resamples that contain both classes.
+
+    Returns
+    -------
+    (auc, lo, hi, n_pre, n_post)
+    """
+    lab = grok_labels(df["test_acc"])
+    keep = lab >= 0
+    d, lab = df.loc[keep], lab[keep]
+    n_pre, n_post = int((lab == 0).sum()), int((lab == 1).sum())
+    if n_pre == 0 or n_post == 0:
+        return float("nan"), float("nan"), float("nan"), n_pre, n_post
+    point = roc_auc(d[metric].to_numpy(), lab)
+    seeds = np.array(sorted(d["seed"].unique()))
+    groups = {s: (d[metric].to_numpy()[d["seed"].to_numpy() == s], lab[d["seed"].to_numpy() == s]) for s in seeds}
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(int(n_boot)):
+        pick = rng.choice(seeds, size=seeds.size, replace=True)
+        s = np.concatenate([groups[k][0] for k in pick])
+        y = np.concatenate([groups[k][1] for k in pick])
+        if 0 < y.sum() < y.size and not np.isnan(s[y == 1]).all() and not np.isnan(s[y == 0]).all():
+            boots.append(roc_auc(s, y))
+    lo, hi = percentile_ci(boots, level)
+    return point, lo, hi, n_pre, n_post
+
+
+def per_seed_auc(df, metric: str) -> np.ndarray:
+    """AUC of ``metric`` (post- vs pre-grok, both arms) within each seed that has both classes."""
+    out = []
+    for _, d in df.groupby("seed"):
+        lab = grok_labels(d["test_acc"])
+        keep = (lab >= 0) & d[metric].notna().to_numpy()
+        if (lab[keep] == 0).any() and (lab[keep] == 1).any():
+            out.append(roc_auc(d[metric].to_numpy()[keep], lab[keep]))
+    return np.array(out, dtype=np.float64)
+
+
+def settle_step(steps, values, threshold: float, rising: bool = True) -> float:
+    """Step from which ``values`` stay on the far side of ``threshold`` until the end.
+
+    The far side is ``> threshold`` when ``rising`` (``< threshold`` otherwise). The crossing is
+    located by linear interpolation between the last checkpoint on the near side and the next one;
+    a series that starts on the far side settles at its first step; one that ends on the near side
+    never settles (``nan``).
+    """
+    t = np.asarray(steps, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    far = v > threshold if rising else v < threshold
+    if v.size == 0 or not far[-1]:
+        return float("nan")
+    near = np.flatnonzero(~far)
+    if near.size == 0:
+        return float(t[0])
+    i = near[-1]
+    v0, v1 = v[i], v[i + 1]
+    frac = (threshold - v0) / (v1 - v0) if v1 != v0 else 0.0
+    return float(t[i] + frac * (t[i + 1] - t[i]))
+
+
+def seed_timing(run, metric: str) -> dict:
+    """When one grok-arm run's ``metric`` moves, compared with its test accuracy.
+
+    ``pre`` and ``post`` are the metric's medians over the run's pre- and post-grok checkpoints
+    (:func:`grok_labels`); the metric's crossing is :func:`settle_step` at ``(pre + post) / 2``
+    in the direction of ``post - pre``; accuracy's is :func:`settle_step` of test accuracy at
+    :data:`GROK_ACC`. ``lead = acc_cross - metric_cross`` in steps (positive: the metric moves
+    first). ``train_cross`` is the same for training accuracy (memorisation), for context.
+    ``resolution`` is the gap between the two checkpoints around the accuracy crossing;
+    the verdict is ``before`` if ``lead > resolution``, ``after`` if ``lead < -resolution``,
+    ``with`` otherwise, and ``never`` if the run has no pre- or post-grok checkpoint, the medians
+    are equal, or the metric does not settle. A measure that moves long before (after) grokking,
+    so that its pre-grok (post-grok) median already sits at the other level, also reads ``never``.
+    """
+    run = run.sort_values("step")
+    steps, lab = run["step"].to_numpy(), grok_labels(run["test_acc"])
+    v = run[metric].to_numpy(dtype=np.float64)
+    acc_cross = settle_step(steps, run["test_acc"], GROK_ACC, rising=True)
+    train_cross = settle_step(steps, run["train_acc"], GROK_ACC) if "train_acc" in run else float("nan")
+    out = dict(acc_cross=acc_cross, train_cross=train_cross, metric_cross=float("nan"), lead=float("nan"),
+               resolution=float("nan"), direction="none", verdict="never")
+    if np.isnan(acc_cross) or not (lab == 0).any() or not (lab == 1).any():
+        return out
+    k = int(np.searchsorted(steps, acc_cross))
+    out["resolution"] = float(steps[min(k, steps.size - 1)] - steps[max(k - 1, 0)])
+    pre, post = np.nanmedian(v[lab == 0]), np.nanmedian(v[lab == 1])
+    if not np.isfinite(pre) or not np.isfinite(post) or pre == post:
+        return out
+    out["direction"] = "up" if post > pre else "down"
+    cross = settle_step(steps, v, (pre + post) / 2, rising=post > pre)
+    if np.isnan(cross):
+        return out
+    lead = acc_cross - cross
+    verdict = "before" if lead > out["resolution"] else "after" if lead < -out["resolution"] else "with"
+    out.update(metric_cross=cross, lead=lead, verdict=verdict)
+    return out
+
+
+def _overall_verdict(verdicts: list[str]) -> str:
+    """The verdict shared by a strict majority of seeds, else ``mixed``."""
+    values, counts = np.unique(verdicts, return_counts=True)
+    best = int(np.argmax(counts))
+    return str(values[best]) if counts[best] * 2 > len(verdicts) else "mixed"
+
+
+def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
+    """One row per metric: how well it separates pre- from post-grok checkpoints, and when it moves.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The per-checkpoint table (:func:`toposcale.experiments.grokking.measures.measure_run` rows of every seed and arm).
+    metrics : dict, optional
+        name -> kind; defaults to :data:`DETECTION_METRICS` (those present in ``df``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SUMMARY_COLUMNS`: ``auc`` (post- vs pre-grok checkpoints of both arms,
+        :func:`seed_bootstrap_auc`; 1 = larger after grokking, 0 = smaller, 0.5 = no separation)
+        with its 95 % seed-bootstrap interval ``auc_lo``/``auc_hi``; ``auc_seed_min``/``max`` over
+        per-seed AUCs (:func:`per_seed_auc`); ``separates`` = the interval excludes 0.5 and every
+        seed's AUC lies on the same side of 0.5 (a statement about consistency, not effect size:
+        with 3 seeds the interval comes from at most 10 distinct resamples and is narrow, so read
+        the AUC itself); ``n_pre``/``n_post`` checkpoints; ``direction`` = majority of per-seed
+        directions (``up``: larger after grokking); timing over grok-arm runs
+        (:func:`seed_timing`): ``lead_steps`` median lead (steps, positive = metric first),
+        ``lead_min``/``lead_max`` over seeds, medians of ``acc_cross_step``, ``metric_cross_step``,
+        ``train_cross_step`` (training accuracy settles above 0.5: memorisation) and
+        ``resolution_steps``, ``verdict`` (majority of ``seed_verdicts``, or ``mixed``).
+    """
+    metrics = {k: v for k, v in (metrics or DETECTION_METRICS).items() if k in df.columns}
+    grok = df[df["arm"] == "grok"]
+    rows = []
+    for name, kind in metrics.items():
+        a, lo, hi, n_pre, n_post = seed_bootstrap_auc(df, name, n_boot=n_boot, seed=seed)
+        per_seed = per_seed_auc(df, name)
+        consistent = per_seed.size > 0 and (bool((per_seed > 0.5).all()) or bool((per_seed < 0.5).all()))
+        timings = [seed_timing(run, name) for _, run in grok.groupby("seed")]
+        leads = np.array([t["lead"] for t in timings], dtype=np.float64)
+        verdicts = [t["verdict"] for t in timings]
+        finite = leads[np.isfinite(leads)]
+
+        def med(key):
+            vals = np.array([t[key] for t in timings], dtype=np.float64)
+            return float(np.nanmedian(vals)) if np.isfinite(vals).any() else float("nan")
+
+        direction = _overall_verdict([t["direction"] for t in timings]) if timings else "none"
+        rows.append(dict(
+            metric=name, kind=kind, direction=direction,
+            auc=a, auc_lo=lo, auc_hi=hi,
+            auc_seed_min=float(per_seed.min()) if per_seed.size else float("nan"),
+            auc_seed_max=float(per_seed.max()) if per_seed.size else float("nan"),
+            separates=bool(np.isfinite(lo) and (lo > 0.5 or hi < 0.5) and consistent),
+            n_pre=n_pre, n_post=n_post, n_seeds=int(df["seed"].nunique()),
+            lead_steps=float(np.median(finite)) if finite.size else float("nan"),
+            lead_min=float(finite.min()) if finite.size else float("nan"),
+            lead_max=float(finite.max()) if finite.size else float("nan"),
+            acc_cross_step=med("acc_cross"), metric_cross_step=med("metric_cross"),
+            train_cross_step=med("train_cross"),
+            resolution_steps=med("resolution"),
+            verdict=_overall_verdict(verdicts) if verdicts else "never", seed_verdicts=";".join(verdicts)))
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

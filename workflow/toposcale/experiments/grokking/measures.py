@@ -1,0 +1,109 @@
+"""Progress measures of every checkpoint of a grokking run.
+
+Per checkpoint:
+
+* Fourier share: fraction of the (token-centred) embedding's variance carried by its 5 strongest
+  Fourier frequencies over the token axis (see :func:`toposcale.experiments.grokking.fourier.fourier_power`).
+* Topology of three point clouds (see :func:`toposcale.experiments.grokking.loops.cloud_measures`): the ``p``
+  embedding rows of the number tokens (``embed``), the final-position residual stream for the inputs
+  ``(a, 0, =)`` (``resid``), and the embedding projected onto the plane of its strongest Fourier
+  frequency (``plane``); plus the plane's loop size (:func:`toposcale.experiments.grokking.loops.loop_size`)
+  and the parameters' L2 norm (a non-topological reference, from the training log).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from toposcale.experiments.grokking.diagrams import save_run_diagrams
+from toposcale.experiments.grokking.fourier import fourier_plane, fourier_share, strongest_frequency
+from toposcale.experiments.grokking.loops import CLOUDS, cloud_measures, dominance_ratio, loop_size
+from toposcale.experiments.grokking.runs import LOG_COLUMNS, checkpoint_path, checkpoint_steps
+from toposcale.experiments.grokking.training import load_checkpoint
+from toposcale.io import read_table
+
+
+def point_clouds(model) -> dict:
+    """The three point clouds of a model, each with ``p`` rows (one per number ``a``).
+
+    ``embed``: token embedding rows of ``0 .. p-1``; ``resid``: final-position residual stream after
+    the block for the inputs ``(a, 0, =)``; ``plane``: :func:`fourier_plane` of ``embed``.
+    """
+    p = model.p
+    with torch.no_grad():
+        E = model.embed.weight[:p].double().numpy()
+        x = torch.stack([torch.arange(p), torch.zeros(p, dtype=torch.long), torch.full((p,), p)], dim=1)
+        R = model.residual(x).double().numpy()
+    return {"embed": E, "resid": R, "plane": fourier_plane(E, p)}
+
+
+def checkpoint_measures(model, noise_fraction: float = 0.05, backend: str = "auto"):
+    """All progress measures of one checkpoint.
+
+    Returns
+    -------
+    row : dict
+        ``fourier_share`` (:func:`fourier_share`, top 5), ``fourier_freq``
+        (:func:`strongest_frequency`), ``plane_ratio`` (:func:`dominance_ratio` of the plane cloud),
+        ``plane_loop_size`` (:func:`loop_size` of the plane cloud) and ``{cloud}_{measure}`` for
+        cloud in :data:`CLOUDS` and measure in :data:`CLOUD_MEASURES`.
+    diagrams : dict
+        cloud name -> :class:`toposcale.topology.homology.Diagrams`; ``'plane_points'`` -> the (p, 2) plane.
+    """
+    clouds = point_clouds(model)
+    row = {"fourier_share": fourier_share(clouds["embed"], model.p),
+           "fourier_freq": strongest_frequency(clouds["embed"], model.p)}
+    diagrams = {"plane_points": clouds["plane"]}
+    for name in CLOUDS:
+        m, dg = cloud_measures(clouds[name], noise_fraction, backend, where=f"grokking {name} cloud")
+        row.update({f"{name}_{k}": v for k, v in m.items()})
+        diagrams[name] = dg
+    row["plane_ratio"] = dominance_ratio(diagrams["plane"].h1)
+    row["plane_loop_size"] = loop_size(clouds["plane"], diagrams["plane"].h1)
+    return row, diagrams
+
+
+def measure_run(run_dir, cfg: dict, arm: str, seed: int, noise_fraction: float = 0.05,
+                backend: str = "auto", threads: int = 1, diagrams_path=None):
+    """Measures of every checkpoint of one run, joined with its log.
+
+    Parameters
+    ----------
+    run_dir : path
+        A folder written by :func:`toposcale.experiments.grokking.training.train` (``log.csv`` and
+        ``checkpoints/``).
+    cfg : dict
+        The ``grokking`` config section it was trained with.
+    arm, seed
+        Copied into the table.
+    noise_fraction, backend
+        See :func:`cloud_measures`.
+    diagrams_path : path, optional
+        If given, the embedding's H0/H1 diagrams and its Fourier-plane points and diagrams at every
+        checkpoint are written there (see :func:`save_run_diagrams`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per checkpoint step: ``seed``, ``arm``, the :data:`LOG_COLUMNS` of ``log.csv`` and
+        the keys of :func:`checkpoint_measures`.
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    log = read_table(Path(run_dir) / "log.csv")
+    missing = [s for s in checkpoint_steps(cfg) if s not in set(log["step"])]
+    if missing:
+        raise ValueError(f"{run_dir}/log.csv lacks checkpoint steps {missing[:5]}; the run was trained "
+                         f"with a different grokking config (steps / n_checkpoints); retrain it")
+    rows, per_step = [], {}
+    for step in log["step"]:
+        model = load_checkpoint(checkpoint_path(run_dir, step), cfg)
+        row, dg = checkpoint_measures(model, noise_fraction, backend)
+        rows.append({"seed": int(seed), "arm": arm, "step": int(step), **row})
+        per_step[int(step)] = dg
+    if diagrams_path is not None:
+        save_run_diagrams(diagrams_path, per_step)
+    measures = [k for k in rows[0] if k not in ("seed", "arm", "step")]
+    return pd.DataFrame(rows).merge(log, on="step")[["seed", "arm", *LOG_COLUMNS, *measures]]
