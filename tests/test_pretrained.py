@@ -10,6 +10,8 @@ import json
 import math
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -291,6 +293,18 @@ def test_text_units_and_probe_selection(tmp_path):
     assert P.corpus_name(str(f)) == "My_notes_v2" and P.corpus_name("builtin:pydocs") == "pydocs"
     with pytest.raises(P.PretrainedError, match="both get the name"):
         P.corpus_sources({"corpora": [str(f), str(tmp_path / "My notes_v2.txt")]})
+
+
+def test_rule_file_imports_stay_light():
+    """The rule files import model_specs, corpus_sources and corpus_name while Snakemake parses them, and
+    the persistence job reads activations: none of these may import torch, pandas or transformers."""
+    code = ("import sys\n"
+            "from toposcale.experiments.pretrained import corpus_name, corpus_sources, model_specs, load_activations\n"
+            "import toposcale.train.corpus\n"
+            "print(sorted(m for m in ('torch', 'pandas', 'transformers') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(P.__file__).resolve().parents[3])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_docstrings_in_source_order():
