@@ -10,6 +10,8 @@ import json
 import math
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from toposcale.experiments import pretrained as P  # noqa: E402
+from toposcale.topology.subsampling import subsample_interval  # noqa: E402
 
 WORDS = ("in the beginning god created heaven and earth was without form void darkness upon face of deep "
          "spirit moved waters said let there be light it good divided from day night evening morning first").split()
@@ -292,12 +295,24 @@ def test_text_units_and_probe_selection(tmp_path):
         P.corpus_sources({"corpora": [str(f), str(tmp_path / "My notes_v2.txt")]})
 
 
+def test_rule_file_imports_stay_light():
+    """The rule files import model_specs, corpus_sources and corpus_name while Snakemake parses them, and
+    the persistence job reads activations: none of these may import torch, pandas or transformers."""
+    code = ("import sys\n"
+            "from toposcale.experiments.pretrained import corpus_name, corpus_sources, model_specs, load_activations\n"
+            "import toposcale.train.corpus\n"
+            "print(sorted(m for m in ('torch', 'pandas', 'transformers') if m in sys.modules))")
+    env = {**os.environ, "PYTHONPATH": str(Path(P.__file__).resolve().parents[3])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_docstrings_in_source_order():
     import ast
 
     src = '"""Module doc."""\nclass A:\n    """Class A."""\n    def f(self):\n        """Method f.\n\n    Indented."""\n' \
           'def g():\n    """Function g."""\n'
-    assert P._docstrings_in_order(ast.parse(src)) == ["Module doc.", "Class A.", "Method f.\n\nIndented.",
+    assert P.docstrings_in_order(ast.parse(src)) == ["Module doc.", "Class A.", "Method f.\n\nIndented.",
                                                       "Function g."]
 
 
@@ -310,7 +325,7 @@ def test_subsample_interval_recovers_standard_error():
     rng = np.random.default_rng(3)
     x = rng.normal(size=200)
     reps = [x[rng.choice(200, 160, replace=False)].mean() for _ in range(2000)]
-    lo, hi = P.subsample_interval(x.mean(), reps, 200, 160)
+    lo, hi = subsample_interval(x.mean(), reps, 200, 160)
     # n-point standard error of the mean is 1/sqrt(200); a 95% interval spans 2 * 1.96 of it
     assert (hi - lo) / (2 * 1.96) == pytest.approx(1 / math.sqrt(200), rel=0.1)
     assert lo < x.mean() < hi
@@ -318,12 +333,12 @@ def test_subsample_interval_recovers_standard_error():
     raw = np.quantile(reps, [0.025, 0.975])
     assert (raw[1] - raw[0]) / (2 * 1.96) == pytest.approx(0.5 / math.sqrt(200), rel=0.1)
     with pytest.raises(ValueError, match="0 < m < n"):
-        P.subsample_interval(0.0, reps, 10, 10)
+        subsample_interval(0.0, reps, 10, 10)
     # a two-humped replicate distribution (an outlier in or out of the subsample) would reach below the
     # statistic's range; the interval is clipped to it
     humps = np.r_[np.full(15, 3.0), np.full(5, 1.0)]  # median 3, 2.5% quantile 1, scale factor sqrt(400/100) = 2
-    assert P.subsample_interval(3.0, humps, 500, 400) == pytest.approx((-1.0, 3.0))
-    assert P.subsample_interval(3.0, humps, 500, 400, support=(1.0, np.inf)) == pytest.approx((1.0, 3.0))
+    assert subsample_interval(3.0, humps, 500, 400) == pytest.approx((-1.0, 3.0))
+    assert subsample_interval(3.0, humps, 500, 400, support=(1.0, np.inf)) == pytest.approx((1.0, 3.0))
 
 
 def _planted_layers(n=60, seed=0):

@@ -16,11 +16,14 @@ Command line::
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 
 def _check_optional_deps() -> None:
@@ -64,8 +67,6 @@ def convert_gguf(gguf_path, out_dir, dtype: str = "float32", overwrite: bool = F
     ImportError
         ``gguf`` or ``accelerate`` is not installed.
     """
-    import torch
-
     gguf_path = Path(gguf_path).resolve()
     out_dir = Path(out_dir)
     if not gguf_path.is_file():
@@ -78,7 +79,7 @@ def convert_gguf(gguf_path, out_dir, dtype: str = "float32", overwrite: bool = F
     if dtype not in dtypes:
         raise ValueError(f"dtype = {dtype!r}; use one of {sorted(dtypes)}")
     _check_optional_deps()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # optional heavy dependency (seconds to import)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder, name = str(gguf_path.parent), gguf_path.name
@@ -114,9 +115,7 @@ def _dequantised_copy(model, dtype):
     it, even when every tensor was dequantised at load time; rebuilding from the config (without its
     ``quantization_config``) and copying the state dict strictly gives an ordinary, serialisable model.
     """
-    import copy
-
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # optional heavy dependency (seconds to import)
 
     config = copy.deepcopy(model.config)
     if hasattr(config, "quantization_config"):
@@ -138,8 +137,6 @@ def _dequantised_copy(model, dtype):
 
 def _check_same_outputs(a, b, tokenizer, atol: float = 1e-3) -> None:
     """Raise if the two models' logits on a short fixed text differ by more than ``atol``."""
-    import torch
-
     ids = tokenizer("In the beginning was the Word.", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         la = a(input_ids=ids).logits.float()

@@ -1,0 +1,275 @@
+"""Tables of the pretrained comparison: one row per (model, corpus), corpus contrasts, the long layer table.
+
+Also the trained runs' final-checkpoint rows in the same shape (:func:`trained_layer_table`) and the reader
+of the per-(model, corpus) outputs (:func:`load_run_results`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from toposcale.experiments.pretrained.activation_files import load_activations
+from toposcale.experiments.pretrained.errors import PretrainedError
+from toposcale.experiments.pretrained.layers import add_relative_columns, expansion_ratio, layer_depths, ratio_replicates
+from toposcale.experiments.pretrained.likelihood import perplexity_replicates
+from toposcale.io import read_table
+from toposcale.stats import percentile_ci, spearman
+from toposcale.topology.metrics import METRIC_COLUMNS
+from toposcale.topology.subsampling import subsample_interval
+
+def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level: float = 0.95) -> dict:
+    """One row of the multi-model table for one (model, corpus).
+
+    Returns
+    -------
+    dict
+        Identification (from ``meta``: model, kind, origin, corpus, architecture, n_layers, width,
+        n_params, pooling, n_probe, perplexity, ...), and: ``n_clouds`` (layers analysed);
+        ``peak_layer``, ``peak_depth`` = layer of maximal H0 total persistence and its relative depth;
+        ``peak_stability`` = fraction of subsamples whose peak is the same layer (NaN without
+        resamples); ``expansion_ratio`` with ``_lo``/``_hi`` (see :mod:`toposcale.experiments.pretrained`);
+        ``peak_layer_norm``, ``peak_depth_norm``, ``expansion_ratio_norm`` with ``_lo``/``_hi`` for
+        the scale-normalised H0 total persistence; ``embed_h0_total_persistence``,
+        ``peak_h0_total_persistence``, ``embed_n_distinct`` (distinct pooled embedding vectors);
+        ``h1_peak_layer``, ``h1_peak_depth`` = layer of maximal scale-normalised H1 total persistence;
+        ``h0_h1_spearman`` = Spearman rank correlation across layers of the normalised H0 and H1
+        total persistence; ``n_resamples`` and ``m``.
+    """
+    meta = dict(meta or {})
+    df = layer_df.sort_values("layer_index").reset_index(drop=True)
+    names = list(df["layer"])
+    depth = df["depth"].to_numpy()
+    n = int(df["n_points"].iloc[0])
+    n_res = int(df["n_resamples"].iloc[0]) if "n_resamples" in df else 0
+    m = int(df["m"].iloc[0]) if "m" in df else 0
+    row = {k: meta.get(k) for k in ("model", "kind", "origin", "corpus", "architecture", "n_layers", "width",
+                                    "n_params", "n_nonembed", "pooling", "n_probe", "max_tokens", "mean_tokens",
+                                    "perplexity", "perplexity_lo", "perplexity_hi", "nll_per_token",
+                                    "perplexity_unit")}
+    row["n_clouds"] = len(names)
+    for suffix, column in (("", "h0_total_persistence"), ("_norm", "h0_total_persistence_norm")):
+        ratio, peak = expansion_ratio(df[column])
+        row[f"peak_layer{suffix}"] = names[peak]
+        row[f"peak_depth{suffix}"] = float(depth[peak])
+        row[f"expansion_ratio{suffix}"] = ratio
+        reps, peaks = ratio_replicates(resample_df, names, column) if n_res else (np.empty(0), np.empty(0))
+        if reps.size and m < n:
+            lo, hi = subsample_interval(ratio, reps, n, m, level, support=(1.0, np.inf))
+            stability = float(np.mean(peaks == peak))
+        else:
+            lo = hi = stability = float("nan")
+        row[f"expansion_ratio{suffix}_lo"] = lo
+        row[f"expansion_ratio{suffix}_hi"] = hi
+        row[f"peak_stability{suffix}"] = stability
+    row["embed_h0_total_persistence"] = float(df["h0_total_persistence"].iloc[0])
+    row["peak_h0_total_persistence"] = float(df["h0_total_persistence"].max())
+    distinct = float(df["n_distinct"].iloc[0]) if "n_distinct" in df else float("nan")
+    row["embed_n_distinct"] = int(distinct) if np.isfinite(distinct) else None
+    h1 = df["h1_total_persistence_norm"].to_numpy()
+    row["h1_peak_layer"] = names[int(np.argmax(h1))]
+    row["h1_peak_depth"] = float(depth[int(np.argmax(h1))])
+    row["h0_h1_spearman"] = layer_spearman(df["h0_total_persistence_norm"], h1)
+    row["n_points"] = n
+    row["n_resamples"] = n_res
+    row["m"] = m
+    return row
+
+
+def layer_spearman(a, b) -> float:
+    """Spearman rank correlation across layers of two per-layer columns (:func:`toposcale.stats.spearman`'s
+    ``rho``: average ranks for ties; NaN when n < 3 or a column is constant); NaN when a value is not finite.
+
+    Examples
+    --------
+    >>> round(layer_spearman([1, 2, 3, 4], [10, 20, 30, 25]), 6)
+    0.8
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
+    return spearman(a, b)[0]
+
+
+def trained_layer_table(metrics_path, corpus: str, source: str = "activations"):
+    """Per-layer rows of a trained run's final checkpoint, in the shape of :func:`analyse_clouds`'s table.
+
+    Reads ``results/metrics/{run}.parquet`` (the lead's contract), keeps ``source`` rows of the last
+    step, orders layers ``embed``, ``block00``, ..., ``final`` and adds ``layer_index``, ``depth`` and
+    NaN intervals (trained runs have no paired subsamples here).
+
+    Returns
+    -------
+    (layer_df, meta)
+        ``meta`` holds model (the run name), kind ``decoder``, origin ``trained``, corpus, n_layers,
+        width (NaN, not in the table), ``n_params`` = ``n_nonembed``, perplexity = ``exp(val_loss)``
+        at that step with ``perplexity_unit`` = ``"token of the study tokenizer"``.
+    """
+    df = read_table(metrics_path)
+    need = {"run", "step", "source", "layer", "h0_total_persistence", "h0_total_persistence_norm"}
+    missing = need - set(df.columns)
+    if missing:
+        raise PretrainedError(f"{metrics_path}: missing columns {sorted(missing)}; is it a toposcale metrics table?")
+    df = df[df["source"] == source]
+    if df.empty:
+        raise PretrainedError(f"{metrics_path}: no rows with source == {source!r}; enable it in topology.sources")
+    df = df[df["step"] == df["step"].max()].copy()
+    order = {name: (0 if name == "embed" else 2 if name == "final" else 1, name) for name in df["layer"]}
+    df = df.sort_values("layer", key=lambda s: s.map(order)).reset_index(drop=True)
+    df["layer_index"] = np.arange(len(df))
+    df["depth"] = layer_depths(list(df["layer"]))
+    if "n_distinct" not in df:
+        df["n_distinct"] = np.nan
+    for metric in ("scale", *METRIC_COLUMNS):
+        df[f"{metric}_lo"] = np.nan
+        df[f"{metric}_hi"] = np.nan
+    df["n_resamples"] = 0
+    df["m"] = 0
+    add_relative_columns(df)
+    first = df.iloc[0]
+    val = float(first["val_loss"]) if "val_loss" in df and pd.notna(first["val_loss"]) else float("nan")
+    meta = {"model": str(first["run"]), "kind": "decoder", "origin": "trained", "corpus": corpus,
+            "architecture": "toposcale GPT", "n_layers": int(sum(df["layer"].str.startswith("block"))),
+            "width": None, "n_params": int(first["n_nonembed"]) if "n_nonembed" in df else None,
+            "n_nonembed": int(first["n_nonembed"]) if "n_nonembed" in df else None,
+            "pooling": None, "n_probe": int(first["n_points"]) if "n_points" in df else None,
+            "perplexity": math.exp(val) if np.isfinite(val) else float("nan"),
+            "perplexity_lo": float("nan"), "perplexity_hi": float("nan"), "nll_per_token": val,
+            "perplexity_unit": "token of the study tokenizer", "step": int(first["step"])}
+    return df, meta
+
+
+def layers_long(layer_df, meta: dict):
+    """``layer_df`` with model, kind, origin and corpus columns in front (for the combined layer table)."""
+    df = layer_df.copy()
+    for i, key in enumerate(("model", "kind", "origin", "corpus")):
+        df.insert(i, key, meta.get(key))
+    return df
+
+
+def corpus_comparison(results: dict, level: float = 0.95) -> pd.DataFrame:
+    """Compare each model across corpora.
+
+    Parameters
+    ----------
+    results : dict
+        ``{(model, corpus): {"layers": layer_df, "resamples": resample_df or None, "meta": dict,
+        "nll_sum": array or None, "n_predicted": array or None}}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (model, reference corpus ``corpus_a`` = the model's first corpus, other corpus
+        ``corpus_b``, metric) with ``value_a``, ``value_b``, ``diff`` = ``value_b - value_a`` and its
+        interval ``diff_lo``, ``diff_hi``, and ``ci_excludes_zero``. Metrics: ``expansion_ratio``,
+        ``expansion_ratio_norm`` (interval: independent paired-by-index subsample replicates of the
+        two corpora, each scaled as in
+        :func:`toposcale.topology.subsampling.subsample_interval`), ``mean_h0_total_persistence_norm``
+        and ``mean_h1_total_persistence_norm`` (mean over layers, same interval), ``peak_depth``
+        (no interval) and, for decoders, ``perplexity`` (bootstrap over texts of both corpora).
+    """
+    by_model: dict[str, list] = {}
+    for (model, corpus) in results:
+        by_model.setdefault(model, []).append(corpus)
+    rows = []
+    for model, corpora in by_model.items():
+        a = corpora[0]
+        for b in corpora[1:]:
+            ra, rb = results[(model, a)], results[(model, b)]
+            kind = ra["meta"].get("kind")
+            for metric, (va, reps_a, ca), (vb, reps_b, cb) in _corpus_metrics(ra, rb):
+                diff = vb - va
+                lo = hi = float("nan")
+                if (reps_a is not None and reps_b is not None and np.isfinite(reps_a).sum() >= 2
+                        and np.isfinite(reps_b).sum() >= 2):
+                    k = min(len(reps_a), len(reps_b))
+                    da = ca * (reps_a[:k] - np.nanmedian(reps_a[:k]))
+                    db = cb * (reps_b[:k] - np.nanmedian(reps_b[:k]))
+                    d = (db - da)[np.isfinite(db - da)]
+                    if d.size >= 2 and np.isfinite(diff):
+                        q_lo, q_hi = percentile_ci(d, level)
+                        lo, hi = float(diff + q_lo), float(diff + q_hi)
+                rows.append({"model": model, "kind": kind, "corpus_a": a, "corpus_b": b, "metric": metric,
+                             "value_a": va, "value_b": vb, "diff": diff, "diff_lo": lo, "diff_hi": hi,
+                             "ci_excludes_zero": bool(np.isfinite(lo) and (lo > 0 or hi < 0))})
+    cols = ["model", "kind", "corpus_a", "corpus_b", "metric", "value_a", "value_b", "diff", "diff_lo", "diff_hi",
+            "ci_excludes_zero"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _corpus_metrics(ra: dict, rb: dict):
+    """Yield (metric, (value, replicates, scale_factor) for a, same for b)."""
+    def scale_factor(layers):
+        n, m = int(layers["n_points"].iloc[0]), int(layers["m"].iloc[0])
+        return math.sqrt(m / (n - m)) if 0 < m < n else float("nan")
+
+    def pieces(r, what):
+        layers = r["layers"].sort_values("layer_index")
+        names = list(layers["layer"])
+        res = r.get("resamples")
+        has = res is not None and not res.empty
+        if what.startswith("expansion_ratio"):
+            col = "h0_total_persistence" + ("_norm" if what.endswith("_norm") else "")
+            value = expansion_ratio(layers[col])[0]
+            reps = ratio_replicates(res, names, col)[0] if has else None
+        else:
+            col = what.replace("mean_", "")
+            value = float(layers[col].mean())
+            reps = res.groupby("resample")[col].mean().to_numpy() if has else None
+        return value, reps, scale_factor(layers) if has else float("nan")
+
+    for what in ("expansion_ratio", "expansion_ratio_norm", "mean_h0_total_persistence_norm",
+                 "mean_h1_total_persistence_norm"):
+        yield what, pieces(ra, what), pieces(rb, what)
+    pa = summarise_depth(ra["layers"])
+    pb = summarise_depth(rb["layers"])
+    yield "peak_depth", (pa, None, 1.0), (pb, None, 1.0)
+    if ra["meta"].get("kind") == "decoder" and ra.get("nll_sum") is not None and rb.get("nll_sum") is not None:
+        va, ba = perplexity_replicates(ra["nll_sum"], ra["n_predicted"])
+        vb, bb = perplexity_replicates(rb["nll_sum"], rb["n_predicted"])
+        # bootstrap replicates of exp(mean NLL): centred at their median like the subsample replicates
+        yield "perplexity", (va, ba, 1.0), (vb, bb, 1.0)
+
+
+def summarise_depth(layer_df) -> float:
+    """Relative depth of the layer with maximal H0 total persistence."""
+    df = layer_df.sort_values("layer_index")
+    return float(df["depth"].to_numpy()[int(np.argmax(df["h0_total_persistence"].to_numpy()))])
+
+
+def comparison_table(rows: list[dict]):
+    """The multi-model table: one row per (model, corpus) from :func:`summarise_model`, sorted by
+    corpus, origin (pretrained before trained), kind and model."""
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df["_o"] = (df["origin"] == "trained").astype(int)
+    return df.sort_values(["corpus", "_o", "kind", "model"]).drop(columns="_o").reset_index(drop=True)
+
+
+def load_run_results(pairs, acts_paths, layer_paths, resample_paths) -> dict:
+    """Read the per-(model, corpus) outputs of the activation and persistence rules.
+
+    Parameters
+    ----------
+    pairs : list of (model, corpus)
+        Aligned with the three path lists.
+
+    Returns
+    -------
+    dict
+        ``{(model, corpus): {"layers", "resamples", "meta", "nll_sum", "n_predicted"}}`` as used by
+        :func:`corpus_comparison`; ``meta`` is the activation meta (see :func:`run_activations`).
+    """
+    out = {}
+    for (model, corpus), a, lp, rp in zip(pairs, acts_paths, layer_paths, resample_paths):
+        _, per_text, meta = load_activations(a)
+        nll, cnt = per_text["nll_sum"], per_text["n_predicted"]
+        meta.update(model=model, corpus=corpus)
+        out[(model, corpus)] = {"layers": read_table(lp), "resamples": read_table(rp), "meta": meta,
+                                "nll_sum": nll if meta.get("kind") == "decoder" else None,
+                                "n_predicted": cnt if meta.get("kind") == "decoder" else None}
+    return out
