@@ -126,6 +126,11 @@ def baselines(X: np.ndarray, max_pairs_points: int = 2000) -> np.ndarray:
 
 
 def subsample(X: np.ndarray, max_points: int, seed: int, source: str, layer: str) -> np.ndarray:
+    """``max_points`` rows of ``X`` without replacement, in their original order (``X`` itself if it has no more).
+
+    The generator is seeded with ``(seed, crc32("{source}/{layer}"))``, so a layer keeps the same row
+    indices at every checkpoint.
+    """
     if len(X) <= max_points:
         return X
     rng = np.random.default_rng([seed, zlib.crc32(f"{source}/{layer}".encode())])
