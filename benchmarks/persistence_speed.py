@@ -8,7 +8,7 @@ For each cloud (Gaussian, ``n`` points in 50 dimensions) it times, interleaved a
 * H0 only: ``ripser.ripser(X, maxdim=0)`` vs ``rips_persistence(X, max_dim=0)`` (Prim's MST).
 
 Clouds: standard Gaussian ``500 x 50`` (several seeds) and ``256 x 50``, plus one ``500 x 50`` noisy
-circle (a real loop, so the exact truncation of :func:`toposcale.topology.homology._h1_diagram` cannot stop
+circle (a real loop, so the exact truncation of :func:`toposcale.topology.backends.h1_diagram` cannot stop
 early and the full filtration runs: the worst case for the fast path).
 
 It checks the diagrams agree (H0 deaths within 1e-6 relative, H1 bottleneck distance below 1e-6 of
@@ -87,7 +87,8 @@ def main(argv=None) -> int:
 
     import ripser
 
-    from toposcale.topology.homology import available_backends, resolve_backend, rips_persistence
+    from toposcale.topology.backends import available_backends, resolve_backend
+    from toposcale.topology.homology import rips_persistence
 
     backends = available_backends()
     auto = resolve_backend("auto")

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from toposcale.topology.subsampling import bootstrap_cloud, percentile_ci, subsample_indices
-from toposcale.topology.homology import CloudError, rips_persistence
+from toposcale.stats import percentile_ci
+from toposcale.topology.distances import CloudError
+from toposcale.topology.homology import rips_persistence
+from toposcale.topology.subsampling import bootstrap_cloud, subsample_indices
 from toposcale.topology.metrics import BASELINE_COLUMNS, METRIC_COLUMNS, diagram_metrics
 
 
@@ -25,15 +27,6 @@ def test_subsample_indices_are_distinct_and_reproducible():
     np.testing.assert_array_equal(subsample_indices(5, 5, 2, seed=0), [[0, 1, 2, 3, 4]] * 2)
     with pytest.raises(ValueError, match="1 <= m <= n"):
         subsample_indices(5, 6, 1, seed=0)
-
-
-def test_percentile_ci():
-    assert percentile_ci(np.arange(101.0)) == pytest.approx((2.5, 97.5))
-    assert percentile_ci([np.nan, 1.0, 3.0, np.nan], level=0.5) == pytest.approx((1.5, 2.5))
-    lo, hi = percentile_ci([np.nan, np.nan])
-    assert np.isnan(lo) and np.isnan(hi)
-    with pytest.raises(ValueError, match="level"):
-        percentile_ci([1.0, 2.0], level=95)
 
 
 def test_bootstrap_rows_have_every_column():

@@ -6,20 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from toposcale.topology import homology
-from toposcale.topology.homology import (
-    CloudError,
-    Diagrams,
-    available_backends,
-    h0_mst,
-    load_diagrams,
-    pairwise_distances,
-    resolve_backend,
-    rips_persistence,
-    rips_persistence_from_distances,
-    save_diagrams,
-    validate_cloud,
-)
+from toposcale.topology import backends
+from toposcale.topology.backends import available_backends, resolve_backend
+from toposcale.topology.diagram_io import load_diagrams, save_diagrams
+from toposcale.topology.distances import CloudError, h0_mst, pairwise_distances, validate_cloud
+from toposcale.topology.homology import Diagrams, rips_persistence, rips_persistence_from_distances
 from toposcale.topology.metrics import diagram_metrics
 
 BACKENDS = available_backends()
@@ -149,35 +140,35 @@ def clouds_for_truncation():
 def test_birth_bound_matches_bruteforce_and_bounds_births(name, X):
     D32 = pairwise_distances(X).astype(np.float32)
     exact = brute_birth_bound(D32.astype(np.float64))
-    assert homology.h1_birth_bound(D32) == exact
-    assert homology.h1_birth_bound(D32, lower=float(h0_mst(D32).max())) == exact
-    assert homology.h1_birth_bound(D32, lower=1e9) == 1e9  # a larger lower bound is returned as is
+    assert backends.h1_birth_bound(D32) == exact
+    assert backends.h1_birth_bound(D32, lower=float(h0_mst(D32).max())) == exact
+    assert backends.h1_birth_bound(D32, lower=1e9) == 1e9  # a larger lower bound is returned as is
     h1 = rips_persistence(X).h1
     assert h1[:, 0].max() <= exact
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b in homology._TRUNCATING])
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b in backends._TRUNCATING])
 @pytest.mark.parametrize("name, X", list(clouds_for_truncation()))
 def test_truncated_run_equals_full_filtration(backend, name, X, monkeypatch):
     D = pairwise_distances(X)
     fast = rips_persistence(X, backend=backend).h1
-    monkeypatch.setattr(homology, "_TRUNCATING", ())
+    monkeypatch.setattr(backends, "_TRUNCATING", ())
     full = rips_persistence(X, backend=backend).h1
     np.testing.assert_array_equal(fast, full)
     assert len(full) > 0
     D32 = D.astype(np.float32)
-    first = homology._first_threshold(D32, homology.h1_birth_bound(D32))
+    first = backends._first_threshold(D32, backends.h1_birth_bound(D32))
     if name == "circle":  # the loop outlives the short truncation, so the fallback must have run
         assert full[:, 1].max() > first
     if name == "gauss":  # noise: the short truncation already holds every bar
-        assert full[:, 1].max() <= first < homology.cone_radius(D32)
+        assert full[:, 1].max() <= first < backends.cone_radius(D32)
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b in homology._TRUNCATING])
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b in backends._TRUNCATING])
 def test_backend_threshold_is_inclusive(backend):
     # The exactness argument needs edges of length == threshold inside the truncated complex.
     D32 = pairwise_distances(circle(4, np.sqrt(0.5))).astype(np.float32)  # unit square
-    h1 = homology._H1[backend](D32, float(D32[0, 1]))
+    h1 = backends._H1[backend](D32, float(D32[0, 1]))
     assert h1.shape == (1, 2) and h1[0, 0] == pytest.approx(1.0) and np.isinf(h1[0, 1])
 
 
@@ -213,10 +204,10 @@ def test_auto_backend_is_first_available():
 def test_unknown_or_missing_backend_names_the_package(monkeypatch):
     with pytest.raises(ValueError, match="unknown persistence backend 'dionysus'"):
         resolve_backend("dionysus")
-    monkeypatch.setattr(homology, "_backend_installed", lambda name: name != "giotto")
+    monkeypatch.setattr(backends, "_backend_installed", lambda name: name != "giotto")
     with pytest.raises(ValueError, match="pip install giotto-ph"):
         resolve_backend("giotto")
-    monkeypatch.setattr(homology, "_backend_installed", lambda name: False)
+    monkeypatch.setattr(backends, "_backend_installed", lambda name: False)
     with pytest.raises(ValueError, match="pip install gudhi"):
         resolve_backend("auto")
 
@@ -225,7 +216,8 @@ def test_persistence_path_imports_no_heavy_modules():
     code = (
         "import sys, numpy as np\n"
         "import toposcale.topology.homology as h, toposcale.topology.metrics, toposcale.topology.subsampling\n"
-        "for b in h.available_backends():\n"
+        "import toposcale.topology, toposcale.topology.backends as bk, toposcale.topology.persist\n"
+        "for b in bk.available_backends():\n"
         "    if b != 'ripser': h.rips_persistence(np.random.rand(30, 3), backend=b)\n"
         "heavy = [m for m in ('sklearn', 'scipy', 'torch', 'pandas', 'ripser') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -107,3 +107,13 @@ def test_spearman_small_n_uses_exact_permutation_p():
     assert rho == 1.0 and p == pytest.approx(1 / 3)
     rho, p = spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
     assert p > 0.05  # 5 points with one swap each side is not evidence
+
+
+def test_percentile_ci_default_level_nan_dropped_and_level_checked():
+    # moved from tests/test_bootstrap.py with the copy it tested (toposcale.topology.subsampling.percentile_ci)
+    assert percentile_ci(np.arange(101.0)) == pytest.approx((2.5, 97.5))
+    assert percentile_ci([np.nan, 1.0, 3.0, np.nan], level=0.5) == pytest.approx((1.5, 2.5))
+    lo, hi = percentile_ci([np.nan, np.nan])
+    assert np.isnan(lo) and np.isnan(hi)
+    with pytest.raises(ValueError, match="level"):
+        percentile_ci([1.0, 2.0], level=95)

@@ -25,6 +25,7 @@ def swiglu_hidden(d_model: int) -> int:
 
 
 def mlp_hidden(d_model: int, activation: str) -> int:
+    """MLP hidden width: ``4 * d_model`` for GELU, :func:`swiglu_hidden` otherwise."""
     return 4 * d_model if activation == "gelu" else swiglu_hidden(d_model)
 
 
@@ -42,11 +43,14 @@ def non_embedding_params(d_model: int, n_layers: int, activation: str) -> int:
 
 
 def total_params(d_model: int, n_layers: int, activation: str, vocab_size: int, seq_len: int) -> int:
+    """All parameters: :func:`non_embedding_params` + ``(vocab_size + seq_len) * d_model`` (tied LM head)."""
     return non_embedding_params(d_model, n_layers, activation) + (vocab_size + seq_len) * d_model
 
 
 @dataclass(frozen=True)
 class Shape:
+    """A model shape: width, depth, heads and its non-embedding parameter count; ``label`` is ``d{d}L{L}``."""
+
     d_model: int
     n_layers: int
     n_heads: int

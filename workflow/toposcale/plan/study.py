@@ -20,6 +20,14 @@ BYTE_VOCAB = 256
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One training run of the study (``to_dict`` gives it as a plain dict).
+
+    ``n_nonembed`` and ``n_total`` are the parameter counts of :mod:`toposcale.plan.sizing`;
+    ``planned_tokens = ceil(tokens_per_param * n_nonembed)``; ``tokens_per_step = batch_size *
+    grad_accum * seq_len``; ``total_steps = max(1, ceil(planned_tokens / tokens_per_step))``;
+    ``holdout`` is true when ``target_params`` is listed in ``model.holdout_params``.
+    """
+
     name: str
     activation: str
     size: str
@@ -42,6 +50,7 @@ class RunSpec:
 
 
 def vocab_size(config: dict) -> int:
+    """Vocabulary size of the configured tokenizer: 256 for ``'byte'``, else ``corpus.bpe_vocab_size``."""
     c = config["corpus"]
     return BYTE_VOCAB if c["tokenizer"] == "byte" else int(c["bpe_vocab_size"])
 
@@ -82,6 +91,7 @@ def study_runs(config: dict) -> list[RunSpec]:
 
 
 def run_map(config: dict) -> dict[str, RunSpec]:
+    """:func:`study_runs` keyed by run name."""
     return {r.name: r for r in study_runs(config)}
 
 

@@ -1,1 +1,15 @@
 """Topology: point clouds, Vietoris-Rips persistence, diagram metrics, summaries and subsampling."""
+from toposcale._exports import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "distances": ["CloudError", "h0_mst", "pairwise_distances", "validate_cloud"],
+    "backends": ["available_backends", "cone_radius", "h1_birth_bound", "h1_diagram", "resolve_backend"],
+    "homology": ["Diagrams", "rips_persistence", "rips_persistence_from_distances"],
+    "diagram_io": ["load_diagrams", "save_diagrams"],
+    "metrics": ["BAR_METRICS", "BASELINE_COLUMNS", "METRIC_COLUMNS", "bar_metrics", "betti_curve", "betti_curves",
+                "cloud_baselines", "diagram_metrics", "diagram_scale", "neural_persistence"],
+    "subsampling": ["bootstrap_cloud", "subsample_indices", "subsample_interval"],
+    "persist": ["persist_cloud", "persist_files"],
+    "summarise": ["bootstrap_checkpoint", "summarise_run"],
+    "clouds": ["ExtractionError", "activation_clouds", "extract_run", "pca_project", "weight_clouds", "write_clouds"],
+})

@@ -26,10 +26,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from toposcale.io import savez_atomic
-
+from toposcale.io import load_model_weights, savez_atomic
 from toposcale.plan.study import layer_names
+from toposcale.train.model import GPT, GPTConfig
+from toposcale.train.trainer import pick_device
 
 MATRIX_CHOICES = ("attn_qkv", "attn_out", "mlp_in", "mlp_out")
 
@@ -124,6 +126,11 @@ def baselines(X: np.ndarray, max_pairs_points: int = 2000) -> np.ndarray:
 
 
 def subsample(X: np.ndarray, max_points: int, seed: int, source: str, layer: str) -> np.ndarray:
+    """``max_points`` rows of ``X`` without replacement, in their original order (``X`` itself if it has no more).
+
+    The generator is seeded with ``(seed, crc32("{source}/{layer}"))``, so a layer keeps the same row
+    indices at every checkpoint.
+    """
     if len(X) <= max_points:
         return X
     rng = np.random.default_rng([seed, zlib.crc32(f"{source}/{layer}".encode())])
@@ -144,8 +151,6 @@ def activation_clouds(model, probe: np.ndarray, pooling: str, batch_size: int = 
     significant bits, which would move points by ~0.4 % of their norm and merge near neighbours into
     spurious short H0 bars, while one forward pass of the probe set per checkpoint costs little anyway.
     """
-    import torch
-
     model.eval()
     pooled: list[list[np.ndarray]] | None = None
     with torch.no_grad():
@@ -173,12 +178,6 @@ def write_clouds(path, clouds: dict[str, dict[str, np.ndarray]], topo: dict, see
 def extract_run(run: dict, config: dict, checkpoints: list, probe_path, outputs: list, threads: int = 1,
                 log=print) -> None:
     """Write one clouds file per checkpoint of ``run`` (``checkpoints`` and ``outputs`` aligned)."""
-    import torch
-
-    from toposcale.io import load_model_weights
-    from toposcale.train.model import GPT, GPTConfig
-    from toposcale.train.trainer import pick_device
-
     torch.set_num_threads(max(1, threads))
     topo = config["topology"]
     device = pick_device(config["training"]["device"])

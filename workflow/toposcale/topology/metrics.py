@@ -1,6 +1,6 @@
 """Summaries of persistence diagrams, Betti curves, neural persistence and non-topological baselines.
 
-numpy only. Definitions (DESIGN.md section 5):
+numpy only (plus :mod:`toposcale.topology.distances`). Definitions (DESIGN.md section 5):
 
 * A *bar* is a row ``(birth, death)`` of a diagram; its *lifetime* is ``death - birth`` in the units of
   the point cloud's coordinates (Euclidean distance; Rips filtration values are diameters).
@@ -15,6 +15,8 @@ numpy only. Definitions (DESIGN.md section 5):
 from __future__ import annotations
 
 import numpy as np
+
+from toposcale.topology.distances import pairwise_distances
 
 __all__ = [
     "BAR_METRICS",
@@ -292,8 +294,6 @@ def cloud_baselines(X, D=None) -> dict:
     n = X.shape[0]
     if n >= 2:
         if D is None:
-            from toposcale.topology.homology import pairwise_distances
-
             D = pairwise_distances(X)
         D = np.asarray(D, dtype=np.float64)
         mean_dist = float((D.sum() - np.trace(D)) / (n * (n - 1)))  # symmetric: mean over i < j

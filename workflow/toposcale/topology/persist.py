@@ -20,17 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from toposcale.topology.homology import CloudError, rips_persistence, save_diagrams
-from toposcale.topology.metrics import diagram_scale, neural_persistence
-
-BASELINE_NAMES = ("frobenius_norm", "total_variance", "mean_pairwise_distance")
+from toposcale.topology.diagram_io import save_diagrams
+from toposcale.topology.distances import CloudError
+from toposcale.topology.homology import rips_persistence
+from toposcale.topology.metrics import BASELINE_COLUMNS, diagram_scale, neural_persistence
 
 
 def persist_cloud(X: np.ndarray, source: str, baselines: np.ndarray, max_dim: int, backend: str,
                   where: str):
     """Diagrams of one cloud plus the scalar extras stored beside them."""
     dg = rips_persistence(X, max_dim=max_dim, backend=backend, where=where)
-    extra = dict(zip(BASELINE_NAMES, (float(b) for b in baselines)))
+    extra = dict(zip(BASELINE_COLUMNS, (float(b) for b in baselines)))
     extra["neural_persistence"] = float(neural_persistence(X)) if source == "weights" else float("nan")
     return dg, diagram_scale(dg.h0), extra
 

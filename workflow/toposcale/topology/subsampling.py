@@ -1,6 +1,7 @@
 """m-out-of-n subsampling of point clouds for confidence intervals of diagram metrics.
 
-numpy only (plus the compiled persistence backend through :mod:`toposcale.topology.homology`).
+numpy only (plus the compiled persistence backend through :mod:`toposcale.topology.homology`). The
+percentile interval of the resampled values is :func:`toposcale.stats.percentile_ci`.
 
 Resamples are drawn **without replacement**. Drawing with replacement (the classical bootstrap)
 duplicates points, and every duplicate adds a zero-length H0 bar and removes a positive one: H0
@@ -17,15 +18,11 @@ import math
 
 import numpy as np
 
-from toposcale.topology.homology import (
-    CloudError,
-    pairwise_distances,
-    rips_persistence_from_distances,
-    validate_cloud,
-)
+from toposcale.topology.distances import CloudError, pairwise_distances, validate_cloud
+from toposcale.topology.homology import rips_persistence_from_distances
 from toposcale.topology.metrics import cloud_baselines, diagram_metrics, diagram_scale
 
-__all__ = ["bootstrap_cloud", "percentile_ci", "subsample_indices"]
+__all__ = ["bootstrap_cloud", "subsample_indices", "subsample_interval"]
 
 
 def subsample_indices(n: int, m: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -116,22 +113,6 @@ def bootstrap_cloud(
         row.update(cloud_baselines(X[idx], D=sub))
         rows.append(row)
     return rows
-
-
-def percentile_ci(values, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of resampled values, ignoring NaN.
-
-    Returns the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (linear interpolation), e.g.
-    the 2.5th and 97.5th percentiles for ``level=0.95``; ``(nan, nan)`` when no value is finite.
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"percentile_ci: level must lie in (0, 1), got {level!r}")
-    v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return (float("nan"), float("nan"))
-    lo, hi = np.percentile(v, [50 * (1 - level), 50 * (1 + level)])
-    return (float(lo), float(hi))
 
 
 def subsample_interval(estimate: float, replicates, n: int, m: int, level: float = 0.95,

@@ -16,17 +16,19 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from toposcale.topology.homology import load_diagrams
-from toposcale.topology.metrics import betti_curve, diagram_metrics
+from toposcale.stats import percentile_ci
+from toposcale.topology.diagram_io import load_diagrams
+from toposcale.topology.homology import rips_persistence
+from toposcale.topology.metrics import BASELINE_COLUMNS, betti_curve, diagram_metrics, diagram_scale
+from toposcale.topology.subsampling import bootstrap_cloud, subsample_interval
 
 RUN_COLUMNS = ("activation", "size", "seed", "n_nonembed", "target_params", "holdout", "tokens_per_param")
 
 
 def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json, topology: dict):
     """Return ``(metrics, betti)`` DataFrames for one run (see module docstring)."""
-    import pandas as pd
-
     run = json.loads(Path(run_json).read_text())
     log = pd.read_csv(log_csv).set_index("step")
     grid = np.linspace(0.0, topology["betti_grid_max"], topology["betti_grid_size"])
@@ -41,7 +43,7 @@ def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json
                        "backend": d["backend"], "homology_seconds": d["seconds"]}
                 row.update(diagram_metrics(d["h0"], d["h1"], scale=d["scale"],
                                            noise_fraction=topology["noise_fraction"]))
-                for key in ("frobenius_norm", "total_variance", "mean_pairwise_distance", "neural_persistence"):
+                for key in (*BASELINE_COLUMNS, "neural_persistence"):
                     row[key] = d.get(key, float("nan"))
                 rows.append(row)
                 scale = d["scale"] if d["scale"] > 0 else 1.0
@@ -70,12 +72,6 @@ def bootstrap_checkpoint(clouds_path, topology: dict, seed: int, run: str, step:
     n-point value. Sums over bars (total persistence, counts) grow with n, so compare ``estimate`` with
     the scaled interval, not the raw one.
     """
-    import pandas as pd
-
-    from toposcale.topology.subsampling import bootstrap_cloud, percentile_ci, subsample_interval
-    from toposcale.topology.homology import rips_persistence
-    from toposcale.topology.metrics import diagram_scale
-
     boot = topology["bootstrap"]
     rows = []
     with np.load(clouds_path, allow_pickle=False) as npz:

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from toposcale.io import atomic_path
 
@@ -44,7 +45,7 @@ def read_source(source: str) -> str:
         with gzip.open(DATA_DIR / "kjv.txt.gz", "rt", encoding="utf-8") as fh:
             text = fh.read()
     elif source == "builtin:pydocs":
-        from toposcale.experiments.pretrained import stdlib_docstrings
+        from toposcale.experiments.pretrained import stdlib_docstrings  # it imports this module: no cycle at top
 
         text = stdlib_docstrings()
     elif source.startswith("builtin:"):
@@ -88,8 +89,6 @@ def _atomic_write_bytes(path: Path, payload: bytes) -> None:
 
 
 def _bpe_tokenizer(train_text: str, vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()

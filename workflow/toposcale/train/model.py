@@ -20,6 +20,8 @@ from toposcale.plan.sizing import mlp_hidden
 
 @dataclass
 class GPTConfig:
+    """Shape of a :class:`GPT`: vocabulary, context length, width, depth, heads and MLP activation."""
+
     vocab_size: int = 256
     seq_len: int = 128
     d_model: int = 64
@@ -29,6 +31,7 @@ class GPTConfig:
 
     @classmethod
     def from_run(cls, run: dict, seq_len: int) -> "GPTConfig":
+        """The config of a planned run (a :class:`toposcale.plan.study.RunSpec` dict) at ``seq_len``."""
         return cls(vocab_size=run["vocab_size"], seq_len=seq_len, d_model=run["d_model"],
                    n_layers=run["n_layers"], n_heads=run["n_heads"], activation=run["activation"])
 
@@ -78,6 +81,12 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    """The decoder of the module docstring.
+
+    Initialisation: linear and embedding weights ``N(0, 0.02^2)``, except the residual projections
+    (``attn.out``, ``mlp.proj``) with standard deviation ``0.02 / sqrt(2 * n_layers)``; LayerNorms 1 and 0.
+    """
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         if cfg.activation not in ("gelu", "swiglu"):

@@ -14,21 +14,23 @@ written last, and ``.partial`` is removed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import math
 import os
-import platform
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from toposcale.io import atomic_path
+from toposcale.io import CheckpointError, atomic_path, load_state, save_state, versions
 from toposcale.plan.study import checkpoint_steps
+from toposcale.train.corpus import load_tokens
+from toposcale.train.model import GPT, GPTConfig
 
 LOG_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s"]
 
@@ -63,25 +65,25 @@ def eval_offsets(n_tokens: int, seq_len: int, n_windows: int) -> np.ndarray:
 
 
 def _windows(data, offsets, seq_len):
-    import torch
-
     x = np.stack([np.asarray(data[o:o + seq_len], dtype=np.int64) for o in offsets])
     y = np.stack([np.asarray(data[o + 1:o + 1 + seq_len], dtype=np.int64) for o in offsets])
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
-def versions() -> dict:
-    import torch
-
-    from toposcale import __version__
-
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "toposcale": __version__, "platform": platform.platform()}
-
-
 def pick_device(requested: str = "auto") -> str:
-    import torch
+    """Device for training and extraction: the one home of the project's device choice.
 
+    Parameters
+    ----------
+    requested : {'auto', 'cpu', 'cuda', ...}
+        Config ``training.device``. ``'auto'`` gives ``'cuda'`` when a CUDA device is visible, else
+        ``'cpu'``; any other value is returned unchanged (torch checks it when a tensor is moved).
+
+    Raises
+    ------
+    RuntimeError
+        If ``'cuda'`` is requested but no CUDA device is visible.
+    """
     if requested == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("training.device = 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
     if requested == "auto":
@@ -98,11 +100,6 @@ class Trainer:
     """Train one run of the study; see the module docstring for the file protocol."""
 
     def __init__(self, run: dict, config: dict, data_dir, run_dir, threads: int = 1, log=print):
-        import torch
-
-        from toposcale.train.corpus import load_tokens
-        from toposcale.train.model import GPT, GPTConfig
-
         self.run, self.cfg, self.log = run, config, log
         self.t = config["training"]
         self.seq_len = config["corpus"]["seq_len"]
@@ -143,8 +140,6 @@ class Trainer:
         return out
 
     def _save_resume(self) -> None:
-        from toposcale.io import save_state
-
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         tensors.update(self._opt_tensors())
         save_state(self.partial / "resume.safetensors", tensors,
@@ -152,10 +147,6 @@ class Trainer:
                     "rows": json.dumps(self.rows)})
 
     def _try_resume(self) -> bool:
-        import torch
-
-        from toposcale.io import CheckpointError, load_state
-
         path = self.partial / "resume.safetensors"
         if not path.exists():
             return False
@@ -176,23 +167,16 @@ class Trainer:
         self.step = int(meta["step"])
         self.elapsed = float(meta["elapsed"])
         self.rows = json.loads(meta["rows"])
-        del torch
         self.log(f"[{self.run['name']}] resuming from step {self.step} ({path})")
         return True
 
     # ---- loop ----------------------------------------------------------------------------------------
     def _autocast(self):
-        import contextlib
-
-        import torch
-
         if self.device == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def evaluate(self) -> float:
-        import torch
-
         self.model.eval()
         losses = []
         bs = self.t["batch_size"]
@@ -211,8 +195,6 @@ class Trainer:
                 f"training.lr (now {self.t['lr']}) or raise training.warmup_frac, then rerun")
 
     def _checkpoint(self, train_loss: float, tokens_per_s: float) -> None:
-        from toposcale.io import save_state
-
         val = self.evaluate()
         self._check_finite(val, "validation loss")
         tokens = self.step * self.run["tokens_per_step"]
@@ -232,8 +214,6 @@ class Trainer:
 
     def train(self, max_seconds: float | None = None) -> dict:
         """Run (or resume) training to the last step; ``max_seconds`` stops early (tests of resume)."""
-        import torch
-
         self.partial.mkdir(parents=True, exist_ok=True)
         resumed = self._try_resume()
         if not resumed:
@@ -267,8 +247,6 @@ class Trainer:
 
     def train_step(self) -> float:
         """One optimiser update (all micro-batches) at the current step; returns the mean train loss."""
-        import torch
-
         t = self.t
         lr = lr_at(self.step, self.run["total_steps"], t["lr"], t["warmup_frac"], t["min_lr_frac"])
         for g in self.opt.param_groups:
@@ -312,7 +290,7 @@ class Trainer:
             "checkpoint_steps": self.steps, "final_val_loss": self.rows[-1]["val_loss"],
             "wall_seconds": self.elapsed, "device": self.device, "seed_effective": self.seed,
             "config": {k: self.cfg[k] for k in ("seed", "corpus", "model", "training")},
-            "versions": versions()})
+            "versions": versions("torch")})
         with atomic_path(self.run_dir / "run.json") as tmp:
             tmp.write_text(json.dumps(info, indent=2))
         shutil.rmtree(self.partial, ignore_errors=True)
