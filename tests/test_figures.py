@@ -104,7 +104,7 @@ def make_diagram(n_points=30, seed=0, scale=0.2):
 def write_study(root, runs=None):
     """Write a synthetic study (:func:`make_study`) under ``root`` in the results/ layout: run.json,
     log.csv, metrics and Betti parquet tables and every diagram file; returns the run dicts."""
-    from toposcale.topology.homology import Diagrams, save_diagrams
+    from toposcale.topology import Diagrams, save_diagrams
 
     root = Path(root)
     runs, logs, metrics, betti = make_study(runs=runs)

@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from toposcale.experiments import pretrained as P  # noqa: E402
 from toposcale.topology.subsampling import subsample_interval  # noqa: E402
+from toposcale.train.pydocs import docstrings_in_order  # noqa: E402
 
 WORDS = ("in the beginning god created heaven and earth was without form void darkness upon face of deep "
          "spirit moved waters said let there be light it good divided from day night evening morning first").split()
@@ -312,7 +313,7 @@ def test_docstrings_in_source_order():
 
     src = '"""Module doc."""\nclass A:\n    """Class A."""\n    def f(self):\n        """Method f.\n\n    Indented."""\n' \
           'def g():\n    """Function g."""\n'
-    assert P.docstrings_in_order(ast.parse(src)) == ["Module doc.", "Class A.", "Method f.\n\nIndented.",
+    assert docstrings_in_order(ast.parse(src)) == ["Module doc.", "Class A.", "Method f.\n\nIndented.",
                                                       "Function g."]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from toposcale.io import atomic_path
+from toposcale.train.pydocs import stdlib_docstrings
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TEXT_SUFFIXES = (".txt", ".md", ".rst", ".text")
@@ -45,8 +46,6 @@ def read_source(source: str) -> str:
         with gzip.open(DATA_DIR / "kjv.txt.gz", "rt", encoding="utf-8") as fh:
             text = fh.read()
     elif source == "builtin:pydocs":
-        from toposcale.experiments.pretrained import stdlib_docstrings  # it imports this module: no cycle at top
-
         text = stdlib_docstrings()
     elif source.startswith("builtin:"):
         raise CorpusError(f"corpus.source = {source!r}: unknown builtin; use builtin:kjv or builtin:pydocs")

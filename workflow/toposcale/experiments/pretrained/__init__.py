@@ -12,7 +12,7 @@ The pipeline (one Snakemake job per step, see ``workflow/rules/pretrained.smk``)
    and never with remote code.
 2. **Probe texts** (:func:`probe_texts`). ``n_probe`` text units of a corpus (``builtin:kjv``: one
    verse per line; ``builtin:pydocs``: the docstrings of the installed standard library,
-   :func:`stdlib_docstrings`; or a text file or folder), drawn without replacement with a seeded
+   :func:`toposcale.train.pydocs.stdlib_docstrings`; or a text file or folder), drawn without replacement with a seeded
    generator and kept in corpus order. Every model sees the same texts.
 3. **Activations** (:func:`extract_activations`). Each text is tokenised and truncated to
    ``max_tokens`` tokens; one forward pass per batch gives the embedding output and the output of
@@ -91,7 +91,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                "model_specs", "resolve_model_dir"],
     "loading": ["POOLINGS", "UNSAFE_WEIGHT_FILES", "check_model_dir", "declared_pooling", "load_model",
                 "resolve_pooling"],
-    "docstrings": ["docstrings_in_order", "stdlib_docstrings"],
     "probes": ["corpus_name", "corpus_sources", "probe_texts", "select_probes", "text_units"],
     "activations": ["extract_activations", "model_facts", "pool_hidden", "run_activations"],
     "activation_files": ["Activations", "load_activations", "save_activations"],

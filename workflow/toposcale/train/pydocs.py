@@ -1,8 +1,7 @@
 """The ``builtin:pydocs`` corpus: docstrings of the installed Python standard library.
 
-Imports no other toposcale module but the error type, so :mod:`toposcale.train.corpus` (which reads the
-corpus) can import it without a cycle (:mod:`toposcale.experiments.pretrained.probes` imports the corpus
-reader).
+A corpus source of :mod:`toposcale.train.corpus` (``corpus.source: builtin:pydocs``) and of the pretrained
+models' probe texts (:mod:`toposcale.experiments.pretrained.probes`). Standard library only.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from toposcale.experiments.pretrained.errors import PretrainedError
 
 _SKIP_DIRS = {"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"}
 
@@ -47,7 +45,7 @@ def stdlib_docstrings() -> str:
             continue  # a few stdlib files are templates or use another encoding; skip them
         docs.extend(docstrings_in_order(tree))
     if not docs:
-        raise PretrainedError(f"no docstrings found under the standard library at {root}; is the Python "
+        raise FileNotFoundError(f"no docstrings found under the standard library at {root}; is the Python "
                               f"installation stripped of its .py sources?")
     return "\n\n".join(docs) + "\n"
 
