@@ -1,4 +1,5 @@
-"""Figures of the trained study (toposcale.report.plots.training / topology / summary) on tiny synthetic tables.
+"""Figures of the trained study (toposcale.report.plots.training / evolution / diagrams / betti / summary) and
+their run, checkpoint and layer choices (toposcale.plan.figures) on tiny synthetic tables.
 
 The tables follow the results/ contracts (log.csv, run.json, metrics and Betti parquet columns,
 diagram npz files) and are built here, so these tests do not depend on a finished study.
@@ -12,8 +13,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from toposcale.plan import figures as PF
+from toposcale.report.plots import betti as BC
+from toposcale.report.plots import diagrams as DG
+from toposcale.report.plots import evolution as EV
 from toposcale.report.plots import summary as S
-from toposcale.report.plots import topology as T
 from toposcale.report.plots import training as TR
 
 STEPS = [0, 1, 3, 10, 30, 100]
@@ -142,49 +146,49 @@ def study():
 
 def test_default_layers_embed_middle_last_and_explicit():
     names = ["embed"] + [f"block{i:02d}" for i in range(5)] + ["final"]
-    assert T.default_layers(names) == ["embed", "block02", "block04"]
-    assert T.default_layers(["embed", "block00", "block01"]) == ["embed", "block00", "block01"]
-    assert T.default_layers(["embed", "block00"]) == ["embed", "block00"]
-    assert T.default_layers(names, ["final", "block01"]) == ["final", "block01"]
+    assert PF.default_layers(names) == ["embed", "block02", "block04"]
+    assert PF.default_layers(["embed", "block00", "block01"]) == ["embed", "block00", "block01"]
+    assert PF.default_layers(["embed", "block00"]) == ["embed", "block00"]
+    assert PF.default_layers(names, ["final", "block01"]) == ["final", "block01"]
     with pytest.raises(ValueError, match="block09"):
-        T.default_layers(names, ["block09"])
+        PF.default_layers(names, ["block09"])
     # a layer of the other source only: dropped for this source, an error when nothing is left
-    assert T.layers_for_source(["embed", "block00"], ["final", "embed"]) == ["embed"]
+    assert PF.layers_for_source(["embed", "block00"], ["final", "embed"]) == ["embed"]
     with pytest.raises(ValueError, match="layers_to_show"):
-        T.layers_for_source(["embed", "block00"], ["final"])
-    assert T.middle_layer(names) == "block02"
+        PF.layers_for_source(["embed", "block00"], ["final"])
+    assert PF.middle_layer(names) == "block02"
 
 
 def test_layer_roles_line_up_runs_of_different_depth():
-    assert T.layer_roles(["embed", "block00"]) == {"embed": "embed", "last block": "block00"}
-    assert T.layer_roles(["embed", "block00", "block01", "block02"]) == {
+    assert PF.layer_roles(["embed", "block00"]) == {"embed": "embed", "last block": "block00"}
+    assert PF.layer_roles(["embed", "block00", "block01", "block02"]) == {
         "embed": "embed", "middle block": "block01", "last block": "block02"}
-    assert T.layer_roles(["embed", "block00"], ["block02", "embed"]) == {"embed": "embed"}
+    assert PF.layer_roles(["embed", "block00"], ["block02", "embed"]) == {"embed": "embed"}
 
 
 def test_choose_steps_init_middle_final():
     sched = [0, 1, 2, 5, 11, 23, 51, 112, 247]
-    assert T.choose_steps(sched) == [0, 11, 247]
-    assert T.choose_steps(sched, 5) == [0, 2, 11, 51, 247]
-    assert T.choose_steps([0, 7], 3) == [0, 7]
+    assert PF.choose_steps(sched) == [0, 11, 247]
+    assert PF.choose_steps(sched, 5) == [0, 2, 11, 51, 247]
+    assert PF.choose_steps([0, 7], 3) == [0, 7]
     with pytest.raises(ValueError):
-        T.choose_steps([], 3)
+        PF.choose_steps([], 3)
 
 
 def test_pick_run_largest_non_holdout_and_explicit(study):
     runs = study[0]
-    assert T.pick_run(runs) == "gelu-d16L3-s0"  # d32L4 is held out; gelu before swiglu at equal target
-    assert T.pick_run([r for r in runs if r["holdout"]]) == "gelu-d32L4-s0"
-    assert T.pick_run(runs, "swiglu-d16L1-s0") == "swiglu-d16L1-s0"
+    assert PF.pick_run(runs) == "gelu-d16L3-s0"  # d32L4 is held out; gelu before swiglu at equal target
+    assert PF.pick_run([r for r in runs if r["holdout"]]) == "gelu-d32L4-s0"
+    assert PF.pick_run(runs, "swiglu-d16L1-s0") == "swiglu-d16L1-s0"
     with pytest.raises(ValueError, match="not a run"):
-        T.pick_run(runs, "gelu-d99L9-s0")
+        PF.pick_run(runs, "gelu-d99L9-s0")
 
 
 def test_default_runs_one_activation_spread_over_sizes(study):
     runs = study[0]
-    assert T.default_runs(runs) == ["gelu-d16L1-s0", "gelu-d16L3-s0", "gelu-d32L4-s0"]
-    assert T.default_runs(runs, max_runs=2) == ["gelu-d16L1-s0", "gelu-d32L4-s0"]
-    assert T.default_runs([r for r in runs if r["activation"] == "swiglu"], max_runs=2) == [
+    assert PF.default_runs(runs) == ["gelu-d16L1-s0", "gelu-d16L3-s0", "gelu-d32L4-s0"]
+    assert PF.default_runs(runs, max_runs=2) == ["gelu-d16L1-s0", "gelu-d32L4-s0"]
+    assert PF.default_runs([r for r in runs if r["activation"] == "swiglu"], max_runs=2) == [
         "swiglu-d16L1-s0", "swiglu-d32L4-s0"]
 
 
@@ -228,31 +232,31 @@ def test_training_curves_missing_log_is_an_error(study, tmp_path):
 
 def test_metric_evolution(study, tmp_path):
     _, _, metrics, _ = study
-    out = T.plot_metric_evolution(metrics, tmp_path / "m.png", dpi=60)
+    out = EV.plot_metric_evolution(metrics, tmp_path / "m.png", dpi=60)
     w, h = png_size(tmp_path / "m.png")
-    assert abs(w - T.FIGSIZE_EVOLUTION[0] * 60) < 0.25 * T.FIGSIZE_EVOLUTION[0] * 60
+    assert abs(w - EV.FIGSIZE_EVOLUTION[0] * 60) < 0.25 * EV.FIGSIZE_EVOLUTION[0] * 60
     assert out["runs"] == ["gelu-d16L1-s0", "gelu-d16L3-s0", "gelu-d32L4-s0"]
     assert list(out["roles"]) == ["embed", "middle block", "last block"]
     assert out["roles"]["last block"][("gelu-d32L4-s0", "weights")] == "block03"
     assert out["roles"]["last block"][("gelu-d16L1-s0", "weights")] == "block00"
     assert ("gelu-d16L1-s0", "weights") not in out["roles"]["middle block"]  # 1 block: no middle
     # explicit layers: runs without them contribute nothing for that layer
-    info, roles = T.evolution_roles(metrics, runs=["swiglu-d16L1-s0", "swiglu-d32L4-s0"],
+    info, roles = EV.evolution_roles(metrics, runs=["swiglu-d16L1-s0", "swiglu-d32L4-s0"],
                                     layers_to_show=["block02", "final"])
     assert list(info["run"]) == ["swiglu-d16L1-s0", "swiglu-d32L4-s0"]
     assert list(roles) == ["block02", "final"]
     assert set(roles["block02"]) == {("swiglu-d32L4-s0", "weights"), ("swiglu-d32L4-s0", "activations")}
     assert set(roles["final"]) == {("swiglu-d16L1-s0", "activations"), ("swiglu-d32L4-s0", "activations")}
     with pytest.raises(ValueError, match="layers_to_show"):
-        T.evolution_roles(metrics, layers_to_show=["block07"])
+        EV.evolution_roles(metrics, layers_to_show=["block07"])
     with pytest.raises(ValueError, match="baseline"):
-        T.plot_metric_evolution(metrics, tmp_path / "x.png", baseline="h0_entropy")
+        EV.plot_metric_evolution(metrics, tmp_path / "x.png", baseline="h0_entropy")
 
 
 def test_diagrams_figure(tmp_path):
     steps = [0, 10, 100]
     dg = {(src, s): make_diagram(seed=s) for src in ("weights", "activations") for s in steps}
-    out = T.plot_diagrams(dg, tmp_path / "d.png", run="gelu-d16L3-s0",
+    out = DG.plot_diagrams(dg, tmp_path / "d.png", run="gelu-d16L3-s0",
                           layers={"weights": "block01", "activations": "block01"},
                           tokens={s: s * TOKENS_PER_STEP for s in steps}, dpi=50)
     png_size(tmp_path / "d.png")
@@ -260,7 +264,7 @@ def test_diagrams_figure(tmp_path):
     assert "gelu-d16L3-s0" in out["title"] and "block01" in out["title"]
     del dg[("activations", 10)]
     with pytest.raises(ValueError, match="activations"):
-        T.plot_diagrams(dg, tmp_path / "x.png", run="r", layers={})
+        DG.plot_diagrams(dg, tmp_path / "x.png", run="r", layers={})
 
 
 def test_diagram_barcode_shows_the_longest_bars():
@@ -271,7 +275,7 @@ def test_diagram_barcode_shows_the_longest_bars():
 
     d = make_diagram(n_points=50, seed=3, scale=2.0)
     fig, ax = plt.subplots()
-    text = T._draw_barcode(ax, d, 1.2, max_bars=10)
+    text = DG._draw_barcode(ax, d, 1.2, max_bars=10)
     assert text == "H0 10 of 49, H1 10 of 12"
     segs = np.concatenate([c.get_segments() for c in ax.collections])
     lengths = np.sort(segs[:, 1, 0] - segs[:, 0, 0])
@@ -284,15 +288,15 @@ def test_diagram_barcode_shows_the_longest_bars():
 def test_betti_curves(study, tmp_path):
     _, logs, _, betti = study
     run = "gelu-d32L4-s0"
-    out = T.plot_betti_curves(betti[run], tmp_path / "b.png", run=run,
+    out = BC.plot_betti_curves(betti[run], tmp_path / "b.png", run=run,
                               tokens=dict(zip(logs[run]["step"], logs[run]["tokens"])), dpi=50)
     png_size(tmp_path / "b.png")
     assert out["steps"] == [0, 3, 100]  # first, middle (index 2 of 6, rounded half to even) and last
     assert out["layers"] == {"weights": ["embed", "block01", "block03"],
                              "activations": ["embed", "block01", "block03"]}
-    assert T.betti_layers(betti[run], ["final", "embed"]) == {"weights": ["embed"], "activations": ["final", "embed"]}
+    assert BC.betti_layers(betti[run], ["final", "embed"]) == {"weights": ["embed"], "activations": ["final", "embed"]}
     with pytest.raises(ValueError, match="7"):
-        T.plot_betti_curves(betti[run], tmp_path / "x.png", run=run, steps=[7])
+        BC.plot_betti_curves(betti[run], tmp_path / "x.png", run=run, steps=[7])
 
 
 def test_layer_mean_weights_layers_equally(study):

@@ -1,4 +1,4 @@
-"""summary.md generation (toposcale.report.summary) from synthetic analysis tables, and the report rules."""
+"""summary.md generation (toposcale.report.summary, .sections, .keys, .text) from synthetic analysis tables, and the report rules."""
 import json
 import textwrap
 
@@ -6,26 +6,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from toposcale.io import read_table
+from toposcale.report import keys as K
+from toposcale.report import sections as SEC
 from toposcale.report import summary as R
+from toposcale.report import text as TX
 
 # --------------------------------------------------------------------------------------------- formatting
 
 
 def test_fmt_significant_digits_and_missing():
-    assert R.fmt(2.1, 4) == "2.100"
-    assert R.fmt(0.0123456) == "0.0123"
-    assert R.fmt(1234.5, 3) == "1234"
-    assert R.fmt(2.5e-5) == "2.50e-05"
-    assert R.fmt(3.2e6) == "3.20e+06"
-    assert R.fmt(7) == "7" and R.fmt(np.int64(7)) == "7"
-    assert R.fmt(None) == "n/a" and R.fmt(float("nan")) == "n/a"
-    assert R.fmt(True) == "yes" and R.fmt(np.bool_(False)) == "no"
-    assert R.fmt_ci(0.1, 0.25) == "[0.100, 0.250]" and R.fmt_ci(None, 1) == "[n/a]"
-    assert R.fmt_pct(1.234) == "+1.23%" and R.fmt_pct(-0.5) == "-0.50%"
+    assert TX.fmt(2.1, 4) == "2.100"
+    assert TX.fmt(0.0123456) == "0.0123"
+    assert TX.fmt(1234.5, 3) == "1234"
+    assert TX.fmt(2.5e-5) == "2.50e-05"
+    assert TX.fmt(3.2e6) == "3.20e+06"
+    assert TX.fmt(7) == "7" and TX.fmt(np.int64(7)) == "7"
+    assert TX.fmt(None) == "n/a" and TX.fmt(float("nan")) == "n/a"
+    assert TX.fmt(True) == "yes" and TX.fmt(np.bool_(False)) == "no"
+    assert TX.fmt_ci(0.1, 0.25) == "[0.100, 0.250]" and TX.fmt_ci(None, 1) == "[n/a]"
+    assert TX.fmt_pct(1.234) == "+1.23%" and TX.fmt_pct(-0.5) == "-0.50%"
 
 
 def test_md_table_escapes_pipes():
-    t = R.md_table(["a", "b"], [[1, "x|y"]])
+    t = TX.md_table(["a", "b"], [[1, "x|y"]])
     assert t.splitlines() == ["| a | b |", "|---|---|", "| 1 | x\\|y |"]
 
 
@@ -292,8 +296,8 @@ def test_write_summary_atomic(tables, tmp_path):
 
 
 def test_key_numbers(tables):
-    tabs = {k: R.read_table(p) for k, p in tables.items()}
-    lines = R.key_numbers(tabs)
+    tabs = {k: read_table(p) for k, p in tables.items()}
+    lines = K.key_numbers(tabs)
     assert "gelu compute law: alpha = 0.121 [0.106, 0.130]" in lines
     assert "gelu holdout gelu-d64L4-s0: error +1.23% (inside PI)" in lines
     assert "swiglu holdout swiglu-d64L4-s0: error -3.50% (outside PI)" in lines
@@ -301,8 +305,8 @@ def test_key_numbers(tables):
     assert "forecast from 10%: best ridge_topology, mean abs. error 0.200 nats" in lines
     assert "val_loss transition in 1/2 runs, at 0.25-0.25 of training" in lines
     assert "minilm on kjv: expansion ratio 3.22 [2.90, 3.61]" in lines
-    assert R.key_numbers({"pretrained": pd.DataFrame({"model": ["m"]})}) == []
-    g = R.key_numbers({"grokking": grokking_csv()})
+    assert K.key_numbers({"pretrained": pd.DataFrame({"model": ["m"]})}) == []
+    g = K.key_numbers({"grokking": grokking_csv()})
     assert g == ["grokking, reference measures: 1/1 separate pre/post, 0 move first",
                  "grokking, topological measures: 2/3 separate pre/post, 1 move first"]
 
@@ -337,10 +341,10 @@ def test_summary_from_real_analysis_outputs(tmp_path):
     text = R.build_summary(paths)
     assert "section is skipped" not in text and "Could not read" not in text
     h = res["activations"]["gelu"]["holdout"][0]
-    assert f"| {h['run']} | gelu | {R.fmt(h['observed'], 4)} | {R.fmt(h['predicted'], 4)} |" in text
-    assert R.fmt(res["activations"]["gelu"]["fit"]["params"]["alpha"], 4) in text
+    assert f"| {h['run']} | gelu | {TX.fmt(h['observed'], 4)} | {TX.fmt(h['predicted'], 4)} |" in text
+    assert TX.fmt(res["activations"]["gelu"]["fit"]["params"]["alpha"], 4) in text
     assert "| 30% | " in text and "val_loss" in text
-    assert len(R.key_numbers({k: R.read_table(p) for k, p in paths.items()})) >= 6
+    assert len(K.key_numbers({k: read_table(p) for k, p in paths.items()})) >= 6
 
 
 # ------------------------------------------------------------------- the rules, on a synthetic study
@@ -399,6 +403,6 @@ def test_figure_and_report_rules_on_synthetic_tables(tmp_path):
 
 def test_sub_section_with_an_old_table_becomes_a_note():
     old = pd.DataFrame({"source": ["weights"], "layer": ["block00"], "metric": ["h0_total_persistence"]})
-    lines = R._transition_size_lines(old)
+    lines = SEC._transition_size_lines(old)
     assert lines == ["_transition_sizes.csv lacks columns ['quantity', 'n_runs', 'rho', 'p', 'q']; "
                      "size trends skipped._", ""]

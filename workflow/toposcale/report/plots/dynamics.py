@@ -7,9 +7,14 @@ PNG. Runs are coloured by model size and styled by activation as in :mod:`toposc
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from toposcale.analysis.transitions import trajectory
 from toposcale.report.plots import style
+from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
 
 #: Display names of the forecast methods, with their colours.
 METHOD_STYLE = {
@@ -31,8 +36,6 @@ _LABELS = {"val_loss": "validation loss (nats/token)", "train_loss": "training l
 
 def _run_info(table):
     """Run table (size key, label, colour, line style) from the descriptor columns of ``table``."""
-    from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
-
     info = runs_table(table.drop_duplicates("run"))
     return info, run_size_colors(info), activation_styles(info["activation"])
 
@@ -58,8 +61,6 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
     dict
         ``metrics``, ``runs`` (in plotted order), ``title``.
     """
-    import matplotlib.pyplot as plt
-
     info, _, _ = _run_info(corr)
     runs = list(info["run"])
     sources = [s for s in ("weights", "activations") if s in set(corr["source"])] or \
@@ -117,9 +118,6 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     methods, comparisons : pandas.DataFrame
         The ``methods`` and ``comparisons`` tables of :func:`toposcale.analysis.forecast.summarise`.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     style.setup()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6))
     fracs = sorted(methods["fraction"].unique())
@@ -189,12 +187,6 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=DEFAULT_
     dict
         ``panels`` drawn and the number of ``significant`` series in the table.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    from toposcale.analysis.transitions import trajectory
-
     info, colors, dashes = _run_info(metrics)
     panels = [p for p in panels if p[2] in metrics.columns]
     n = len(panels) + 1

@@ -9,16 +9,19 @@ on a log axis, so step 0 rows are not shown. The verdict of each claim is printe
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
+from toposcale.analysis.logistic import logistic
+from toposcale.experiments.external import FIXPOINT, LADDER_RATIO
 from toposcale.report.plots import style
 
 MAX_LEGEND_RUNS = 12
 
 
 def _run_colors(runs):
-    import matplotlib.pyplot as plt
-
     if len(runs) <= len(style.PALETTE) - 1:
         return {r: style.PALETTE[i] for i, r in enumerate(runs)}
     cmap = plt.get_cmap("viridis")
@@ -41,8 +44,6 @@ def _shade_windows(ax, g, color):
 
 
 def _log_axis_labels(ax, ylabel, ylog=False):
-    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
-
     ax.set_xscale("log")
     ax.set_xlabel("training step (log scale)")
     ax.set_ylabel(ylabel)
@@ -111,8 +112,6 @@ def _panel_ratios(ax, series, colors, ratio, claims):
 
 
 def _logistic_curve(row, steps):
-    from toposcale.analysis.logistic import logistic
-
     x = np.log10(steps)
     return logistic(x, row["lo"], row["hi"], row["beta"], row["x0"])
 
@@ -159,11 +158,6 @@ def plot_external(fits, claims, series, path, *, name: str, dpi: int = 150, ladd
     name : str
         Log name for the title.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
-    from toposcale.experiments.external import FIXPOINT, LADDER_RATIO
-
     ladder_ratio = LADDER_RATIO if ladder_ratio is None else ladder_ratio
     fixpoint = FIXPOINT if fixpoint is None else fixpoint
     style.setup()

@@ -3,8 +3,10 @@ diagrams of the embedding before, during and after grokking, and the Fourier-pla
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 
+from toposcale.experiments.grokking import GROK_ACC, MIN_DOMINANCE_RATIO, MIN_LOOP_SIZE, phase_steps, settle_step
 from toposcale.report.plots import style
 
 #: Curves panels: (column of the checkpoint table, y label, log y).
@@ -111,10 +113,6 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
     -------
     matplotlib.figure.Figure
     """
-    import matplotlib.pyplot as plt
-
-    from toposcale.experiments.grokking import GROK_ACC, MIN_DOMINANCE_RATIO, MIN_LOOP_SIZE, phase_steps, settle_step
-
     style.setup()
     fig = plt.figure(figsize=(17, 11.5))
     outer = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.15], hspace=0.45, top=0.93)

@@ -10,7 +10,9 @@ trained runs, are not drawn).
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from toposcale.report.plots import style
 
@@ -66,8 +68,6 @@ def plot_summary(layers, path, title: str = "", dpi: int = 150) -> None:
     layers : pandas.DataFrame
         The per-layer table of :func:`toposcale.experiments.pretrained.analyse_clouds`.
     """
-    import matplotlib.pyplot as plt
-
     style.setup()
     df = _ordered(layers)
     names = list(df["layer"])
@@ -110,9 +110,6 @@ def plot_summary(layers, path, title: str = "", dpi: int = 150) -> None:
 
 def plot_h0_h1(layers, path, title: str = "", dpi: int = 150) -> None:
     """Scale-normalised H0 against H1 total persistence, one point per layer joined in depth order."""
-    import matplotlib.pyplot as plt
-    from matplotlib import cm
-
     style.setup()
     df = _ordered(layers)
     names = list(df["layer"])
@@ -184,8 +181,6 @@ def plot_betti(betti, layers, path, title: str = "", show=(), dpi: int = 150) ->
     show : sequence of str
         Layers to draw (config ``figures.layers_to_show``); empty = :func:`default_layers`.
     """
-    import matplotlib.pyplot as plt
-
     style.setup()
     df = _ordered(layers)
     names = list(df["layer"])
@@ -242,9 +237,6 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
     the curves) with intervals. Encoders green, decoders orange, trained toposcale runs grey; line style
     marks the corpus.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-
     style.setup()
     styles, dashes = _series_style(models_table)
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.4), gridspec_kw={"width_ratios": [1, 1, 0.9]})

@@ -15,7 +15,10 @@ here except evaluating the stored power laws on a line.
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import (FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator,
+                               ScalarFormatter)
 
 from toposcale.report.plots import style
 
@@ -111,8 +114,6 @@ def _draw_activation(ax, act: str, a: dict, color, logs: dict | None) -> None:
 
 def _plain_log_ticks(ax) -> None:
     """Readable ticks on a log y axis spanning less than a decade (e.g. 1.6 to 3 nats)."""
-    from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, NullLocator, ScalarFormatter
-
     lo, hi = ax.get_ylim()
     ticks = [t for t in MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
     ax.yaxis.set_major_locator(FixedLocator(ticks))
@@ -173,8 +174,6 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
     training_curves : bool
         Draw the per-run training curves when ``logs`` is given.
     """
-    import matplotlib.pyplot as plt
-
     style.setup()
     acts = res.get("activations", {})
     if not acts:
@@ -219,8 +218,6 @@ def _gamma_text(r: dict) -> str:
 
 def _size_ticks(ax, N: np.ndarray) -> None:
     """Label the x axis at the model sizes themselves (25k, 99k, 1.2M), no minor labels."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
-
     sizes = np.unique(N)
     ax.xaxis.set_major_locator(FixedLocator(sizes))
     ax.xaxis.set_major_formatter(FuncFormatter(
@@ -271,8 +268,6 @@ def plot_topology_vs_size(res: dict, path, metrics=DEFAULT_TOPO_METRICS, dpi: in
     Metrics absent from scaling.json's ``topology`` entries are skipped; the figure says so when
     none is present (e.g. the grid was analysed without metrics).
     """
-    import matplotlib.pyplot as plt
-
     style.setup()
     topo = res.get("topology") or []
     sources = sorted({t["source"] for t in topo})

@@ -1,4 +1,8 @@
-"""Shared figure style: colour-blind-safe palette, readable sizes, atomic saving."""
+"""Shared figure style: colour-blind-safe palette, readable sizes, compact count labels, atomic saving.
+
+Importing this module selects matplotlib's non-interactive Agg backend; every figure module imports it,
+so the backend is set before any figure is drawn.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from toposcale.io import atomic_path  # noqa: E402
 
@@ -30,3 +36,28 @@ def save(fig, path, dpi: int = 150) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
+
+
+def fmt_count(x: float) -> str:
+    """Compact count: 6304 -> '6.3k', 1.2e6 -> '1.2M'.
+
+    Examples
+    --------
+    >>> fmt_count(6304), fmt_count(1.2e6), fmt_count(3e9), fmt_count(512)
+    ('6.3k', '1.2M', '3B', '512')
+    """
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def log_y_if_wide(ax, values, ratio: float = 30.0) -> bool:
+    """Log y axis when the finite values are all positive and span more than ``ratio`` (max / min);
+    returns whether the axis was switched."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size and v.min() > 0 and v.max() / v.min() > ratio:
+        ax.set_yscale("log")
+        return True
+    return False

@@ -15,7 +15,7 @@ Six panels, each drawn from tables only:
     initialisation, one trajectory per run; the median Spearman correlation with loss over the
     (run, layer) series and the number significant, from ``analysis/dynamics.csv`` when given (raw,
     and the strictest variant present: detrended or partial on log(step));
-(f) key numbers of the analyses (:func:`toposcale.report.summary.key_numbers`), or a note of which analysis
+(f) key numbers of the analyses (:func:`toposcale.report.keys.key_numbers`), or a note of which analysis
     tables were absent.
 """
 
@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import textwrap
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from toposcale.report.summary import dynamics_variants
 from toposcale.report.plots import style
-from toposcale.report.plots.training import _fmt_count, activation_styles, draw_training_curves, run_size_colors, runs_table
+from toposcale.report.plots.style import fmt_count
+from toposcale.report.plots.training import activation_styles, draw_training_curves, run_size_colors, runs_table
+from toposcale.report.variants import dynamics_variants
 
 #: The topological metric of panels (c)-(e).
 SUMMARY_METRIC = "h0_total_persistence_norm"
@@ -89,7 +92,7 @@ def _panel_scaling(ax, info, scaling) -> str:
     if any(res.get("holdout") for res in acts_res.values()):
         ax.errorbar([], [], yerr=[[0], [0]], color="0.3", marker="x", ls="", capsize=3, label="predicted, 95% PI")
     ax.set_xscale("log")
-    _log_y_if_wide(ax, info["final_loss"])
+    style.log_y_if_wide(ax, info["final_loss"])
     tidy_log_axis(ax.xaxis)
     tidy_log_axis(ax.yaxis)
     ax.set_xlabel("training compute C = 6 N D (FLOPs, log)")
@@ -106,8 +109,6 @@ def tidy_log_axis(axis) -> None:
     """Label a log axis at 1, 2 and 5 x powers of ten when it spans less than two decades (else at
     powers of ten only), never label minor ticks (so labels cannot overlap), and write labels as
     plain numbers (``20``, ``0.5``) when the axis lies within [1e-2, 1e4]."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
     if axis.get_scale() != "log":
         return
     axis.axes.autoscale_view()
@@ -130,13 +131,6 @@ def _sci_label(v: float) -> str:
     return f"$10^{{{e}}}$" if m == 1 else f"${m:g}\\times10^{{{e}}}$"
 
 
-def _log_y_if_wide(ax, values, ratio: float = 30.0) -> None:
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if v.size and v.min() > 0 and v.max() / v.min() > ratio:
-        ax.set_yscale("log")
-
-
 def _panel_topology_size(ax, lm, scaling) -> str:
     """(c): final-checkpoint layer-mean metric vs N."""
     last = lm[lm["step"] == lm.groupby("run")["step"].transform("max")]
@@ -147,7 +141,7 @@ def _panel_topology_size(ax, lm, scaling) -> str:
         ax.plot(g["n_nonembed"], g[SUMMARY_METRIC], color=col[a], marker=SOURCE_MARKERS.get(src, "^"),
                 ls="-" if src == "weights" else "--", lw=1.2, ms=6, label=f"{src}, {a}")
     ax.set_xscale("log")
-    _log_y_if_wide(ax, last[SUMMARY_METRIC], ratio=10.0)
+    style.log_y_if_wide(ax, last[SUMMARY_METRIC], ratio=10.0)
     tidy_log_axis(ax.xaxis)
     tidy_log_axis(ax.yaxis)
     ax.set_xlabel("non-embedding parameters N (log)")
@@ -180,7 +174,7 @@ def _panel_topology_loss(ax, lm, info, source, dynamics) -> str:
         ax.plot(g["val_loss"].iloc[-1:], g[SUMMARY_METRIC].iloc[-1:], color=colors[r.run], marker="*", ms=10,
                 ls="")
     ax.invert_xaxis()
-    _log_y_if_wide(ax, sub[SUMMARY_METRIC])
+    style.log_y_if_wide(ax, sub[SUMMARY_METRIC])
     tidy_log_axis(ax.yaxis)
     ax.set_xlabel("validation loss (nats / token; training runs right to left)")
     ax.set_ylabel(METRIC_LABEL)
@@ -262,7 +256,7 @@ def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, d
     dynamics : pandas.DataFrame, optional
         ``analysis/dynamics.csv``.
     key_lines : sequence of str
-        Lines for panel (f) (:func:`toposcale.report.summary.key_numbers`).
+        Lines for panel (f) (:func:`toposcale.report.keys.key_numbers`).
     missing : sequence of str
         Names of analysis tables that were not available (listed in panel (f)).
 
@@ -271,8 +265,6 @@ def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, d
     dict
         ``title`` and ``panels`` (panel titles).
     """
-    import matplotlib.pyplot as plt
-
     info = final_losses(runs_table(runs), logs)
     lm = layer_mean(metrics)
     style.setup()
@@ -288,9 +280,9 @@ def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, d
         ax.set_title(t, fontsize=10.5 if "\n" not in t else 9.5, loc="left")
     _panel_text(axes[1, 2], list(key_lines), list(missing))
     n_act = info["activation"].nunique()
-    title = (f"toposcale study summary: {len(info)} runs, {_fmt_count(info['n_nonembed'].min())}-"
-             f"{_fmt_count(info['n_nonembed'].max())} non-embedding params, {n_act} activation"
-             f"{'s' if n_act > 1 else ''}, {_fmt_count(info['C'].min())}-{_fmt_count(info['C'].max())} FLOPs; "
+    title = (f"toposcale study summary: {len(info)} runs, {fmt_count(info['n_nonembed'].min())}-"
+             f"{fmt_count(info['n_nonembed'].max())} non-embedding params, {n_act} activation"
+             f"{'s' if n_act > 1 else ''}, {fmt_count(info['C'].min())}-{fmt_count(info['C'].max())} FLOPs; "
              f"final val loss {info['final_loss'].min():.2f}-{info['final_loss'].max():.2f} nats")
     fig.suptitle(title, fontsize=13)
     fig.tight_layout(rect=(0, 0, 1, 0.97))

@@ -4,7 +4,7 @@ Reads ``results/runs/{run}/log.csv`` (columns step, tokens, train_loss, val_loss
 ``results/runs/{run}/run.json`` (name, activation, size, seed, n_nonembed, holdout, ...). Nothing is
 recomputed: every plotted number is a value of those tables.
 
-Conventions shared by the study figures (also used by :mod:`toposcale.report.plots.topology` and
+Conventions shared by the study figures (also used by :mod:`toposcale.report.plots.evolution` and
 :mod:`toposcale.report.plots.summary`): colour encodes model size on a sequential, colour-blind-safe palette
 (viridis, small = dark purple, large = green-yellow; see :func:`size_colors`), line style encodes the
 activation (:data:`ACTIVATION_STYLES`).
@@ -12,9 +12,14 @@ activation (:data:`ACTIVATION_STYLES`).
 
 from __future__ import annotations
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
 
 from toposcale.report.plots import style
+from toposcale.report.plots.style import fmt_count
 
 #: Line style per activation function (GELU solid, SwiGLU dashed); unknown activations cycle the rest.
 ACTIVATION_STYLES = {"gelu": "-", "swiglu": "--"}
@@ -49,8 +54,6 @@ def size_colors(sizes) -> dict:
     dict
         Size key -> RGBA tuple. The palette is cut at 0.9 so the largest model stays visible on white.
     """
-    import matplotlib
-
     order = sorted(sizes, key=lambda s: (float(sizes[s]), str(s)))
     cmap = matplotlib.colormaps["viridis"]
     if len(order) == 1:
@@ -76,8 +79,6 @@ def runs_table(runs):
         mean non-embedding count of the runs of that key) and ``size_label`` (see :func:`size_label`),
         sorted by size, activation and seed.
     """
-    import pandas as pd
-
     df = runs.copy() if isinstance(runs, pd.DataFrame) else pd.DataFrame(list(runs))
     if "run" not in df and "name" in df:
         df = df.rename(columns={"name": "run"})
@@ -98,18 +99,10 @@ def runs_table(runs):
     return df.sort_values(["size_n", "activation", "seed", "run"]).reset_index(drop=True)
 
 
-def _fmt_count(x: float) -> str:
-    """Compact count: 6304 -> '6.3k', 1.2e6 -> '1.2M'."""
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:.3g}{unit}"
-    return f"{x:.3g}"
-
-
 def size_label(shapes: str, n_nonembed: float, holdout: bool = False) -> str:
     """Legend label of a size: ``'6.3k (d16L2)'`` (mean non-embedding parameters and the shape label(s)),
     with ``', holdout'`` appended for sizes held out of the scaling fits."""
-    return f"{_fmt_count(n_nonembed)} ({shapes}{', holdout' if holdout else ''})"
+    return f"{fmt_count(n_nonembed)} ({shapes}{', holdout' if holdout else ''})"
 
 
 def run_size_colors(info) -> dict:
@@ -127,8 +120,6 @@ def draw_training_curves(ax, logs: dict, runs, legend_fontsize: float = 8) -> di
     dict
         ``info`` (:func:`runs_table` of the drawn runs) and ``init`` (the step-0 validation losses).
     """
-    from matplotlib.lines import Line2D
-
     info = runs_table(runs)
     absent = [r for r in info["run"] if r not in logs]
     if absent:
@@ -174,7 +165,7 @@ def training_title(info, init) -> str:
                                     else f"; loss at init {lo:.2f}-{hi:.2f} nats")
     n_act = info["activation"].nunique()
     return (f"Validation loss of {len(info)} runs: {info['size_key'].nunique()} sizes "
-            f"({_fmt_count(info['n_nonembed'].min())}-{_fmt_count(info['n_nonembed'].max())} params) x "
+            f"({fmt_count(info['n_nonembed'].min())}-{fmt_count(info['n_nonembed'].max())} params) x "
             f"{n_act} activation{'s' if n_act > 1 else ''} x {n_seeds} seed{'s' if n_seeds > 1 else ''}"
             f"{init_txt}")
 
@@ -203,8 +194,6 @@ def plot_training_curves(logs: dict, runs, path, dpi: int = 150) -> dict:
     dict
         ``runs`` (drawn, in order), ``title``.
     """
-    import matplotlib.pyplot as plt
-
     style.setup()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     drawn = draw_training_curves(ax, logs, runs)

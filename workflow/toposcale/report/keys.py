@@ -1,0 +1,115 @@
+"""Short one-line statements of the analyses' key numbers, for panel (f) of the summary figure
+(:func:`key_numbers`)."""
+
+from __future__ import annotations
+
+from toposcale.report.sections import forecast_means, metric_kind
+from toposcale.report.summary import SECTIONS
+from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
+from toposcale.report.variants import dynamics_variants
+
+
+def _scaling_keys(res: dict, tables=None) -> list[str]:
+    out = []
+    for act, a in res.get("activations", {}).items():
+        fit = a.get("fit")
+        if fit:
+            for k in ("alpha", "beta"):
+                if k in fit["params"]:
+                    lo, hi = fit.get("ci", {}).get(k, [None, None])
+                    out.append(f"{act} {a.get('law', '')} law: {k} = {fmt(fit['params'][k])} {fmt_ci(lo, hi)}")
+        for h in a.get("holdout", []):
+            inside = "inside" if h.get("inside_interval") else "outside"
+            out.append(f"{act} holdout {h.get('run')}: error {fmt_pct(h.get('rel_error_pct'))} ({inside} PI)")
+    for c in res.get("comparisons", []):
+        if c.get("kind"):
+            out.append(f"{c.get('other')} vs {c.get('baseline')}: {c['kind']}, compute x"
+                       f"{fmt(c.get('compute_multiplier'))} {fmt_ci(*(c.get('compute_multiplier_ci') or [None, None]))}")
+    return out
+
+
+def _dynamics_keys(df, tables=None) -> list[str]:
+    require_columns(df, ["source", "metric", "significant"], "dynamics.csv")
+    variants = dynamics_variants(df)
+    suf, desc = variants[-1] if variants else ("", "raw")
+    out = []
+    for src, g in df.assign(kind=metric_kind(df)).groupby("source", sort=True):
+        parts = [f"{int(h[f'significant{suf}'].fillna(False).astype(bool).sum())}/{len(h)} {k}"
+                 for k, h in g.groupby("kind", sort=True)]
+        out.append(f"{src}: significant loss correlations ({desc}): " + ", ".join(parts))
+    return out
+
+
+def _transitions_keys(df, tables=None) -> list[str]:
+    require_columns(df, ["run", "source", "metric", "significant", "transition_frac"], "transitions.csv")
+    loss = df[(df["source"] == "loss") & (df["metric"] == "val_loss")]
+    sig = loss[loss["significant"].fillna(False).astype(bool)]
+    out = [f"val_loss transition in {len(sig)}/{len(loss)} runs"
+           + (f", at {fmt(sig['transition_frac'].min(), 2)}-{fmt(sig['transition_frac'].max(), 2)} of training"
+              if len(sig) else "")]
+    return out
+
+
+def _forecast_keys(df, tables=None) -> list[str]:
+    summ = forecast_means(df, (tables or {}).get("forecast_summary"))
+    best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()].sort_values("fraction")
+    return [f"forecast from {100 * float(r.fraction):g}%: best {r.method}, mean abs. error {fmt(r.mean_abs_error)} nats"
+            for r in best.itertuples()]
+
+
+def _pretrained_keys(df, tables=None) -> list[str]:
+    require_columns(df, ["model", "corpus", "expansion_ratio"], "pretrained.csv")
+    out = []
+    for r in df.itertuples():
+        d = r._asdict()
+        out.append(f"{d['model']} on {d['corpus']}: expansion ratio {fmt(d['expansion_ratio'])} "
+                   f"{fmt_ci(d.get('expansion_ratio_lo'), d.get('expansion_ratio_hi'))}")
+    return out
+
+
+def _grokking_keys(df, tables=None) -> list[str]:
+    require_columns(df, ["metric", "kind", "separates", "verdict"], "grokking.csv")
+    out = []
+    for kind, g in df.groupby("kind", sort=True):
+        sep = g["separates"].fillna(False).astype(bool)
+        out.append(f"grokking, {kind} measures: {int(sep.sum())}/{len(g)} separate pre/post, "
+                   f"{int((sep & (g['verdict'] == 'before')).sum())} move first")
+    ctrl = (tables or {}).get("grokking_control")
+    if ctrl is not None and "ok" in ctrl:
+        out.append(f"grokking positive control as expected in {int(ctrl['ok'].fillna(False).astype(bool).sum())}"
+                   f"/{len(ctrl)} runs")
+    return out
+
+
+#: Section key -> its key-number builder.
+KEY_BUILDERS = {"scaling": _scaling_keys, "dynamics": _dynamics_keys, "forecast": _forecast_keys,
+                "transitions": _transitions_keys, "grokking": _grokking_keys, "pretrained": _pretrained_keys}
+
+
+def key_numbers(tables: dict, max_per_section: int = 6) -> list[str]:
+    """Short one-line statements of the key numbers, for the summary figure.
+
+    Parameters
+    ----------
+    tables : dict
+        Table key (:data:`TABLE_KEYS`) -> the loaded table (the dict of scaling.json, or a
+        DataFrame); None entries are skipped; auxiliary tables refine their section's lines.
+    max_per_section : int
+        At most this many lines per section (the first ones, in table order).
+
+    Returns
+    -------
+    list of str
+        Lines such as ``'gelu compute law: alpha = 0.121 [0.106, 0.130]'``; a table lacking needed
+        columns contributes nothing.
+    """
+    out = []
+    for key, _ in SECTIONS:
+        table = tables.get(key)
+        if table is None or key not in KEY_BUILDERS:
+            continue
+        try:
+            out += KEY_BUILDERS[key](table, tables)[:max_per_section]
+        except (MissingColumns, KeyError, TypeError, ValueError):
+            continue
+    return out

@@ -1,0 +1,347 @@
+"""The sections of the summary: one builder per analysis table, each returning the section's Markdown
+lines (see :mod:`toposcale.report.summary` for the tables and the rules every section follows)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
+                                   require_columns)
+from toposcale.report.variants import DYNAMICS_VARIANTS, dynamics_variants
+
+#: Metrics quoted from the topology-vs-size fits of scaling.json.
+SIZE_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm")
+#: Rows of the dynamics ranking table per source.
+DYNAMICS_TOP = 8
+#: Most rows of the grokking measures table.
+MAX_ROWS = 30
+
+
+def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
+    """Scaling section: per activation the fitted law with 95% CIs, holdout predictions (predicted,
+    prediction interval, observed, relative error), the activation comparison and topology-vs-size
+    exponents (``metric ~ N**gamma``) of :data:`SIZE_METRICS` for the pooled ('all') group."""
+    if not isinstance(res, dict) or "activations" not in res:
+        raise MissingColumns("scaling.json has no 'activations' entry, so this section is skipped")
+    out = []
+    settings = res.get("settings", {})
+    level = settings.get("ci_level", 0.95)
+    pct = f"{100 * float(level):g}%"
+    if settings:
+        out.append(f"Loss = {settings.get('loss', 'final validation loss')}; compute = "
+                   f"{settings.get('compute', 'C = 6 N D')}; intervals are {pct} bootstrap intervals "
+                   f"({settings.get('n_bootstrap', 'n/a')} resamples over runs).")
+        out.append("")
+    fit_rows, hold_rows = [], []
+    for act, a in res["activations"].items():
+        fit = a.get("fit")
+        if fit:
+            for k, v in fit["params"].items():
+                lo, hi = fit.get("ci", {}).get(k, [None, None])
+                fit_rows.append([act, a.get("law", "?"), k, fmt(v, 4), fmt_ci(lo, hi, 4), a.get("n_fit", "n/a")])
+        pl = a.get("power_law")
+        if pl:
+            for k, v in pl["params"].items():
+                lo, hi = pl.get("ci", {}).get(k, [None, None])
+                fit_rows.append([act, "power (no offset)", k, fmt(v, 4), fmt_ci(lo, hi, 4), a.get("n_fit", "n/a")])
+        for h in a.get("holdout", []):
+            hold_rows.append([h.get("run"), act, fmt(h.get("observed"), 4), fmt(h.get("predicted"), 4),
+                              fmt_ci(h.get("pi_lo"), h.get("pi_hi"), 4), fmt_pct(h.get("rel_error_pct")),
+                              fmt(h.get("inside_interval")), fmt_pct(h.get("power_law_rel_error_pct"))])
+    if fit_rows:
+        out += [f"Fitted laws (non-holdout runs; {pct} CIs):", "",
+                md_table(["activation", "law", "parameter", "estimate", f"{pct} CI", "runs"], fit_rows), ""]
+    else:
+        out += ["No scaling law was fitted (see the notes below).", ""]
+    if hold_rows:
+        out += ["Holdout prediction (loss in nats/token; relative error = (predicted - observed) / observed):",
+                "", md_table(["holdout run", "activation", "observed", "predicted", f"{pct} prediction interval",
+                              "rel. error", "inside interval", "pure power law rel. error"], hold_rows), ""]
+    for c in res.get("comparisons", []):
+        if c.get("verdict"):
+            out += [f"Activation comparison: {c['verdict']}", ""]
+    topo = [t for t in res.get("topology", []) if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]
+    if topo:
+        rows = [[t["source"], t["metric"], t.get("n"), fmt(t.get("gamma")), fmt_ci(*(t.get("gamma_ci") or [None, None])),
+                 fmt(t.get("spearman_rho")), fmt(t.get("spearman_p")), t.get("note") or ""] for t in topo]
+        out += ["Topology against model size (final checkpoint, mean over layers, all activations pooled; "
+                f"metric = k N^gamma, N = non-embedding parameters; {pct} CI for gamma):", "",
+                md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "note"], rows), ""]
+    notes = list(res.get("notes", [])) + [f"{act}: {n}" for act, a in res["activations"].items()
+                                          for n in a.get("notes", [])]
+    if notes:
+        out += ["Notes from the analysis:", ""] + [f"- {n}" for n in notes] + [""]
+    return out
+
+
+
+def metric_kind(df):
+    """Kind of each row's metric: the ``kind`` column, else 'topological' for ``h0_``/``h1_`` metrics and
+    'baseline' for the rest."""
+    if "kind" in df:
+        return df["kind"]
+    return df["metric"].map(lambda m: "topological" if str(m).startswith(("h0_", "h1_")) else "baseline")
+
+
+def _median(series) -> float:
+    v = series.to_numpy(dtype=float)
+    return float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+
+
+def _count_share(flags) -> str:
+    f = flags.fillna(False).astype(bool)
+    return f"{int(f.sum())} ({100 * f.mean():.0f}%)" if len(f) else "0"
+
+
+def dynamics_lines(df, aux: dict | None = None) -> list[str]:
+    """Dynamics section: how many (run, source, layer, metric) series correlate with validation loss
+    after FDR control, per source and metric kind, for each correlation variant present (raw; partial
+    on log(step); detrended in log(step)); then per source the metrics ranked by their share of
+    significant series under the strictest variant present (detrended, else partial, else raw), with
+    medians over runs and layers."""
+    require_columns(df, ["run", "source", "layer", "metric", "rho", "significant"], "dynamics.csv")
+    df = df.assign(kind=metric_kind(df))
+    variants = dynamics_variants(df)
+    absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df and (suf, desc) not in variants]
+    out = [f"{df['run'].nunique()} runs, {len(df)} (run, source, layer, metric) series: Spearman correlation "
+           f"of each metric with validation loss across checkpoints (step > 0). 'significant' = "
+           f"Benjamini-Hochberg q within the run's family at or below the analysis' FDR level. Variants: "
+           + "; ".join(desc for _, desc in variants) + "."
+           + (f" Undefined for every series (too few checkpoints or monotone loss): {', '.join(absent)}."
+              if absent else ""), ""]
+    header, rows = ["source", "kind", "series"], []
+    for _, desc in variants:
+        header += [f"significant ({desc})", f"median abs rho ({desc})"]
+    for (src, k), g in df.groupby(["source", "kind"], sort=True):
+        row = [src, k, len(g)]
+        for suf, _ in variants:
+            row += [_count_share(g[f"significant{suf}"]), fmt(_median(g[f"rho{suf}"].abs()))]
+        rows.append(row)
+    out += [md_table(header, rows), ""]
+    rank_suf, rank_desc = variants[-1] if variants else ("", "raw")
+    for src, g in df.groupby("source", sort=True):
+        agg = []
+        for (metric, k), h in g.groupby(["metric", "kind"], sort=True):
+            agg.append({"metric": metric, "kind": k, "series": len(h),
+                        "share": float(h[f"significant{rank_suf}"].fillna(False).astype(bool).mean()),
+                        **{f"med{suf}": _median(h[f"rho{suf}"]) for suf, _ in variants}})
+        agg.sort(key=lambda r: (-r["share"], -abs(r.get(f"med{rank_suf}", 0.0))
+                                if is_finite(r.get(f"med{rank_suf}")) else 0.0, r["metric"]))
+        top = agg[:DYNAMICS_TOP]
+        header = ["metric", "kind", "series", f"share significant ({rank_desc})"] + [
+            f"median rho ({desc})" for _, desc in variants]
+        rows = [[r["metric"], r["kind"], r["series"], f"{100 * r['share']:.0f}%"]
+                + [fmt(r[f"med{suf}"]) for suf, _ in variants] for r in top]
+        out += [f"{src}: metrics ranked by share of series with a significant correlation ({rank_desc}; "
+                f"top {len(top)} of {len(agg)}; medians over runs and layers):", "", md_table(header, rows), ""]
+    return out
+
+
+def forecast_means(df, summary=None):
+    """Per (fraction, method) mean errors: the ``forecast_summary`` table when given (with bootstrap
+    intervals), else the means over runs of the raw rows of forecast.csv (no intervals)."""
+    if summary is not None and {"fraction", "method", "mean_abs_error"} <= set(summary.columns):
+        return summary.copy()
+    if {"fraction", "method", "mean_abs_error"} <= set(df.columns):
+        return df.copy()
+    require_columns(df, ["run", "fraction", "method", "abs_error"], "forecast.csv")
+    ok = df[np.isfinite(df["abs_error"].astype(float))]
+    g = ok.groupby(["fraction", "method"], sort=True)
+    out = g.agg(n_runs=("run", "nunique"), mean_abs_error=("abs_error", "mean")).reset_index()
+    if "rel_error" in df:
+        out = out.merge(g["rel_error"].mean().rename("mean_rel_error").reset_index(), on=["fraction", "method"])
+    return out
+
+
+def forecast_lines(df, aux: dict | None = None) -> list[str]:
+    """Forecast section: mean absolute and relative error of each method per observed fraction of
+    training (with 95% bootstrap intervals when ``forecast_summary`` is given), the method with the
+    lowest mean absolute error at each fraction, and the paired comparisons with their verdicts when
+    ``forecast_comparisons`` is given."""
+    aux = aux or {}
+    summ = forecast_means(df, aux.get("forecast_summary"))
+    has_ci = {"mean_abs_error_ci_low", "mean_abs_error_ci_high"} <= set(summ.columns)
+    rows = []
+    for r in summ.sort_values(["fraction", "mean_abs_error"]).itertuples():
+        rel = getattr(r, "mean_rel_error", None)
+        row = [f"{100 * float(r.fraction):g}%", r.method, getattr(r, "n_runs", "n/a"), fmt(r.mean_abs_error)]
+        if has_ci:
+            row.append(fmt_ci(r.mean_abs_error_ci_low, r.mean_abs_error_ci_high))
+        rows.append(row + [fmt_pct(100 * float(rel), 2, sign=False) if is_finite(rel) else "n/a"])
+    header = ["observed fraction", "method", "runs", "mean abs. error"] + (["95% CI"] if has_ci else []) + [
+        "mean rel. error"]
+    out = ["Error of each method's forecast of the final validation loss from the first fraction of "
+           "training (absolute error in nats/token, mean over runs; rows sorted best first):", "",
+           md_table(header, rows), ""]
+    best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()]
+    out += ["Lowest mean absolute error: " + "; ".join(
+        f"{100 * float(r.fraction):g}% of training: {r.method} ({fmt(r.mean_abs_error)} nats)"
+        for r in best.sort_values("fraction").itertuples()) + ".", ""]
+    comp = aux.get("forecast_comparisons")
+    if comp is not None:
+        note = lacks_note(comp, ["fraction", "method", "reference", "mean_diff_abs_error", "ci_low", "ci_high",
+                             "verdict"], "forecast_comparisons.csv", "comparisons")
+        if note:
+            out += note
+        else:
+            out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
+                    "a 95% bootstrap interval; 'better' = interval below 0):", "",
+                    md_table(["fraction", "method", "reference", "runs", "mean difference", "95% CI", "verdict"],
+                             [[f"{100 * float(r.fraction):g}%", r.method, r.reference, getattr(r, "n_runs", "n/a"),
+                               fmt(r.mean_diff_abs_error), fmt_ci(r.ci_low, r.ci_high), r.verdict]
+                              for r in comp.sort_values(["fraction", "method", "reference"]).itertuples()]), ""]
+    return out
+
+
+def pretrained_lines(df, aux: dict | None = None) -> list[str]:
+    """Pretrained section: per (model, corpus) the expansion ratio (peak over layers of H0 total
+    persistence / embedding-layer H0 total persistence), its scale-normalised variant, intervals and
+    the peak layer."""
+    require_columns(df, ["model", "corpus", "expansion_ratio"], "pretrained.csv")
+    rows = []
+    for r in df.itertuples():
+        d = r._asdict()
+        rows.append([d["model"], d.get("kind", "n/a"), d.get("origin", "n/a"), d["corpus"],
+                     fmt(d["expansion_ratio"]), fmt_ci(d.get("expansion_ratio_lo"), d.get("expansion_ratio_hi")),
+                     fmt(d.get("expansion_ratio_norm")),
+                     fmt_ci(d.get("expansion_ratio_norm_lo"), d.get("expansion_ratio_norm_hi")),
+                     f"{d.get('peak_layer', 'n/a')} ({fmt(d.get('peak_depth'), 2)})"])
+    return ["Expansion ratio = max over layers of H0 total persistence / the embedding layer's "
+            "(norm = same with each layer's persistence divided by its scale); intervals from subsampling "
+            "the probe texts (n/a for trained runs, which have no resamples):", "",
+            md_table(["model", "kind", "origin", "corpus", "expansion ratio", "95% CI", "ratio (norm)",
+                      "95% CI (norm)", "peak layer (depth)"], rows), ""]
+
+
+#: Series whose transition fractions are tabulated per run in the transitions section.
+TRANSITION_SERIES = (
+    ("loss", "-", "val_loss"),
+    ("weights", "blocks", "h0_total_persistence_norm"),
+    ("weights", "blocks", "h1_total_persistence_norm"),
+    ("activations", "blocks", "h0_total_persistence_norm"),
+    ("activations", "blocks", "h1_total_persistence_norm"),
+)
+
+
+def transitions_lines(df, aux: dict | None = None) -> list[str]:
+    """Transitions section: the share of series with a significant change point per source, then per
+    run the training fraction (and p-value) of the transition (most significant change point) of the
+    validation loss and of the block-mean scale-normalised H0/H1 total persistence, and the
+    diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition
+    timing with model size."""
+    require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
+    out = [f"{df['run'].nunique()} runs, {len(df)} series segmented over log(step) (change points by "
+           f"piecewise-linear PELT with a permutation null; 'significant' = at least one change point "
+           f"reported).", ""]
+    rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby("source", sort=True)]
+    out += [md_table(["source", "series", "with a significant change point"], rows), ""]
+    series = []
+    for src, layer, metric in TRANSITION_SERIES:
+        m = (df["source"] == src) & (df["metric"] == metric)
+        if src != "loss":
+            m &= df["layer"] == layer
+        if m.any():
+            series.append((src, layer, metric, df[m]))
+    if not series:
+        return out
+    header = ["run"] + [("val_loss" if s == "loss" else f"{s} {l} {mt}") for s, l, mt, _ in series]
+    has_dr = "diminishing_returns_frac" in df
+    if has_dr:
+        header.append("val_loss diminishing returns")
+    rows = []
+    for run in sorted(df["run"].unique()):
+        row = [run]
+        for _, _, _, sub in series:
+            r = sub[sub["run"] == run]
+            if r.empty:
+                row.append("n/a")
+            elif not bool(r["significant"].iloc[0]):
+                row.append("none")
+            else:
+                pv = r["transition_p"].iloc[0] if "transition_p" in r else None
+                row.append(f"{fmt(r['transition_frac'].iloc[0], 2)}" + (f" (p {fmt(pv, 2)})" if is_finite(pv) else ""))
+        if has_dr:
+            loss = df[(df["run"] == run) & (df["source"] == "loss") & (df["metric"] == "val_loss")]
+            row.append(fmt(loss["diminishing_returns_frac"].iloc[0], 2) if len(loss) else "n/a")
+        rows.append(row)
+    out += ["Training fraction (step / total steps) of each run's transition; 'none' = no significant "
+            "change point:", "", md_table(header, rows), ""]
+    out += _transition_size_lines((aux or {}).get("transition_sizes"))
+    return out
+
+
+def _transition_size_lines(sizes) -> list[str]:
+    if sizes is None:
+        return []
+    note = lacks_note(sizes, ["source", "layer", "metric", "quantity", "n_runs", "rho", "p", "q"],
+                  "transition_sizes.csv", "size trends")
+    if note:
+        return note
+    if sizes.empty:
+        return ["No series had a transition in enough runs to test a trend with model size.", ""]
+    sig = sizes[sizes["q"] <= 0.05]
+    top = sizes.sort_values("p").head(10)
+    keys = (["activation"] if "activation" in sizes else []) + ["source", "layer", "metric", "quantity"]
+    return [f"Do transitions move with model size? Spearman rho across runs of the fraction with "
+            f"non-embedding parameters: {len(sig)} of {len(sizes)} trends have q <= 0.05 (Benjamini-Hochberg "
+            f"within each quantity); the {len(top)} smallest p-values:", "",
+            md_table(keys + ["runs", "rho", "p", "q"],
+                     [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
+                      for r in top.itertuples()]), ""]
+
+
+def grokking_lines(df, aux: dict | None = None) -> list[str]:
+    """Grokking section: for each progress measure, how well it separates post- from pre-grok
+    checkpoints (AUC with its seed-bootstrap interval) and when it moves relative to test accuracy
+    (median lead in steps over the grok-arm seeds, verdict), counted per kind; then the positive
+    control (a dominant H1 loop on the Fourier plane in the grok arm only) when ``grokking_control``
+    is given."""
+    require_columns(df, ["metric", "kind", "auc", "auc_lo", "auc_hi", "separates", "verdict"], "grokking.csv")
+    sep = df["separates"].fillna(False).astype(bool)
+    out = ["AUC = probability that a post-grok checkpoint scores higher than a pre-grok one (both arms; "
+           "0.5 = no separation, 95% interval from resampling seeds); 'separates' = the interval excludes "
+           "0.5. Lead = test-accuracy crossing step minus the measure's crossing step in the grok arm "
+           "(positive: the measure moves first); verdict = majority over seeds.", ""]
+    counts = []
+    for kind, g in df.assign(sep=sep).groupby("kind", sort=True):
+        before = int((g["sep"] & (g["verdict"] == "before")).sum())
+        counts.append(f"{kind}: {int(g['sep'].sum())} of {len(g)} measures separate, "
+                      f"{before} of them move before test accuracy")
+    out += ["; ".join(counts) + ".", ""]
+    order = df.assign(_d=-(df["auc"].astype(float) - 0.5).abs()).sort_values(["_d", "metric"])
+    has_lead = {"lead_steps", "lead_min", "lead_max"} <= set(df.columns)
+    rows = []
+    for r in order.head(MAX_ROWS).itertuples():
+        row = [r.metric, r.kind, getattr(r, "direction", "n/a"), fmt(r.auc), fmt_ci(r.auc_lo, r.auc_hi),
+               fmt(bool(r.separates)) if isinstance(r.separates, (bool, np.bool_)) else str(r.separates)]
+        if has_lead:
+            row.append(f"{fmt(r.lead_steps)} {fmt_ci(r.lead_min, r.lead_max)}")
+        rows.append(row + [r.verdict])
+    header = ["measure", "kind", "direction", "AUC", "95% CI", "separates"] + (
+        ["median lead, steps [min, max]"] if has_lead else []) + ["verdict"]
+    out += [md_table(header, rows), ""]
+    ctrl = (aux or {}).get("grokking_control")
+    if ctrl is not None:
+        note = lacks_note(ctrl, ["seed", "arm", "test_acc", "plane_ratio", "dominant", "expected", "ok"],
+                      "grokking_positive_control.csv", "control")
+        if note:
+            out += note
+        else:
+            ok = ctrl["ok"].fillna(False).astype(bool)
+            out += [f"Positive control (final checkpoint; expected: a dominant H1 bar on the Fourier plane in "
+                    f"the grok arm, none in the control): as expected in {int(ok.sum())} of {len(ctrl)} runs.", "",
+                    md_table(["seed", "arm", "test accuracy", "plane H1 ratio", "dominant", "expected", "as expected"],
+                             [[r.seed, r.arm, fmt(r.test_acc), fmt(r.plane_ratio), fmt(bool(r.dominant)),
+                               fmt(bool(r.expected)), fmt(bool(r.ok))] for r in ctrl.itertuples()]), ""]
+    return out
+
+
+#: Section key -> its builder.
+SECTION_BUILDERS = {
+    "scaling": scaling_lines,
+    "dynamics": dynamics_lines,
+    "forecast": forecast_lines,
+    "transitions": transitions_lines,
+    "grokking": grokking_lines,
+    "pretrained": pretrained_lines,
+}
