@@ -78,7 +78,8 @@ def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_sta
     Parameters
     ----------
     fit : dict
-        Output of :func:`fit_chinchilla`, :func:`fit_compute_law` or :func:`fit_power_law`.
+        Output of :func:`~toposcale.analysis.scaling.fit_chinchilla`,
+        :func:`~toposcale.analysis.scaling.fit_compute_law` or :func:`~toposcale.analysis.scaling.fit_power_law`.
     n_bootstrap : int
         Number of resamples.
     seed : int

@@ -220,10 +220,10 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
     n_bootstrap, delta, seed
         Bootstrap resamples, Huber threshold, random seed.
     grid : dict, optional
-        Start grids per law: {'compute': ..., 'chinchilla': ...} (see :func:`start_grid`).
+        Start grids per law: {'compute': ..., 'chinchilla': ...} (see :func:`~toposcale.analysis.scaling.start_grid`).
     tables : list of dict, optional
-        External tables (config ``scaling.tables``: {name, path}) fitted with :func:`fit_table`
-        into ``tables``.
+        External tables (config ``scaling.tables``: {name, path}) fitted with
+        :func:`~toposcale.analysis.scaling.fit_table` into ``tables``.
 
     Returns
     -------
@@ -232,9 +232,10 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
         law, holdout predictions with prediction intervals and relative error %, fitted curves
         with confidence bands, notes); ``comparisons`` (each activation against the baseline,
         'gelu' when present: exponent differences, compute multiplier, kind, verdict);
-        ``verdict`` (text of the first comparison); ``topology`` (see :func:`topology_vs_size`);
-        ``tables`` (external tables, name -> :func:`fit_table` result); ``table`` (flat rows, see
-        :func:`flat_table`); ``notes``.
+        ``verdict`` (text of the first comparison); ``topology`` (see
+        :func:`~toposcale.analysis.scaling.topology_vs_size`); ``tables`` (external tables, name ->
+        :func:`~toposcale.analysis.scaling.fit_table` result); ``table`` (flat rows, see
+        :func:`~toposcale.analysis.scaling.flat_table`); ``notes``.
 
     The fit uses the non-holdout runs of each activation: ``L(C)`` when they share one
     tokens-per-parameter value, ``L(N, D)`` when it varies (and there are at least 6 runs).

@@ -20,7 +20,7 @@ def _row(**kw) -> dict:
 
 
 def flat_table(res: dict) -> list[dict]:
-    """Flatten :func:`analyse_grid` output into rows with :data:`TABLE_COLUMNS`.
+    """Flatten :func:`~toposcale.analysis.scaling.analyse_grid` output into rows with :data:`TABLE_COLUMNS`.
 
     Sections: 'fit' (one row per parameter), 'table' (external tables; activation = table name),
     'power_law', 'holdout' (quantity 'loss': predicted
