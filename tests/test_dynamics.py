@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.dynamics import DEFAULT_METRICS, correlate, load_metrics, seed_summary, write_csv_atomic
+from toposcale.analysis.dynamics import DEFAULT_METRICS, correlate, load_metrics, seed_summary
+from toposcale.io import write_csv_atomic
 
 STEPS = [0] + sorted({int(round(v)) for v in np.geomspace(1, 5000, 30)})
 

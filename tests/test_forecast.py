@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.forecast import (METHODS, fit_power_law, forecast, power_law_predict, ridge_fit_predict,
-                                summarise)
+from toposcale.analysis.forecasting import METHODS, forecast, ridge_fit_predict, summarise_forecasts
+from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
 
 TOPO = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")
 
@@ -48,15 +48,15 @@ def test_fit_recovers_a_power_law_and_extrapolates():
     loss = 2.0 + 3.0 * t ** -0.5
     pre = t <= 500
     for offset in (True, False):
-        fit = fit_power_law(t[pre], loss[pre], offset=offset)
+        fit = fit_loss_curve(t[pre], loss[pre], offset=offset)
         assert fit["alpha"] == pytest.approx(0.5, rel=1e-4) and fit["E"] == pytest.approx(2.0, rel=1e-4)
-        assert power_law_predict(fit, 5000) == pytest.approx(2.0 + 3.0 * 5000 ** -0.5, rel=1e-6)
+        assert predict_loss_curve(fit, 5000) == pytest.approx(2.0 + 3.0 * 5000 ** -0.5, rel=1e-6)
     shifted = 1.5 + 4.0 * (t + 20.0) ** -0.4                 # an initial plateau: t0 = 20
-    fit = fit_power_law(t[pre], shifted[pre])
+    fit = fit_loss_curve(t[pre], shifted[pre])
     assert fit["t0"] == pytest.approx(20.0, rel=1e-3)
-    assert power_law_predict(fit, 5000) == pytest.approx(shifted[-1], rel=1e-5)
+    assert predict_loss_curve(fit, 5000) == pytest.approx(shifted[-1], rel=1e-5)
     with pytest.raises(ValueError, match="step 0"):
-        fit_power_law([0, 1, 2, 3], [5.0, 4.0, 3.5, 3.2])
+        fit_loss_curve([0, 1, 2, 3], [5.0, 4.0, 3.5, 3.2])
 
 
 def test_power_law_forecast_is_exact_on_power_law_runs():
@@ -97,7 +97,7 @@ def test_leave_one_run_out_never_sees_the_held_out_future():
 
 def test_topology_that_announces_the_late_change_beats_the_power_law():
     fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=True, seed=2), fractions=(0.3,))
-    s = summarise(fc, n_bootstrap=500, seed=0)
+    s = summarise_forecasts(fc, n_bootstrap=500, seed=0)
     comp = s["comparisons"].set_index(["method", "reference"])
     assert comp.loc[("ridge_topology", "power_law"), "verdict"] == "better"
     assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] == "better"
@@ -110,7 +110,7 @@ def test_topology_that_announces_the_late_change_beats_the_power_law():
 
 def test_uninformative_topology_is_not_called_better():
     fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=False, seed=3), fractions=(0.3,))
-    comp = summarise(fc, n_bootstrap=500)["comparisons"].set_index(["method", "reference"])
+    comp = summarise_forecasts(fc, n_bootstrap=500)["comparisons"].set_index(["method", "reference"])
     assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] != "better"
 
 

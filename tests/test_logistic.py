@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toposcale.analysis.logistic import (aicc, analyse_logistic, bootstrap_logistic, compare_models, fit_linear,
-                                fit_logistic, fit_power_law, logistic, logistic_support)
+                                fit_logistic, fit_offset_power_law, logistic, logistic_support)
 
 X = np.linspace(2.0, 5.0, 40)  # log10 step from 100 to 100 000
 
@@ -72,7 +72,7 @@ def test_power_law_truth_prefers_power_law_null():
 def test_power_law_fit_recovers_exponent():
     steps = 10 ** X
     y = 0.3 + 5.0 * steps ** -0.3
-    f = fit_power_law(X, y)
+    f = fit_offset_power_law(X, y)
     c, a, b = f.params
     assert c == pytest.approx(0.3, abs=1e-3)
     assert b / math.log(10) == pytest.approx(-0.3, abs=1e-3)  # exponent in raw steps

@@ -341,3 +341,15 @@ def test_write_outputs_and_figures(tmp_path, default_study):
     assert (tmp_path / "loss.png").stat().st_size > 10_000
     assert (tmp_path / "topo.png").stat().st_size > 10_000
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_missing_table_names_the_config_key(tmp_path):
+    with pytest.raises(ValueError, match=r"scaling table 'ext' .*does not exist; fix scaling\.tables\[\]\.path"):
+        S.fit_tables([{"name": "ext", "path": str(tmp_path / "absent.csv")}], n_bootstrap=5)
+
+
+def test_interval_keeps_an_infinite_bound_where_interpolation_gives_nan():
+    samples = [1.0, 2.0, np.inf, np.inf, np.nan]
+    assert S.interval(samples, level=0.5) == (1.75, np.inf)
+    assert S.interval([1.0, 2.0, 3.0, 4.0], level=0.5) == (1.75, 3.25)
+    assert all(np.isnan(S.interval([np.nan, np.nan])))

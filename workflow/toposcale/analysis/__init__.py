@@ -1,1 +1,14 @@
 """Analyses of the trained grid: dynamics, forecasting, transitions, change points, logistic fits, scaling laws."""
+from toposcale._exports import lazy_exports
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "dynamics": ["BASELINE_METRICS", "DEFAULT_METRICS", "TOPOLOGICAL_METRICS", "correlate", "load_metrics",
+                 "seed_summary"],
+    "loss_curve": ["fit_loss_curve", "predict_loss_curve"],
+    "forecasting": ["METHODS", "forecast", "ridge_fit_predict", "summarise_forecasts"],
+    "changepoint": ["detect_change_points", "diminishing_returns_index", "pelt", "robust_sigma"],
+    "transitions": ["detect_transitions", "size_trends", "trajectory"],
+    "logistic": ["LogisticFit", "NullFit", "aicc", "analyse_logistic", "bootstrap_logistic", "compare_models",
+                 "fit_linear", "fit_logistic", "fit_offset_power_law", "logistic_support"],
+    "scaling": ["analyse_grid", "read_grid", "write_outputs"],
+})

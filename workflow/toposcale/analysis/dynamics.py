@@ -31,11 +31,10 @@ import os
 import zlib
 
 import numpy as np
+import pandas as pd
 
-from toposcale.io import write_csv_atomic  # noqa: F401  (re-exported for the scripts)
-
-from toposcale.stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, t_pvalue,
-                    partial_spearman, percentile_ci, rowwise_spearman, spearman)
+from toposcale.stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, partial_spearman,
+                             percentile_ci, ranks, rowwise_spearman, spearman, t_pvalue)
 
 #: Topological metrics analysed by default (columns of ``results/metrics/{run}.parquet``). Left out
 #: because they are constant by construction: ``h0_n_bars`` (always ``n_points - 1``) and
@@ -58,16 +57,13 @@ _REQUIRED = ("run", "step", "source", "layer", "val_loss")
 
 # ----------------------------------------------------------------------------- IO helpers
 
-def load_metrics(paths) -> "pandas.DataFrame":  # noqa: F821
+def load_metrics(paths) -> pd.DataFrame:
     """Concatenate metrics tables (``.parquet`` or ``.csv``) into one DataFrame."""
-    import pandas as pd
-
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise ValueError("no metrics files given; expected results/metrics/{run}.parquet paths")
     frames = [pd.read_csv(p) if str(p).endswith(".csv") else pd.read_parquet(p) for p in paths]
     return pd.concat(frames, ignore_index=True)
-
 
 
 def check_columns(df, required, what: str = "metrics table") -> None:
@@ -126,14 +122,8 @@ def _detrended_spearman(v, loss, lx) -> tuple[float, float]:
     scale_v, scale_l = np.abs(v).max() or 1.0, np.abs(loss).max() or 1.0
     if np.ptp(rv) <= 1e-12 * scale_v or np.ptp(rl) <= 1e-12 * scale_l:
         return float("nan"), float("nan")
-    rho = float(np.corrcoef(_ranks(rv), _ranks(rl))[0, 1])
+    rho = float(np.corrcoef(ranks(rv), ranks(rl))[0, 1])
     return rho, t_pvalue(rho, len(v) - 2 - deg)
-
-
-def _ranks(a):
-    from scipy.stats import rankdata
-
-    return rankdata(a)
 
 
 def _series_row(v, loss, log_step, n_bootstrap: int, seed: int) -> dict:
@@ -187,8 +177,6 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
         ``_partial`` and ``_detrended`` variants: ``rho``, ``p``, ``q``, ``significant``, ``rho_ci_low``,
         ``rho_ci_high`` (e.g. ``rho_detrended_ci_low``).
     """
-    import pandas as pd
-
     check_columns(metrics, _REQUIRED)
     if not 0 < fdr_alpha < 1:
         raise ValueError(f"fdr_alpha={fdr_alpha} must lie in (0, 1)")
@@ -267,8 +255,6 @@ def seed_summary(corr):
             "sign_agreement_partial": (float(np.mean(np.sign(pr[np.isfinite(pr)]) == np.sign(mean_pr)))
                                        if np.isfinite(mean_pr) else np.nan),
         }
-
-    import pandas as pd
 
     rows = [dict(zip(keys, k), **agg(g)) for k, g in corr.groupby(keys, sort=True)]
     return pd.DataFrame(rows)

@@ -13,9 +13,9 @@ over ``4 / beta`` decades around the midpoint ``x0``.
 
 Nulls
 -----
-* power law:  ``y = c + a * exp(b * (x - mean(x)))``; with ``x = log10(s)`` this is
-  ``c + a' * s**(b / ln 10)``, a power law in the raw step or parameter count plus an offset;
-* linear:     ``y = a + b * x``.
+* power law (:func:`fit_offset_power_law`): ``y = c + a * exp(b * (x - mean(x)))``; with ``x = log10(s)``
+  this is ``c + a' * s**(b / ln 10)``, a power law in the raw step or parameter count plus an offset;
+* linear (:func:`fit_linear`): ``y = a + b * x``.
 
 Comparison
 ----------
@@ -40,6 +40,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.optimize import least_squares, minimize_scalar
+from scipy.special import expit
 
 #: Number of fitted mean parameters per model (the error variance adds one more to ``k`` in AICc).
 N_MEAN_PARAMS = {"logistic": 4, "power_law": 3, "linear": 2}
@@ -53,8 +55,6 @@ MIN_DELTA_AICC = 2.0
 
 def logistic(x, lo, hi, beta, x0):
     """``lo + (hi - lo) * sigma(beta * (x - x0))`` evaluated elementwise (numerically stable)."""
-    from scipy.special import expit
-
     return lo + (hi - lo) * expit(beta * (np.asarray(x, float) - x0))
 
 
@@ -118,9 +118,6 @@ def _nan_fit(n):
 
 def _lsq_logistic(x, y, start, bounds):
     """One bounded trust-region least-squares fit with the analytic Jacobian (None if it fails)."""
-    from scipy.optimize import least_squares
-    from scipy.special import expit
-
     def resid(p):
         return logistic(x, *p) - y
 
@@ -206,15 +203,13 @@ def fit_linear(x, y) -> NullFit:
     return NullFit("linear", (float(a), float(b)), rss, n, True)
 
 
-def fit_power_law(x, y) -> NullFit:
+def fit_offset_power_law(x, y) -> NullFit:
     """Least squares ``y = c + a * exp(b * (x - xbar))`` with ``xbar = mean(x)``; ``params = (c, a, b)``.
 
     With ``x = log10(s)`` this is a power law in ``s`` with exponent ``b / ln(10)`` plus an offset ``c``.
     For a fixed ``b`` the model is linear in ``(c, a)``, so ``b`` is found by a bounded scalar search
     (``|b| <= 50 / ptp(x)``) over the profile RSS, starting from a grid of 41 values.
     """
-    from scipy.optimize import minimize_scalar
-
     x, y = _clean_xy(x, y)
     n = x.size
     if n < 3 or np.ptp(x) == 0:
@@ -315,7 +310,7 @@ def compare_models(x, y, fit: LogisticFit | None = None) -> dict:
     x, y = _clean_xy(x, y)
     fit = fit if fit is not None else fit_logistic(x, y)
     fits = {"logistic": fit.rss if fit.converged else np.nan,
-            "power_law": fit_power_law(x, y).rss,
+            "power_law": fit_offset_power_law(x, y).rss,
             "linear": fit_linear(x, y).rss}
     scores = {m: aicc(r, x.size, N_MEAN_PARAMS[m]) for m, r in fits.items()}
     simplest_first = sorted(scores, key=lambda m: (scores[m], N_MEAN_PARAMS[m]))

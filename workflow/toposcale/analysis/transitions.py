@@ -18,6 +18,7 @@ runs, of the transition fraction (and of the diminishing-returns fraction) with 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from toposcale.analysis.changepoint import detect_change_points, diminishing_returns_index
 from toposcale.analysis.dynamics import check_columns, resolve_metrics, run_info, stable_seed
@@ -54,8 +55,6 @@ def trajectory(metrics, source: str, layer: str, metric: str):
     ``source='loss'`` (layer ignored) gives the loss column ``metric``; ``layer='blocks'`` the mean over
     the ``blockNN`` layers at each step; otherwise the rows of that source and layer. Step 0 is dropped.
     """
-    import pandas as pd
-
     check_columns(metrics, ("run", "step", "frac", "source", "layer", metric))
     m = metrics[metrics["step"] > 0]
     if source == "loss":
@@ -104,8 +103,6 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
         ``change_point_steps`` and ``change_point_fracs`` (';'-separated, in order),
         ``diminishing_returns_step``, ``diminishing_returns_frac`` (NaN when the rate never settles).
     """
-    import pandas as pd
-
     check_columns(metrics, ("run", "step", "frac", "source", "layer", "val_loss"))
     cols = resolve_metrics(metrics, metric_cols)
     rows = []
@@ -152,8 +149,6 @@ def size_trends(transitions, min_runs: int = 3):
         Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``quantity``,
         ``n_runs``, ``rho``, ``p``, ``q``.
     """
-    import pandas as pd
-
     check_columns(transitions, ("n_nonembed", "transition_frac", "diminishing_returns_frac"),
                   "transitions table")
     keys = [c for c in ("activation",) if c in transitions.columns] + ["source", "layer", "metric"]

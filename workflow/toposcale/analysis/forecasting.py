@@ -8,7 +8,7 @@ forecasts of the final-checkpoint ``val_loss`` are compared:
     ``L(t) = E + A (t + t0)^(-alpha)`` fitted by least squares to the prefix ``(step, val_loss)`` with
     ``E >= 0``, ``A >= 0``, ``0.01 <= alpha <= 3`` and ``0 <= t0 <= last prefix step`` (``t0`` absorbs the
     initial plateau of the loss; it is fixed to 0 when the prefix has fewer than 6 points), then
-    evaluated at the final step.
+    evaluated at the final step (:func:`toposcale.analysis.loss_curve.fit_loss_curve`).
 ``ridge_loss`` and ``ridge_topology`` (learned corrections, leave-one-run-out)
     A ridge regression predicts ``log(final loss / power_law forecast)`` from prefix features and the
     forecast is ``power_law * exp(prediction)``. ``ridge_loss`` uses loss features only
@@ -21,7 +21,7 @@ forecasts of the final-checkpoint ``val_loss`` are compared:
     The last prefix ``val_loss``.
 
 Errors are ``predicted - final`` (``error``), its absolute value, and the absolute value relative to
-the final loss. :func:`summarise` gives bootstrap intervals (over runs) of each method's mean errors and
+the final loss. :func:`summarise_forecasts` gives bootstrap intervals (over runs) of each method's mean errors and
 of paired differences, with a plain verdict.
 """
 
@@ -30,8 +30,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from toposcale.analysis.dynamics import RUN_COLUMNS, check_columns, run_info
+from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
+from toposcale.stats import bootstrap_ci
 
 #: Forecast methods, in report order.
 METHODS = ("power_law", "ridge_loss", "ridge_topology", "last_observed")
@@ -41,103 +44,6 @@ LOSS_FEATURES = ("log_power_law", "log_last_loss", "loss_log_slope", "log_n_none
 DEFAULT_TOPOLOGY_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")
 #: Ridge penalties tried (features standardised), chosen by leave-one-out error on the training runs.
 RIDGE_LAMBDAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
-_ALPHA_GRID = np.geomspace(0.01, 3.0, 48)
-
-
-# ----------------------------------------------------------------------------- the power law
-
-def _nonneg_fit(u: np.ndarray, y: np.ndarray):
-    """Least squares ``y ~ E + A u`` with ``E, A >= 0`` for each row of ``u`` (G, m); returns E, A, SSE.
-
-    The objective is a convex quadratic, so the optimum is the unconstrained one when feasible and
-    otherwise the better of the two boundary optima (``A = 0``: ``E = max(mean y, 0)``; ``E = 0``:
-    ``A = max(u.y / u.u, 0)``).
-    """
-    ub = u.mean(axis=1, keepdims=True)
-    yb = float(y.mean())
-    du = u - ub
-    suu = np.sum(du * du, axis=1)
-    a_ols = np.where(suu > 0, np.sum(du * (y - yb), axis=1) / np.where(suu > 0, suu, 1.0), 0.0)
-    e_ols = yb - a_ols * ub[:, 0]
-    uu = np.sum(u * u, axis=1)
-    cands = [
-        (e_ols, a_ols, (a_ols >= 0) & (e_ols >= 0)),
-        (np.full(len(u), max(yb, 0.0)), np.zeros(len(u)), np.ones(len(u), dtype=bool)),
-        (np.zeros(len(u)), np.maximum(np.sum(u * y, axis=1) / np.where(uu > 0, uu, 1.0), 0.0),
-         np.ones(len(u), dtype=bool)),
-    ]
-    best_e = np.zeros(len(u))
-    best_a = np.zeros(len(u))
-    best_s = np.full(len(u), np.inf)
-    for e, a, ok in cands:
-        resid = y[None, :] - e[:, None] - a[:, None] * u
-        sse = np.where(ok, np.sum(resid * resid, axis=1), np.inf)
-        better = sse < best_s
-        best_e, best_a, best_s = (np.where(better, e, best_e), np.where(better, a, best_a),
-                                  np.where(better, sse, best_s))
-    return best_e, best_a, best_s
-
-
-def fit_power_law(step, loss, *, offset: bool = True) -> dict:
-    """Fit ``L(t) = E + A (t + t0)^(-alpha)`` by constrained least squares.
-
-    For every ``(alpha, t0)`` on a grid (48 log-spaced ``alpha`` in [0.01, 3]; ``t0`` = 0 and 15
-    log-spaced values up to the last step, or only 0 when ``offset`` is False or there are fewer than 6
-    points) the linear parameters ``E, A >= 0`` are solved exactly; the best cell is then refined by
-    Nelder-Mead on ``(log alpha, log(1 + t0))`` within the same bounds.
-
-    Parameters
-    ----------
-    step : array_like
-        Positive training steps.
-    loss : array_like
-        Loss at those steps.
-    offset : bool
-        Fit ``t0`` (else ``t0 = 0``: the plain power law).
-
-    Returns
-    -------
-    dict
-        ``E``, ``A``, ``alpha``, ``t0``, ``sse`` (sum of squared residuals), ``n`` (points).
-    """
-    from scipy.optimize import minimize
-
-    t = np.asarray(step, dtype=float)
-    y = np.asarray(loss, dtype=float)
-    if t.shape != y.shape or t.ndim != 1:
-        raise ValueError(f"step and loss must be 1-D of equal length, got {t.shape} and {y.shape}")
-    if len(t) < 3:
-        raise ValueError(f"a power law needs at least 3 points, got {len(t)}; observe a longer prefix")
-    if np.any(t <= 0) or not np.all(np.isfinite(y)):
-        raise ValueError("steps must be positive and losses finite; drop step 0 and NaN losses")
-    use_t0 = offset and len(t) >= 6
-    t0s = np.concatenate([[0.0], np.geomspace(0.5, t.max(), 15)]) if use_t0 else np.array([0.0])
-    alpha, t0 = np.meshgrid(_ALPHA_GRID, t0s, indexing="ij")
-    alpha, t0 = alpha.ravel(), t0.ravel()
-    u = (t[None, :] + t0[:, None]) ** (-alpha[:, None])
-    e, a, sse = _nonneg_fit(u, y)
-    k = int(np.argmin(sse))
-
-    def objective(z):
-        al = float(np.clip(math.exp(z[0]), 0.01, 3.0))
-        off = float(np.clip(math.expm1(z[1]), 0.0, t.max())) if use_t0 else 0.0
-        return float(_nonneg_fit(((t + off) ** -al)[None, :], y)[2][0])
-
-    z0 = [math.log(alpha[k]), math.log1p(t0[k])]
-    res = minimize(objective, z0, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-14,
-                                                                  "maxiter": 400})
-    z = res.x if res.fun <= sse[k] else np.array(z0)
-    al = float(np.clip(math.exp(z[0]), 0.01, 3.0))
-    off = float(np.clip(math.expm1(z[1]), 0.0, t.max())) if use_t0 else 0.0
-    e1, a1, s1 = _nonneg_fit(((t + off) ** -al)[None, :], y)
-    return {"E": float(e1[0]), "A": float(a1[0]), "alpha": al, "t0": off, "sse": float(s1[0]),
-            "n": int(len(t))}
-
-
-def power_law_predict(fit: dict, step) -> np.ndarray:
-    """Evaluate a :func:`fit_power_law` result at ``step``."""
-    s = np.asarray(step, dtype=float)
-    return fit["E"] + fit["A"] * (s + fit["t0"]) ** (-fit["alpha"])
 
 
 # ----------------------------------------------------------------------------- prefixes and features
@@ -187,8 +93,8 @@ def loss_features(prefix, final_step: int, n_nonembed: float | None, offset: boo
     """
     step = prefix["step"].to_numpy(float)
     loss = prefix["val_loss"].to_numpy(float)
-    fit = fit_power_law(step, loss, offset=offset)
-    pred = float(power_law_predict(fit, final_step))
+    fit = fit_loss_curve(step, loss, offset=offset)
+    pred = float(predict_loss_curve(fit, final_step))
     return {
         "power_law": pred,
         "log_power_law": math.log(pred) if pred > 0 else float("nan"),
@@ -299,8 +205,6 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
         ``prefix_last_step``, ``n_prefix_points``, ``final_step``, ``final_loss``, ``predicted``,
         ``error`` (predicted - final), ``abs_error``, ``rel_error`` (abs_error / final_loss).
     """
-    import pandas as pd
-
     for f in fractions:
         if not 0 < f < 1:
             raise ValueError(f"forecast fraction {f} must lie in (0, 1)")
@@ -349,12 +253,12 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
 
 # ----------------------------------------------------------------------------- summary
 
-#: Paired comparisons reported by :func:`summarise`: (method, reference).
+#: Paired comparisons reported by :func:`summarise_forecasts`: (method, reference).
 COMPARISONS = (("ridge_topology", "power_law"), ("ridge_topology", "ridge_loss"),
                ("power_law", "last_observed"))
 
 
-def summarise(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
     """Mean errors with bootstrap intervals, paired comparisons and a plain-language verdict.
 
     Returns
@@ -369,10 +273,6 @@ def summarise(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: int = 0) -
         ``power_law`` (the question asked) and one on whether it beats ``ridge_loss`` (what topology
         adds beyond a learned loss-only correction).
     """
-    import pandas as pd
-
-    from toposcale.stats import bootstrap_ci
-
     mrows, crows, lines = [], [], []
     for f, g in fc.groupby("fraction", sort=True):
         for method in METHODS:

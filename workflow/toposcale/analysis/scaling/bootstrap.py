@@ -1,0 +1,203 @@
+"""Bootstrap of the scaling fits: parameter intervals, prediction intervals, width notes.
+
+Uncertainty
+-----------
+Nonparametric bootstrap over runs (rows): each resample draws ``n`` rows with replacement and refits.
+A resample with fewer distinct rows than the law has parameters cannot identify the law and is
+redrawn (the count is reported as ``n_redrawn``). Intervals are percentile intervals
+(2.5th and 97.5th percentiles of the resampled estimates). Bootstrap refits of the LSE laws start
+from the full-data estimate and from the other distinct local minima the full-data grid search
+found (``n_refit_starts``), not from the whole grid, which keeps 1000 resamples affordable.
+
+Prediction intervals for a new point combine parameter and residual uncertainty: for resample
+``b``, ``log L*_b = log L_hat(x; theta_b) + s * t_b`` with ``t_b`` drawn from Student's t with
+``n - p`` degrees of freedom and ``s**2 = sum_i r_i**2 / (n - p)`` the residual variance of the
+full-data fit in log space (``r_i`` its log residuals, ``p`` its number of parameters); the
+interval is the percentile interval of ``exp(log L*_b)``. The t draw accounts for ``s`` itself
+being estimated from few degrees of freedom (with 4 runs and 3 parameters, one); resampled
+residuals would not, and with few runs a Huber (near-L1) fit passes through ``p`` of them exactly,
+so most residuals are 0. The point prediction is the full-data fit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from toposcale.analysis.scaling.laws import (LAWS, best_of, law_parameters, predict, predict_params, single_thread,
+                                             theta_to_params)
+from toposcale.stats import loglog_fit, percentile_ci
+
+#: Confidence level of every interval reported here.
+CI_LEVEL = 0.95
+
+#: Relative width ``(hi - lo) / |estimate|`` of an exponent's interval above which it is called wide.
+WIDE_CI = 1.0
+
+
+def interval(samples, level: float = CI_LEVEL) -> tuple[float, float]:
+    """Percentile interval of the samples: :func:`toposcale.stats.percentile_ci`, with one addition.
+
+    NaN samples are ignored; infinite samples are kept (an unreachable target gives an infinite
+    bound). Where linear interpolation leaves a bound undefined (NaN: it interpolates between two infinite
+    samples, or gives an infinite sample zero weight), the bound is the nearest-rank
+    quantile instead (``numpy.quantile(..., method="nearest")``). ``(nan, nan)`` when no sample is usable.
+
+    Examples
+    --------
+    >>> interval([1.0, 2.0, float("inf"), float("inf")], level=0.5)
+    (1.75, inf)
+    """
+    with np.errstate(invalid="ignore"):
+        lo, hi = percentile_ci(samples, level)
+    if not (math.isnan(lo) or math.isnan(hi)):
+        return lo, hi
+    s = np.asarray(samples, dtype=float).ravel()
+    s = s[~np.isnan(s)]
+    if s.size == 0:
+        return lo, hi
+    near = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], method="nearest")
+    return (float(near[0]) if math.isnan(lo) else lo, float(near[1]) if math.isnan(hi) else hi)
+
+
+
+def _resample_indices(rng: np.random.Generator, n: int, min_distinct: int, max_tries: int = 1000):
+    for tries in range(max_tries):
+        idx = rng.integers(0, n, n)
+        if len(np.unique(idx)) >= min_distinct:
+            return idx, tries
+    raise RuntimeError(f"no bootstrap resample with {min_distinct} distinct rows out of {n} in "
+                       f"{max_tries} draws; add runs")
+
+
+@single_thread
+def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_starts: int = 2) -> dict:
+    """Bootstrap a fit over its rows (runs).
+
+    Parameters
+    ----------
+    fit : dict
+        Output of :func:`~toposcale.analysis.scaling.fit_chinchilla`,
+        :func:`~toposcale.analysis.scaling.fit_compute_law` or :func:`~toposcale.analysis.scaling.fit_power_law`.
+    n_bootstrap : int
+        Number of resamples.
+    seed : int
+        Seed of the resampling generator.
+    n_refit_starts : int
+        LSE laws only: besides the full-data estimate, each refit also starts from up to this
+        many other local minima found by the full-data grid search (best first).
+
+    Returns
+    -------
+    dict
+        ``samples`` (parameter -> array of length ``n_bootstrap``), ``ci`` (parameter -> (lo, hi),
+        95% percentile interval, :func:`interval`), ``n_bootstrap``, ``n_redrawn`` (resamples redrawn because they had
+        fewer distinct rows than parameters), ``n_failed`` (refits whose kept start did not
+        converge), ``resid_sd`` and ``resid_dof`` (residual standard error ``s`` of the log fit
+        and its degrees of freedom ``n - p``, used by prediction intervals).
+    """
+    if int(n_bootstrap) < 1:
+        raise ValueError(f"n_bootstrap={n_bootstrap} must be >= 1")
+    law = fit["law"]
+    data = {k: np.asarray(v, float) for k, v in fit["data"].items()}
+    n = len(data["L"])
+    names = law_parameters(law)
+    p = len(names)
+    rng = np.random.default_rng(seed)
+    samples = {k: np.empty(n_bootstrap) for k in names}
+    redrawn = failed = 0
+    if law != "power":
+        spec = LAWS[law]
+        X_all, logL_all = spec.design(data), np.log(data["L"])
+        theta_hat = np.array([fit["theta"][k] for k in spec.theta_names])
+        starts = np.vstack([theta_hat, np.asarray(fit["_local_minima"])[:n_refit_starts]])
+    for b in range(n_bootstrap):
+        idx, tries = _resample_indices(rng, n, p if law != "power" else 2)
+        redrawn += tries
+        if law == "power":
+            c, loss = data["C"][idx], data["L"][idx]
+            if np.ptp(np.log(c)) == 0:  # distinct rows, one x value: the slope is 0/0
+                params = {"A": math.nan, "alpha": math.nan}
+            else:
+                ll = loglog_fit(c, loss)
+                params = {"A": math.exp(ll["intercept"]), "alpha": -ll["slope"]}
+        else:
+            # Weights count how often each row was drawn: identical to refitting the resampled rows.
+            w = np.bincount(idx, minlength=n).astype(float)
+            keep = w > 0
+            theta, _, ok, _, _ = best_of(starts, X_all[keep], logL_all[keep], fit["delta"], w[keep])
+            failed += not ok
+            params = theta_to_params(law, theta)
+        for k in names:
+            samples[k][b] = params[k]
+    resid = np.asarray(fit["residuals_log"], float)
+    return {"samples": samples, "ci": {k: interval(v) for k, v in samples.items()},
+            "n_bootstrap": int(n_bootstrap), "n_redrawn": int(redrawn), "n_failed": int(failed),
+            "resid_sd": float(math.sqrt(np.sum(resid ** 2) / max(n - p, 1))),
+            "resid_dof": int(max(n - p, 1)), "seed": int(seed)}
+
+
+def sample_params(boot: dict, b: int) -> dict:
+    """Parameters of bootstrap draw ``b`` of ``boot``."""
+    return {k: v[b] for k, v in boot["samples"].items()}
+
+
+def bootstrap_predictions(fit: dict, boot: dict, N=None, D=None, C=None) -> np.ndarray:
+    """Predictions of every bootstrap parameter draw, shape ``(n_bootstrap, n_points)``."""
+    return np.array([np.atleast_1d(predict_params(fit["law"], sample_params(boot, b), N=N, D=D, C=C))
+                     for b in range(boot["n_bootstrap"])])
+
+
+def prediction_interval(fit: dict, boot: dict, N=None, D=None, C=None, seed: int = 0,
+                        level: float = CI_LEVEL) -> dict:
+    """Point prediction and bootstrap prediction interval at new points (see module doc).
+
+    Returns ``predicted``, ``lo``, ``hi`` (prediction interval: parameter and residual
+    uncertainty) and ``mean_lo``, ``mean_hi`` (confidence band of the fitted curve: parameter
+    uncertainty only), each a list with one value per point.
+    """
+    pred = np.atleast_1d(predict(fit, N=N, D=D, C=C))
+    draws = bootstrap_predictions(fit, boot, N=N, D=D, C=C)
+    rng = np.random.default_rng(seed)
+    r = boot["resid_sd"] * rng.standard_t(boot["resid_dof"], size=draws.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        noisy = np.exp(np.log(draws) + r)
+    lo, hi = zip(*(interval(noisy[:, j], level) for j in range(draws.shape[1])))
+    mlo, mhi = zip(*(interval(draws[:, j], level) for j in range(draws.shape[1])))
+    return {"predicted": pred.tolist(), "lo": list(lo), "hi": list(hi),
+            "mean_lo": list(mlo), "mean_hi": list(mhi)}
+
+
+
+
+def wide_exponents(fit: dict, boot: dict) -> list[str]:
+    """Exponents whose 95% interval is wider than :data:`WIDE_CI` times their estimate (or not finite)."""
+    out = []
+    for k in ("alpha", "beta"):
+        if k in fit["params"]:
+            lo, hi = boot["ci"][k]
+            if not np.isfinite(lo) or not np.isfinite(hi) or (hi - lo) > WIDE_CI * abs(fit["params"][k]):
+                out.append(k)
+    return out
+
+
+def width_notes(fit: dict, boot: dict) -> list[str]:
+    """Notes on wide exponent intervals, a non-converged fit and too few runs for the parameters."""
+    notes = []
+    n, p = fit["n_points"], len(law_parameters(fit["law"]))
+    for k in wide_exponents(fit, boot):
+        lo, hi = boot["ci"][k]
+        est = fit["params"][k]
+        notes.append(f"{k} = {est:.3g} has a wide 95% CI [{lo:.3g}, {hi:.3g}]: {n} runs for "
+                     f"{p} parameters leave it weakly determined; treat it as indicative")
+    if fit["law"] != "power" and not fit["converged"]:
+        notes.append("no L-BFGS start converged; the reported fit is the best non-converged one")
+    if n <= p + 1:
+        notes.append(f"{n} runs for {p} parameters: one degree of freedom, so the fit nearly "
+                     f"interpolates; bootstrap resamples repeat runs and refit subsets the law passes "
+                     f"through exactly, so its intervals (and the prediction intervals built on them) "
+                     f"can be too narrow as well as wide: add sizes before trusting them")
+    return notes
+
+

@@ -1,0 +1,278 @@
+"""Scaling analysis of the trained grid: per-activation fits, holdout prediction, activation comparison."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from toposcale.analysis.scaling.bootstrap import (CI_LEVEL, bootstrap_fit, bootstrap_predictions, interval,
+                                                  prediction_interval, sample_params, wide_exponents, width_notes)
+from toposcale.analysis.scaling.compute import compute_for_loss, compute_optimal_summary, loss_at_compute
+from toposcale.analysis.scaling.laws import fit_chinchilla, fit_compute_law, fit_power_law, predict, single_thread
+from toposcale.analysis.scaling.outputs import flat_table, jsonable
+from toposcale.analysis.scaling.size import topology_vs_size
+from toposcale.analysis.scaling.tables import fit_tables
+
+_RUN_KEYS = ("name", "activation", "n_nonembed", "tokens_seen", "holdout")
+
+
+def _final_loss(run: dict, log) -> float:
+    if log is not None and "val_loss" in log:
+        v = np.asarray(log.sort_values("step")["val_loss"], dtype=float) if "step" in log else \
+            np.asarray(log["val_loss"], dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size:
+            return float(v[-1])
+    v = run.get("final_val_loss")
+    if v is None or not np.isfinite(float(v)):
+        raise ValueError(f"run {run.get('name')!r} has no final validation loss: its log.csv has no "
+                         f"finite val_loss and run.json no final_val_loss; rerun or drop the run")
+    return float(v)
+
+
+def grid_table(runs: list[dict], logs: dict | None = None):
+    """One row per run: run, activation, size, seed, N, D, C, tokens_per_param, loss, holdout.
+
+    ``N`` = n_nonembed, ``D`` = tokens_seen, ``C`` = flops from run.json (``6 N D`` if absent),
+    ``loss`` = the last finite val_loss of log.csv (run.json's final_val_loss when the log is absent).
+    """
+    if not runs:
+        raise ValueError("no runs given; the scaling analysis needs run.json files of trained runs")
+    rows = []
+    for r in runs:
+        missing = [k for k in _RUN_KEYS if k not in r]
+        if missing:
+            raise ValueError(f"run.json of {r.get('name', '?')!r} lacks {missing}; retrain with the "
+                             f"current toposcale so run.json follows the contract")
+        N, D = float(r["n_nonembed"]), float(r["tokens_seen"])
+        rows.append({"run": r["name"], "activation": r["activation"], "size": r.get("size"),
+                     "seed": r.get("seed"), "N": N, "D": D,
+                     "C": float(r.get("flops") or 6.0 * N * D),
+                     "tokens_per_param": float(r.get("tokens_per_param", D / N)),
+                     "loss": _final_loss(r, (logs or {}).get(r["name"])),
+                     "holdout": bool(r["holdout"])})
+    return pd.DataFrame(rows)
+
+
+def _curve(fit: dict, boot: dict, C_grid: np.ndarray, tpp: float | None) -> dict:
+    if fit["law"] == "chinchilla":
+        N = np.sqrt(C_grid / (6.0 * tpp))
+        kw = {"N": N, "D": tpp * N}
+    else:
+        kw = {"C": C_grid}
+    pred = predict(fit, **kw)
+    draws = bootstrap_predictions(fit, boot, **kw)
+    lo, hi = zip(*(interval(draws[:, j]) for j in range(draws.shape[1])))
+    return {"tokens_per_param": tpp, "C": C_grid.tolist(), "loss": pred.tolist(),
+            "lo": list(lo), "hi": list(hi)}
+
+
+def _fit_activation(g, delta, grid, n_bootstrap, seed, C_grid) -> dict:
+    """Fit one activation's non-holdout runs and predict its holdout runs."""
+    fit_rows, hold = g[~g["holdout"]], g[g["holdout"]]
+    out = {"n_fit": int(len(fit_rows)), "fit_runs": fit_rows["run"].tolist(),
+           "points": g[["run", "N", "D", "C", "tokens_per_param", "loss", "holdout"]].to_dict("records"),
+           "notes": []}
+    tpps = sorted(fit_rows["tokens_per_param"].round(6).unique())
+    law = "chinchilla" if len(tpps) > 1 else "compute"
+    if law == "chinchilla" and len(fit_rows) < 6:
+        out["notes"].append(f"tokens_per_param varies but only {len(fit_rows)} runs: too few for the "
+                            f"5-parameter L(N, D); fitted L(C) instead")
+        law = "compute"
+    out["law"] = law
+    try:
+        if law == "chinchilla":
+            fit = fit_chinchilla(fit_rows["N"], fit_rows["D"], fit_rows["loss"], delta=delta,
+                                 grid=None if grid is None else grid.get("chinchilla"))
+        else:
+            fit = fit_compute_law(fit_rows["C"], fit_rows["loss"], delta=delta,
+                                  grid=None if grid is None else grid.get("compute"))
+    except ValueError as err:
+        out["notes"].append(f"{law} law not fitted: {err}")
+        fit = None
+    try:
+        pl = fit_power_law(fit_rows["C"], fit_rows["loss"])
+        pboot = bootstrap_fit(pl, n_bootstrap=n_bootstrap, seed=seed)
+        out["power_law"] = {"params": pl["params"], "ci": pboot["ci"], "r2": pl["r2"]}
+    except ValueError as err:
+        out["notes"].append(f"pure power law not fitted: {err}")
+        pl = pboot = None
+    out["fit"] = None
+    out["holdout"] = []
+    if fit is None:
+        return out
+    boot = bootstrap_fit(fit, n_bootstrap=n_bootstrap, seed=seed)
+    out["fit"] = {"params": fit["params"], "ci": boot["ci"], "objective": fit["objective"],
+                  "converged": fit["converged"], "n_starts": fit["n_starts"],
+                  "n_converged": fit["n_converged"], "n_redrawn": boot["n_redrawn"],
+                  "n_failed": boot["n_failed"], "wide_ci": wide_exponents(fit, boot)}
+    out["notes"].extend(width_notes(fit, boot))
+    if law == "chinchilla":
+        out["compute_optimal"] = compute_optimal_summary(fit["params"], boot)
+    out["curves"] = [_curve(fit, boot, C_grid, t if law == "chinchilla" else None)
+                     for t in (tpps if law == "chinchilla" else [None])]
+    for i, row in enumerate(hold.itertuples()):
+        pi = prediction_interval(fit, boot, N=[row.N], D=[row.D], C=[row.C], seed=seed + i)
+        pred = pi["predicted"][0]
+        h = {"run": row.run, "N": row.N, "D": row.D, "C": row.C, "observed": row.loss,
+             "predicted": pred, "pi_lo": pi["lo"][0], "pi_hi": pi["hi"][0],
+             "rel_error_pct": 100.0 * (pred - row.loss) / row.loss,
+             "inside_interval": bool(pi["lo"][0] <= row.loss <= pi["hi"][0])}
+        if pl is not None:
+            pp = float(predict(pl, C=[row.C])[0])
+            h["power_law_predicted"] = pp
+            h["power_law_rel_error_pct"] = 100.0 * (pp - row.loss) / row.loss
+        out["holdout"].append(h)
+    out["_fit"], out["_boot"] = fit, boot
+    return out
+
+
+def compare_activations(base_name: str, base: dict, other_name: str, other: dict) -> dict:
+    """Exponent difference and compute-efficiency multiplier of ``other`` relative to ``base``.
+
+    ``base``/``other`` hold ``_fit`` and ``_boot`` (from the grid analysis). Exponent differences
+    (``other - base``) get the percentile interval of the differences of independent bootstrap
+    draws. The reference loss ``L0`` is ``base``'s fitted loss at the largest compute among its
+    fitted runs (on the compute-optimal frontier for the two-variable law); the multiplier is
+    ``C_base(L0) / C_other(L0)``: > 1 means ``other`` reaches ``L0`` with less compute.
+
+    ``kind`` is 'exponent shift' when some exponent difference's interval excludes 0, else
+    'offset only' when the multiplier's interval excludes 1, else 'not distinguishable'.
+    """
+    fb, fo, bb, bo = base["_fit"], other["_fit"], base["_boot"], other["_boot"]
+    law = fb["law"]
+    exps = [k for k in ("alpha", "beta") if k in fb["params"]]
+    n = min(bb["n_bootstrap"], bo["n_bootstrap"])
+    res = {"baseline": base_name, "other": other_name, "law": law, "exponents": {}}
+    for k in exps:
+        d = bo["samples"][k][:n] - bb["samples"][k][:n]
+        res["exponents"][k] = {"baseline": fb["params"][k], "other": fo["params"][k],
+                               "difference": fo["params"][k] - fb["params"][k],
+                               "ci": interval(d)}
+    c_max = max(fb["data"]["C"]) if "C" in fb["data"] else max(6.0 * np.multiply(fb["data"]["N"],
+                                                                                   fb["data"]["D"]))
+    L0 = float(loss_at_compute(law, fb["params"], c_max))
+    mult = compute_for_loss(law, fb["params"], L0) / compute_for_loss(law, fo["params"], L0)
+    ms = []
+    for b in range(n):
+        cb = compute_for_loss(law, sample_params(bb, b), L0)
+        co = compute_for_loss(law, sample_params(bo, b), L0)
+        ms.append(np.nan if math.isinf(cb) and math.isinf(co) else cb / co)
+    res.update({"ref_loss": L0, "ref_compute": float(c_max), "compute_multiplier": float(mult),
+                "compute_multiplier_ci": interval(ms)})
+    shifted = [k for k in exps if not (res["exponents"][k]["ci"][0] <= 0 <= res["exponents"][k]["ci"][1])]
+    m_lo, m_hi = res["compute_multiplier_ci"]
+    if shifted:
+        kind = "exponent shift"
+    elif np.isfinite(m_lo) and (m_lo > 1 or m_hi < 1):
+        kind = "offset only"
+    else:
+        kind = "not distinguishable"
+    res["kind"] = kind
+    res["verdict"] = _verdict_text(res, base, other, shifted)
+    return res
+
+
+def _verdict_text(res: dict, base: dict, other: dict, shifted: list[str]) -> str:
+    b, o = res["baseline"], res["other"]
+    parts = []
+    for k, e in res["exponents"].items():
+        lo, hi = e["ci"]
+        parts.append(f"{k} {e['other']:.3f} ({o}) vs {e['baseline']:.3f} ({b}), difference "
+                     f"{e['difference']:+.3f} [95% CI {lo:+.3f}, {hi:+.3f}] "
+                     f"{'excludes' if k in shifted else 'includes'} 0")
+    m, (mlo, mhi) = res["compute_multiplier"], res["compute_multiplier_ci"]
+    at = f"at {b}'s loss {res['ref_loss']:.3f} nats (its fit at C = {res['ref_compute']:.2e} FLOPs)"
+    if m == 0:
+        eff = f"{at} {o} cannot reach it (its fitted irreducible loss E is higher)"
+    elif math.isinf(m):
+        eff = f"{at} {o} reaches it while {b}'s own fit cannot (inconsistent fit)"
+    else:
+        eff = f"{at} {o} is {m:.2f}x as compute-efficient [95% CI {mlo:.2f}, {mhi:.2f}]"
+    if res["kind"] == "exponent shift":
+        head = f"{o} vs {b}: exponent shift"
+    elif res["kind"] == "offset only":
+        head = (f"{o} vs {b}: offset only (exponents not distinguishable, "
+                f"compute efficiency at equal loss differs)")
+    else:
+        head = f"{o} vs {b}: not distinguishable (neither exponents nor compute efficiency)"
+    wide = [f"{k} of {name}" for name, a in ((b, base), (o, other)) for k in a["fit"]["wide_ci"]]
+    tail = f"; CIs are wide ({', '.join(wide)}): few runs per fit" if wide else ""
+    return f"{head}: {'; '.join(parts)}; {eff}{tail}."
+
+
+@single_thread
+def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_bootstrap: int = 1000,
+                 delta: float = 1e-3, seed: int = 0, grid: dict | None = None,
+                 tables: list[dict] | None = None) -> dict:
+    """Scaling analysis of the trained grid (JSON-serialisable result).
+
+    Parameters
+    ----------
+    runs : list of dict
+        Contents of ``results/runs/{run}/run.json``.
+    logs : dict, optional
+        Run name -> DataFrame of its log.csv; the final loss is the last finite val_loss.
+    metrics : DataFrame, optional
+        Concatenated ``results/metrics/{run}.parquet`` tables, for topology vs size.
+    n_bootstrap, delta, seed
+        Bootstrap resamples, Huber threshold, random seed.
+    grid : dict, optional
+        Start grids per law: {'compute': ..., 'chinchilla': ...} (see :func:`~toposcale.analysis.scaling.start_grid`).
+    tables : list of dict, optional
+        External tables (config ``scaling.tables``: {name, path}) fitted with
+        :func:`~toposcale.analysis.scaling.fit_table` into ``tables``.
+
+    Returns
+    -------
+    dict
+        ``settings``; ``activations`` (per activation: law, fit params and 95% CIs, pure power
+        law, holdout predictions with prediction intervals and relative error %, fitted curves
+        with confidence bands, notes); ``comparisons`` (each activation against the baseline,
+        'gelu' when present: exponent differences, compute multiplier, kind, verdict);
+        ``verdict`` (text of the first comparison); ``topology`` (see
+        :func:`~toposcale.analysis.scaling.topology_vs_size`); ``tables`` (external tables, name ->
+        :func:`~toposcale.analysis.scaling.fit_table` result); ``table`` (flat rows, see
+        :func:`~toposcale.analysis.scaling.flat_table`); ``notes``.
+
+    The fit uses the non-holdout runs of each activation: ``L(C)`` when they share one
+    tokens-per-parameter value, ``L(N, D)`` when it varies (and there are at least 6 runs).
+    """
+    df = grid_table(runs, logs)
+    C_all = df["C"].to_numpy(float)
+    C_grid = np.geomspace(C_all.min() / 1.5, C_all.max() * 1.5, 60)
+    res = {"settings": {"n_bootstrap": int(n_bootstrap), "huber_delta": float(delta), "seed": int(seed),
+                        "ci_level": CI_LEVEL, "loss": "final val_loss, nats/token",
+                        "compute": "C = 6 * n_nonembed * tokens_seen FLOPs",
+                        "topology": "each metric at a run's final checkpoint, mean over layers (equal "
+                                    "weights), per source; metric = k * N**gamma by log-log least "
+                                    "squares, N = n_nonembed"},
+           "activations": {}, "comparisons": [], "verdict": None, "topology": [], "notes": []}
+    for act in sorted(df["activation"].unique()):
+        res["activations"][act] = _fit_activation(df[df["activation"] == act], delta, grid,
+                                                  n_bootstrap, seed, C_grid)
+    fitted = [a for a, v in res["activations"].items() if v["fit"] is not None]
+    base = "gelu" if "gelu" in fitted else (fitted[0] if fitted else None)
+    for other in fitted:
+        if other == base:
+            continue
+        A, B = res["activations"][base], res["activations"][other]
+        if A["law"] != B["law"]:
+            res["notes"].append(f"{other} and {base} were fitted with different laws; not compared")
+            continue
+        res["comparisons"].append(compare_activations(base, A, other, B))
+    if res["comparisons"]:
+        res["verdict"] = res["comparisons"][0]["verdict"]
+    else:
+        res["verdict"] = ("no activation comparison: needs two activations with a fitted law "
+                          f"(fitted: {fitted or 'none'})")
+    if metrics is not None and len(metrics):
+        res["topology"] = topology_vs_size(metrics, df, n_bootstrap=n_bootstrap, seed=seed)
+    for v in res["activations"].values():
+        v.pop("_fit", None)
+        v.pop("_boot", None)
+    res["tables"] = fit_tables(tables, delta=delta, n_bootstrap=n_bootstrap, seed=seed) if tables else {}
+    res["table"] = flat_table(res)
+    return jsonable(res)

@@ -1,0 +1,108 @@
+"""The scaling analysis on disk: its flat table, JSON conversion, atomic writes and the grid's inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from toposcale.io import atomic_path, write_csv_atomic
+
+TABLE_COLUMNS = ("section", "activation", "law", "subject", "quantity", "estimate", "ci_lo", "ci_hi",
+                 "observed", "rel_error_pct", "p_value", "n")
+
+
+def _row(**kw) -> dict:
+    return {c: kw.get(c) for c in TABLE_COLUMNS}
+
+
+def flat_table(res: dict) -> list[dict]:
+    """Flatten :func:`~toposcale.analysis.scaling.analyse_grid` output into rows with :data:`TABLE_COLUMNS`.
+
+    Sections: 'fit' (one row per parameter), 'table' (external tables; activation = table name),
+    'power_law', 'holdout' (quantity 'loss': predicted
+    estimate, prediction interval, observed value, relative error %), 'comparison' (exponent
+    differences and 'compute_multiplier'), 'topology' (quantity 'gamma' with CI and 'spearman_rho'
+    with its p-value; subject = 'source/metric', activation = group).
+    """
+    rows = []
+    for act, a in res["activations"].items():
+        if a.get("fit"):
+            for k, v in a["fit"]["params"].items():
+                lo, hi = a["fit"]["ci"][k]
+                rows.append(_row(section="fit", activation=act, law=a["law"], quantity=k, estimate=v,
+                                 ci_lo=lo, ci_hi=hi, n=a["n_fit"]))
+        if a.get("power_law"):
+            for k, v in a["power_law"]["params"].items():
+                lo, hi = a["power_law"]["ci"][k]
+                rows.append(_row(section="power_law", activation=act, law="power", quantity=k,
+                                 estimate=v, ci_lo=lo, ci_hi=hi, n=a["n_fit"]))
+        for h in a.get("holdout", []):
+            rows.append(_row(section="holdout", activation=act, law=a["law"], subject=h["run"],
+                             quantity="loss", estimate=h["predicted"], ci_lo=h["pi_lo"],
+                             ci_hi=h["pi_hi"], observed=h["observed"],
+                             rel_error_pct=h["rel_error_pct"], n=a["n_fit"]))
+    for c in res["comparisons"]:
+        pair = f"{c['other']} - {c['baseline']}"
+        for k, e in c["exponents"].items():
+            rows.append(_row(section="comparison", law=c["law"], subject=pair,
+                             quantity=f"delta_{k}", estimate=e["difference"], ci_lo=e["ci"][0],
+                             ci_hi=e["ci"][1]))
+        rows.append(_row(section="comparison", law=c["law"], subject=pair, quantity="compute_multiplier",
+                         estimate=c["compute_multiplier"], ci_lo=c["compute_multiplier_ci"][0],
+                         ci_hi=c["compute_multiplier_ci"][1], observed=c["ref_loss"]))
+    for name, t in res.get("tables", {}).items():
+        for k, v in t["params"].items():
+            rows.append(_row(section="table", activation=name, law=t["law"], quantity=k, estimate=v,
+                             ci_lo=t["ci"][k][0], ci_hi=t["ci"][k][1], n=t["n_points"]))
+    for t in res["topology"]:
+        subj = f"{t['source']}/{t['metric']}"
+        rows.append(_row(section="topology", activation=t["group"], law="power", subject=subj,
+                         quantity="gamma", estimate=t["gamma"], ci_lo=t["gamma_ci"][0],
+                         ci_hi=t["gamma_ci"][1], n=t["n"]))
+        rows.append(_row(section="topology", activation=t["group"], subject=subj,
+                         quantity="spearman_rho", estimate=t["spearman_rho"], p_value=t["spearman_p"],
+                         n=t["n"]))
+    return rows
+
+
+def jsonable(obj):
+    """Recursively convert numpy scalars/arrays to Python types and NaN/inf floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.bool_, bool)):
+        return bool(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    return obj
+
+
+def write_outputs(res: dict, json_path, csv_path) -> None:
+    """Write the analysis JSON and its flat table CSV atomically (temporary name + rename)."""
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(res, indent=1, allow_nan=False))
+    write_csv_atomic(pd.DataFrame(res.get("table", []), columns=list(TABLE_COLUMNS)), csv_path)
+
+
+def read_grid(run_paths, log_paths=(), metric_paths=()):
+    """Load the scaling analysis inputs from disk.
+
+    ``run_paths``: run.json files; ``log_paths``: ``results/runs/{run}/log.csv`` files (the run
+    name is the parent folder); ``metric_paths``: ``results/metrics/{run}.parquet`` (or .csv).
+    Returns ``(runs, logs, metrics)`` with ``metrics`` None when no metric file is given.
+    """
+    runs = [json.loads(Path(p).read_text()) for p in run_paths]
+    logs = {Path(p).parent.name: pd.read_csv(p) for p in log_paths}
+    frames = [pd.read_parquet(p) if str(p).endswith(".parquet") else pd.read_csv(p) for p in metric_paths]
+    metrics = pd.concat(frames, ignore_index=True) if frames else None
+    return runs, logs, metrics
