@@ -318,7 +318,7 @@ def test_summary_from_real_analysis_outputs(tmp_path):
     """Schema check: tables written by toposcale.analysis.scaling / dynamics / forecast / transitions are read."""
     from test_figures import make_study
 
-    from toposcale.analysis import dynamics, forecast, scaling, transitions
+    from toposcale.analysis import dynamics, forecasting, scaling, transitions
 
     runs = []
     for act, A in (("gelu", 30.0), ("swiglu", 27.0)):
@@ -333,7 +333,7 @@ def test_summary_from_real_analysis_outputs(tmp_path):
     _, _, metrics, _ = make_study(steps=[0, 1, 2, 4, 8, 16, 32, 64, 128, 256])
     dynamics.correlate(metrics, metric_cols=["h0_total_persistence_norm", "frobenius_norm"],
                        n_bootstrap=0).to_csv(tmp_path / "dynamics.csv", index=False)
-    forecast.forecast(metrics, fractions=(0.3,)).to_csv(tmp_path / "forecast.csv", index=False)
+    forecasting.forecast(metrics, fractions=(0.3,)).to_csv(tmp_path / "forecast.csv", index=False)
     transitions.detect_transitions(metrics, metric_cols=["h0_total_persistence_norm"], n_permutations=19,
                                    min_points=6).to_csv(tmp_path / "transitions.csv", index=False)
     paths = {k: tmp_path / f"{k}.{'json' if k == 'scaling' else 'csv'}"

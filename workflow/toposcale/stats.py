@@ -324,12 +324,16 @@ def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
 
     The one percentile interval of the project. NaN samples are dropped (a resample where the statistic
     is undefined); infinite samples are kept, so an unreachable target gives an infinite bound instead of
-    silently narrowing the interval. ``(nan, nan)`` when no sample is left.
+    silently narrowing the interval. Where linear interpolation leaves a bound undefined (it interpolates
+    between two infinite samples, or gives an infinite sample zero weight), that bound is the nearest-rank
+    quantile instead (``numpy.quantile(..., method="nearest")``). ``(nan, nan)`` when no sample is left.
 
     Examples
     --------
     >>> percentile_ci([1.0, 2.0, 3.0, 4.0, float("nan")], level=0.5)
     (1.75, 3.25)
+    >>> percentile_ci([1.0, 2.0, float("inf"), float("inf")], level=0.5)
+    (1.75, inf)
     """
     if not 0 < level < 1:
         raise ValueError(f"percentile_ci: level must lie in (0, 1), got {level!r}")
@@ -337,7 +341,12 @@ def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
     s = s[~np.isnan(s)]
     if len(s) == 0:
         return float("nan"), float("nan")
-    lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2])
+    q = [(1 - level) / 2, (1 + level) / 2]
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.quantile(s, q)
+    if np.isnan(lo) or np.isnan(hi):
+        near = np.quantile(s, q, method="nearest")
+        lo, hi = (near[0] if np.isnan(lo) else lo), (near[1] if np.isnan(hi) else hi)
     return float(lo), float(hi)
 
 

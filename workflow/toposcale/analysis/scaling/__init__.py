@@ -10,7 +10,7 @@ from toposcale._exports import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "laws": ["fit_chinchilla", "fit_compute_law", "fit_power_law", "huber", "law_parameters", "predict",
              "start_grid"],
-    "bootstrap": ["CI_LEVEL", "WIDE_CI", "bootstrap_fit", "bootstrap_predictions", "interval",
+    "bootstrap": ["CI_LEVEL", "WIDE_CI", "bootstrap_fit", "bootstrap_predictions",
                   "prediction_interval", "wide_exponents"],
     "compute": ["compute_for_loss", "compute_optimal", "loss_at_compute"],
     "tables": ["fit_table", "fit_tables"],

@@ -36,32 +36,6 @@ CI_LEVEL = 0.95
 WIDE_CI = 1.0
 
 
-def interval(samples, level: float = CI_LEVEL) -> tuple[float, float]:
-    """Percentile interval of the samples: :func:`toposcale.stats.percentile_ci`, with one addition.
-
-    NaN samples are ignored; infinite samples are kept (an unreachable target gives an infinite
-    bound). Where linear interpolation leaves a bound undefined (NaN: it interpolates between two infinite
-    samples, or gives an infinite sample zero weight), the bound is the nearest-rank
-    quantile instead (``numpy.quantile(..., method="nearest")``). ``(nan, nan)`` when no sample is usable.
-
-    Examples
-    --------
-    >>> interval([1.0, 2.0, float("inf"), float("inf")], level=0.5)
-    (1.75, inf)
-    """
-    with np.errstate(invalid="ignore"):
-        lo, hi = percentile_ci(samples, level)
-    if not (math.isnan(lo) or math.isnan(hi)):
-        return lo, hi
-    s = np.asarray(samples, dtype=float).ravel()
-    s = s[~np.isnan(s)]
-    if s.size == 0:
-        return lo, hi
-    near = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], method="nearest")
-    return (float(near[0]) if math.isnan(lo) else lo, float(near[1]) if math.isnan(hi) else hi)
-
-
-
 def _resample_indices(rng: np.random.Generator, n: int, min_distinct: int, max_tries: int = 1000):
     for tries in range(max_tries):
         idx = rng.integers(0, n, n)
@@ -92,7 +66,7 @@ def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_sta
     -------
     dict
         ``samples`` (parameter -> array of length ``n_bootstrap``), ``ci`` (parameter -> (lo, hi),
-        95% percentile interval, :func:`interval`), ``n_bootstrap``, ``n_redrawn`` (resamples redrawn because they had
+        95% percentile interval, :func:`toposcale.stats.percentile_ci`), ``n_bootstrap``, ``n_redrawn`` (resamples redrawn because they had
         fewer distinct rows than parameters), ``n_failed`` (refits whose kept start did not
         converge), ``resid_sd`` and ``resid_dof`` (residual standard error ``s`` of the log fit
         and its degrees of freedom ``n - p``, used by prediction intervals).
@@ -132,7 +106,7 @@ def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_sta
         for k in names:
             samples[k][b] = params[k]
     resid = np.asarray(fit["residuals_log"], float)
-    return {"samples": samples, "ci": {k: interval(v) for k, v in samples.items()},
+    return {"samples": samples, "ci": {k: percentile_ci(v) for k, v in samples.items()},
             "n_bootstrap": int(n_bootstrap), "n_redrawn": int(redrawn), "n_failed": int(failed),
             "resid_sd": float(math.sqrt(np.sum(resid ** 2) / max(n - p, 1))),
             "resid_dof": int(max(n - p, 1)), "seed": int(seed)}
@@ -163,8 +137,8 @@ def prediction_interval(fit: dict, boot: dict, N=None, D=None, C=None, seed: int
     r = boot["resid_sd"] * rng.standard_t(boot["resid_dof"], size=draws.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
         noisy = np.exp(np.log(draws) + r)
-    lo, hi = zip(*(interval(noisy[:, j], level) for j in range(draws.shape[1])))
-    mlo, mhi = zip(*(interval(draws[:, j], level) for j in range(draws.shape[1])))
+    lo, hi = zip(*(percentile_ci(noisy[:, j], level) for j in range(draws.shape[1])))
+    mlo, mhi = zip(*(percentile_ci(draws[:, j], level) for j in range(draws.shape[1])))
     return {"predicted": pred.tolist(), "lo": list(lo), "hi": list(hi),
             "mean_lo": list(mlo), "mean_hi": list(mhi)}
 

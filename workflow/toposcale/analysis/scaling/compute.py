@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy.optimize import brentq
 
-from toposcale.analysis.scaling.bootstrap import interval
+from toposcale.stats import percentile_ci
 from toposcale.analysis.scaling.laws import predict_params
 
 
@@ -75,7 +75,7 @@ def compute_optimal_summary(params: dict, boot: dict) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         a_s, b_s = be / (al + be), al / (al + be)
     pt = compute_optimal(params, 1.0) if params["alpha"] > 0 and params["beta"] > 0 else None
-    return {"a": pt["a"] if pt else float("nan"), "a_ci": interval(a_s),
-            "b": pt["b"] if pt else float("nan"), "b_ci": interval(b_s),
+    return {"a": pt["a"] if pt else float("nan"), "a_ci": percentile_ci(a_s),
+            "b": pt["b"] if pt else float("nan"), "b_ci": percentile_ci(b_s),
             "definition": "N* ~ C^a, D* ~ C^b with a = beta/(alpha+beta), b = alpha/(alpha+beta)"}
 

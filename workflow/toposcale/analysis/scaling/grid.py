@@ -7,13 +7,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.scaling.bootstrap import (CI_LEVEL, bootstrap_fit, bootstrap_predictions, interval,
+from toposcale.analysis.scaling.bootstrap import (CI_LEVEL, bootstrap_fit, bootstrap_predictions,
                                                   prediction_interval, sample_params, wide_exponents, width_notes)
 from toposcale.analysis.scaling.compute import compute_for_loss, compute_optimal_summary, loss_at_compute
 from toposcale.analysis.scaling.laws import fit_chinchilla, fit_compute_law, fit_power_law, predict, single_thread
 from toposcale.analysis.scaling.outputs import flat_table, jsonable
 from toposcale.analysis.scaling.size import topology_vs_size
 from toposcale.analysis.scaling.tables import fit_tables
+from toposcale.stats import percentile_ci
 
 _RUN_KEYS = ("name", "activation", "n_nonembed", "tokens_seen", "holdout")
 
@@ -64,7 +65,7 @@ def _curve(fit: dict, boot: dict, C_grid: np.ndarray, tpp: float | None) -> dict
         kw = {"C": C_grid}
     pred = predict(fit, **kw)
     draws = bootstrap_predictions(fit, boot, **kw)
-    lo, hi = zip(*(interval(draws[:, j]) for j in range(draws.shape[1])))
+    lo, hi = zip(*(percentile_ci(draws[:, j]) for j in range(draws.shape[1])))
     return {"tokens_per_param": tpp, "C": C_grid.tolist(), "loss": pred.tolist(),
             "lo": list(lo), "hi": list(hi)}
 
@@ -150,7 +151,7 @@ def compare_activations(base_name: str, base: dict, other_name: str, other: dict
         d = bo["samples"][k][:n] - bb["samples"][k][:n]
         res["exponents"][k] = {"baseline": fb["params"][k], "other": fo["params"][k],
                                "difference": fo["params"][k] - fb["params"][k],
-                               "ci": interval(d)}
+                               "ci": percentile_ci(d)}
     c_max = max(fb["data"]["C"]) if "C" in fb["data"] else max(6.0 * np.multiply(fb["data"]["N"],
                                                                                    fb["data"]["D"]))
     L0 = float(loss_at_compute(law, fb["params"], c_max))
@@ -161,7 +162,7 @@ def compare_activations(base_name: str, base: dict, other_name: str, other: dict
         co = compute_for_loss(law, sample_params(bo, b), L0)
         ms.append(np.nan if math.isinf(cb) and math.isinf(co) else cb / co)
     res.update({"ref_loss": L0, "ref_compute": float(c_max), "compute_multiplier": float(mult),
-                "compute_multiplier_ci": interval(ms)})
+                "compute_multiplier_ci": percentile_ci(ms)})
     shifted = [k for k in exps if not (res["exponents"][k]["ci"][0] <= 0 <= res["exponents"][k]["ci"][1])]
     m_lo, m_hi = res["compute_multiplier_ci"]
     if shifted:
