@@ -3,8 +3,6 @@
 # NB: in rules defined in a loop, directive values are evaluated at definition time, but a shell:
 # string is evaluated when the job runs (the loop variable has moved on by then), so per-run values
 # reach shell commands only through params.
-from toposcale.plan.paths import diagrams_root_of
-
 GRANULARITY = config["topology"]["granularity"]
 TOPO = config["topology"]
 
@@ -51,7 +49,7 @@ if GRANULARITY == "layer":
         output:
             PATHS.diagram("{run}", "{source}", "{step}", "{layer}"),
         params:
-            root=lambda wc, output: diagrams_root_of(output[0]),
+            root=lambda wc: PATHS.diagrams_root(wc.run),
             only=lambda wc: f"{wc.source}/{wc.layer}",
         log:
             PATHS.log("persistence", "{run}/{source}-{step}-{layer}.log"),
@@ -81,7 +79,7 @@ elif GRANULARITY == "checkpoint":
                     for layer in run_layers(_run.name, src)
                 ],
             params:
-                root=lambda wc, output: diagrams_root_of(output[0]),
+                root=lambda wc, run=_run.name: PATHS.diagrams_root(run),
             log:
                 PATHS.log("persistence", f"{_run.name}/step{{step}}.log"),
             group:
@@ -108,7 +106,7 @@ else:
             # longest jobs first (they scale with layers x width): less idle time at the stage's end
             priority: _run.n_layers * _run.d_model // 16
             params:
-                root=lambda wc, output: diagrams_root_of(output[0]),
+                root=lambda wc, run=_run.name: PATHS.diagrams_root(run),
             log:
                 PATHS.log("persistence", f"{_run.name}.log"),
             threads: 1
@@ -134,7 +132,7 @@ rule topology_summarise:
         sources=SOURCES,
         layers=lambda wc: {src: run_layers(wc.run, src) for src in SOURCES},
         steps=lambda wc: STEPS[wc.run],
-        diagrams_root=lambda wc, output: diagrams_root_of(output[0]),
+        diagrams_root=lambda wc: PATHS.diagrams_root(wc.run),
     log:
         PATHS.log("summarise", "{run}.log"),
     threads: 1

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 #: Digits of a checkpoint step in file names (``step0000042``).
 STEP_DIGITS = 7
@@ -66,18 +65,6 @@ def wildcard_constraints(activations) -> dict[str, str]:
         "layer": r"embed|block\d{2}|final",
         "corpus": r"[A-Za-z0-9_]+",
     }
-
-
-def diagrams_root_of(diagram_file) -> str:
-    """The diagrams folder of a run (:meth:`StudyPaths.diagrams_root`) from one of its diagram files
-    ``{root}/{source}/step{step}/{layer}.npz`` (normalised as by :class:`pathlib.Path`).
-
-    Examples
-    --------
-    >>> diagrams_root_of("results/diagrams/gelu-d16L1-s0/weights/step0000042/embed.npz")
-    'results/diagrams/gelu-d16L1-s0'
-    """
-    return str(Path(diagram_file).parents[2])
 
 
 @dataclass(frozen=True)
