@@ -7,7 +7,8 @@ verdict sentences go to the log.
 """
 import sys
 
-from toposcale.analysis import forecast, load_metrics, summarise_forecasts
+from toposcale.analysis import load_metrics, summarise_forecasts
+from toposcale.analysis.forecast import forecast  # `from toposcale.analysis import forecast` gives the module
 from toposcale.io import write_csv_atomic
 
 sys.stderr = open(snakemake.log[0], "w")
