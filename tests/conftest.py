@@ -35,8 +35,10 @@ def tiny_corpus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory):
-    """The whole smoke study run once through Snakemake (shared by the workflow tests)."""
-    out = tmp_path_factory.mktemp("smoke") / "results"
+    """The whole smoke study run once through Snakemake (shared by the workflow tests).
+
+    Its results folder has a space in its name, so every shell command must quote its paths."""
+    out = tmp_path_factory.mktemp("smoke") / "smoke results"
     proc = run_snakemake(["--cores", "2", "--configfile", "configs/smoke.yaml", "--config", f"results={out}"],
                          timeout=1500)
     return out, proc

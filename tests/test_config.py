@@ -36,7 +36,19 @@ def test_missing_config_file(tmp_path):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_strings_from_command_line_become_the_schema_types():
+def test_missing_corpus_source_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as exc:
+        validate_config({"corpus": {"source": "texts/missing.txt"}})
+    msg = str(exc.value)
+    assert msg == f"config error: corpus.source = 'texts/missing.txt' does not exist: {tmp_path / 'texts/missing.txt'}"
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "missing.txt").write_text("now it exists\n")
+    assert validate_config({"corpus": {"source": "texts/missing.txt"}})["corpus"]["source"] == "texts/missing.txt"
+    assert validate_config({"corpus": {"source": "texts"}})["corpus"]["source"] == "texts"
+
+
+def test_strings_from_command_line_become_the_schema_types(tmp_path, monkeypatch):
     # snakemake --config 'figures={dpi: 90}' hands nested values over as strings
     cfg = validate_config({"figures": {"dpi": "90"}, "training": {"lr": "1e-3", "tokens_per_param": ["20", "40"]},
                            "grokking": {"enabled": "false", "p": "31.0"}})
@@ -45,7 +57,9 @@ def test_strings_from_command_line_become_the_schema_types():
     assert cfg["training"]["tokens_per_param"] == [20, 40]
     assert cfg["grokking"]["enabled"] is False
     assert cfg["grokking"]["p"] == 31 and isinstance(cfg["grokking"]["p"], int)
-    # string keys stay strings, even when they look like numbers
+    # string keys stay strings, even when they look like numbers (a corpus file named "123" must exist)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "123").write_text("a corpus\n")
     assert validate_config({"corpus": {"source": "123"}})["corpus"]["source"] == "123"
 
 

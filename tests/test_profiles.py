@@ -33,12 +33,12 @@ def test_gpu_profile_gives_a_gpu_to_training_and_extraction_only(tmp_path):
                               "--config", f"results={tmp_path}"])
     gpu = {rule: {int(r.get("gpu", 0)) for r in res} for rule, res in jobs.items()}
     train = [r for r in gpu if r.startswith("train_")]
-    extract = [r for r in gpu if r.startswith("extract_")]
+    extract = [r for r in gpu if r.startswith("topology_extract_")]
     assert len(train) == len(extract) == 8, sorted(gpu)
     for rule in train + extract:
         assert gpu[rule] == {1}, (rule, gpu[rule])
-    cpu_only = [r for r in gpu if r.startswith(("persistence_", "summarise", "bootstrap", "fig", "scaling",
-                                                "dynamics", "corpus", "report"))]
+    cpu_only = [r for r in gpu if r.startswith(("topology_persistence_", "topology_summarise", "topology_bootstrap",
+                                                "plot_", "analysis_", "data_corpus", "report"))]
     assert len(cpu_only) >= 8
     for rule in cpu_only:
         assert gpu[rule] == {0}, (rule, gpu[rule])

@@ -398,13 +398,14 @@ def _check_full_smoke(local, remote, runs, slurm_logs):
 
     # every compute stage went through SLURM; figures and the report ran locally (localrule: True)
     submitted = {p.relative_to(slurm_logs).parts[0] for p in slurm_logs.rglob("*.log")}
-    for prefix in ("rule_corpus", "rule_train_", "rule_extract_", "rule_persistence_", "group_summarise",
-                   "group_bootstrap", "rule_scaling", "rule_dynamics", "rule_grokking_train"):
+    for prefix in ("rule_data_corpus", "rule_train_", "rule_topology_extract_", "rule_topology_persistence_",
+                   "group_summarise", "group_bootstrap", "rule_analysis_scaling", "rule_analysis_dynamics",
+                   "rule_grokking_train"):
         assert any(name.startswith(prefix) for name in submitted), f"no {prefix}* job went through SLURM: {submitted}"
     # the profile batches summaries and bootstrap jobs (group-components 20): one submission each here
     n_logs = {name: len(list((slurm_logs / name).rglob("*.log"))) for name in submitted}
     assert [n for name, n in n_logs.items() if name.startswith(("group_summarise", "group_bootstrap"))] == [1, 1], n_logs
-    assert not any(name.startswith(("rule_fig", "rule_report")) for name in submitted), submitted
+    assert not any(name.startswith(("rule_plot_", "rule_report")) for name in submitted), submitted
     _compare_runs(local, remote, runs)
     # the analyses downstream are seeded, so their tables match too; every figure and the summary exist
     tables = sorted((local / "analysis").glob("*.csv"))
@@ -433,7 +434,7 @@ def test_smoke_layer_jobs_on_slurm_match_local_run(slurm_cluster, request, tmp_p
         shutil.copytree(local / sub, remote / sub, copy_function=shutil.copy2)
     targets = [str(remote / p.relative_to(local)) for p in expected]
     out, wall, logs = _smoke_on_slurm(slurm_cluster, tmp_path, targets, "layer", 600)
-    assert [p.parent.name for p in logs] == ["group_persistence_persistence_layer"], \
+    assert [p.parent.name for p in logs] == ["group_persistence_topology_persistence_layer"], \
         f"expected one group submission and nothing else, got {logs}"
     for p in expected:
         _compare_npz(p, remote / p.relative_to(local))

@@ -21,7 +21,7 @@ def test_default_config_dry_run(tmp_path):
     proc = run_snakemake(["-n", "--cores", "2", "--quiet", "rules", "--config", f"results={tmp_path}"], timeout=300)
     out = proc.stdout + proc.stderr
     assert "train_gelu_d96L4_s0" in out and "train_swiglu_d32L2_s0" in out
-    assert "summarise" in out
+    assert "topology_summarise" in out
 
 
 def test_nested_command_line_config_values_are_typed(tmp_path):
@@ -30,15 +30,20 @@ def test_nested_command_line_config_values_are_typed(tmp_path):
                           "--config", f"results={tmp_path}", "figures={dpi: 90, n_checkpoints: 3}"],
                          check=False, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "fig_summary" in proc.stdout
+    assert "plot_summary" in proc.stdout
 
 
-def test_bad_config_key_stops_before_any_job(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("training:\n  lr: -0.5\n", "training.lr = -0.5 is not allowed: must be > 0"),
+    ("corpus:\n  source: no/such/corpus.txt\n",
+     f"config error: corpus.source = 'no/such/corpus.txt' does not exist: {ROOT / 'no/such/corpus.txt'}"),
+])
+def test_bad_config_key_stops_before_any_job(tmp_path, text, message):
     cfg = tmp_path / "bad.yaml"
-    cfg.write_text("training:\n  lr: -0.5\n")
+    cfg.write_text(text)
     proc = run_snakemake(["-n", "--cores", "1", "--configfile", str(cfg)], check=False, timeout=120)
     assert proc.returncode != 0
-    assert "training.lr = -0.5 is not allowed: must be > 0" in proc.stderr + proc.stdout
+    assert message in proc.stderr + proc.stdout
 
 
 def test_smoke_study_outputs(smoke_results):
@@ -169,7 +174,7 @@ def test_redraw_one_figure_runs_one_job(smoke_results):
     out, _ = smoke_results
     target = out / "figures" / "forecast.png"
     target.unlink()
-    assert _dry_run_jobs(out, "--", str(target)) == {"figure_forecast": 1}
+    assert _dry_run_jobs(out, "--", str(target)) == {"plot_forecast": 1}
     run_snakemake(["--cores", "1", "--configfile", "configs/smoke.yaml", "--config", f"results={out}", "--",
                    str(target)], timeout=300)
     assert target.stat().st_size > 10_000
@@ -178,10 +183,10 @@ def test_redraw_one_figure_runs_one_job(smoke_results):
 def test_figure_param_change_reruns_only_that_figure(smoke_results):
     out, _ = smoke_results
     jobs = _dry_run_jobs(out, "figures={baseline: frobenius_norm}")
-    assert set(jobs) - {"all"} == {"fig_metric_evolution"}, jobs
+    assert set(jobs) - {"all"} == {"plot_metric_evolution"}, jobs
 
 
 def test_figure_run_choice_reruns_only_its_figures(smoke_results):
     out, _ = smoke_results
     jobs = _dry_run_jobs(out, "figures={run: swiglu-d16L1-s0}")
-    assert set(jobs) - {"all"} == {"fig_diagrams", "fig_betti_curves"}, jobs
+    assert set(jobs) - {"all"} == {"plot_diagrams", "plot_betti_curves"}, jobs

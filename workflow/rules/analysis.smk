@@ -1,18 +1,20 @@
-# Training dynamics: topology-loss correlations, final-loss forecasting, phase transitions.
-# Each analysis reads the per-run metrics tables; each figure is its own rule reading those tables.
+# Training dynamics (topology-loss correlations, final-loss forecasting, phase transitions) and scaling
+# laws (fits on the non-holdout runs, holdout prediction, GELU vs SwiGLU, topology vs size). Each analysis
+# reads the per-run tables; its figures are rules of figures.smk.
+METRICS = [PATHS.metrics(r.name) for r in RUNS]
 
 
-rule dynamics:
+rule analysis_dynamics:
     input:
-        metrics=metrics_targets(),
+        metrics=METRICS,
     output:
-        csv=f"{RESULTS}/analysis/dynamics.csv",
-        seeds=f"{RESULTS}/analysis/dynamics_seeds.csv",
+        csv=PATHS.analysis("dynamics.csv"),
+        seeds=PATHS.analysis("dynamics_seeds.csv"),
     params:
         cfg=config["dynamics"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/analysis/dynamics.log",
+        PATHS.log("analysis", "dynamics.log"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -23,18 +25,18 @@ rule dynamics:
         "../scripts/dynamics.py"
 
 
-rule forecast:
+rule analysis_forecast:
     input:
-        metrics=metrics_targets(),
+        metrics=METRICS,
     output:
-        csv=f"{RESULTS}/analysis/forecast.csv",
-        summary=f"{RESULTS}/analysis/forecast_summary.csv",
-        comparisons=f"{RESULTS}/analysis/forecast_comparisons.csv",
+        csv=PATHS.analysis("forecast.csv"),
+        summary=PATHS.analysis("forecast_summary.csv"),
+        comparisons=PATHS.analysis("forecast_comparisons.csv"),
     params:
         cfg=config["dynamics"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/analysis/forecast.log",
+        PATHS.log("analysis", "forecast.log"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -45,17 +47,17 @@ rule forecast:
         "../scripts/forecast.py"
 
 
-rule transitions:
+rule analysis_transitions:
     input:
-        metrics=metrics_targets(),
+        metrics=METRICS,
     output:
-        csv=f"{RESULTS}/analysis/transitions.csv",
-        sizes=f"{RESULTS}/analysis/transition_sizes.csv",
+        csv=PATHS.analysis("transitions.csv"),
+        sizes=PATHS.analysis("transition_sizes.csv"),
     params:
         cfg=config["dynamics"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/analysis/transitions.log",
+        PATHS.log("analysis", "transitions.log"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -66,85 +68,20 @@ rule transitions:
         "../scripts/transitions.py"
 
 
-rule figure_dynamics_heatmap:
-    localrule: True
+rule analysis_scaling:
     input:
-        dynamics=f"{RESULTS}/analysis/dynamics.csv",
-    output:
-        heatmap=fig("dynamics_heatmap", "4. Training dynamics"),
-    params:
-        dpi=config["figures"]["dpi"],
-        cfg=config["dynamics"],
-    log:
-        f"{RESULTS}/logs/figures/dynamics_heatmap.log",
-    conda:
-        ENV_ANALYSIS
-    script:
-        "../scripts/fig_dynamics.py"
-
-
-rule figure_forecast:
-    localrule: True
-    input:
-        forecast=f"{RESULTS}/analysis/forecast.csv",
-        forecast_summary=f"{RESULTS}/analysis/forecast_summary.csv",
-        forecast_comparisons=f"{RESULTS}/analysis/forecast_comparisons.csv",
-    output:
-        forecast=fig("forecast", "4. Training dynamics"),
-    params:
-        dpi=config["figures"]["dpi"],
-        cfg=config["dynamics"],
-        seed=config["seed"],
-    log:
-        f"{RESULTS}/logs/figures/forecast.log",
-    conda:
-        ENV_ANALYSIS
-    script:
-        "../scripts/fig_dynamics.py"
-
-
-rule figure_transitions:
-    localrule: True
-    input:
-        transitions=f"{RESULTS}/analysis/transitions.csv",
-        metrics=metrics_targets(),
-    output:
-        transitions=fig("transitions", "4. Training dynamics"),
-    params:
-        dpi=config["figures"]["dpi"],
-        cfg=config["dynamics"],
-    log:
-        f"{RESULTS}/logs/figures/transitions.log",
-    conda:
-        ENV_ANALYSIS
-    script:
-        "../scripts/fig_dynamics.py"
-
-
-ALL_TARGETS.append(
-    lambda: [
-        f"{RESULTS}/analysis/dynamics.csv",
-        f"{RESULTS}/analysis/forecast.csv",
-        f"{RESULTS}/analysis/transitions.csv",
-    ] + [f"{RESULTS}/figures/{n}.png" for n in ("dynamics_heatmap", "forecast", "transitions")]
-)
-
-
-# Scaling laws: fits on the non-holdout runs, holdout prediction, GELU vs SwiGLU, topology vs size.
-rule scaling:
-    input:
-        runs=train_targets(),
-        logs=[f"{RESULTS}/runs/{r.name}/log.csv" for r in RUNS],
-        metrics=metrics_targets(),
+        runs=[PATHS.run_json(r.name) for r in RUNS],
+        logs=[PATHS.run_log(r.name) for r in RUNS],
+        metrics=METRICS,
         tables=[t["path"] for t in config["scaling"]["tables"]],
     output:
-        json=f"{RESULTS}/analysis/scaling.json",
-        table=f"{RESULTS}/analysis/scaling.csv",
+        json=PATHS.analysis("scaling.json"),
+        table=PATHS.analysis("scaling.csv"),
     params:
         cfg=config["scaling"],
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/analysis/scaling.log",
+        PATHS.log("analysis", "scaling.log"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -153,45 +90,3 @@ rule scaling:
         ENV_ANALYSIS
     script:
         "../scripts/scaling.py"
-
-
-rule figure_scaling_loss:
-    localrule: True
-    input:
-        json=f"{RESULTS}/analysis/scaling.json",
-        logs=[f"{RESULTS}/runs/{r.name}/log.csv" for r in RUNS],
-    output:
-        loss=fig("scaling_loss", "3. Scaling laws"),
-    params:
-        dpi=config["figures"]["dpi"],
-    log:
-        f"{RESULTS}/logs/figures/scaling_loss.log",
-    conda:
-        ENV_ANALYSIS
-    script:
-        "../scripts/fig_scaling.py"
-
-
-rule figure_scaling_topology:
-    localrule: True
-    input:
-        json=f"{RESULTS}/analysis/scaling.json",
-    output:
-        topo=fig("scaling_topology", "3. Scaling laws"),
-    params:
-        dpi=config["figures"]["dpi"],
-    log:
-        f"{RESULTS}/logs/figures/scaling_topology.log",
-    conda:
-        ENV_ANALYSIS
-    script:
-        "../scripts/fig_scaling.py"
-
-
-
-
-ALL_TARGETS.append(
-    lambda: [f"{RESULTS}/analysis/scaling.json"] + [
-        f"{RESULTS}/figures/{n}.png" for n in ("scaling_loss", "scaling_topology")
-    ]
-)

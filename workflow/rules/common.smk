@@ -1,11 +1,16 @@
-# Shared set-up: validated config, the study plan and path helpers. No rules here.
+# Shared set-up of all the .smk files: the validated config (once), the study plan and its paths, and
+# the helpers they share (no rules here). Every path comes from PATHS (toposcale.plan.paths), every target list and resource formula from
+# toposcale.plan, so the rule files hold no file-system inspection and no formulas.
+import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir).joinpath("workflow")))
 
 from toposcale.config import ConfigError, validate_config  # noqa: E402
+from toposcale.plan.paths import wildcard_constraints as plan_wildcard_constraints  # noqa: E402
 from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs  # noqa: E402
+from toposcale.plan.targets import analysis_tables, default_targets, resolve_external_logs, study_paths  # noqa: E402
 
 try:
     _validated = validate_config(config)
@@ -14,13 +19,12 @@ except ConfigError as _exc:
     sys.exit(1)
 config.clear()
 config.update(_validated)
+config["external"]["logs"] = resolve_external_logs(config)  # "{results}" in a log path: this study's results
 
 RESULTS = config["results"]
-PYTHON = sys.executable
-for _log in config["external"]["logs"]:  # "{results}" in a log path means this study's results folder
-    _log["path"] = _log["path"].replace("{results}", RESULTS)
+PATHS = study_paths(config)
+PYTHON = shlex.quote(sys.executable)
 CORPUS = config["corpus"]["name"]
-DATA = f"{RESULTS}/data/{CORPUS}"
 RUNS = study_runs(config)
 RUN_BY_NAME = {r.name: r for r in RUNS}
 SOURCES = config["topology"]["sources"]
@@ -32,33 +36,30 @@ BOOT_STEPS = {
 
 
 wildcard_constraints:
-    run=r"(gelu|swiglu)-d\d+L\d+(t[0-9p]+)?-s\d+",
-    step=r"\d{7}",
-    source=r"weights|activations",
-    layer=r"embed|block\d{2}|final",
-    corpus=r"[A-Za-z0-9_]+",
+    **plan_wildcard_constraints(config["model"]["activations"]),
+
+
+ENV_TRAIN = "../../envs/train.yaml"
+ENV_TOPOLOGY = "../../envs/topology.yaml"
+ENV_ANALYSIS = "../../envs/analysis.yaml"
+ENV_PRETRAINED = "../../envs/pretrained.yaml"
+
+#: Report category of each family of figures (the numeric prefix orders them in the HTML report).
+CATEGORY = {
+    "summary": "1. Summary",
+    "training": "2. Training and topology",
+    "topology": "2. Training and topology",
+    "scaling": "3. Scaling laws",
+    "dynamics": "4. Training dynamics",
+    "grokking": "5. Grokking control",
+    "pretrained": "6. Pretrained models",
+    "external": "7. External training logs",
+}
 
 
 def rule_name(prefix, run):
     """Per-run rules (their outputs depend on the run's checkpoint schedule) get unique names."""
     return f"{prefix}_{run.replace('-', '_')}"
-
-
-def ckpt_path(run, step):
-    return f"{RESULTS}/runs/{run}/checkpoints/step{step:07d}.safetensors"
-
-
-def cloud_path(run, step):
-    return f"{RESULTS}/clouds/{run}/step{step:07d}.npz"
-
-
-def diagram_path(run, source, step, layer):
-    return f"{RESULTS}/diagrams/{run}/{source}/step{step:07d}/{layer}.npz"
-
-
-def diagrams_root(diagram_file):
-    """results/diagrams/{run} from one of its files .../{source}/step{step}/{layer}.npz."""
-    return str(Path(diagram_file).parents[2])
 
 
 def run_layers(run, source):
@@ -68,7 +69,7 @@ def run_layers(run, source):
 def run_diagrams(run, step=None):
     steps = STEPS[run] if step is None else [int(step)]
     return [
-        diagram_path(run, src, s, layer)
+        PATHS.diagram(run, src, s, layer)
         for s in steps
         for src in SOURCES
         for layer in run_layers(run, src)
@@ -76,42 +77,22 @@ def run_diagrams(run, step=None):
 
 
 def run_bootstraps(run):
-    return [f"{RESULTS}/bootstrap/{run}/step{s:07d}.csv" for s in BOOT_STEPS[run]]
-
-
-def train_targets():
-    return [f"{RESULTS}/runs/{r.name}/run.json" for r in RUNS]
-
-
-def metrics_targets():
-    return [f"{RESULTS}/metrics/{r.name}.parquet" for r in RUNS]
-
-
-def all_targets():
-    """Everything `snakemake` builds by default; analysis rule files add their targets via ALL_TARGETS."""
-    targets = train_targets() + metrics_targets() + _bootstrap_targets()
-    for extra in ALL_TARGETS:
-        targets += extra()
-    return targets
-
-
-ALL_TARGETS = []
-
-
-ENV_TRAIN = "../../envs/train.yaml"
-ENV_TOPOLOGY = "../../envs/topology.yaml"
-ENV_ANALYSIS = "../../envs/analysis.yaml"
-ENV_PRETRAINED = "../../envs/pretrained.yaml"
-
-
-def _bootstrap_targets():
-    return [p for r in RUNS for p in run_bootstraps(r.name)]
+    return [PATHS.bootstrap(run, s) for s in BOOT_STEPS[run]]
 
 
 def fig(name, category, caption=None):
     """A figure target wrapped for `snakemake --report`, captioned by workflow/report/{caption or name}.rst."""
-    return report(
-        f"{RESULTS}/figures/{name}.png",
-        caption=f"../report/{caption or name}.rst",
-        category=category,
-    )
+    return report(PATHS.figure(name), caption=f"../report/{caption or name}.rst", category=category)
+
+
+def summary_tables(wildcards=None):
+    """Analysis tables (key -> path) that the config enables and a rule of this workflow produces.
+
+    Evaluated when the DAG is built (all .smk files parsed), so a table appears here exactly when its
+    analysis rule has been wired in; the consumer then depends on it like on any other input.
+    """
+    return {
+        key: path
+        for key, path in analysis_tables(config, PATHS).items()
+        if any(r.is_producer(path) for r in workflow.rules)
+    }

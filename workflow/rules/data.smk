@@ -1,14 +1,17 @@
-rule corpus:
+# The corpus: tokenised train/val splits, tokenizer and the fixed probe sequences.
+
+
+rule data_corpus:
     output:
-        train=f"{DATA}/train.bin",
-        val=f"{DATA}/val.bin",
-        tokenizer=f"{DATA}/tokenizer.json",
-        probe=f"{DATA}/probe.npy",
-        meta=f"{DATA}/meta.json",
+        train=PATHS.data("train.bin"),
+        val=PATHS.data("val.bin"),
+        tokenizer=PATHS.data("tokenizer.json"),
+        probe=PATHS.data("probe.npy"),
+        meta=PATHS.data("meta.json"),
     params:
         cfg=config["corpus"],
     log:
-        f"{RESULTS}/logs/corpus/{CORPUS}.log",
+        PATHS.log("corpus", f"{CORPUS}.log"),
     threads: 1
     resources:
         mem_mb=2000,

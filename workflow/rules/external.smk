@@ -1,16 +1,29 @@
-rule external:
+# External training logs: each log configured under external.logs is ingested, its loss/capability
+# transitions and logistic fits computed and the beta claims tested (toposcale.experiments.external), then
+# drawn (toposcale.report.plots.external). `snakemake external_all` builds them all.
+import re
+
+from toposcale.plan.targets import external_log_inputs, external_targets
+
+EXTERNAL = config["external"]
+EXTERNAL_LOGS = {entry["name"]: entry for entry in EXTERNAL["logs"]}
+# only configured names match, so external_{name}.csv never swallows external_{name}_claims.csv
+EXTERNAL_NAME_RE = "|".join(re.escape(n) for n in EXTERNAL_LOGS) or "(?!x)x"
+
+
+rule external_all:
     input:
-        external_targets(),
+        external_targets(PATHS, EXTERNAL_LOGS),
 
 
 rule external_analyse:
     input:
-        logs=external_log_inputs,
+        logs=lambda wc: external_log_inputs(EXTERNAL_LOGS[wc.name], RESULTS, [r.name for r in RUNS]),
     output:
-        fits=external_table("{name}", "fits"),
-        claims=external_table("{name}", "claims"),
-        series=external_table("{name}", "series"),
-        issues=external_table("{name}", "issues"),
+        fits=PATHS.external_table("{name}", "fits"),
+        claims=PATHS.external_table("{name}", "claims"),
+        series=PATHS.external_table("{name}", "series"),
+        issues=PATHS.external_table("{name}", "issues"),
     params:
         section=EXTERNAL,
         entry=lambda wc: EXTERNAL_LOGS[wc.name],
@@ -18,7 +31,7 @@ rule external_analyse:
     wildcard_constraints:
         name=EXTERNAL_NAME_RE,
     log:
-        f"{RESULTS}/logs/external_analyse/{{name}}.log",
+        PATHS.log("external_analyse", "{name}.log"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -29,20 +42,20 @@ rule external_analyse:
         "../scripts/external.py"
 
 
-rule external_figure:
+rule plot_external:
     localrule: True
     input:
-        fits=external_table("{name}", "fits"),
-        claims=external_table("{name}", "claims"),
-        series=external_table("{name}", "series"),
+        fits=PATHS.external_table("{name}", "fits"),
+        claims=PATHS.external_table("{name}", "claims"),
+        series=PATHS.external_table("{name}", "series"),
     output:
-        _external_figure_output(),
+        fig("external_{name}", CATEGORY["external"], caption="external"),
     params:
         dpi=config["figures"]["dpi"],
     wildcard_constraints:
         name=EXTERNAL_NAME_RE,
     log:
-        f"{RESULTS}/logs/external_figure/{{name}}.log",
+        PATHS.log("external_figure", "{name}.log"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -51,20 +64,19 @@ rule external_figure:
         ENV_ANALYSIS
     script:
         "../scripts/fig_external.py"
-ALL_TARGETS.append(external_targets)
 
 
 rule external_demo_log:
-    localrule: True
     """A synthetic log in the beta-trajectory schema with planted effects (ladder 1.174, fixpoint 4.236,
-    grokking spike), labelled synthetic in its notes column: a worked example of `snakemake external`."""
+    grokking spike), labelled synthetic in its notes column: a worked example of `snakemake external_all`."""
+    localrule: True
     output:
-        f"{RESULTS}/external/demo_beta_trajectory.csv",
+        PATHS.external_demo_log(),
     params:
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/external/demo_log.log",
+        PATHS.log("external", "demo_log.log"),
     conda:
         ENV_ANALYSIS
-    shell:
-        f"{PYTHON} -m toposcale.experiments.external make-example {{output}} --seed {{params.seed}} > {{log}} 2>&1"
+    script:
+        "../scripts/external_demo_log.py"

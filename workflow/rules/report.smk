@@ -1,7 +1,6 @@
 # The study's report: results/report/summary.md (key numbers from the analysis tables) and the global
 # description of `snakemake --report results/report.html` (workflow/report/workflow.rst; every figure
 # rule flags its PNG with report() through fig() of common.smk, with its caption in workflow/report/).
-# Needs figures.smk (analysis_tables) included before this file.
 
 report: "../report/workflow.rst"
 
@@ -9,20 +8,17 @@ report: "../report/workflow.rst"
 rule report_summary:
     localrule: True
     input:
-        unpack(analysis_tables),
+        unpack(summary_tables),
     output:
-        f"{RESULTS}/report/summary.md",
+        PATHS.report("summary.md"),
     params:
         title=f"toposcale study on corpus {CORPUS}: {len(RUNS)} runs, key numbers",
     resources:
         mem_mb=1000,
         runtime=5,
     log:
-        f"{RESULTS}/logs/figures/report_summary.log",
+        PATHS.log("figures", "report_summary.log"),
     conda:
         ENV_ANALYSIS
     script:
         "../scripts/report_summary.py"
-
-
-ALL_TARGETS.append(lambda: [f"{RESULTS}/report/summary.md"])

@@ -1,8 +1,8 @@
+# Extraction (torch, one job per run) -> persistence (numpy + compiled backend, granularity from
+# config) -> per-run metrics table; bootstrap CIs for chosen checkpoints.
 # NB: in rules defined in a loop, directive values are evaluated at definition time, but a shell:
 # string is evaluated when the job runs (the loop variable has moved on by then), so per-run values
 # reach shell commands only through params.
-# Extraction (torch, one job per run) -> persistence (numpy + compiled backend, granularity from
-# config) -> per-run metrics table; bootstrap CIs for chosen checkpoints.
 GRANULARITY = config["topology"]["granularity"]
 TOPO = config["topology"]
 
@@ -10,17 +10,17 @@ for _run in RUNS:
 
     rule:
         name:
-            rule_name("extract", _run.name)
+            rule_name("topology_extract", _run.name)
         input:
-            ckpts=[ckpt_path(_run.name, s) for s in STEPS[_run.name]],
-            probe=f"{DATA}/probe.npy",
+            ckpts=[PATHS.checkpoint(_run.name, s) for s in STEPS[_run.name]],
+            probe=PATHS.data("probe.npy"),
         output:
-            clouds=[cloud_path(_run.name, s) for s in STEPS[_run.name]],
+            clouds=[PATHS.cloud(_run.name, s) for s in STEPS[_run.name]],
         params:
             run=_run.to_dict(),
             config={k: config[k] for k in ("seed", "corpus", "training", "topology")},
         log:
-            f"{RESULTS}/logs/extract/{_run.name}.log",
+            PATHS.log("extract", f"{_run.name}.log"),
         threads: 1
         resources:
             mem_mb=2000,
@@ -31,8 +31,11 @@ for _run in RUNS:
             "../scripts/extract.py"
 
 
-# One BLAS thread per job: the homology backends are single-threaded, and OpenBLAS threads spinning in
-# the distance computation of two concurrent jobs doubled CPU time without shortening either job.
+# The persistence jobs are the one exception to `script:`: a small CLI that imports only numpy and the
+# compiled backend starts in ~1.7 s, a `script:` job in ~2.5 s (design doc section 8), and a study has
+# thousands of per-layer jobs. One BLAS thread per job: the homology backends are single-threaded, and
+# OpenBLAS threads spinning in the distance computation of two concurrent jobs doubled CPU time without
+# shortening either job. Every path is quoted ({...:q}), so a results folder may contain spaces.
 PERSIST_CMD = (
     "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
     f"{PYTHON} -m toposcale.topology.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
@@ -40,13 +43,16 @@ PERSIST_CMD = (
 
 if GRANULARITY == "layer":
 
-    rule persistence_layer:
+    rule topology_persistence_layer:
         input:
-            f"{RESULTS}/clouds/{{run}}/step{{step}}.npz",
+            PATHS.cloud("{run}", "{step}"),
         output:
-            f"{RESULTS}/diagrams/{{run}}/{{source}}/step{{step}}/{{layer}}.npz",
+            PATHS.diagram("{run}", "{source}", "{step}", "{layer}"),
+        params:
+            root=lambda wc: PATHS.diagrams_root(wc.run),
+            only=lambda wc: f"{wc.source}/{wc.layer}",
         log:
-            f"{RESULTS}/logs/persistence/{{run}}/{{source}}-{{step}}-{{layer}}.log",
+            PATHS.log("persistence", "{run}/{source}-{step}-{layer}.log"),
         group:
             "persistence"
         threads: 1
@@ -56,27 +62,26 @@ if GRANULARITY == "layer":
         conda:
             ENV_TOPOLOGY
         shell:
-            f"{PERSIST_CMD} --out-root {RESULTS}/diagrams/{{wildcards.run}}"
-            " --only {wildcards.source}/{wildcards.layer} {input} 2> {log}"
+            f"{PERSIST_CMD} --out-root {{params.root:q}} --only {{params.only:q}} {{input:q}} 2> {{log:q}}"
 
 elif GRANULARITY == "checkpoint":
     for _run in RUNS:
 
         rule:
             name:
-                rule_name("persistence", _run.name)
+                rule_name("topology_persistence", _run.name)
             input:
-                f"{RESULTS}/clouds/{_run.name}/step{{step}}.npz",
+                PATHS.cloud(_run.name, "{step}"),
             output:
                 [
-                    f"{RESULTS}/diagrams/{_run.name}/{src}/step{{step}}/{layer}.npz"
+                    PATHS.diagram(_run.name, src, "{step}", layer)
                     for src in SOURCES
                     for layer in run_layers(_run.name, src)
                 ],
             params:
-                root=lambda wc, output: diagrams_root(output[0]),
+                root=lambda wc, run=_run.name: PATHS.diagrams_root(run),
             log:
-                f"{RESULTS}/logs/persistence/{_run.name}/step{{step}}.log",
+                PATHS.log("persistence", f"{_run.name}/step{{step}}.log"),
             group:
                 "persistence"
             threads: 1
@@ -86,24 +91,24 @@ elif GRANULARITY == "checkpoint":
             conda:
                 ENV_TOPOLOGY
             shell:
-                f"{PERSIST_CMD} --out-root {{params.root}} {{input}} 2> {{log}}"
+                f"{PERSIST_CMD} --out-root {{params.root:q}} {{input:q}} 2> {{log:q}}"
 
 else:
     for _run in RUNS:
 
         rule:
             name:
-                rule_name("persistence", _run.name)
+                rule_name("topology_persistence", _run.name)
             input:
-                [cloud_path(_run.name, s) for s in STEPS[_run.name]],
+                [PATHS.cloud(_run.name, s) for s in STEPS[_run.name]],
             output:
                 run_diagrams(_run.name),
             # longest jobs first (they scale with layers x width): less idle time at the stage's end
             priority: _run.n_layers * _run.d_model // 16
             params:
-                root=lambda wc, output: diagrams_root(output[0]),
+                root=lambda wc, run=_run.name: PATHS.diagrams_root(run),
             log:
-                f"{RESULTS}/logs/persistence/{_run.name}.log",
+                PATHS.log("persistence", f"{_run.name}.log"),
             threads: 1
             resources:
                 mem_mb=1000,
@@ -111,25 +116,25 @@ else:
             conda:
                 ENV_TOPOLOGY
             shell:
-                f"{PERSIST_CMD} --out-root {{params.root}} {{input}} 2> {{log}}"
+                f"{PERSIST_CMD} --out-root {{params.root:q}} {{input:q}} 2> {{log:q}}"
 
 
-rule summarise:
+rule topology_summarise:
     input:
         diagrams=lambda wc: run_diagrams(wc.run),
-        log_csv=f"{RESULTS}/runs/{{run}}/log.csv",
-        run_json=f"{RESULTS}/runs/{{run}}/run.json",
+        log_csv=PATHS.run_log("{run}"),
+        run_json=PATHS.run_json("{run}"),
     output:
-        metrics=f"{RESULTS}/metrics/{{run}}.parquet",
-        betti=f"{RESULTS}/metrics/{{run}}.betti.parquet",
+        metrics=PATHS.metrics("{run}"),
+        betti=PATHS.betti("{run}"),
     params:
         topology=TOPO,
         sources=SOURCES,
         layers=lambda wc: {src: run_layers(wc.run, src) for src in SOURCES},
         steps=lambda wc: STEPS[wc.run],
-        diagrams_root=lambda wc, input: diagrams_root(input.diagrams[0]),
+        diagrams_root=lambda wc: PATHS.diagrams_root(wc.run),
     log:
-        f"{RESULTS}/logs/summarise/{{run}}.log",
+        PATHS.log("summarise", "{run}.log"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -140,17 +145,16 @@ rule summarise:
         "../scripts/summarise.py"
 
 
-rule bootstrap:
+rule topology_bootstrap:
     input:
-        f"{RESULTS}/clouds/{{run}}/step{{step}}.npz",
+        PATHS.cloud("{run}", "{step}"),
     output:
-        f"{RESULTS}/bootstrap/{{run}}/step{{step}}.csv",
+        PATHS.bootstrap("{run}", "{step}"),
     params:
-        boot=TOPO["bootstrap"],
         topology=TOPO,
         seed=config["seed"],
     log:
-        f"{RESULTS}/logs/bootstrap/{{run}}-{{step}}.log",
+        PATHS.log("bootstrap", "{run}-{step}.log"),
     threads: 1
     resources:
         mem_mb=2000,
@@ -163,8 +167,8 @@ rule bootstrap:
 
 rule metrics_all:
     input:
-        metrics_targets(),
-        _bootstrap_targets(),
+        [PATHS.metrics(r.name) for r in RUNS],
+        [b for r in RUNS for b in run_bootstraps(r.name)],
 
 
 rule diagrams_all:

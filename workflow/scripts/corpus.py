@@ -1,9 +1,10 @@
 """Snakemake script: prepare the corpus (see toposcale.train.corpus)."""
 import json
+import os
 import sys
 
-from toposcale.train.corpus import prepare_corpus
+from toposcale.train import prepare_corpus
 
 sys.stderr = open(snakemake.log[0], "w")
-meta = prepare_corpus(snakemake.params.cfg, snakemake.output.train.rsplit("/", 1)[0])
+meta = prepare_corpus(snakemake.params.cfg, os.path.dirname(snakemake.output.train))
 print(json.dumps(meta), file=sys.stderr)

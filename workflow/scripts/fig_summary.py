@@ -1,11 +1,14 @@
 """Snakemake script: summary.png, the one-page summary figure, from run tables and analysis tables."""
 import json
+import sys
 
 import pandas as pd
 
+from toposcale.io import read_table
+from toposcale.report import SECTIONS, TABLE_KEYS, key_numbers
 from toposcale.report.plots.summary import plot_summary
-from toposcale.report.summary import SECTIONS, TABLE_KEYS, key_numbers, read_table
 
+sys.stderr = open(snakemake.log[0], "w")
 inp = snakemake.input
 runs = [json.loads(open(p).read()) for p in inp.runs]
 logs = {r["name"]: pd.read_csv(p) for r, p in zip(runs, inp.logs)}
@@ -15,3 +18,4 @@ missing = [key for key, _ in SECTIONS if key not in tables]
 plot_summary(logs, runs, metrics, snakemake.output[0], scaling=tables.get("scaling"),
              dynamics=tables.get("dynamics"), key_lines=key_numbers(tables), missing=missing,
              dpi=snakemake.params.dpi)
+print(f"wrote {snakemake.output[0]}", file=sys.stderr)

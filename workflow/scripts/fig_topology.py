@@ -2,12 +2,15 @@
 
 Reads only the summarise tables, the persistence diagram files and log.csv; recomputes nothing.
 """
+import sys
+
 import pandas as pd
 
-from toposcale.report.plots import topology as fig
+from toposcale.report.plots import plot_betti_curves, plot_diagrams, plot_metric_evolution
+from toposcale.topology import load_diagrams
 
-p = snakemake.params
-out = snakemake.output[0]
+sys.stderr = open(snakemake.log[0], "w")
+p, i, out = snakemake.params, snakemake.input, snakemake.output[0]
 
 
 def step_tokens(log_path):
@@ -16,20 +19,18 @@ def step_tokens(log_path):
 
 
 if p.figure == "metric_evolution":
-    metrics = pd.concat([pd.read_parquet(x) for x in snakemake.input.metrics], ignore_index=True)
-    fig.plot_metric_evolution(metrics, out, runs=p.runs, layers_to_show=p.layers_to_show,
-                              baseline=p.baseline, dpi=p.dpi)
+    metrics = pd.concat([pd.read_parquet(x) for x in i.metrics], ignore_index=True)
+    plot_metric_evolution(metrics, out, runs=p.runs, layers_to_show=p.layers_to_show, baseline=p.baseline,
+                          dpi=p.dpi)
 elif p.figure == "diagrams":
-    from toposcale.topology.homology import load_diagrams
-
     keys = [(src, step) for src in p.layers for step in p.steps]
-    if len(keys) != len(snakemake.input.diagrams):
-        raise ValueError(f"diagrams figure: {len(snakemake.input.diagrams)} files for {len(keys)} (source, step) pairs")
-    diagrams = {k: load_diagrams(path) for k, path in zip(keys, snakemake.input.diagrams)}
-    fig.plot_diagrams(diagrams, out, run=p.run, layers=dict(p.layers), tokens=step_tokens(snakemake.input.log),
-                      dpi=p.dpi)
+    if len(keys) != len(i.diagrams):
+        raise ValueError(f"diagrams figure: {len(i.diagrams)} files for {len(keys)} (source, step) pairs")
+    diagrams = {k: load_diagrams(path) for k, path in zip(keys, i.diagrams)}
+    plot_diagrams(diagrams, out, run=p.run, layers=dict(p.layers), tokens=step_tokens(i.log), dpi=p.dpi)
 elif p.figure == "betti_curves":
-    fig.plot_betti_curves(pd.read_parquet(snakemake.input.betti), out, run=p.run, steps=p.steps,
-                          layers_to_show=p.layers_to_show, tokens=step_tokens(snakemake.input.log), dpi=p.dpi)
+    plot_betti_curves(pd.read_parquet(i.betti), out, run=p.run, steps=p.steps, layers_to_show=p.layers_to_show,
+                      tokens=step_tokens(i.log), dpi=p.dpi)
 else:
     raise ValueError(f"unknown topology figure {p.figure!r}; use metric_evolution, diagrams or betti_curves")
+print(f"wrote {out}", file=sys.stderr)

@@ -161,7 +161,21 @@ def validate_config(config: dict, schema_path=SCHEMA_PATH) -> dict:
 
 
 def _check_consistency(cfg: dict) -> None:
-    """Cross-key rules that JSON schema cannot express."""
+    """Cross-key rules that JSON schema cannot express, and a corpus source that must exist on disk.
+
+    ``corpus.source`` is a builtin (``builtin:...``, checked when the corpus is read) or a file or folder,
+    which must exist (relative paths from the working directory) so that a typo stops before any job.
+
+    Examples
+    --------
+    >>> validate_config({"corpus": {"source": "no/such/corpus.txt"}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    toposcale.config.ConfigError: config error: corpus.source = 'no/such/corpus.txt' does not exist: .../no/such/corpus.txt
+    """
+    source = cfg["corpus"]["source"]
+    if not source.startswith("builtin:") and not Path(source).exists():
+        raise ConfigError(f"config error: corpus.source = {source!r} does not exist: {Path(source).resolve()}")
     targets = cfg["model"]["target_params"]
     for h in cfg["model"]["holdout_params"]:
         if h not in targets:

@@ -1,0 +1,88 @@
+"""Job resources (memory, wall time) and compute budgets derived from the plan: pure functions of the config.
+
+Runtimes are minutes (Snakemake's ``runtime``), memory is MB (``mem_mb``); the formulas are rough upper
+bounds measured on one CPU thread, with headroom, so a cluster job is not killed early.
+"""
+
+from __future__ import annotations
+
+
+def train_mem_mb(run) -> int:
+    """Memory of one training job: 1500 MB plus 10 kB per parameter (``run.n_total // 100``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> train_mem_mb(SimpleNamespace(n_total=250_000))
+    4000
+    """
+    return 1500 + run.n_total // 100
+
+
+def train_runtime(run) -> int:
+    """Minutes of one training job: 10 plus four times ``total_steps x tokens_per_step / 3e5`` seconds
+    (about 3e5 tokens per second), in minutes, rounded down.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> train_runtime(SimpleNamespace(total_steps=4500, tokens_per_step=2048))
+    12
+    """
+    return 10 + int(run.total_steps * run.tokens_per_step / 3e5 / 60 * 4)
+
+
+def grokking_seconds(grok: dict) -> float:
+    """Estimated seconds of one grokking training run (the config's ``grokking`` section).
+
+    Measured on one CPU thread: about 3e-5 s per training example per step at d_model 128, d_mlp 512,
+    scaled by ``4 d_model^2 + 2 d_model d_mlp`` (the per-example cost of the layers).
+
+    Examples
+    --------
+    >>> round(grokking_seconds({"steps": 1000, "p": 10, "train_fraction": 0.5, "d_model": 128, "d_mlp": 512}), 9)
+    1.5
+    """
+    return (
+        3e-5
+        * grok["steps"]
+        * grok["p"] ** 2
+        * grok["train_fraction"]
+        * (4 * grok["d_model"] ** 2 + 2 * grok["d_model"] * grok["d_mlp"])
+        / (4 * 128**2 + 2 * 128 * 512)
+    )
+
+
+def grokking_train_runtime(grok: dict) -> int:
+    """Minutes of one grokking training job: 10 plus four times :func:`grokking_seconds`, in minutes.
+
+    Examples
+    --------
+    >>> grokking_train_runtime({"steps": 1500, "p": 59, "train_fraction": 0.4, "d_model": 128, "d_mlp": 512})
+    14
+    """
+    return 10 + int(4 * grokking_seconds(grok) / 60)
+
+
+def grokking_measure_runtime(n_checkpoints: int) -> int:
+    """Minutes of one grokking measurement job: 10 plus one per ten checkpoints.
+
+    Examples
+    --------
+    >>> grokking_measure_runtime(31)
+    13
+    """
+    return 10 + n_checkpoints // 10
+
+
+def pretrained_resamples(config: dict) -> int:
+    """Subsamples per (model, corpus) of the pretrained comparison: ``pretrained.n_resamples`` when set,
+    else ``topology.bootstrap.n_resamples``.
+
+    Examples
+    --------
+    >>> cfg = {"pretrained": {}, "topology": {"bootstrap": {"n_resamples": 100}}}
+    >>> pretrained_resamples(cfg), pretrained_resamples({**cfg, "pretrained": {"n_resamples": 20}})
+    (100, 20)
+    """
+    return config["pretrained"].get("n_resamples", config["topology"]["bootstrap"]["n_resamples"])
