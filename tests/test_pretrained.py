@@ -477,14 +477,6 @@ _cfg = validate_config({{k: v for k, v in config.items() if k != "_pt_extra"}})
 _cfg["pretrained"].update(config.get("_pt_extra", {{}}))
 config.clear()
 config.update(_cfg)
-RESULTS = config["results"]
-ENV_PRETRAINED = {envfile!r}
-CATEGORY = {{"pretrained": "6. Pretrained models"}}
-
-
-def fig(name, category, caption=None):
-    return f"{{RESULTS}}/figures/{{name}}.png"
-
 
 include: {common!r}
 include: {rules!r}
@@ -502,7 +494,7 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("\n\n".join(" ".join(rng.choice(WORDS, size=rng.integers(8, 20))) for _ in range(60)))
     (tmp_path / "Snakefile").write_text(SNAKEFILE.format(
-        workflow=str(ROOT / "workflow"), envfile=str(ROOT / "envs" / "pretrained.yaml"), common=str(ROOT / "workflow" / "rules" / "common_pretrained.smk"),
+        workflow=str(ROOT / "workflow"), common=str(ROOT / "workflow" / "rules" / "common.smk"),
         rules=str(ROOT / "workflow" / "rules" / "pretrained.smk")))
     results = tmp_path / "results"
     cfg = {"results": str(results), "figures": {"dpi": 50}, "topology": {"bootstrap": {"n_resamples": 10}},
@@ -512,8 +504,8 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
            "_pt_extra": {"include_trained": False}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     # the whole target plans every figure of every (model, corpus) and the converter is not needed
-    dry = run_snakemake(["-s", "Snakefile", "--configfile", "config.yaml", "-n", "pretrained"], cwd=tmp_path)
-    assert "pretrained_convert" not in dry.stdout and "fig_pretrained_model" in dry.stdout
+    dry = run_snakemake(["-s", "Snakefile", "--configfile", "config.yaml", "-n", "pretrained_all"], cwd=tmp_path)
+    assert "pretrained_convert" not in dry.stdout and "plot_pretrained_model" in dry.stdout
     targets = [f"{results}/report/pretrained.md", f"{results}/figures/pretrained_expansion.png",
                f"{results}/figures/pretrained/tdec/notes/summary.png"]
     run_snakemake(["-s", "Snakefile", "--configfile", "config.yaml", "--cores", "2", *targets], cwd=tmp_path,

@@ -375,12 +375,13 @@ def test_figure_and_report_rules_on_synthetic_tables(tmp_path):
     (tmp_path / "Snakefile").write_text(textwrap.dedent(f"""
         configfile: "{ROOT / 'configs' / 'smoke.yaml'}"
         include: "{rules / 'common.smk'}"
-        include: "{rules / 'common_figures.smk'}"
         include: "{rules / 'figures.smk'}"
         include: "{rules / 'report.smk'}"
 
+        from toposcale.plan.targets import STUDY_FIGURES
+
         rule all:
-            input: figure_targets(), f"{{RESULTS}}/report/summary.md"
+            input: [PATHS.figure(n) for n in STUDY_FIGURES], PATHS.report("summary.md")
             default_target: True
 
         rule stub_scaling:

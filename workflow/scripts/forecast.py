@@ -1,4 +1,4 @@
-"""Snakemake script: final-loss forecasts from partial training (toposcale.analysis.forecast).
+"""Snakemake script: final-loss forecasts from partial training (toposcale.analysis.forecasting).
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
 (``forecast_fractions``, ``n_bootstrap``); params.seed. Writes output.csv = results/analysis/forecast.csv,
@@ -7,8 +7,7 @@ verdict sentences go to the log.
 """
 import sys
 
-from toposcale.analysis import load_metrics, summarise_forecasts
-from toposcale.analysis.forecast import forecast  # `from toposcale.analysis import forecast` gives the module
+from toposcale.analysis import forecast, load_metrics, summarise_forecasts
 from toposcale.io import write_csv_atomic
 
 sys.stderr = open(snakemake.log[0], "w")
