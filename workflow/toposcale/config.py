@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import jsonschema
+import yaml
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
 
@@ -19,8 +22,6 @@ class ConfigError(ValueError):
 
 
 def _load_yaml(path):
-    import yaml
-
     with open(path) as fh:
         return yaml.safe_load(fh)
 
@@ -145,8 +146,6 @@ def validate_config(config: dict, schema_path=SCHEMA_PATH) -> dict:
     >>> cfg["training"]["batch_size"], cfg["corpus"]["tokenizer"]
     (16, 'byte')
     """
-    import jsonschema
-
     schema = _load_yaml(schema_path)
     cfg = copy.deepcopy(config) if config is not None else {}
     _coerce_strings(cfg, schema)

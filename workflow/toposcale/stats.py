@@ -1,4 +1,4 @@
-"""Statistics shared by the analyses: multiple testing, ranks and rank correlations, log-log fits,
+"""Statistics shared by the analyses: multiple testing, ranks, rank correlations and ROC AUC, log-log fits,
 percentile intervals, bootstrap resampling. The one home of each: call these, never a copy.
 
 numpy and scipy only. Every function ignores nothing silently: NaN inputs are either rejected with a

@@ -7,7 +7,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "loss_curve": ["fit_loss_curve", "predict_loss_curve"],
     "forecasting": ["METHODS", "forecast", "ridge_fit_predict", "summarise_forecasts"],
     "changepoint": ["detect_change_points", "diminishing_returns_index", "pelt", "robust_sigma"],
-    "transitions": ["detect_transitions", "size_trends", "trajectory"],
+    "transitions": ["HEADLINE_SERIES", "detect_transitions", "size_trends", "trajectory"],
     "logistic": ["LogisticFit", "NullFit", "aicc", "analyse_logistic", "bootstrap_logistic", "compare_models",
                  "fit_linear", "fit_logistic", "fit_offset_power_law", "logistic_support"],
     "scaling": ["analyse_grid", "read_grid", "write_outputs"],

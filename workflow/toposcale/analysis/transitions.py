@@ -25,6 +25,16 @@ from toposcale.analysis.dynamics import check_columns, resolve_metrics, run_info
 from toposcale.stats import bh_adjust, spearman
 
 LOSS_SERIES = ("val_loss", "train_loss")
+#: The headline series of a run, (source, layer, metric): the loss and the scale-normalised H0/H1 total
+#: persistence of the blocks (mean over blocks) of each source. The transitions figure draws them and
+#: the report tabulates their transition fractions.
+HEADLINE_SERIES = (
+    ("loss", "-", "val_loss"),
+    ("weights", "blocks", "h0_total_persistence_norm"),
+    ("weights", "blocks", "h1_total_persistence_norm"),
+    ("activations", "blocks", "h0_total_persistence_norm"),
+    ("activations", "blocks", "h1_total_persistence_norm"),
+)
 
 
 def _series(g_run, metric_cols, aggregate_blocks: bool, include_loss: bool):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from toposcale.analysis.transitions import HEADLINE_SERIES
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
 from toposcale.report.variants import DYNAMICS_VARIANTS, dynamics_variants
@@ -213,16 +214,6 @@ def pretrained_lines(df, aux: dict | None = None) -> list[str]:
                       "95% CI (norm)", "peak layer (depth)"], rows), ""]
 
 
-#: Series whose transition fractions are tabulated per run in the transitions section.
-TRANSITION_SERIES = (
-    ("loss", "-", "val_loss"),
-    ("weights", "blocks", "h0_total_persistence_norm"),
-    ("weights", "blocks", "h1_total_persistence_norm"),
-    ("activations", "blocks", "h0_total_persistence_norm"),
-    ("activations", "blocks", "h1_total_persistence_norm"),
-)
-
-
 def transitions_lines(df, aux: dict | None = None) -> list[str]:
     """Transitions section: the share of series with a significant change point per source, then per
     run the training fraction (and p-value) of the transition (most significant change point) of the
@@ -236,7 +227,7 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby("source", sort=True)]
     out += [md_table(["source", "series", "with a significant change point"], rows), ""]
     series = []
-    for src, layer, metric in TRANSITION_SERIES:
+    for src, layer, metric in HEADLINE_SERIES:
         m = (df["source"] == src) & (df["metric"] == metric)
         if src != "loss":
             m &= df["layer"] == layer

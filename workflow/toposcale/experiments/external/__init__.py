@@ -16,13 +16,8 @@ This module makes such claims testable on any log in that schema, on our own
 
 Ingestion (:func:`load_log`)
 ----------------------------
-Columns are renamed to our names (``run_id, training_step, loss, capability_score, beta_estimate,
-beta_uncertainty, grokking_detected, n_params_millions``; other columns are kept as they are), types
-are checked, rows are sorted by (run, step), and every problem is written to an issue table, one row
-per (issue, column, row), and summarised in warning lines naming the file lines. Nothing is dropped
-silently: rows with a missing, negative or duplicate step (or a missing run id) are kept in
-``data`` with ``usable = False`` and left out of every analysis; a missing or invalid value in one
-column leaves the row out of that column's analyses only.
+Columns are renamed to our names, types are checked and every problem is written to an issue table;
+nothing is dropped silently (the rules are in :mod:`toposcale.experiments.external.ingest`).
 
 Analyses (:func:`analyse_log`)
 ------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from toposcale.analysis.transitions import trajectory
+from toposcale.analysis.transitions import HEADLINE_SERIES, trajectory
 from toposcale.report.plots import style
 from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
 
@@ -23,14 +23,6 @@ METHOD_STYLE = {
     "ridge_topology": ("ridge, loss + topology", style.PALETTE[3], "D"),
     "last_observed": ("last observed loss", "0.45", "v"),
 }
-#: Series drawn by :func:`plot_transitions` by default: (source, layer, metric).
-DEFAULT_TRANSITION_PANELS = (
-    ("loss", "-", "val_loss"),
-    ("weights", "blocks", "h0_total_persistence_norm"),
-    ("weights", "blocks", "h1_total_persistence_norm"),
-    ("activations", "blocks", "h0_total_persistence_norm"),
-    ("activations", "blocks", "h1_total_persistence_norm"),
-)
 _LABELS = {"val_loss": "validation loss (nats/token)", "train_loss": "training loss (nats/token)"}
 
 
@@ -173,7 +165,7 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
 
 # ----------------------------------------------------------------------------- transitions
 
-def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=DEFAULT_TRANSITION_PANELS) -> dict:
+def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE_SERIES) -> dict:
     """Metric curves over log step with the detected transitions marked, and transition timing vs size.
 
     One panel per (source, layer, metric) of ``panels`` (layer ``blocks`` = mean over the blocks; the
