@@ -5,16 +5,16 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never reach the network
 
-import torch  # noqa: E402
 
 from toposcale.experiments.pretrained import ModelSpec, resolve_model_dir, run_activations  # noqa: E402
+from toposcale.train import pick_device  # noqa: E402
 
 sys.stderr = open(snakemake.log[0], "w")
 p = snakemake.params
 spec = ModelSpec(**p.spec)
 with open(snakemake.input.probes) as fh:
     texts = json.load(fh)["texts"]
-device = "cuda" if p.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+device = pick_device(p.device)  # the one device choice: "cuda" without a visible GPU is an error
 meta = run_activations(resolve_model_dir(spec), spec.kind, texts, p.pooling, p.max_tokens, snakemake.output.acts,
                        extra_meta={"model": spec.name, "origin": spec.origin, "corpus": snakemake.wildcards.corpus},
                        threads=snakemake.threads, seed=p.seed, device=device)

@@ -33,6 +33,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from toposcale.io import read_table
 from toposcale.stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, partial_spearman,
                              percentile_ci, ranks, rowwise_spearman, spearman, t_pvalue)
 
@@ -62,8 +63,7 @@ def load_metrics(paths) -> pd.DataFrame:
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise ValueError("no metrics files given; expected results/metrics/{run}.parquet paths")
-    frames = [pd.read_csv(p) if str(p).endswith(".csv") else pd.read_parquet(p) for p in paths]
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([read_table(p) for p in paths], ignore_index=True)
 
 
 def check_columns(df, required, what: str = "metrics table") -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from toposcale.plan.paths import STEP_DIGITS
 from toposcale.topology.diagram_io import save_diagrams
 from toposcale.topology.distances import CloudError
 from toposcale.topology.homology import rips_persistence
@@ -36,9 +37,9 @@ def persist_cloud(X: np.ndarray, source: str, baselines: np.ndarray, max_dim: in
 
 
 def _step_of(path: Path) -> str:
-    m = re.fullmatch(r"step(\d{7})\.npz", path.name)
+    m = re.fullmatch(rf"step(\d{{{STEP_DIGITS}}})\.npz", path.name)
     if not m:
-        raise ValueError(f"cloud file {path} is not named step{{7 digits}}.npz")
+        raise ValueError(f"cloud file {path} is not named step{{{STEP_DIGITS} digits}}.npz")
     return m.group(1)
 
 

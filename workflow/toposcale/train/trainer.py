@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from toposcale.io import CheckpointError, atomic_path, load_state, save_state, versions
+from toposcale.plan.paths import step_name
 from toposcale.plan.study import checkpoint_steps
 from toposcale.train.corpus import load_tokens
 from toposcale.train.model import GPT, GPTConfig
@@ -202,7 +203,7 @@ class Trainer:
                    self.t["min_lr_frac"])
         self.rows.append({"step": self.step, "tokens": tokens, "train_loss": train_loss, "val_loss": val,
                           "lr": lr, "tokens_per_s": tokens_per_s, "elapsed_s": round(self.elapsed, 3)})
-        save_state(self.partial / "checkpoints" / f"step{self.step:07d}.safetensors", self.model.state_dict(),
+        save_state(self.partial / "checkpoints" / f"{step_name(self.step)}.safetensors", self.model.state_dict(),
                    {"run": self.run["name"], "step": self.step, "tokens": tokens, "val_loss": val})
         self._save_resume()
         total = self.run["total_steps"]
@@ -275,7 +276,7 @@ class Trainer:
         ckpt_dir = self.run_dir / "checkpoints"
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         for s in self.steps:
-            name = f"step{s:07d}.safetensors"
+            name = f"{step_name(s)}.safetensors"
             os.replace(self.partial / "checkpoints" / name, ckpt_dir / name)
         with atomic_path(self.run_dir / "log.csv") as tmp, open(tmp, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from toposcale.io import atomic_path, write_csv_atomic
+from toposcale.analysis.dynamics import load_metrics
+from toposcale.io import atomic_path, read_table, write_csv_atomic
 
 TABLE_COLUMNS = ("section", "activation", "law", "subject", "quantity", "estimate", "ci_lo", "ci_hi",
                  "observed", "rel_error_pct", "p_value", "n")
@@ -102,7 +103,6 @@ def read_grid(run_paths, log_paths=(), metric_paths=()):
     Returns ``(runs, logs, metrics)`` with ``metrics`` None when no metric file is given.
     """
     runs = [json.loads(Path(p).read_text()) for p in run_paths]
-    logs = {Path(p).parent.name: pd.read_csv(p) for p in log_paths}
-    frames = [pd.read_parquet(p) if str(p).endswith(".parquet") else pd.read_csv(p) for p in metric_paths]
-    metrics = pd.concat(frames, ignore_index=True) if frames else None
+    logs = {Path(p).parent.name: read_table(p) for p in log_paths}
+    metrics = load_metrics(metric_paths) if len(metric_paths) else None
     return runs, logs, metrics

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from toposcale.plan.paths import step_name
 from toposcale.plan.study import checkpoint_steps as study_checkpoint_steps
 
 ARMS = ("grok", "control")
@@ -47,4 +48,4 @@ def checkpoint_path(outdir, step: int) -> Path:
     >>> checkpoint_path("runs/grok-s0", 350).as_posix()
     'runs/grok-s0/checkpoints/step0000350.safetensors'
     """
-    return Path(outdir) / "checkpoints" / f"step{int(step):07d}.safetensors"
+    return Path(outdir) / "checkpoints" / f"{step_name(step)}.safetensors"
