@@ -1,0 +1,77 @@
+"""Matched null clouds keep what they claim to keep and destroy planted structure."""
+
+import numpy as np
+import pytest
+
+from toposcale.topology.homology import rips_persistence
+from toposcale.topology.nulls import NULL_KINDS, gaussian_null, null_clouds, null_seed, permutation_null
+
+
+def _circle(n=120, r=1.0, noise=0.02, seed=0):
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    return np.column_stack([r * np.cos(t), r * np.sin(t)]) + noise * rng.normal(size=(n, 2))
+
+
+def test_gaussian_null_keeps_points_dimension_mean_and_spectrum():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(80, 6)) @ np.diag([5, 3, 1, 0.5, 0.2, 0.05]) + 7.0
+    for Y in null_clouds(X, "gaussian", 5, seed=1):
+        assert Y.shape == X.shape
+        np.testing.assert_allclose(Y.mean(0), X.mean(0), atol=1e-10)
+        np.testing.assert_allclose(np.linalg.svd(Y - Y.mean(0), compute_uv=False),
+                                   np.linalg.svd(X - X.mean(0), compute_uv=False), rtol=1e-10)
+        np.testing.assert_allclose(np.cov(Y.T), np.cov(X.T), atol=1e-10)
+        assert not np.allclose(Y, X)
+
+
+def test_gaussian_null_of_fewer_points_than_dimensions_keeps_the_spectrum():
+    X = np.random.default_rng(0).normal(size=(5, 12))
+    Y = gaussian_null(X, np.random.default_rng(1))
+    np.testing.assert_allclose(np.linalg.svd(Y - Y.mean(0), compute_uv=False),
+                               np.linalg.svd(X - X.mean(0), compute_uv=False), atol=1e-10)
+
+
+def test_permutation_null_keeps_entries_and_shape_but_not_rows():
+    W = np.random.default_rng(2).standard_t(3, size=(40, 8))
+    P = permutation_null(W, np.random.default_rng(0))
+    assert P.shape == W.shape
+    np.testing.assert_array_equal(np.sort(P.ravel()), np.sort(W.ravel()))
+    assert not np.allclose(np.linalg.norm(P, axis=1), np.linalg.norm(W, axis=1))
+
+
+def test_nulls_destroy_a_planted_loop():
+    X = _circle()
+    real = rips_persistence(X).h1
+    loop = float(np.max(real[:, 1] - real[:, 0]))
+    assert loop > 1.0  # a circle of radius 1 has one bar dying near sqrt(3)
+    for kind in NULL_KINDS:
+        for Y in null_clouds(X, kind, 3, seed=null_seed("circle", kind)):
+            h1 = rips_persistence(Y).h1
+            longest = float(np.max(h1[:, 1] - h1[:, 0])) if len(h1) else 0.0
+            assert longest < 0.5 * loop
+
+
+def test_nulls_destroy_planted_clusters():
+    """Four tight clusters: three long H0 bars far above the rest; the covariance-matched null has no gap."""
+    rng = np.random.default_rng(4)
+    centres = np.array([[0, 0, 0], [10, 0, 0], [0, 10, 0], [0, 0, 10]], float)
+    X = np.repeat(centres, 50, axis=0) + 0.3 * rng.normal(size=(200, 3))
+
+    def gap(Z):  # third-longest over fourth-longest finite H0 death
+        deaths = np.sort(rips_persistence(Z, max_dim=0).h0[:-1, 1])[::-1]
+        return deaths[2] / deaths[3]
+
+    assert gap(X) > 10
+    for Y in null_clouds(X, "gaussian", 5, seed=5):
+        assert gap(Y) < 2
+
+
+def test_null_draws_are_seeded_and_validated():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    a = null_clouds(X, "gaussian", 2, seed=9)
+    b = null_clouds(X, "gaussian", 2, seed=9)
+    np.testing.assert_array_equal(a[1], b[1])
+    assert null_clouds(X, "permutation", 0, seed=1) == []
+    with pytest.raises(ValueError, match="unknown"):
+        null_clouds(X, "shuffle", 2, seed=1)
