@@ -254,7 +254,7 @@ def test_analyse_grid_default_study_shape(default_study):
     assert planted["verdict"] == "explained by its null" and planted["n_degenerate"] == 0
     null = topo[("activations", "mean_pairwise_distance", "all")]
     assert null["gamma_ci"][0] <= 0 <= null["gamma_ci"][1] and null["spearman_p"] > 0.05
-    assert null["verdict"] == "no null columns: rerun summarise"
+    assert null["verdict"] == "geometric baseline: no null"
     zero = topo[("weights", "h1_n_bars", "all")]
     assert zero["gamma"] is None and "<= 0" in zero["note"]
     wide = [k for a in res["activations"].values() for k in a["fit"]["wide_ci"]]

@@ -15,7 +15,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "compute": ["compute_for_loss", "compute_optimal", "loss_at_compute"],
     "tables": ["fit_table", "fit_tables"],
     "grid": ["analyse_grid", "compare_activations", "grid_table"],
-    "size": ["BEYOND", "EXPLAINED", "FEW_SIZES", "MIN_SIZES", "NO_NULL", "NO_TREND", "NULLS", "TOPO_METRICS",
-             "excludes_zero", "size_verdict", "topology_vs_size"],
+    "size": ["BASELINE", "BEYOND", "EXPLAINED", "FEW_SIZES", "MIN_SIZES", "NO_NULL", "NO_TREND", "NULLS",
+             "NULL_METRICS", "TOPO_METRICS", "excludes_zero", "size_verdict", "topology_vs_size"],
     "outputs": ["TABLE_COLUMNS", "flat_table", "jsonable", "read_grid", "write_outputs"],
 })

@@ -14,6 +14,7 @@ import numpy as np
 from toposcale.analysis.scaling.bootstrap import bootstrap_fit
 from toposcale.analysis.scaling.laws import fit_power_law
 from toposcale.stats import spearman
+from toposcale.topology.metrics import METRIC_COLUMNS
 
 #: Metric columns of ``results/metrics/{run}.parquet`` analysed against model size.
 TOPO_METRICS = tuple(
@@ -21,6 +22,10 @@ TOPO_METRICS = tuple(
     for m in ("total_persistence", "total_persistence_norm", "max_lifetime", "max_lifetime_norm",
               "n_bars", "n_significant", "entropy", "entropy_norm")
 ) + ("scale", "frobenius_norm", "total_variance", "mean_pairwise_distance", "neural_persistence")
+
+#: Metrics that have null columns (issue 15 contract); the others are geometric baselines, which the
+#: covariance-matched null reproduces by construction, so they get no null-adjusted law.
+NULL_METRICS = METRIC_COLUMNS + ("scale",)
 
 #: Column suffix of each null kind's mean and sd (``{m}_null_mean``...), and its name in text.
 NULLS = {"null": "covariance-matched Gaussian", "perm": "entry permutation"}
@@ -34,6 +39,7 @@ EXPLAINED = "explained by its null"
 NO_TREND = "no size trend"
 FEW_SIZES = f"cannot decide: need >= {MIN_SIZES} sizes"
 NO_NULL = "no null columns: rerun summarise"
+BASELINE = "geometric baseline: no null"
 
 
 def _degenerate_mask(df) -> np.ndarray:
@@ -139,7 +145,8 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
         One per (source, metric, group): ``gamma``, ``gamma_ci``, ``k``, ``spearman_rho``/``_p`` (raw,
         :func:`toposcale.stats.spearman`), ``gamma_null``/``_ci`` (the Gaussian null's layer mean),
         ``gamma_adj``/``_ci``/``k_adj``, ``gamma_perm_adj``/``_ci`` (NaN without ``{m}_perm_mean``),
-        ``verdict`` (:func:`size_verdict`, Gaussian null), ``verdict_perm``, ``n``, ``n_sizes``,
+        ``verdict`` (:func:`size_verdict`, Gaussian null; :data:`BASELINE` for metrics outside
+        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes``,
         ``n_degenerate`` (clouds excluded), ``degenerate_clouds`` ('run/layer'), ``note`` and ``points``
         (per run: run, N, value, null_mean, null_sd, null_ratio, perm_mean, perm_sd, perm_ratio).
     """
@@ -197,7 +204,8 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
         if kind == "null":
             row.setdefault("gamma_null", nan)
             row.setdefault("gamma_null_ci", [nan, nan])
-            row["verdict"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"])
+            row["verdict"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+                if metric in NULL_METRICS else BASELINE
             if has and adj["note"]:
                 row["note_adj"] = adj["note"]
         else:
