@@ -7,6 +7,9 @@ import pytest
 
 from toposcale.analysis import scaling as S
 from toposcale.analysis.scaling import size as Z
+from toposcale.report import keys as KEYS
+from toposcale.report import sections as SEC
+from toposcale.report.text import fmt, fmt_ci
 from toposcale.topology.homology import rips_persistence
 from toposcale.topology.metrics import diagram_metrics
 from toposcale.topology.nulls import null_clouds, null_seed
@@ -161,3 +164,27 @@ def test_size_verdict_rules():
     assert Z.size_verdict([-0.1, 0.5], [-0.05, 0.2], 5, True) == "no size trend"
     assert Z.size_verdict([0.1, 0.5], [None, None], 3, True, "values <= 0") == "cannot decide: values <= 0"
     assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 3, False) == "no null columns: rerun summarise"
+
+
+# ---------------------------------------------------------------------------- report text and key numbers
+
+def test_report_puts_raw_and_null_adjusted_side_by_side():
+    runs, table = synthetic(0.3, 0.3)
+    topo = S.jsonable(S.topology_vs_size(table, runs, n_bootstrap=N_BOOT))
+    r = _pooled(topo, "h0_total_persistence_norm")
+    res = {"activations": {}, "settings": {"ci_level": 0.95}, "topology": topo}
+    text = "\n".join(SEC.scaling_lines(res))
+    row = (f"| weights | h0_total_persistence_norm | 9 | {fmt(r['gamma'])} | "
+           f"{fmt_ci(*r['gamma_ci'])} |")
+    assert row in text
+    assert (f"| {fmt(r['gamma_null'])} | {fmt(r['gamma_adj'])} | {fmt_ci(*r['gamma_adj_ci'])} | "
+            f"{fmt(r['gamma_perm_adj'])} | {fmt_ci(*r['gamma_perm_adj_ci'])} | 0 | "
+            "explained by its null (covariance-matched Gaussian) |") in text
+    assert "Size verdicts: explained by its null (covariance-matched Gaussian): weights/h0_total_persistence_norm." in text
+    assert KEYS._scaling_keys(res) == [
+        f"weights h0_total_persistence_norm vs N: gamma {fmt(r['gamma'])} {fmt_ci(*r['gamma_ci'])}, "
+        f"null-adj. {fmt(r['gamma_adj'])} {fmt_ci(*r['gamma_adj_ci'])}: explained by its null"]
+    # an old scaling.json (no null-adjusted fit): the table says so instead of inventing a verdict
+    old = {k: v for k, v in r.items() if not k.startswith(("gamma_adj", "gamma_perm", "gamma_null", "verdict"))}
+    text = "\n".join(SEC.scaling_lines({**res, "topology": [old]}))
+    assert "| n/a | n/a | [n/a] | n/a | [n/a] | 0 | not computed: rerun the scaling analysis |" in text
