@@ -288,7 +288,7 @@ def _topo_panel(ax, rows: list, col: dict) -> tuple[str, list]:
     lines = [f"pooled raw {_gamma_text(pooled)}, {sp}, n = {pooled['n']}"]
     if pooled.get("gamma_null") is not None or pooled.get("gamma_adj") is not None:
         lines.append(f"null {_gamma_text(pooled, 'gamma_null')}; adjusted {_gamma_text(pooled, 'gamma_adj', 'γ_adj')}")
-    verdict = pooled.get("verdict") or pooled.get("note") or ""
+    verdict = pooled.get("verdict") or pooled.get("note") or "no size verdict (scaling.json predates it)"
     if pooled.get("n_degenerate"):
         verdict += f" ({pooled['n_degenerate']} degenerate clouds excluded)"
     lines.append(f"→ {verdict}")
