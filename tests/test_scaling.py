@@ -35,7 +35,8 @@ def synthetic_grid(laws, sizes=SIZES5, holdout=(444_000,), noise=0.003, seed=0, 
     """run.json dicts, log.csv frames and a metrics table for a grid with known laws.
 
     ``laws``: activation -> (E, A, alpha) of L(C); tokens/param fixed at 20. Metrics: per layer
-    ``h0_total_persistence = 3 N^0.3`` (times 5% noise), ``mean_pairwise_distance`` independent of N.
+    ``h0_total_persistence = 3 N^0.3`` with Gaussian null mean ``N^0.3`` (each times 5% noise), so its
+    trend is explained by its null; ``mean_pairwise_distance`` independent of N, with no null columns.
     """
     rng = np.random.default_rng(seed)
     runs, logs, rows = [], {}, []
@@ -60,6 +61,8 @@ def synthetic_grid(laws, sizes=SIZES5, holdout=(444_000,), noise=0.003, seed=0, 
                         rows.append({"run": name, "activation": act, "n_nonembed": N, "step": step,
                                      "source": src, "layer": layer,
                                      "h0_total_persistence": 3.0 * N ** 0.3 * math.exp(rng.normal(0, 0.05)),
+                                     "h0_total_persistence_null_mean": N ** 0.3 * math.exp(rng.normal(0, 0.05)),
+                                     "h0_total_persistence_null_sd": 0.1,
                                      "mean_pairwise_distance": 2.0 * math.exp(rng.normal(0, 0.05)),
                                      "h1_n_bars": 0.0})
     return runs, logs, (pd.DataFrame(rows) if metrics else None)
@@ -247,8 +250,11 @@ def test_analyse_grid_default_study_shape(default_study):
     assert planted["spearman_rho"] > 0.9 and planted["spearman_p"] < 0.01
     per_act = topo[("activations", "h0_total_persistence", "gelu")]
     assert per_act["spearman_p"] == pytest.approx(2 / 120)   # exact permutation p for n = 5, rho = 1
+    assert planted["gamma_adj_ci"][0] <= 0 <= planted["gamma_adj_ci"][1]
+    assert planted["verdict"] == "explained by its null" and planted["n_degenerate"] == 0
     null = topo[("activations", "mean_pairwise_distance", "all")]
     assert null["gamma_ci"][0] <= 0 <= null["gamma_ci"][1] and null["spearman_p"] > 0.05
+    assert null["verdict"] == "geometric baseline: no null"
     zero = topo[("weights", "h1_n_bars", "all")]
     assert zero["gamma"] is None and "<= 0" in zero["note"]
     wide = [k for a in res["activations"].values() for k in a["fit"]["wide_ci"]]
@@ -257,6 +263,10 @@ def test_analyse_grid_default_study_shape(default_study):
     assert list(table.columns) == list(S.TABLE_COLUMNS)
     assert set(table["section"]) == {"fit", "power_law", "holdout", "comparison", "topology"}
     assert len(table[table["section"] == "holdout"]) == 2
+    adj = table[(table["quantity"] == "gamma_adj") & (table["subject"] == "weights/h0_total_persistence")
+                & (table["activation"] == "all")]
+    assert adj["verdict"].tolist() == ["explained by its null"]
+    assert adj["estimate"].iloc[0] == pytest.approx(planted["gamma_adj"])
 
 
 @pytest.fixture(scope="module")

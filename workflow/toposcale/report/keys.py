@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
-from toposcale.report.sections import forecast_means, metric_kind
+from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
 from toposcale.report.variants import dynamics_variants
 
 
 def _scaling_keys(res: dict, tables=None) -> list[str]:
+    """Fitted law exponents and holdout errors per activation, activation comparisons, then the pooled
+    topology-vs-size exponents of :data:`~toposcale.report.sections.SIZE_METRICS` (weights first), raw
+    and null-adjusted with the size verdict."""
     out = []
     for act, a in res.get("activations", {}).items():
         fit = a.get("fit")
@@ -25,6 +28,13 @@ def _scaling_keys(res: dict, tables=None) -> list[str]:
         if c.get("kind"):
             out.append(f"{c.get('other')} vs {c.get('baseline')}: {c['kind']}, compute x"
                        f"{fmt(c.get('compute_multiplier'))} {fmt_ci(*(c.get('compute_multiplier_ci') or [None, None]))}")
+    topo = [t for t in res.get("topology", []) if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]
+    for t in sorted(topo, key=lambda t: (t["source"] != "weights", t["source"], t["metric"])):
+        adj = (f", null-adj. {fmt(t['gamma_adj'])} {fmt_ci(*t.get('gamma_adj_ci', [None, None]))}"
+               if "gamma_adj" in t else "")
+        verdict = f": {t['verdict']}" if t.get("verdict") else ""
+        out.append(f"{t['source']} {t['metric']} vs N: gamma {fmt(t.get('gamma'))} "
+                   f"{fmt_ci(*(t.get('gamma_ci') or [None, None]))}{adj}{verdict}")
     return out
 
 

@@ -21,7 +21,8 @@ MAX_ROWS = 30
 def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     """Scaling section: per activation the fitted law with 95% CIs, holdout predictions (predicted,
     prediction interval, observed, relative error), the activation comparison and topology-vs-size
-    exponents (``metric ~ N**gamma``) of :data:`SIZE_METRICS` for the pooled ('all') group."""
+    exponents of :data:`SIZE_METRICS` for the pooled ('all') group, raw (``metric ~ N**gamma``) and
+    null-adjusted (``metric / null mean ~ N**gamma_adj``) side by side with the size verdict."""
     if not isinstance(res, dict) or "activations" not in res:
         raise MissingColumns("scaling.json has no 'activations' entry, so this section is skipped")
     out = []
@@ -61,19 +62,48 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     for c in res.get("comparisons", []):
         if c.get("verdict"):
             out += [f"Activation comparison: {c['verdict']}", ""]
-    topo = [t for t in res.get("topology", []) if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]
-    if topo:
-        rows = [[t["source"], t["metric"], t.get("n"), fmt(t.get("gamma")), fmt_ci(*(t.get("gamma_ci") or [None, None])),
-                 fmt(t.get("spearman_rho")), fmt(t.get("spearman_p")), t.get("note") or ""] for t in topo]
-        out += ["Topology against model size (final checkpoint, mean over layers, all activations pooled; "
-                f"metric = k N^gamma, N = non-embedding parameters; {pct} CI for gamma):", "",
-                md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "note"], rows), ""]
+    out += _size_lines(res.get("topology", []), pct)
     notes = list(res.get("notes", [])) + [f"{act}: {n}" for act, a in res["activations"].items()
                                           for n in a.get("notes", [])]
     if notes:
         out += ["Notes from the analysis:", ""] + [f"- {n}" for n in notes] + [""]
     return out
 
+
+
+#: How the summary spells the size verdicts of :func:`toposcale.analysis.scaling.size_verdict`.
+_VERDICT_TEXT = {"explained by its null": "explained by its null (covariance-matched Gaussian)"}
+
+
+def _size_lines(topology: list, pct: str) -> list[str]:
+    """Topology-vs-size table of :data:`SIZE_METRICS` (pooled group): raw exponent, Spearman rho, the
+    null-adjusted exponents and the verdict side by side, and a one-line tally of the verdicts."""
+    topo = [t for t in topology if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]
+    if not topo:
+        return []
+    rows, verdicts = [], {}
+    for t in topo:
+        verdict = t.get("verdict")
+        verdict = _VERDICT_TEXT.get(verdict, verdict) if verdict else "not computed: rerun the scaling analysis"
+        verdicts.setdefault(verdict, []).append(f"{t['source']}/{t['metric']}")
+        rows.append([t["source"], t["metric"], t.get("n"), fmt(t.get("gamma")),
+                     fmt_ci(*(t.get("gamma_ci") or [None, None])), fmt(t.get("spearman_rho")),
+                     fmt(t.get("spearman_p")), fmt(t.get("gamma_null")),
+                     fmt(t.get("gamma_adj")), fmt_ci(*(t.get("gamma_adj_ci") or [None, None])),
+                     fmt(t.get("gamma_perm_adj")), fmt_ci(*(t.get("gamma_perm_adj_ci") or [None, None])),
+                     t.get("n_degenerate", "n/a"), verdict, t.get("note") or ""])
+    out = ["Topology against model size (final checkpoint, mean over layers, all activations pooled; "
+           f"N = non-embedding parameters; {pct} bootstrap CIs over runs). Raw: metric = k N^gamma. "
+           "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
+           "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
+           "Gaussian null's mean; gamma_perm_adj uses the entry-permutation null (weights). A size trend "
+           "is called topology beyond geometry only where gamma_adj's CI excludes 0; degenerate clouds "
+           "are excluded from every fit and counted.", "",
+           md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "gamma_null",
+                     "gamma_adj", f"{pct} CI", "gamma_perm_adj", f"{pct} CI", "degenerate clouds excluded",
+                     "verdict", "note"], rows), ""]
+    out += ["Size verdicts: " + "; ".join(f"{v}: {', '.join(ms)}" for v, ms in verdicts.items()) + ".", ""]
+    return out
 
 
 def metric_kind(df):

@@ -3,7 +3,7 @@
 ``laws`` (the laws, their log-space Huber fits and prediction), ``bootstrap`` (parameter and
 prediction intervals), ``compute`` (compute-optimal allocation, compute at equal loss), ``tables`` (any
 table of runs), ``grid`` (the trained grid: per-activation fits, activation comparison, the whole
-analysis), ``size`` (topology vs model size), ``outputs`` (flat table, JSON, reading the inputs).
+analysis), ``size`` (topology vs model size, raw and null-adjusted), ``outputs`` (flat table, JSON, reading the inputs).
 """
 from toposcale._exports import lazy_exports
 
@@ -15,6 +15,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "compute": ["compute_for_loss", "compute_optimal", "loss_at_compute"],
     "tables": ["fit_table", "fit_tables"],
     "grid": ["analyse_grid", "compare_activations", "grid_table"],
-    "size": ["TOPO_METRICS", "topology_vs_size"],
+    "size": ["BASELINE", "BEYOND", "EXPLAINED", "FEW_SIZES", "MIN_SIZES", "NO_NULL", "NO_TREND", "NULLS",
+             "NULL_METRICS", "TOPO_METRICS", "excludes_zero", "size_verdict", "topology_vs_size"],
     "outputs": ["TABLE_COLUMNS", "flat_table", "jsonable", "read_grid", "write_outputs"],
 })

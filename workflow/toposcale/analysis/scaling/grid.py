@@ -233,7 +233,8 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
         law, holdout predictions with prediction intervals and relative error %, fitted curves
         with confidence bands, notes); ``comparisons`` (each activation against the baseline,
         'gelu' when present: exponent differences, compute multiplier, kind, verdict);
-        ``verdict`` (text of the first comparison); ``topology`` (see
+        ``verdict`` (text of the first comparison); ``topology`` (raw and null-adjusted exponents and a
+        size verdict per metric, see
         :func:`~toposcale.analysis.scaling.topology_vs_size`); ``tables`` (external tables, name ->
         :func:`~toposcale.analysis.scaling.fit_table` result); ``table`` (flat rows, see
         :func:`~toposcale.analysis.scaling.flat_table`); ``notes``.
@@ -248,8 +249,11 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
                         "ci_level": CI_LEVEL, "loss": "final val_loss, nats/token",
                         "compute": "C = 6 * n_nonembed * tokens_seen FLOPs",
                         "topology": "each metric at a run's final checkpoint, mean over layers (equal "
-                                    "weights), per source; metric = k * N**gamma by log-log least "
-                                    "squares, N = n_nonembed"},
+                                    "weights; degenerate clouds excluded), per source; metric = k * "
+                                    "N**gamma by log-log least squares, N = n_nonembed; null-adjusted: "
+                                    "layer mean of metric / layer mean of its null mean = k' * "
+                                    "N**gamma_adj (covariance-matched Gaussian null; entry-permutation "
+                                    "null for weights: gamma_perm_adj)"},
            "activations": {}, "comparisons": [], "verdict": None, "topology": [], "notes": []}
     for act in sorted(df["activation"].unique()):
         res["activations"][act] = _fit_activation(df[df["activation"] == act], delta, grid,

@@ -13,7 +13,7 @@ from toposcale.analysis.dynamics import load_metrics
 from toposcale.io import atomic_path, read_table, write_csv_atomic
 
 TABLE_COLUMNS = ("section", "activation", "law", "subject", "quantity", "estimate", "ci_lo", "ci_hi",
-                 "observed", "rel_error_pct", "p_value", "n")
+                 "observed", "rel_error_pct", "p_value", "n", "verdict")
 
 
 def _row(**kw) -> dict:
@@ -27,7 +27,10 @@ def flat_table(res: dict) -> list[dict]:
     'power_law', 'holdout' (quantity 'loss': predicted
     estimate, prediction interval, observed value, relative error %), 'comparison' (exponent
     differences and 'compute_multiplier'), 'topology' (quantity 'gamma' with CI and 'spearman_rho'
-    with its p-value; subject = 'source/metric', activation = group).
+    with its p-value; 'gamma_null' (exponent of the Gaussian null's mean), 'gamma_adj' (of metric /
+    Gaussian null mean; ``verdict`` holds the size verdict) and 'gamma_perm_adj' (of metric /
+    permutation null mean; ``verdict`` its verdict), each with its CI; subject = 'source/metric',
+    activation = group). ``verdict`` is empty on every other row.
     """
     rows = []
     for act, a in res["activations"].items():
@@ -67,6 +70,11 @@ def flat_table(res: dict) -> list[dict]:
         rows.append(_row(section="topology", activation=t["group"], subject=subj,
                          quantity="spearman_rho", estimate=t["spearman_rho"], p_value=t["spearman_p"],
                          n=t["n"]))
+        for q, verdict in (("gamma_null", None), ("gamma_adj", "verdict"), ("gamma_perm_adj", "verdict_perm")):
+            if q in t:
+                rows.append(_row(section="topology", activation=t["group"], law="power", subject=subj,
+                                 quantity=q, estimate=t[q], ci_lo=t[f"{q}_ci"][0], ci_hi=t[f"{q}_ci"][1],
+                                 n=t["n"], verdict=t.get(verdict) if verdict else None))
     return rows
 
 

@@ -1,4 +1,11 @@
-"""Topological metrics against model size: power law ``metric = k * N**gamma`` and Spearman rho."""
+"""Topological metrics against model size, raw and null-adjusted: ``metric = k * N**gamma`` and
+``metric / null_mean = k' * N**gamma_adj``, with a verdict per metric.
+
+Why the null-adjusted law: a weight cloud has one point per hidden unit, so its point count grows with
+width, and ``h0_total_persistence_norm`` grows with point count for *any* cloud. A raw size exponent
+therefore mixes topology with geometry; dividing by the matched null's mean removes what a cloud with the
+same point count, dimension and covariance (:mod:`toposcale.topology.nulls`) would give (DESIGN.md 5b).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import numpy as np
 from toposcale.analysis.scaling.bootstrap import bootstrap_fit
 from toposcale.analysis.scaling.laws import fit_power_law
 from toposcale.stats import spearman
+from toposcale.topology.metrics import METRIC_COLUMNS
 
 #: Metric columns of ``results/metrics/{run}.parquet`` analysed against model size.
 TOPO_METRICS = tuple(
@@ -15,61 +23,193 @@ TOPO_METRICS = tuple(
               "n_bars", "n_significant", "entropy", "entropy_norm")
 ) + ("scale", "frobenius_norm", "total_variance", "mean_pairwise_distance", "neural_persistence")
 
+#: Metrics that have null columns (issue 15 contract); the others are geometric baselines, which the
+#: covariance-matched null reproduces by construction, so they get no null-adjusted law.
+NULL_METRICS = METRIC_COLUMNS + ("scale",)
 
-def _final_layer_means(metrics, runs_df):
-    """Mean over layers of each metric at each run's final step, per (run, source)."""
-    df = metrics.copy()
-    last = df.groupby("run")["step"].transform("max")
-    df = df[df["step"] == last]
-    cols = [c for c in TOPO_METRICS if c in df.columns]
-    agg = df.groupby(["run", "source"], as_index=False)[cols].mean()
+#: Column suffix of each null kind's mean and sd (``{m}_null_mean``...), and its name in text.
+NULLS = {"null": "covariance-matched Gaussian", "perm": "entry permutation"}
+
+#: Fewest distinct model sizes a size verdict needs.
+MIN_SIZES = 3
+
+#: Verdict wording (issue 15 contract), decided on the covariance-matched Gaussian null.
+BEYOND = "topology beyond geometry"
+EXPLAINED = "explained by its null"
+NO_TREND = "no size trend"
+FEW_SIZES = f"cannot decide: need >= {MIN_SIZES} sizes"
+NO_NULL = "no null columns: rerun summarise"
+BASELINE = "geometric baseline: no null"
+
+
+def _degenerate_mask(df) -> np.ndarray:
+    if "degenerate" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return df["degenerate"].fillna(False).astype(bool).to_numpy()
+
+
+def _final_rows(metrics, runs_df):
+    """Each run's final-checkpoint rows of the runs in ``runs_df``, with ``activation`` and ``N`` joined."""
+    df = metrics[metrics["step"] == metrics.groupby("run")["step"].transform("max")]
     info = runs_df.set_index("run")[["activation", "N"]]
-    agg = agg[agg["run"].isin(info.index)]
-    return agg.join(info, on="run"), cols
+    df = df[df["run"].isin(info.index)].drop(columns=["activation", "N"], errors="ignore")
+    return df.join(info, on="run")
+
+
+def _layer_means(df, m: str):
+    """Per (run, source): the layer mean of ``m`` and of its nulls (module doc of :func:`topology_vs_size`)."""
+    keys = ["run", "source", "activation", "N"]
+    v = df[m].astype(float)
+    out = df.assign(_v=v).groupby(keys, as_index=False).agg(value=("_v", "mean"))
+    for kind in NULLS:
+        mc, sc = f"{m}_{kind}_mean", f"{m}_{kind}_sd"
+        if mc not in df.columns:
+            continue
+        both = np.isfinite(v) & np.isfinite(df[mc].astype(float))
+        sd = df.loc[both, sc].astype(float) if sc in df.columns else np.nan
+        sub = df[both].assign(_v=v[both], _m=df.loc[both, mc].astype(float), _s2=sd ** 2)
+        g = sub.groupby(keys, as_index=False).agg(_vm=("_v", "mean"), _mm=("_m", "mean"),
+                                                  _s2=("_s2", lambda a: a.sum(min_count=len(a))),
+                                                  _n=("_v", "size"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g[f"{kind}_ratio"] = g["_vm"] / g["_mm"]
+        g[f"{kind}_mean"] = g["_mm"]
+        g[f"{kind}_sd"] = np.sqrt(g["_s2"]) / g["_n"]
+        out = out.merge(g[keys + [f"{kind}_mean", f"{kind}_sd", f"{kind}_ratio"]], on=keys, how="left")
+    return out
+
+
+def _fit(x, y, n_bootstrap: int, seed: int) -> dict:
+    """``y = k x**gamma`` by log-log least squares with a bootstrap (over runs) percentile CI on gamma."""
+    nan = float("nan")
+    out = {"gamma": nan, "ci": [nan, nan], "k": nan, "r2": nan, "note": ""}
+    if not np.all(np.isfinite(y)) or np.any(y <= 0):
+        out["note"] = "values <= 0: no power law (Spearman only)"
+    elif len(x) < 3 or len(np.unique(x)) < 2:
+        out["note"] = "fewer than 3 runs or 2 sizes: no power law"
+    else:
+        pl = fit_power_law(x, y)
+        lo, hi = bootstrap_fit(pl, n_bootstrap=n_bootstrap, seed=seed)["ci"]["alpha"]
+        out.update(gamma=-pl["params"]["alpha"], ci=[-hi, -lo], k=pl["params"]["A"], r2=pl["r2"])
+    return out
+
+
+def excludes_zero(ci) -> bool:
+    """Whether a finite interval ``(lo, hi)`` lies wholly above or wholly below 0."""
+    lo, hi = (float("nan") if v is None else float(v) for v in ci)
+    return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
+
+
+def size_verdict(gamma_ci, adj_ci, n_sizes: int, has_null: bool, adj_note: str = "") -> str:
+    """Verdict of one size fit (issue 15 contract).
+
+    ``"cannot decide: need >= 3 sizes"`` below :data:`MIN_SIZES` distinct sizes; else ``"no null columns:
+    rerun summarise"`` when the metrics table has no ``{m}_null_mean``; else ``"cannot decide: <why>"``
+    when the null-adjusted law could not be fitted; else ``"topology beyond geometry"`` when ``adj_ci``
+    (of ``gamma_adj``) excludes 0, ``"explained by its null"`` when only ``gamma_ci`` (raw) does, and
+    ``"no size trend"`` when neither does.
+    """
+    if n_sizes < MIN_SIZES:
+        return FEW_SIZES
+    if not has_null:
+        return NO_NULL
+    if not all(np.isfinite(float(v)) if v is not None else False for v in adj_ci):
+        return f"cannot decide: {adj_note or 'null-adjusted interval undefined'}"
+    if excludes_zero(adj_ci):
+        return BEYOND
+    return EXPLAINED if excludes_zero(gamma_ci) else NO_TREND
 
 
 def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -> list[dict]:
-    """Power law ``metric = k * N**gamma`` and Spearman rho (:func:`toposcale.stats.spearman`: exact p for
-    n <= 8) of each topological metric vs N.
+    """Raw and null-adjusted power laws of each topological metric against N, with a verdict.
 
-    Per run, the metric is taken at the run's final checkpoint and averaged over layers (the mean
-    of the per-layer values, each layer weighted equally), separately for each source. Fits are
-    made per activation and pooled ('all'). ``gamma`` is the log-log least-squares slope with a
-    bootstrap (over runs) percentile interval; it is omitted (NaN, with a note) when a value is
-    <= 0 or there are fewer than 3 runs or 2 distinct sizes.
+    Per run and source, the metric ``m`` is taken at the run's final checkpoint over the layers whose
+    cloud is not degenerate (``degenerate == True`` rows are excluded from every fit and counted):
+
+    * raw: ``value`` = mean over layers of ``m`` (each layer weighted equally); ``m = k N**gamma``.
+    * null-adjusted (per null kind, ``null`` = covariance-matched Gaussian, ``perm`` = entry permutation,
+      weights only): over the layers where ``m`` and ``{m}_{kind}_mean`` are both finite, the ratio of
+      layer means ``mean_l(m) / mean_l({m}_{kind}_mean)``; ``ratio = k' N**gamma_adj``. A ratio of means
+      (not a mean of ratios) makes ``gamma_adj = gamma - gamma_null`` exactly, with ``gamma_null`` the
+      exponent of the null's own layer mean: the raw trend minus the trend any matched cloud has. The
+      sd of the null's layer mean, ``sqrt(sum_l sd_l**2) / L`` (null draws of different layers are
+      independent), is kept for the figure's band.
+
+    Fits are log-log least squares (``N`` = non-embedding parameters) with a 95% bootstrap (over runs)
+    percentile interval, made per activation and pooled ('all'); raw and adjusted fits use the same seed.
+    A fit is omitted (NaN, with a note) when a value is <= 0 or there are fewer than 3 runs or 2 sizes.
+
+    Returns
+    -------
+    list of dict
+        One per (source, metric, group): ``gamma``, ``gamma_ci``, ``k``, ``spearman_rho``/``_p`` (raw,
+        :func:`toposcale.stats.spearman`), ``gamma_null``/``_ci`` (the Gaussian null's layer mean),
+        ``gamma_adj``/``_ci``/``k_adj``, ``gamma_perm_adj``/``_ci`` (NaN without ``{m}_perm_mean``),
+        ``verdict`` (:func:`size_verdict`, Gaussian null; :data:`BASELINE` for metrics outside
+        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes``,
+        ``n_degenerate`` (clouds excluded), ``degenerate_clouds`` ('run/layer'), ``note`` and ``points``
+        (per run: run, N, value, null_mean, null_sd, null_ratio, perm_mean, perm_sd, perm_ratio).
     """
-    agg, cols = _final_layer_means(metrics, runs_df)
+    df = _final_rows(metrics, runs_df)
+    degen = _degenerate_mask(df)
+    flagged = df[degen]
+    df = df[~degen]
+    cols = [c for c in TOPO_METRICS if c in df.columns]
+    groups = sorted(df["activation"].unique()) + ["all"]
     rows = []
-    groups = [(a, agg[agg["activation"] == a]) for a in sorted(agg["activation"].unique())]
-    groups.append(("all", agg))
-    for source in sorted(agg["source"].unique()):
-        for gname, g in groups:
-            g = g[g["source"] == source]
-            for m in cols:
-                sub = g[["run", "N", m]].dropna()
-                if sub.empty:
+    for m in cols:
+        agg = _layer_means(df, m)
+        for source in sorted(agg["source"].unique()):
+            for gname in groups:
+                g = agg[(agg["source"] == source) & ((agg["activation"] == gname) | (gname == "all"))]
+                g = g[np.isfinite(g["value"])]
+                if g.empty:
                     continue
-                rows.append(_topo_row(source, m, gname, sub, n_bootstrap, seed))
+                fl = flagged[(flagged["source"] == source) & flagged["run"].isin(g["run"])]
+                rows.append(_topo_row(source, m, gname, g, fl, n_bootstrap, seed))
     return rows
 
 
-def _topo_row(source, metric, group, sub, n_bootstrap, seed) -> dict:
-    x, y = sub["N"].to_numpy(float), sub[metric].to_numpy(float)
+def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
+    x, y = g["N"].to_numpy(float), g["value"].to_numpy(float)
     rho, p = spearman(x, y)
-    row = {"source": source, "metric": metric, "group": group, "n": int(len(x)),
-           "gamma": float("nan"), "gamma_ci": [float("nan")] * 2, "k": float("nan"),
-           "spearman_rho": rho, "spearman_p": p, "note": "",
-           "points": {"run": sub["run"].tolist(), "N": x.tolist(), "value": y.tolist()}}
-    if np.any(y <= 0):
-        row["note"] = "values <= 0: no power law (Spearman only)"
-    elif len(x) < 3 or len(np.unique(x)) < 2:
-        row["note"] = "fewer than 3 runs or 2 sizes: no power law"
-    else:
-        pl = fit_power_law(x, y)
-        b = bootstrap_fit(pl, n_bootstrap=n_bootstrap, seed=seed)
-        lo, hi = b["ci"]["alpha"]
-        row.update(gamma=-pl["params"]["alpha"], gamma_ci=[-hi, -lo], k=pl["params"]["A"],
-                   r2=pl["r2"])
+    raw = _fit(x, y, n_bootstrap, seed)
+    n_sizes = int(len(np.unique(x)))
+    nan = float("nan")
+    row = {"source": source, "metric": metric, "group": group, "n": int(len(x)), "n_sizes": n_sizes,
+           "gamma": raw["gamma"], "gamma_ci": raw["ci"], "k": raw["k"], "spearman_rho": rho,
+           "spearman_p": p, "note": raw["note"],
+           "n_degenerate": int(len(flagged)),
+           "degenerate_clouds": [f"{r}/{l}" for r, l in zip(flagged["run"], flagged["layer"])]
+           if "layer" in flagged.columns else []}
+    if np.isfinite(raw["r2"]):
+        row["r2"] = raw["r2"]
         if not np.isfinite(rho):
             row["note"] = "constant values: Spearman undefined"
+    points = {"run": g["run"].tolist(), "N": x.tolist(), "value": y.tolist()}
+    for kind in NULLS:
+        pre = "" if kind == "null" else "perm_"
+        has = f"{kind}_ratio" in g.columns and bool(np.isfinite(g[f"{kind}_ratio"]).any())
+        adj = {"gamma": nan, "ci": [nan, nan], "k": nan, "note": "no null columns"}
+        if has:
+            s = g[np.isfinite(g[f"{kind}_ratio"])]
+            adj = _fit(s["N"].to_numpy(float), s[f"{kind}_ratio"].to_numpy(float), n_bootstrap, seed)
+            for c in ("mean", "sd", "ratio"):
+                points[f"{kind}_{c}"] = g[f"{kind}_{c}"].tolist()
+            if kind == "null":
+                nul = _fit(s["N"].to_numpy(float), s["null_mean"].to_numpy(float), n_bootstrap, seed)
+                row.update(gamma_null=nul["gamma"], gamma_null_ci=nul["ci"])
+        row.update({f"gamma_{pre}adj": adj["gamma"], f"gamma_{pre}adj_ci": adj["ci"],
+                    f"k_{pre}adj": adj["k"]})
+        if kind == "null":
+            row.setdefault("gamma_null", nan)
+            row.setdefault("gamma_null_ci", [nan, nan])
+            row["verdict"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+                if metric in NULL_METRICS else BASELINE
+            if has and adj["note"]:
+                row["note_adj"] = adj["note"]
+        else:
+            row["verdict_perm"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+                if has else ""
+    row["points"] = points
     return row

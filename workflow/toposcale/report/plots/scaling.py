@@ -7,7 +7,9 @@
   are given, each run's validation-loss curve against the compute spent so far (thin lines).
 * :func:`plot_topology_vs_size`: layer-mean topological metric at the final checkpoint against
   non-embedding parameters N, one panel per (source, metric), with per-activation power-law fits
-  ``k N^gamma`` and the pooled exponent, its 95% CI and Spearman's rho in each panel.
+  ``k N^gamma``, the covariance-matched Gaussian null's mean and band beside each raw series, and in
+  each panel the pooled raw, null and null-adjusted exponents with 95% CIs, Spearman's rho and the
+  size verdict.
 
 Colour encodes the activation (:data:`toposcale.report.plots.style.ACTIVATION_COLORS`). Nothing is refitted
 here except evaluating the stored power laws on a line.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 from matplotlib.ticker import (FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator,
                                ScalarFormatter)
 
@@ -210,10 +213,10 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
     style.save(fig, path, dpi=dpi)
 
 
-def _gamma_text(r: dict) -> str:
-    if r.get("gamma") is None:
-        return f"{r['group']}: {r.get('note') or 'no fit'}"
-    return f"{r['group']} γ = {_f(r['gamma'], 2)} {_ci_text(r['gamma_ci'], 2)}"
+def _gamma_text(r: dict, key: str = "gamma", name: str = "γ") -> str:
+    if r.get(key) is None:
+        return f"{name} n/a"
+    return f"{name} = {_f(r[key], 2)} {_ci_text(r.get(f'{key}_ci'), 2)}"
 
 
 def _size_ticks(ax, N: np.ndarray) -> None:
@@ -227,22 +230,46 @@ def _size_ticks(ax, N: np.ndarray) -> None:
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
 
 
-def _topo_panel(ax, rows: list, col: dict) -> str:
-    """Draw one (source, metric) panel; return the per-group fit summary for its title."""
+def _null_band(ax, r: dict, c) -> list:
+    """Null mean (dashed) and its band mean +- 2 sd of the layer mean, over each size's runs; return
+    the band's values (for the y range)."""
+    p = r["points"]
+    if "null_mean" not in p:
+        return []
+    N = np.asarray(p["N"], float)
+    mu = np.array([_num(x) for x in p["null_mean"]])
+    sd = np.array([_num(x) for x in p.get("null_sd", [None] * len(mu))])
+    sd = np.where(np.isfinite(sd), sd, 0.0)
+    sizes = np.unique(N[np.isfinite(mu)])
+    if not sizes.size:
+        return []
+    m = np.array([np.nanmean(mu[N == x]) for x in sizes])
+    lo = np.array([np.nanmin((mu - 2 * sd)[N == x]) for x in sizes])
+    hi = np.array([np.nanmax((mu + 2 * sd)[N == x]) for x in sizes])
+    ax.fill_between(sizes, lo, hi, color=c, alpha=0.15, lw=0, zorder=1)
+    ax.plot(sizes, m, color=c, lw=1.1, ls="--", marker="o", ms=3.5, mfc="white", zorder=2)
+    return list(lo) + list(hi)
+
+
+def _topo_panel(ax, rows: list, col: dict) -> tuple[str, list]:
+    """Draw one (source, metric) panel; return the pooled fit summary (for the title) and the
+    per-activation legend labels."""
     pooled = next((r for r in rows if r["group"] == "all"), None)
-    vals, Ns = [], []
+    vals, Ns, labels = [], [], []
     for r in rows:
         if r["group"] == "all":
             continue
         c = col.get(r["group"], "0.3")
         N = np.asarray(r["points"]["N"], float)
         v = np.array([_num(x) for x in r["points"]["value"]])
-        vals.append(v)
+        vals += [v, np.asarray(_null_band(ax, r, c), float)]
         Ns.append(N)
         ax.scatter(N, v, color=c, s=28, zorder=3, edgecolor="white", lw=0.5)
         if r.get("gamma") is not None and r.get("k") is not None:
             xx = np.geomspace(N.min(), N.max(), 30)
             ax.plot(xx, r["k"] * xx ** r["gamma"], color=c, lw=1.2, zorder=2)
+        adj = f", {_gamma_text(r, 'gamma_adj', 'γ_adj')}" if "null_mean" in r["points"] else ""
+        labels.append((c, f"{r['group']}: {_gamma_text(r)}{adj}"))
     ax.set_xscale("log")
     v = np.concatenate(vals) if vals else np.array([])
     v = v[np.isfinite(v)]
@@ -254,19 +281,32 @@ def _topo_panel(ax, rows: list, col: dict) -> str:
             _plain_log_ticks(ax)
     if Ns:
         _size_ticks(ax, np.concatenate(Ns))
-    lines = [" · ".join(_gamma_text(r) for r in rows if r["group"] != "all")]
-    if pooled is not None:
-        rho, p = _num(pooled.get("spearman_rho")), _num(pooled.get("spearman_p"))
-        sp = f"ρ = {rho:+.2f}, p = {p:.2g}" if np.isfinite(rho) else "ρ n/a"
-        lines.append(f"{_gamma_text(pooled)}, {sp}, n = {pooled['n']}")
-    return "\n".join(lines)
+    if pooled is None:
+        return "", labels
+    rho, p = _num(pooled.get("spearman_rho")), _num(pooled.get("spearman_p"))
+    sp = f"ρ = {rho:+.2f} (p = {p:.2g})" if np.isfinite(rho) else "ρ n/a"
+    lines = [f"pooled raw {_gamma_text(pooled)}, {sp}, n = {pooled['n']}"]
+    if pooled.get("gamma_null") is not None or pooled.get("gamma_adj") is not None:
+        lines.append(f"null {_gamma_text(pooled, 'gamma_null')}; adjusted {_gamma_text(pooled, 'gamma_adj', 'γ_adj')}")
+    verdict = pooled.get("verdict") or pooled.get("note") or "no size verdict (scaling.json predates it)"
+    if pooled.get("n_degenerate"):
+        verdict += f" ({pooled['n_degenerate']} degenerate clouds excluded)"
+    lines.append(f"→ {verdict}")
+    return "\n".join(lines), labels
 
 
 def plot_topology_vs_size(res: dict, path, metrics=DEFAULT_TOPO_METRICS, dpi: int = 150) -> None:
-    """Grid of layer-mean metric (final checkpoint) vs N: rows = sources, columns = ``metrics``.
+    """Grid of layer-mean metric (final checkpoint) vs N, raw and against its null: rows = sources,
+    columns = ``metrics``.
 
-    Metrics absent from scaling.json's ``topology`` entries are skipped; the figure says so when
-    none is present (e.g. the grid was analysed without metrics).
+    Each panel: per activation the runs' raw values (filled dots) with the raw fit ``k N^γ`` (solid),
+    and the covariance-matched Gaussian null's layer mean (dashed, open dots) with its band mean ± 2 sd
+    (sd of a null draw's layer mean, see :func:`toposcale.analysis.scaling.topology_vs_size`). The
+    title gives the pooled raw exponent, the null's exponent, the null-adjusted exponent ``γ_adj``
+    (of metric / null mean) with 95% CIs, and the size verdict; the panel legend gives each
+    activation's raw and null-adjusted exponents. Metrics absent from scaling.json's ``topology``
+    entries are skipped; the figure says so when none is present (e.g. the grid was analysed without
+    metrics).
     """
     style.setup()
     topo = res.get("topology") or []
@@ -281,23 +321,32 @@ def plot_topology_vs_size(res: dict, path, metrics=DEFAULT_TOPO_METRICS, dpi: in
         ax.set_axis_off()
         style.save(fig, path, dpi=dpi)
         return
-    fig, axes = plt.subplots(len(sources), len(metrics), figsize=(4.3 * len(metrics), 3.6 * len(sources)),
+    fig, axes = plt.subplots(len(sources), len(metrics), figsize=(4.9 * len(metrics), 4.3 * len(sources)),
                              squeeze=False)
     for i, src in enumerate(sources):
         for j, m in enumerate(metrics):
             ax = axes[i, j]
             rows = [t for t in topo if t["source"] == src and t["metric"] == m]
-            fits = _topo_panel(ax, rows, col) if rows else ""
+            fits, labels = _topo_panel(ax, rows, col) if rows else ("", [])
             if not rows:
                 ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(f"{src}: {m}\n{fits}", fontsize=8.5)
+            if labels:
+                ax.legend(handles=[plt.Line2D([], [], color=c, marker="o", ms=4, lw=1.2, label=t)
+                                   for c, t in labels], fontsize=6.5, loc="best", frameon=True,
+                          framealpha=0.8, handlelength=1.2)
+            ax.set_title(f"{src}: {m}\n{fits}", fontsize=8)
             ax.set_xlabel("non-embedding parameters N" if i == len(sources) - 1 else "")
             ax.set_ylabel(m, fontsize=9)
+    grey = "0.35"
     handles = [plt.Line2D([], [], color=col[a], marker="o", lw=1.2, label=a) for a in acts]
-    fig.suptitle("Topology vs model size (final checkpoint, mean over layers)\n"
-                 "fit: metric = k·N^γ, 95% bootstrap CI; Spearman ρ over runs of all activations",
-                 fontsize=11)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.legend(handles=handles, loc="lower center", ncol=len(acts), fontsize=9, frameon=False,
-               title="activation", title_fontsize=9, bbox_to_anchor=(0.5, -0.02))
+    handles += [plt.Line2D([], [], color=grey, marker="o", lw=1.2, label="raw value, fit k·N^γ"),
+                plt.Line2D([], [], color=grey, marker="o", mfc="white", ls="--", lw=1.1,
+                           label="null mean (covariance-matched Gaussian)"),
+                Patch(color=grey, alpha=0.25, label="null mean ± 2 sd")]
+    fig.suptitle("Topology vs model size (final checkpoint, mean over layers): raw and against its null\n"
+                 "γ: metric = k·N^γ; γ_adj: metric / null mean = k'·N^γ_adj (95% bootstrap CIs over runs); "
+                 "'topology beyond geometry' only where γ_adj's CI excludes 0", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8.5, frameon=False,
+               bbox_to_anchor=(0.5, -0.01))
     style.save(fig, path, dpi=dpi)

@@ -1,0 +1,190 @@
+"""Topology vs size against its matched null (issue 15, item 6 a/b): known answers on real persistence of
+small clouds and their real Gaussian null draws, plus the verdict rules, degenerate clouds and old tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from toposcale.analysis import scaling as S
+from toposcale.analysis.scaling import size as Z
+from toposcale.report import keys as KEYS
+from toposcale.report import sections as SEC
+from toposcale.report.text import fmt, fmt_ci
+from toposcale.topology.homology import rips_persistence
+from toposcale.topology.metrics import diagram_metrics
+from toposcale.topology.nulls import null_clouds, null_seed
+
+K = 6          # null draws per cloud
+N_BOOT = 200   # bootstrap resamples
+
+
+def _metrics(X, max_dim):
+    d = rips_persistence(X, max_dim=max_dim)
+    return diagram_metrics(d.h0, d.h1)
+
+
+def _row(run, layer, X, metrics, max_dim):
+    """One metrics-table row with the contract's columns: raw value, gaussian null mean/sd/z (ddof=1)."""
+    row = {"run": run, "step": 100, "source": "weights", "layer": layer, "degenerate": False,
+           "n_null_draws": K}
+    real = _metrics(X, max_dim)
+    draws = [_metrics(Y, max_dim) for Y in null_clouds(X, "gaussian", K, null_seed(run, layer, "gaussian"))]
+    for m in metrics:
+        v = np.array([d[m] for d in draws])
+        row.update({m: real[m], f"{m}_null_mean": v.mean(), f"{m}_null_sd": v.std(ddof=1),
+                    f"{m}_null_z": (real[m] - v.mean()) / v.std(ddof=1)})
+    return row
+
+
+def _runs(table):
+    runs = table.drop_duplicates("run")[["run", "N"]].assign(activation="gelu")
+    return runs, table.drop(columns="N")
+
+
+def _pooled(rows, metric):
+    return next(r for r in rows if r["metric"] == metric and r["group"] == "all")
+
+
+@pytest.fixture(scope="module")
+def gaussian_study():
+    """Gaussian clouds in 6-d with a random covariance per cloud, 64/128/256 points (size N = points),
+    3 runs per size, 2 layers per run: no structure at all beyond point count and covariance."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for n in (64, 128, 256):
+        for s in range(3):
+            for layer in ("block00", "block01"):
+                A = rng.normal(size=(6, 6))
+                X = rng.normal(size=(n, 6)) @ A
+                rows.append({**_row(f"gelu-n{n}-s{s}", layer, X, ["h0_total_persistence_norm"], 0), "N": n})
+    runs, table = _runs(pd.DataFrame(rows))
+    return S.topology_vs_size(table, runs, n_bootstrap=N_BOOT, seed=0)
+
+
+def test_gaussian_clouds_h0_grows_raw_but_not_beyond_its_null(gaussian_study):
+    r = _pooled(gaussian_study, "h0_total_persistence_norm")
+    assert r["n"] == 9 and r["n_sizes"] == 3
+    assert r["gamma_ci"][0] > 0.1                                       # raw: grows with point count
+    assert r["gamma_null_ci"][0] > 0.1                                  # ... and so does its null
+    assert r["gamma_adj_ci"][0] < 0 < r["gamma_adj_ci"][1]              # adjusted: no trend
+    assert abs(r["gamma_adj"]) < 0.1
+    # a ratio of layer means: gamma_adj is exactly the raw exponent minus the null's
+    assert r["gamma_adj"] == pytest.approx(r["gamma"] - r["gamma_null"], abs=1e-9)
+    assert r["verdict"] == Z.EXPLAINED
+    assert r["gamma_perm_adj"] != r["gamma_perm_adj"] and r["verdict_perm"] == ""   # no perm columns
+
+
+@pytest.fixture(scope="module")
+def circle_study():
+    """A circle of radius 0.5, 1, 2 (size N = 1e4, 4e4, 1.6e5) in the first two of 6 axes, 60 points,
+    isotropic noise of sd 0.25 in all 6: the loop's prominence grows with N, its Gaussian null has none."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for N, radius in ((1e4, 0.5), (4e4, 1.0), (1.6e5, 2.0)):
+        for s in range(3):
+            t = rng.uniform(0, 2 * np.pi, 60)
+            X = rng.normal(scale=0.25, size=(60, 6))
+            X[:, 0] += radius * np.cos(t)
+            X[:, 1] += radius * np.sin(t)
+            rows.append({**_row(f"gelu-r{radius}-s{s}", "block00", X, ["h1_max_lifetime_norm"], 1), "N": N})
+    runs, table = _runs(pd.DataFrame(rows))
+    return S.topology_vs_size(table, runs, n_bootstrap=N_BOOT, seed=0)
+
+
+def test_planted_circle_grows_beyond_its_null(circle_study):
+    r = _pooled(circle_study, "h1_max_lifetime_norm")
+    assert r["gamma_adj_ci"][0] > 0                                     # null-adjusted: grows
+    assert r["gamma_adj"] > r["gamma_null"]                             # more than the null's trend
+    assert r["verdict"] == Z.BEYOND
+    p = r["points"]
+    assert len(p["null_ratio"]) == 9
+    assert np.mean(p["null_ratio"][-3:]) > 2 * np.mean(p["null_ratio"][:3])
+
+
+# ---------------------------------------------------------------------------- rules on synthetic tables
+
+def synthetic(gamma_raw, gamma_null, sizes=(1e4, 4e4, 1.6e5), seeds=3, noise=0.02, seed=0, null=True):
+    """Two layers per run; raw = 2 N^gamma_raw and null_mean = N^gamma_null (times log-normal noise)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for N in sizes:
+        for s in range(seeds):
+            for layer in ("block00", "block01"):
+                e = np.exp(rng.normal(0, noise, 2))
+                row = {"run": f"gelu-{N:g}-s{s}", "N": N, "step": 10, "source": "weights", "layer": layer,
+                       "degenerate": False, "h0_total_persistence_norm": 2 * N ** gamma_raw * e[0]}
+                if null:
+                    row.update(h0_total_persistence_norm_null_mean=N ** gamma_null * e[1],
+                               h0_total_persistence_norm_null_sd=0.01,
+                               h0_total_persistence_norm_perm_mean=N ** gamma_raw * e[1],
+                               h0_total_persistence_norm_perm_sd=0.01)
+                rows.append(row)
+    return _runs(pd.DataFrame(rows))
+
+
+@pytest.mark.parametrize("g_raw, g_null, verdict, perm", [
+    (0.3, 0.3, Z.EXPLAINED, Z.EXPLAINED),
+    (0.3, 0.0, Z.BEYOND, Z.EXPLAINED),
+    (0.0, 0.0, Z.NO_TREND, Z.NO_TREND),
+])
+def test_verdicts_on_planted_exponents(g_raw, g_null, verdict, perm):
+    runs, table = synthetic(g_raw, g_null)
+    r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=N_BOOT), "h0_total_persistence_norm")
+    assert r["gamma_ci"][0] <= g_raw <= r["gamma_ci"][1]
+    assert r["gamma_adj_ci"][0] <= g_raw - g_null <= r["gamma_adj_ci"][1]
+    assert (r["verdict"], r["verdict_perm"]) == (verdict, perm)
+    assert r["points"]["null_sd"][0] == pytest.approx(np.sqrt(2 * 0.01 ** 2) / 2)   # sd of a 2-layer mean
+
+
+def test_degenerate_clouds_are_excluded_and_counted():
+    runs, table = synthetic(0.3, 0.3)
+    # a wild, degenerate layer in two runs: it would drag the fit if it were a point of it
+    bad = table["layer"].eq("block01") & table["run"].isin(["gelu-10000-s0", "gelu-160000-s1"])
+    table.loc[bad, "h0_total_persistence_norm"] *= 1000.0
+    table.loc[bad, "degenerate"] = True
+    r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=N_BOOT), "h0_total_persistence_norm")
+    assert r["n_degenerate"] == 2 and sorted(r["degenerate_clouds"]) == ["gelu-10000-s0/block01",
+                                                                        "gelu-160000-s1/block01"]
+    assert r["gamma_ci"][0] <= 0.3 <= r["gamma_ci"][1] and r["verdict"] == Z.EXPLAINED
+
+
+def test_old_table_without_null_columns_and_too_few_sizes():
+    runs, table = synthetic(0.3, 0.3, null=False)
+    r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=50), "h0_total_persistence_norm")
+    assert r["verdict"] == Z.NO_NULL and r["gamma_ci"][0] > 0 and r["gamma_adj"] != r["gamma_adj"]
+    runs, table = synthetic(0.3, 0.0, sizes=(1e4, 4e4))
+    r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=50), "h0_total_persistence_norm")
+    assert r["verdict"] == Z.FEW_SIZES == "cannot decide: need >= 3 sizes"
+
+
+def test_size_verdict_rules():
+    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 3, True) == "topology beyond geometry"
+    assert Z.size_verdict([0.1, 0.5], [-0.05, 0.2], 3, True) == "explained by its null"
+    assert Z.size_verdict([-0.1, 0.5], [-0.3, -0.1], 3, True) == "topology beyond geometry"
+    assert Z.size_verdict([-0.1, 0.5], [-0.05, 0.2], 5, True) == "no size trend"
+    assert Z.size_verdict([0.1, 0.5], [None, None], 3, True, "values <= 0") == "cannot decide: values <= 0"
+    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 3, False) == "no null columns: rerun summarise"
+
+
+# ---------------------------------------------------------------------------- report text and key numbers
+
+def test_report_puts_raw_and_null_adjusted_side_by_side():
+    runs, table = synthetic(0.3, 0.3)
+    topo = S.jsonable(S.topology_vs_size(table, runs, n_bootstrap=N_BOOT))
+    r = _pooled(topo, "h0_total_persistence_norm")
+    res = {"activations": {}, "settings": {"ci_level": 0.95}, "topology": topo}
+    text = "\n".join(SEC.scaling_lines(res))
+    row = (f"| weights | h0_total_persistence_norm | 9 | {fmt(r['gamma'])} | "
+           f"{fmt_ci(*r['gamma_ci'])} |")
+    assert row in text
+    assert (f"| {fmt(r['gamma_null'])} | {fmt(r['gamma_adj'])} | {fmt_ci(*r['gamma_adj_ci'])} | "
+            f"{fmt(r['gamma_perm_adj'])} | {fmt_ci(*r['gamma_perm_adj_ci'])} | 0 | "
+            "explained by its null (covariance-matched Gaussian) |") in text
+    assert "Size verdicts: explained by its null (covariance-matched Gaussian): weights/h0_total_persistence_norm." in text
+    assert KEYS._scaling_keys(res) == [
+        f"weights h0_total_persistence_norm vs N: gamma {fmt(r['gamma'])} {fmt_ci(*r['gamma_ci'])}, "
+        f"null-adj. {fmt(r['gamma_adj'])} {fmt_ci(*r['gamma_adj_ci'])}: explained by its null"]
+    # an old scaling.json (no null-adjusted fit): the table says so instead of inventing a verdict
+    old = {k: v for k, v in r.items() if not k.startswith(("gamma_adj", "gamma_perm", "gamma_null", "verdict"))}
+    text = "\n".join(SEC.scaling_lines({**res, "topology": [old]}))
+    assert "| n/a | n/a | [n/a] | n/a | [n/a] | 0 | not computed: rerun the scaling analysis |" in text
