@@ -188,7 +188,7 @@ def null_metrics(rng_seed=0, degenerate_steps=()):
     ``h1_total_persistence_norm`` is the opposite: a flat, noisy null mean and an excess that tracks the
     loss. ``degenerate`` is True for the checkpoints in ``degenerate_steps`` of the weights' embed layer.
     """
-    rng = np.random.default_rng(rng_seed)
+    rng = np.random.default_rng(10_000 + rng_seed)                     # not the stream that drew the loss
     df = synthetic_metrics(rng_seed=rng_seed).drop(columns=["h1_total_persistence", "h1_n_bars"])
     steps = np.array(STEPS)
     lt = np.log(np.maximum(steps, 1))
@@ -252,3 +252,25 @@ def test_old_metrics_without_null_columns_give_raw_rows_and_a_note():
     assert null_comparison(out).empty
     summary = seed_summary(out)
     assert set(summary["variant"]) == {"raw"}
+
+
+def test_report_lines_put_raw_and_null_side_by_side():
+    from toposcale.report.keys import key_numbers
+    from toposcale.report.sections import dynamics_lines
+    from toposcale.report.variants import NO_NULL_NOTE
+
+    cols = ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
+    out = correlate(null_metrics(degenerate_steps=STEPS[5:9]), metric_cols=cols, n_bootstrap=100, seed=0)
+    text = "\n".join(dynamics_lines(out))
+    assert "| weights | topological (null_z) | 6 |" in text and "| weights | topological | 6 | 6 (100%) |" in text
+    assert "Degenerate clouds left out of the series: 4 checkpoints in 1 (run, source, layer) series." in text
+    # plain Spearman: the geometric metric is explained by its null, the excess metric is beyond geometry
+    assert "| weights | h0_total_persistence_norm | 3 | 0 | 3 |" in text
+    assert "| activations | h1_total_persistence_norm | 4 | 4 | 0 |" in text
+    ranking = text[text.index("weights: metrics ranked"):]
+    assert "null_z" not in ranking                                     # the ranking is of raw series
+    keys = key_numbers({"dynamics": out})
+    assert any(k.startswith("weights: topology beyond geometry in ") for k in keys)
+
+    old = correlate(synthetic_metrics(), metric_cols=cols[:1], n_bootstrap=0)
+    assert NO_NULL_NOTE in dynamics_lines(old)

@@ -194,3 +194,25 @@ def test_scripts_write_tables_and_figure(tmp_path):
                                 "forecast_comparisons": out["comparisons"]}, {"forecast": str(png)},
                {"dpi": 60}, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_report_lines_say_whether_null_adjusted_topology_helps():
+    from toposcale.report.keys import key_numbers
+    from toposcale.report.sections import forecast_lines
+    from toposcale.report.variants import NO_NULL_NOTE
+
+    def comp(raw, null):
+        return pd.DataFrame({"fraction": [0.3, 0.3], "method": ["ridge_topology", "ridge_topology_null"],
+                             "reference": ["ridge_loss"] * 2, "n_runs": [12, 12], "mean_diff_abs_error": [-0.1, 0.0],
+                             "ci_low": [-0.2, -0.1], "ci_high": [-0.05, 0.1], "verdict": [raw, null]})
+    summ = pd.DataFrame({"fraction": [0.3] * 3, "method": ["ridge_loss", "ridge_topology", "ridge_topology_null"],
+                         "n_runs": [12] * 3, "mean_abs_error": [0.3, 0.2, 0.3]})
+    text = "\n".join(forecast_lines(summ, {"forecast_comparisons": comp("better", "inconclusive")}))
+    assert ("- 30% of training: raw topology features improve on the loss-only ridge but null-adjusted ones "
+            "do not: the gain is explained by its null (covariance-matched Gaussian).") in text
+    text = "\n".join(forecast_lines(summ, {"forecast_comparisons": comp("better", "better")}))
+    assert "null-adjusted topology features improve on the loss-only ridge: topology beyond geometry." in text
+    keys = key_numbers({"forecast": summ, "forecast_comparisons": comp("better", "better")})
+    assert "forecast from 30%: null-adjusted topology vs loss-only ridge: better" in keys
+    old = summ[summ.method != "ridge_topology_null"]
+    assert NO_NULL_NOTE in forecast_lines(old, {})

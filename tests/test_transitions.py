@@ -149,3 +149,23 @@ def test_old_tables_give_raw_rows_with_a_note(result):
         got = detect_transitions(df[df.run == "gelu-m0-s0"], metric_cols=["h0_total_persistence_norm"],
                                  n_permutations=19, seed=0, include_loss=False)
     assert set(got["variant"]) == {"raw"}
+
+
+def test_report_lines_show_null_z_transitions_beside_raw(result):
+    from toposcale.report.keys import key_numbers
+    from toposcale.report.sections import transitions_lines
+    from toposcale.report.variants import NO_NULL_NOTE
+
+    df, _, out = result
+    df = df[df.run == "gelu-m0-s0"].copy()
+    df["h1_total_persistence_norm_null_z"] = np.random.default_rng(0).normal(size=len(df))   # ramp in the null
+    got = detect_transitions(df, metric_cols=["h1_total_persistence_norm"], n_permutations=49, seed=0)
+    text = "\n".join(transitions_lines(got))
+    assert "| activations (null_z) | 4 | 0 (0%) |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| gelu-m0-s0 |"))
+    # columns: run, val_loss, raw block-mean h1, null_z block-mean h1, val_loss diminishing returns
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] != "none" and cells[3] == "none"
+    assert "activations block-mean topology: 1 raw / 0 null_z series with a transition (of 1 each)" in \
+        key_numbers({"transitions": got})
+    assert NO_NULL_NOTE in transitions_lines(out)

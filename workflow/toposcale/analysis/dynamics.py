@@ -282,7 +282,12 @@ def null_comparison(corr, suffix: str = ""):
     check_columns(corr, ["variant", f"rho{suffix}", f"significant{suffix}"], "dynamics table")
     pick = {f"rho{suffix}": "rho", f"significant{suffix}": "significant", f"rho{suffix}_ci_low": "ci_low",
             f"rho{suffix}_ci_high": "ci_high"}
-    raw, null = (corr[corr["variant"] == v].rename(columns=pick) for v in VARIANTS)
+    have = [c for c in pick if c in corr.columns]
+    raw, null = (corr.loc[corr["variant"] == v, keys + have].rename(columns=pick) for v in VARIANTS)
+    for frame in (raw, null):
+        for c in ("ci_low", "ci_high"):
+            if c not in frame:
+                frame[c] = np.nan
     if null.empty:
         return pd.DataFrame(columns=cols)
     both = raw[keys + ["rho", "significant"]].merge(
