@@ -346,3 +346,27 @@ def test_final_losses_and_compute(study):
     r = info.set_index("run").loc["gelu-d16L1-s0"]
     assert r["final_loss"] == pytest.approx(float(logs["gelu-d16L1-s0"]["val_loss"].iloc[-1]))
     assert r["C"] == pytest.approx(6.0 * 3000 * 100 * TOKENS_PER_STEP)
+
+
+def with_nulls(metrics):
+    """``metrics`` plus the issue-15 null columns: H0's Gaussian null lies at 0.8 x the curve (sd 5% of
+    it, so the curve sits outside its band); H1's null is 5 +- 0.5, the centre of its sin curve."""
+    m = metrics.copy()
+    h0 = "h0_total_persistence_norm"
+    m[f"{h0}_null_mean"], m[f"{h0}_null_sd"] = 0.8 * m[h0], 0.04 * m[h0]
+    m["h1_total_persistence_norm_null_mean"], m["h1_total_persistence_norm_null_sd"] = 5.0, 0.5
+    for c in ("h0_total_persistence_norm", "h1_total_persistence_norm"):
+        m[f"{c}_null_z"] = (m[c] - m[f"{c}_null_mean"]) / m[f"{c}_null_sd"]
+    return m
+
+
+def test_metric_evolution_draws_the_null_band(study, tmp_path):
+    _, _, metrics, _ = study
+    out = EV.plot_metric_evolution(with_nulls(metrics), tmp_path / "null.png", dpi=60)
+    png_size(tmp_path / "null.png")
+    # one band per (run, source, layer role, H0/H1 row): 3 runs; weights 8 (run, role) curves, activations 8
+    n_curves = sum(len(per) for per in out["roles"].values())
+    assert out["null_bands"] == 2 * n_curves
+    assert "null bands not drawn" not in out["title"]
+    plain = EV.plot_metric_evolution(metrics, tmp_path / "plain.png", dpi=60)
+    assert plain["null_bands"] == 0 and "null bands not drawn" in plain["title"]
