@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.dynamics import DEFAULT_METRICS, correlate, load_metrics, seed_summary
+from toposcale.analysis.dynamics import DEFAULT_METRICS, correlate, load_metrics, null_comparison, seed_summary
 from toposcale.io import write_csv_atomic
 
 STEPS = [0] + sorted({int(round(v)) for v in np.geomspace(1, 5000, 30)})
@@ -178,3 +178,99 @@ def test_scripts_write_table_and_heatmap(tmp_path):
     run_script("fig_dynamics", {"dynamics": out["csv"]}, {"heatmap": str(png)},
                {"dpi": 60, "fdr_alpha": cfg["fdr_alpha"]}, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def null_metrics(rng_seed=0, degenerate_steps=()):
+    """Metrics rows with the issue-15 null columns and known answers.
+
+    ``h0_total_persistence_norm`` tracks the loss only through geometry: its Gaussian null mean follows
+    the loss (trend + fluctuation ``w``) and its standardised excess ``_null_z`` is independent noise.
+    ``h1_total_persistence_norm`` is the opposite: a flat, noisy null mean and an excess that tracks the
+    loss. ``degenerate`` is True for the checkpoints in ``degenerate_steps`` of the weights' embed layer.
+    """
+    rng = np.random.default_rng(10_000 + rng_seed)                     # not the stream that drew the loss
+    df = synthetic_metrics(rng_seed=rng_seed).drop(columns=["h1_total_persistence", "h1_n_bars"])
+    steps = np.array(STEPS)
+    lt = np.log(np.maximum(steps, 1))
+    w = (df.drop_duplicates("step").sort_values("step")["val_loss"].to_numpy() - 1.5
+         - 4.0 * np.maximum(steps, 1) ** -0.4) / 0.2                  # the loss' own fluctuation
+    parts = []
+    for (source, layer), g in df.groupby(["source", "layer"], sort=False):
+        g = g.sort_values("step").copy()
+        noise = rng.normal(size=(3, len(steps)))
+        sd = np.full(len(steps), 0.1)
+        geo_mean = -lt + w                                             # null mean tracks the loss
+        geo_z = noise[0]                                               # excess is noise
+        top_mean = 2.0 + 0.3 * noise[1]                                # null mean is noise
+        top_z = -lt + w + 0.3 * noise[2]                               # excess tracks the loss
+        for m, mean, z in (("h0_total_persistence_norm", geo_mean, geo_z),
+                           ("h1_total_persistence_norm", top_mean, top_z)):
+            g[m], g[f"{m}_null_mean"], g[f"{m}_null_sd"], g[f"{m}_null_z"] = mean + sd * z, mean, sd, z
+        g["degenerate"] = (source == "weights") & (layer == "embed") & g["step"].isin(degenerate_steps)
+        parts.append(g)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_raw_and_null_z_side_by_side_geometry_vs_topology():
+    dropped = STEPS[5:9]
+    df = null_metrics(degenerate_steps=dropped)
+    cols = ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
+    out = correlate(df, metric_cols=cols, n_bootstrap=200, seed=0)
+    assert set(out["variant"]) == {"raw", "null_z"}
+    assert set(out[out.variant == "null_z"]["metric"]) == {"h0_total_persistence_norm", "h1_total_persistence_norm"}
+    # BH runs over the whole family, null_z rows included: the smallest q is m * min(p)
+    p = out["p"].to_numpy()
+    fin = np.isfinite(p)
+    assert out["q"].min() == pytest.approx(min(1.0, fin.sum() * p[fin].min()))
+
+    geo = out[out.metric == "h0_total_persistence_norm"]
+    assert geo[geo.variant == "raw"]["significant"].all()              # raw: tracks loss (via its null)
+    assert geo[geo.variant == "null_z"]["significant"].mean() <= 0.15  # null_z: noise
+    topo = out[out.metric == "h1_total_persistence_norm"]
+    assert topo[topo.variant == "null_z"]["significant"].all()
+    assert topo[topo.variant == "null_z"]["significant_detrended"].all()
+
+    cmp = null_comparison(out)
+    verdict = cmp.set_index(["source", "layer", "metric"])["verdict"]
+    geo_v = verdict.xs("h0_total_persistence_norm", level="metric")
+    assert (geo_v == "explained by its null").mean() >= 0.85
+    assert (verdict.xs("h1_total_persistence_norm", level="metric") == "topology beyond geometry").all()
+    assert len(cmp) == 2 * 7                                           # baselines have no null pair
+
+    # degenerate clouds are left out of the series and counted
+    emb = out[(out.source == "weights") & (out.layer == "embed")]
+    assert (emb["n_degenerate_dropped"] == len(dropped)).all()
+    assert (emb["n"] == len(STEPS) - 1 - len(dropped)).all()
+    assert (out.loc[out.layer != "embed", "n_degenerate_dropped"] == 0).all()
+
+
+def test_old_metrics_without_null_columns_give_raw_rows_and_a_note():
+    df = synthetic_metrics()
+    with pytest.warns(UserWarning, match="null_z"):
+        out = correlate(df, metric_cols=["h0_total_persistence_norm"], n_bootstrap=0)
+    assert set(out["variant"]) == {"raw"}
+    assert null_comparison(out).empty
+    summary = seed_summary(out)
+    assert set(summary["variant"]) == {"raw"}
+
+
+def test_report_lines_put_raw_and_null_side_by_side():
+    from toposcale.report.keys import key_numbers
+    from toposcale.report.sections import dynamics_lines
+    from toposcale.report.variants import NO_NULL_NOTE
+
+    cols = ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
+    out = correlate(null_metrics(degenerate_steps=STEPS[5:9]), metric_cols=cols, n_bootstrap=100, seed=0)
+    text = "\n".join(dynamics_lines(out))
+    assert "| weights | topological (null_z) | 6 |" in text and "| weights | topological | 6 | 6 (100%) |" in text
+    assert "Degenerate clouds left out of the series: 4 checkpoints in 1 (run, source, layer) series." in text
+    # plain Spearman: the geometric metric is explained by its null, the excess metric is beyond geometry
+    assert "| weights | h0_total_persistence_norm | 3 | 0 | 3 |" in text
+    assert "| activations | h1_total_persistence_norm | 4 | 4 | 0 |" in text
+    ranking = text[text.index("weights: metrics ranked"):]
+    assert "null_z" not in ranking                                     # the ranking is of raw series
+    keys = key_numbers({"dynamics": out})
+    assert any(k.startswith("weights: topology beyond geometry in ") for k in keys)
+
+    old = correlate(synthetic_metrics(), metric_cols=cols[:1], n_bootstrap=0)
+    assert NO_NULL_NOTE in dynamics_lines(old)

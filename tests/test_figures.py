@@ -346,3 +346,65 @@ def test_final_losses_and_compute(study):
     r = info.set_index("run").loc["gelu-d16L1-s0"]
     assert r["final_loss"] == pytest.approx(float(logs["gelu-d16L1-s0"]["val_loss"].iloc[-1]))
     assert r["C"] == pytest.approx(6.0 * 3000 * 100 * TOKENS_PER_STEP)
+
+
+def with_nulls(metrics):
+    """``metrics`` plus the issue-15 null columns: H0's Gaussian null lies at 0.8 x the curve (sd 5% of
+    it, so the curve sits outside its band); H1's null is 5 +- 0.5, the centre of its sin curve."""
+    m = metrics.copy()
+    h0 = "h0_total_persistence_norm"
+    m[f"{h0}_null_mean"], m[f"{h0}_null_sd"] = 0.8 * m[h0], 0.04 * m[h0]
+    m["h1_total_persistence_norm_null_mean"], m["h1_total_persistence_norm_null_sd"] = 5.0, 0.5
+    for c in ("h0_total_persistence_norm", "h1_total_persistence_norm"):
+        m[f"{c}_null_z"] = (m[c] - m[f"{c}_null_mean"]) / m[f"{c}_null_sd"]
+    return m
+
+
+def test_metric_evolution_draws_the_null_band(study, tmp_path):
+    _, _, metrics, _ = study
+    out = EV.plot_metric_evolution(with_nulls(metrics), tmp_path / "null.png", dpi=60)
+    png_size(tmp_path / "null.png")
+    # one band per (run, source, layer role, H0/H1 row): 3 runs; weights 8 (run, role) curves, activations 8
+    n_curves = sum(len(per) for per in out["roles"].values())
+    assert out["null_bands"] == 2 * n_curves
+    assert "null bands not drawn" not in out["title"]
+    plain = EV.plot_metric_evolution(metrics, tmp_path / "plain.png", dpi=60)
+    assert plain["null_bands"] == 0 and "null bands not drawn" in plain["title"]
+
+
+def test_dynamics_figures_show_raw_and_null_adjusted(tmp_path):
+    """Heatmap: each topological metric's null_z row sits right below it; forecast: the null-adjusted
+    method is drawn; transitions: null_z rows of the table do not disturb the raw panels."""
+    from toposcale.analysis.dynamics import correlate
+    from toposcale.analysis.transitions import detect_transitions
+    from toposcale.report.plots import dynamics as DY
+
+    _, _, metrics, _ = make_study(activations=("gelu",), steps=[0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144])
+    metrics = with_nulls(metrics)
+    cols = ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
+    corr = correlate(metrics, metric_cols=cols, n_bootstrap=0)
+    out = DY.plot_correlation_heatmap(corr, tmp_path / "hm.png", dpi=60)
+    png_size(tmp_path / "hm.png")
+    assert out["metrics"] == ["h0_total_persistence_norm", "h0_total_persistence_norm" + DY.NULL_ROW,
+                              "h1_total_persistence_norm", "h1_total_persistence_norm" + DY.NULL_ROW,
+                              "frobenius_norm"]
+    assert "Gaussian null" in out["title"]
+    old = DY.plot_correlation_heatmap(corr[corr.variant == "raw"].drop(columns="variant"), tmp_path / "o.png", dpi=60)
+    assert old["metrics"] == ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
+
+    tr = detect_transitions(metrics, metric_cols=cols[:2], n_permutations=19, min_points=6)
+    assert set(tr["variant"]) == {"raw", "null_z"}
+    res = DY.plot_transitions(metrics, tr, tmp_path / "tr.png", dpi=60)
+    png_size(tmp_path / "tr.png")
+    assert res["n_significant"] == int(tr.loc[tr.variant == "raw", "significant"].sum())
+
+    methods = pd.DataFrame([{"fraction": f, "method": m, "n_runs": 6, "mean_rel_error": e, "mean_rel_error_ci_low": e / 2,
+                             "mean_rel_error_ci_high": 2 * e}
+                            for f in (0.2, 0.5) for m, e in zip(DY.METHOD_STYLE, (0.1, 0.08, 0.05, 0.07, 0.2))])
+    comps = pd.DataFrame([{"fraction": f, "method": m, "reference": r, "n_runs": 6, "mean_diff_abs_error": d,
+                           "ci_low": d - 0.05, "ci_high": d + 0.05, "verdict": "better" if d + 0.05 < 0 else "inconclusive"}
+                          for f in (0.2, 0.5) for m, r, d in (("ridge_topology", "power_law", -0.1),
+                                                             ("ridge_topology", "ridge_loss", -0.08),
+                                                             ("ridge_topology_null", "ridge_loss", -0.01))])
+    DY.plot_forecast(methods, comps, tmp_path / "fc.png", dpi=60)
+    png_size(tmp_path / "fc.png")

@@ -10,13 +10,18 @@ from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
 TOPO = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")
 
 
-def synthetic_runs(n_runs=12, late_effect=0.0, topo_signal=True, seed=0):
+def synthetic_runs(n_runs=12, late_effect=0.0, topo_signal=True, seed=0, nulls="topology"):
     """Metrics rows for ``n_runs`` runs whose loss is a power law until 55% of training.
 
     Each run has a latent ``c``. After 55% of training the loss is multiplied by
     ``exp(-late_effect * c * ramp)`` (ramp 0 -> 1 at the end), which no extrapolation of the prefix can
     see. With ``topo_signal`` the prefix of ``h0_total_persistence_norm`` equals ``1 + 0.5 c`` (+ noise):
     the topology announces the late change; otherwise it is noise.
+
+    Null columns (issue 15) with ``null_z = (m - null_mean) / null_sd`` and ``null_sd = 0.1``:
+    ``nulls='topology'``: a constant null mean, so the excess carries whatever ``m`` carries;
+    ``nulls='geometry'``: the null mean is ``m`` minus 0.1 x noise, so the null explains ``m`` and the
+    excess is pure noise; ``nulls=None``: no null columns (a table written before the nulls).
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -40,7 +45,14 @@ def synthetic_runs(n_runs=12, late_effect=0.0, topo_signal=True, seed=0):
                                  "layer": layer, "h0_total_persistence_norm": h0n[i],
                                  "h1_total_persistence_norm": 0.3 + 0.05 * noise[1, i],
                                  "h0_entropy_norm": 0.8 + 0.05 * noise[2, i]})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    if nulls is not None:
+        for m in TOPO:
+            mean = (np.full(len(df), float(df[m].mean())) if nulls == "topology"
+                    else df[m] - 0.1 * rng.normal(size=len(df)))
+            df[f"{m}_null_mean"], df[f"{m}_null_sd"] = mean, 0.1
+            df[f"{m}_null_z"] = (df[m] - mean) / 0.1
+    return df
 
 
 def test_fit_recovers_a_power_law_and_extrapolates():
@@ -81,6 +93,7 @@ def test_leave_one_run_out_never_sees_the_held_out_future():
     poisoned.loc[future, "val_loss"] *= 10.0
     for m in TOPO:
         poisoned.loc[future, m] = rng.normal(size=future.sum()) * 100
+        poisoned.loc[future, f"{m}_null_z"] = rng.normal(size=future.sum()) * 100
     after = forecast(poisoned, fractions=(f,))
 
     def preds(fc, run):
@@ -93,6 +106,7 @@ def test_leave_one_run_out_never_sees_the_held_out_future():
     other = "gelu-r05-s0"
     assert preds(base, other)["power_law"] == preds(after, other)["power_law"]
     assert preds(base, other)["ridge_topology"] != pytest.approx(preds(after, other)["ridge_topology"])
+    assert preds(base, other)["ridge_topology_null"] != pytest.approx(preds(after, other)["ridge_topology_null"])
 
 
 def test_topology_that_announces_the_late_change_beats_the_power_law():
@@ -101,7 +115,8 @@ def test_topology_that_announces_the_late_change_beats_the_power_law():
     comp = s["comparisons"].set_index(["method", "reference"])
     assert comp.loc[("ridge_topology", "power_law"), "verdict"] == "better"
     assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] == "better"
-    assert "beat the power-law extrapolation" in s["text"] and "no evidence" not in s["text"]
+    assert "beat the power-law extrapolation" in s["text"]
+    assert "no evidence that topology-augmented" not in s["text"]
     assert "beat the same learned correction without topology" in s["text"]
     methods = s["methods"].set_index("method")
     assert (methods["mean_abs_error_ci_low"] <= methods["mean_abs_error"]).all()
@@ -112,6 +127,31 @@ def test_uninformative_topology_is_not_called_better():
     fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=False, seed=3), fractions=(0.3,))
     comp = summarise_forecasts(fc, n_bootstrap=500)["comparisons"].set_index(["method", "reference"])
     assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] != "better"
+
+
+def test_null_adjusted_topology_helps_only_when_the_excess_carries_the_signal():
+    """The same planted signal in h0_total_persistence_norm: when the excess over the null carries it,
+    ridge_topology_null beats ridge_loss; when the null mean carries it (the excess is noise), only the
+    raw ridge_topology does."""
+    verdicts = {}
+    for nulls in ("topology", "geometry"):
+        fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, seed=2, nulls=nulls), fractions=(0.3,))
+        s = summarise_forecasts(fc, n_bootstrap=500, seed=0)
+        verdicts[nulls] = s["comparisons"].set_index(["method", "reference"])["verdict"]
+        if nulls == "topology":
+            assert "null-adjusted topology forecasts (ridge_topology_null) beat the same learned" in s["text"]
+    assert verdicts["topology"][("ridge_topology_null", "ridge_loss")] == "better"
+    assert verdicts["geometry"][("ridge_topology", "ridge_loss")] == "better"
+    assert verdicts["geometry"][("ridge_topology_null", "ridge_loss")] != "better"
+    assert verdicts["geometry"][("ridge_topology_null", "ridge_topology")] == "worse"
+
+
+def test_old_tables_without_nulls_skip_the_null_method():
+    with pytest.warns(UserWarning, match="ridge_topology_null skipped"):
+        fc = forecast(synthetic_runs(n_runs=4, nulls=None), fractions=(0.3,))
+    assert set(fc["method"]) == set(METHODS) - {"ridge_topology_null"}
+    comp = summarise_forecasts(fc, n_bootstrap=100)["comparisons"]
+    assert "ridge_topology_null" not in set(comp["method"])
 
 
 def test_ridge_picks_up_a_linear_signal_and_falls_back_to_the_mean():
@@ -146,10 +186,33 @@ def test_scripts_write_tables_and_figure(tmp_path):
     log = run_script("forecast", {"metrics": paths}, out, {"cfg": cfg, "seed": 0}, tmp_path)
     fc = pd.read_csv(out["csv"])
     assert len(fc) == 5 * 2 * len(METHODS)
-    assert set(pd.read_csv(out["comparisons"])["reference"]) == {"power_law", "ridge_loss", "last_observed"}
+    assert set(pd.read_csv(out["comparisons"])["reference"]) == {"power_law", "ridge_loss", "ridge_topology",
+                                                                      "last_observed"}
     assert "At 20% of training" in log
     png = tmp_path / "forecast.png"
     run_script("fig_dynamics", {"forecast": out["csv"], "forecast_summary": out["summary"],
                                 "forecast_comparisons": out["comparisons"]}, {"forecast": str(png)},
                {"dpi": 60}, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_report_lines_say_whether_null_adjusted_topology_helps():
+    from toposcale.report.keys import key_numbers
+    from toposcale.report.sections import forecast_lines
+    from toposcale.report.variants import NO_NULL_NOTE
+
+    def comp(raw, null):
+        return pd.DataFrame({"fraction": [0.3, 0.3], "method": ["ridge_topology", "ridge_topology_null"],
+                             "reference": ["ridge_loss"] * 2, "n_runs": [12, 12], "mean_diff_abs_error": [-0.1, 0.0],
+                             "ci_low": [-0.2, -0.1], "ci_high": [-0.05, 0.1], "verdict": [raw, null]})
+    summ = pd.DataFrame({"fraction": [0.3] * 3, "method": ["ridge_loss", "ridge_topology", "ridge_topology_null"],
+                         "n_runs": [12] * 3, "mean_abs_error": [0.3, 0.2, 0.3]})
+    text = "\n".join(forecast_lines(summ, {"forecast_comparisons": comp("better", "inconclusive")}))
+    assert ("- 30% of training: raw topology features improve on the loss-only ridge but null-adjusted ones "
+            "do not: the gain is explained by its null (covariance-matched Gaussian).") in text
+    text = "\n".join(forecast_lines(summ, {"forecast_comparisons": comp("better", "better")}))
+    assert "null-adjusted topology features improve on the loss-only ridge: topology beyond geometry." in text
+    keys = key_numbers({"forecast": summ, "forecast_comparisons": comp("better", "better")})
+    assert "forecast from 30%: null-adjusted topology vs loss-only ridge: better" in keys
+    old = summ[summ.method != "ridge_topology_null"]
+    assert NO_NULL_NOTE in forecast_lines(old, {})

@@ -105,3 +105,67 @@ def test_scripts_write_table_and_figure(tmp_path):
     run_script("fig_dynamics", {"transitions": out["csv"], "metrics": paths}, {"transitions": str(png)},
                {"dpi": 60}, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_null_z_series_segmented_beside_unchanged_raw_rows(result):
+    """h1's ramp lives in its null mean (the excess is noise): raw transition, none in null_z. h0 decays
+    smoothly but its excess over the null has the ramp: a transition in null_z only. Raw rows equal
+    those of the table without nulls; degenerate clouds are left out of the null_z series."""
+    df, _, out = result
+    keep = ["gelu-m0-s0", "gelu-m4-s0"]
+    df = df[df.run.isin(keep)].copy()
+    rng = np.random.default_rng(3)
+    ramp = (1.0 - df["h1_total_persistence_norm"]) / 1.5                 # 0 -> 1 (+ noise) along training
+    noise = rng.normal(size=(2, len(df)))
+    df["h1_total_persistence_norm_null_z"] = noise[0]
+    df["h1_total_persistence_norm_null_mean"] = df["h1_total_persistence_norm"] - 0.1 * noise[0]
+    df["h0_total_persistence_norm_null_z"] = 5.0 * ramp + 0.1 * noise[1]
+    df["h0_total_persistence_norm_null_mean"] = df["h0_total_persistence_norm"] - 0.1 * df[
+        "h0_total_persistence_norm_null_z"]
+    df["degenerate"] = (df.layer == "embed") & (df.step.between(1, 3))
+    cols = ["h1_total_persistence_norm", "h0_total_persistence_norm"]
+    got = detect_transitions(df, metric_cols=cols, n_permutations=99, seed=0)
+    raw = got[got.variant == "raw"].drop(columns="variant").reset_index(drop=True)
+    ref = out[out.run.isin(keep)].drop(columns="variant").reset_index(drop=True)
+    pd.testing.assert_frame_equal(raw, ref)
+
+    null = got[got.variant == "null_z"].set_index(["run", "layer", "metric"])
+    assert "loss" not in set(got[got.variant == "null_z"]["source"])
+    assert not null.xs("h1_total_persistence_norm", level="metric")["significant"].any()
+    excess = null.xs("h0_total_persistence_norm", level="metric")
+    assert excess.xs("blocks", level="layer")["significant"].all()
+    assert excess["significant"].mean() >= 0.75                          # as for the raw ramp above
+    n_steps = int((df.run == keep[0]).sum() / 3) - 1                     # checkpoints with step > 0
+    emb = null.xs("embed", level="layer")["n_points"]
+    assert (emb == n_steps - int(df[(df.run == keep[0]) & df.degenerate].shape[0])).all()
+    assert (null.xs("block00", level="layer")["n_points"] == n_steps).all()
+    trends = size_trends(got, min_runs=2)
+    assert set(trends["variant"]) == {"raw", "null_z"}
+
+
+def test_old_tables_give_raw_rows_with_a_note(result):
+    df, _, _ = result
+    with pytest.warns(UserWarning, match="null_z"):
+        got = detect_transitions(df[df.run == "gelu-m0-s0"], metric_cols=["h0_total_persistence_norm"],
+                                 n_permutations=19, seed=0, include_loss=False)
+    assert set(got["variant"]) == {"raw"}
+
+
+def test_report_lines_show_null_z_transitions_beside_raw(result):
+    from toposcale.report.keys import key_numbers
+    from toposcale.report.sections import transitions_lines
+    from toposcale.report.variants import NO_NULL_NOTE
+
+    df, _, out = result
+    df = df[df.run == "gelu-m0-s0"].copy()
+    df["h1_total_persistence_norm_null_z"] = np.random.default_rng(0).normal(size=len(df))   # ramp in the null
+    got = detect_transitions(df, metric_cols=["h1_total_persistence_norm"], n_permutations=49, seed=0)
+    text = "\n".join(transitions_lines(got))
+    assert "| activations (null_z) | 4 | 0 (0%) |" in text
+    row = next(line for line in text.splitlines() if line.startswith("| gelu-m0-s0 |"))
+    # columns: run, val_loss, raw block-mean h1, null_z block-mean h1, val_loss diminishing returns
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] != "none" and cells[3] == "none"
+    assert "activations block-mean topology: 1 raw / 0 null_z series with a transition (of 1 each)" in \
+        key_numbers({"transitions": got})
+    assert NO_NULL_NOTE in transitions_lines(out)

@@ -2,8 +2,8 @@
 from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "dynamics": ["BASELINE_METRICS", "DEFAULT_METRICS", "TOPOLOGICAL_METRICS", "correlate", "load_metrics",
-                 "seed_summary"],
+    "dynamics": ["BASELINE_METRICS", "DEFAULT_METRICS", "TOPOLOGICAL_METRICS", "NULL_Z_SUFFIX", "VARIANTS", "VERDICTS",
+                 "correlate", "load_metrics", "non_degenerate", "null_comparison", "null_z_series", "seed_summary"],
     "loss_curve": ["fit_loss_curve", "predict_loss_curve"],
     "forecasting": ["METHODS", "forecast", "ridge_fit_predict", "summarise_forecasts"],
     "changepoint": ["detect_change_points", "diminishing_returns_index", "pelt", "robust_sigma"],

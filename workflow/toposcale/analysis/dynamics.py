@@ -28,6 +28,7 @@ For every run and every (source, layer, metric) series over the checkpoints with
 from __future__ import annotations
 
 import os
+import warnings
 import zlib
 
 import numpy as np
@@ -51,6 +52,12 @@ BASELINE_METRICS = ("scale", "frobenius_norm", "total_variance", "mean_pairwise_
                     "neural_persistence")
 #: The default metric set: topological metrics, then baselines.
 DEFAULT_METRICS = TOPOLOGICAL_METRICS + BASELINE_METRICS
+#: Suffix of the null-adjusted column of a metric in the metrics table (the contract of issue 15).
+NULL_Z_SUFFIX = "_null_z"
+#: Correlation variants of a metric: its raw values and its standardised excess over the Gaussian null.
+VARIANTS = ("raw", "null_z")
+#: Verdict of a raw/null_z pair (:func:`null_comparison`), in report order.
+VERDICTS = ("topology beyond geometry", "explained by its null", "not significant")
 #: Run descriptors copied into every output row when the metrics table has them.
 RUN_COLUMNS = ("run", "activation", "size", "seed", "n_nonembed")
 _REQUIRED = ("run", "step", "source", "layer", "val_loss")
@@ -94,6 +101,26 @@ def run_info(g) -> dict:
     """Run descriptors (``RUN_COLUMNS`` present in ``g``) from the first row of one run's rows."""
     first = g.iloc[0]
     return {c: first[c] for c in RUN_COLUMNS if c in g.columns}
+
+
+def null_z_series(df, metric_cols) -> list[tuple[str, str, str]]:
+    """(metric, variant, column) of every series to analyse: each metric raw, then the topological ones
+    with a ``{m}_null_z`` column in ``df`` as variant ``null_z``. Warns once when topological metrics
+    are asked for but the table has no null columns (metrics written before issue 15)."""
+    out = [(m, "raw", m) for m in metric_cols]
+    topo = [m for m in metric_cols if _kind(m) == "topological"]
+    have = [m for m in topo if m + NULL_Z_SUFFIX in df.columns]
+    if topo and not have:
+        warnings.warn("metrics table has no '{metric}_null_z' columns (written before the matched nulls); "
+                      "null-adjusted variants skipped: re-run the summarise step to add them", stacklevel=3)
+    return out + [(m, "null_z", m + NULL_Z_SUFFIX) for m in have]
+
+
+def non_degenerate(df):
+    """Rows of ``df`` whose cloud is not flagged ``degenerate`` (all rows when the column is absent)."""
+    if "degenerate" not in df.columns:
+        return df
+    return df[~df["degenerate"].fillna(False).astype(bool)]
 
 
 # ----------------------------------------------------------------------------- correlations
@@ -172,29 +199,33 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
     Returns
     -------
     pandas.DataFrame
-        One row per (run, source, layer, metric) with the run descriptors and the columns ``kind``
-        ('topological' | 'baseline' | 'other'), ``n``, ``loss_monotone``, then for each of the raw,
+        One row per (run, source, layer, metric, variant) with the run descriptors and the columns
+        ``variant`` ('raw' | 'null_z', see the module docstring), ``kind`` ('topological' | 'baseline' |
+        'other'), ``n``, ``n_degenerate_dropped`` (checkpoints of the series left out because their
+        cloud is degenerate), ``loss_monotone``, then for each of the raw,
         ``_partial`` and ``_detrended`` variants: ``rho``, ``p``, ``q``, ``significant``, ``rho_ci_low``,
         ``rho_ci_high`` (e.g. ``rho_detrended_ci_low``).
     """
     check_columns(metrics, _REQUIRED)
     if not 0 < fdr_alpha < 1:
         raise ValueError(f"fdr_alpha={fdr_alpha} must lie in (0, 1)")
-    cols = resolve_metrics(metrics, metric_cols)
+    series = null_z_series(metrics, resolve_metrics(metrics, metric_cols))
     rows = []
     for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
         info = run_info(g_run)
         run_rows = []
-        for (source, layer), g in g_run.groupby(["source", "layer"], sort=True):
-            g = g.sort_values("step")
+        for (source, layer), g_all in g_run.groupby(["source", "layer"], sort=True):
+            g = non_degenerate(g_all).sort_values("step")
+            n_dropped = len(g_all) - len(g)
             step = g["step"].to_numpy(float)
             loss = g["val_loss"].to_numpy(float)
-            for metric in cols:
-                v = g[metric].to_numpy(float)
+            for metric, variant, col in series:
+                v = g[col].to_numpy(float)
                 ok = np.isfinite(v) & np.isfinite(loss)
                 if ok.sum() < min_points:
                     continue
-                row = dict(info, source=source, layer=layer, metric=metric, kind=_kind(metric))
+                row = dict(info, source=source, layer=layer, metric=metric, variant=variant,
+                           kind=_kind(metric), n_degenerate_dropped=n_dropped)
                 row.update(_series_row(v[ok], loss[ok], np.log(step[ok]), n_bootstrap,
                                        stable_seed(seed, run, source, layer)))
                 run_rows.append(row)
@@ -211,7 +242,7 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
                          f"at step > 0; the metrics table is too short to correlate")
     out = pd.concat(rows, ignore_index=True)
     order = [c for c in RUN_COLUMNS if c in out.columns] + [
-        "source", "layer", "metric", "kind", "n", "loss_monotone", "rho", "p", "q", "significant",
+        "source", "layer", "metric", "variant", "kind", "n", "n_degenerate_dropped", "loss_monotone", "rho", "p", "q", "significant",
         "rho_ci_low", "rho_ci_high", "rho_partial", "p_partial", "q_partial", "significant_partial",
         "rho_partial_ci_low", "rho_partial_ci_high", "rho_detrended", "p_detrended", "q_detrended",
         "significant_detrended", "rho_detrended_ci_low", "rho_detrended_ci_high"]
@@ -224,17 +255,65 @@ def _kind(metric: str) -> str:
     return "baseline" if metric in BASELINE_METRICS else "other"
 
 
+def null_comparison(corr, suffix: str = ""):
+    """Raw and null-adjusted correlation of each topological series side by side, with a verdict.
+
+    Pairs the ``variant == 'raw'`` and ``variant == 'null_z'`` rows of :func:`correlate` on (run,
+    source, layer, metric), for the correlation variant ``suffix`` ('' raw Spearman, '_partial',
+    '_detrended'). The verdict of a pair is
+
+    * 'topology beyond geometry': the null_z correlation is significant (BH ``q <= fdr_alpha`` in the
+      run's family) and its moving-block bootstrap interval excludes 0 (significance alone when no
+      interval was computed, ``n_bootstrap = 0``);
+    * 'explained by its null': otherwise, when the raw correlation is significant: the metric tracks the
+      loss no more than its covariance-matched Gaussian null does;
+    * 'not significant': neither.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Run descriptors, ``source``, ``layer``, ``metric``, ``rho_raw``, ``significant_raw``,
+        ``rho_null_z``, ``significant_null_z``, ``ci_low_null_z``, ``ci_high_null_z``, ``verdict``;
+        empty (same columns) when ``corr`` has no null_z rows.
+    """
+    keys = [c for c in RUN_COLUMNS if c in corr.columns] + ["source", "layer", "metric"]
+    cols = keys + ["rho_raw", "significant_raw", "rho_null_z", "significant_null_z", "ci_low_null_z",
+                   "ci_high_null_z", "verdict"]
+    check_columns(corr, ["variant", f"rho{suffix}", f"significant{suffix}"], "dynamics table")
+    pick = {f"rho{suffix}": "rho", f"significant{suffix}": "significant", f"rho{suffix}_ci_low": "ci_low",
+            f"rho{suffix}_ci_high": "ci_high"}
+    have = [c for c in pick if c in corr.columns]
+    raw, null = (corr.loc[corr["variant"] == v, keys + have].rename(columns=pick) for v in VARIANTS)
+    for frame in (raw, null):
+        for c in ("ci_low", "ci_high"):
+            if c not in frame:
+                frame[c] = np.nan
+    if null.empty:
+        return pd.DataFrame(columns=cols)
+    both = raw[keys + ["rho", "significant"]].merge(
+        null[keys + ["rho", "significant", "ci_low", "ci_high"]], on=keys, suffixes=("_raw", "_null_z"))
+    both = both.rename(columns={"ci_low": "ci_low_null_z", "ci_high": "ci_high_null_z"})
+    sig_raw = both["significant_raw"].fillna(False).astype(bool)
+    sig_null = both["significant_null_z"].fillna(False).astype(bool)
+    lo, hi = both["ci_low_null_z"].to_numpy(float), both["ci_high_null_z"].to_numpy(float)
+    excludes = np.where(np.isfinite(lo) & np.isfinite(hi), (lo > 0) | (hi < 0), True)
+    beyond = sig_null.to_numpy() & excludes
+    both["verdict"] = np.where(beyond, VERDICTS[0], np.where(sig_raw, VERDICTS[1], VERDICTS[2]))
+    return both[cols]
+
+
 def seed_summary(corr):
     """Across-seed spread of the correlations of runs that differ only in seed.
 
-    Groups :func:`correlate` rows by (activation, size, source, layer, metric) and reports
+    Groups :func:`correlate` rows by (activation, size, source, layer, metric, variant) and reports
     ``n_seeds``, the mean, standard deviation (ddof 1; NaN for one seed), min and max of ``rho`` and of
     ``rho_partial``, the mean and sd of ``rho_detrended``, ``frac_significant`` /
     ``frac_significant_partial`` / ``frac_significant_detrended`` (share of seeds with
     ``q <= fdr_alpha``) and ``sign_agreement_partial`` (share of seeds whose ``rho_partial`` has the
     sign of the across-seed mean).
     """
-    keys = [c for c in ("activation", "size") if c in corr.columns] + ["source", "layer", "metric"]
+    keys = [c for c in ("activation", "size") if c in corr.columns] + ["source", "layer", "metric"] + (
+        ["variant"] if "variant" in corr.columns else [])
     if "seed" not in corr.columns:
         raise ValueError("correlation table lacks a 'seed' column; seed_summary needs run descriptors")
 

@@ -1,7 +1,7 @@
 """Forecast a run's final validation loss from the first fraction of its training.
 
 For each observed fraction ``f`` of a run (the prefix: checkpoints with ``0 < step`` and
-``frac <= f``, where ``frac = step / total_steps`` is fixed by the plan, so no future is used), four
+``frac <= f``, where ``frac = step / total_steps`` is fixed by the plan, so no future is used), five
 forecasts of the final-checkpoint ``val_loss`` are compared:
 
 ``power_law`` (loss-only baseline)
@@ -17,27 +17,36 @@ forecasts of the final-checkpoint ``val_loss`` are compared:
     on the training runs, coefficients) is fitted on the *other* runs only, from their prefixes and
     final losses; the held-out run contributes nothing but its own prefix features. Comparing the two
     isolates what topology adds beyond a learned loss-only correction.
+``ridge_topology_null`` (null-adjusted topology, issue 15)
+    As ``ridge_topology`` with the topological features built from each metric's standardised excess
+    over its covariance-matched Gaussian null, ``{m}_null_z``, instead of ``m``. Comparing it with
+    ``ridge_loss`` and ``ridge_topology`` says whether topology beyond geometry helps the forecast. Left
+    out (with a warning) when the metrics table has no ``_null_z`` columns.
 ``last_observed`` (naive floor)
     The last prefix ``val_loss``.
 
 Errors are ``predicted - final`` (``error``), its absolute value, and the absolute value relative to
-the final loss. :func:`summarise_forecasts` gives bootstrap intervals (over runs) of each method's mean errors and
+the final loss. Degenerate clouds (``degenerate == True``) are left out of the topological features.
+:func:`summarise_forecasts` gives bootstrap intervals (over runs) of each method's mean errors and
 of paired differences, with a plain verdict.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.dynamics import RUN_COLUMNS, check_columns, run_info
+from toposcale.analysis.dynamics import NULL_Z_SUFFIX, RUN_COLUMNS, check_columns, non_degenerate, run_info
 from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
 from toposcale.stats import bootstrap_ci
 
 #: Forecast methods, in report order.
-METHODS = ("power_law", "ridge_loss", "ridge_topology", "last_observed")
+METHODS = ("power_law", "ridge_loss", "ridge_topology", "ridge_topology_null", "last_observed")
+#: The ridge methods and the metric-column variant of their topological features (None: loss only).
+RIDGE_METHODS = {"ridge_loss": None, "ridge_topology": "raw", "ridge_topology_null": "null_z"}
 #: Loss-only features of a prefix (see :func:`loss_features`).
 LOSS_FEATURES = ("log_power_law", "log_last_loss", "loss_log_slope", "log_n_nonembed")
 #: Topological metrics summarised by default for ``ridge_topology`` (mean over layers, per source).
@@ -106,16 +115,22 @@ def loss_features(prefix, final_step: int, n_nonembed: float | None, offset: boo
     }
 
 
-def topology_features(run_metrics, fraction: float, topology_metrics=DEFAULT_TOPOLOGY_METRICS) -> dict:
+def topology_features(run_metrics, fraction: float, topology_metrics=DEFAULT_TOPOLOGY_METRICS,
+                      variant: str = "raw") -> dict:
     """Prefix summaries of topological metrics for one run.
 
-    For each source and metric, the metric is averaged over layers at each prefix checkpoint; the
-    features are that mean at the last prefix checkpoint (``{source}:{metric}:last``) and its
-    least-squares slope per unit log step over the last half of the prefix (``...:slope``).
+    For each source and metric column (the metric itself for ``variant='raw'``, its ``{metric}_null_z``
+    column for ``variant='null_z'``), the column is averaged over the layers whose cloud is not
+    degenerate at each prefix checkpoint (NaN values skipped); the features are that mean at the last
+    prefix checkpoint (``{source}:{column}:last``) and its least-squares slope per unit log step over the
+    last half of the prefix (``...:slope``).
     """
-    pre = run_metrics[(run_metrics["step"] > 0) & (run_metrics["frac"] <= fraction + 1e-9)]
+    if variant not in ("raw", "null_z"):
+        raise ValueError(f"topology feature variant {variant!r} unknown; use 'raw' or 'null_z'")
+    pre = non_degenerate(run_metrics[(run_metrics["step"] > 0) & (run_metrics["frac"] <= fraction + 1e-9)])
     out = {}
-    for metric in topology_metrics:
+    for base in topology_metrics:
+        metric = base + NULL_Z_SUFFIX if variant == "null_z" else base
         if metric not in pre.columns:
             raise ValueError(f"topology feature metric {metric!r} is not a column of the metrics table")
         for source, g in pre.groupby("source", sort=True):
@@ -201,13 +216,21 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
     Returns
     -------
     pandas.DataFrame
-        One row per (run, fraction, method): run descriptors, ``fraction``, ``method``,
+        One row per (run, fraction, method) (``ridge_topology_null`` only when the metrics table has
+        the ``{m}_null_z`` columns of every ``topology_metrics``): run descriptors, ``fraction``, ``method``,
         ``prefix_last_step``, ``n_prefix_points``, ``final_step``, ``final_loss``, ``predicted``,
         ``error`` (predicted - final), ``abs_error``, ``rel_error`` (abs_error / final_loss).
     """
     for f in fractions:
         if not 0 < f < 1:
             raise ValueError(f"forecast fraction {f} must lie in (0, 1)")
+    nulls = [m + NULL_Z_SUFFIX for m in topology_metrics]
+    has_null = all(c in metrics.columns for c in nulls)
+    if not has_null:
+        warnings.warn(f"metrics table lacks {[c for c in nulls if c not in metrics.columns]}; forecast method "
+                      f"ridge_topology_null skipped (metrics written before the matched nulls: re-run the "
+                      f"summarise step)", stacklevel=2)
+    methods = [m for m in METHODS if has_null or m != "ridge_topology_null"]
     curves = loss_curves(metrics)
     runs = sorted(curves["run"].unique())
     if len(runs) < 2:
@@ -227,20 +250,27 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
                 feats.append(dict(base, power_law=np.nan, log_power_law=np.nan, last_observed=np.nan))
                 continue
             lf = loss_features(pre, final_step, info.get("n_nonembed"), offset=offset)
-            tf = topology_features(metrics[metrics["run"] == run], f, topology_metrics)
+            run_rows = metrics[metrics["run"] == run]
+            tf = topology_features(run_rows, f, topology_metrics)
+            if has_null:
+                tf.update(topology_features(run_rows, f, topology_metrics, variant="null_z"))
             feats.append(dict(base, **lf, **tf))
         table = pd.DataFrame(feats)
         table["target"] = np.log(table["final_loss"]) - table["log_power_law"]
-        topo_cols = sorted(c for c in table.columns if c.count(":") == 2)
+        topo = {v: sorted(c for c in table.columns if c.count(":") == 2
+                          and c.split(":")[1].endswith(NULL_Z_SUFFIX) == (v == "null_z")) for v in ("raw", "null_z")}
         loss_cols = [c for c in LOSS_FEATURES if c in table.columns]
         for _, r in table.iterrows():
             preds = {"power_law": r["power_law"], "last_observed": r["last_observed"]}
-            for method, cols in (("ridge_loss", loss_cols), ("ridge_topology", loss_cols + topo_cols)):
+            for method, variant in RIDGE_METHODS.items():
+                if method not in methods:
+                    continue
+                cols = loss_cols + (topo[variant] if variant else [])
                 ratio = _loro(table, cols, r["run"])
                 preds[method] = r["power_law"] * math.exp(ratio) if np.isfinite(ratio) else np.nan
             base = {k: r[k] for k in list(RUN_COLUMNS) + ["fraction", "prefix_last_step", "n_prefix_points",
                                                          "final_step", "final_loss"] if k in r.index}
-            for method in METHODS:
+            for method in methods:
                 p = float(preds[method])
                 err = p - r["final_loss"]
                 rows.append(dict(base, method=method, predicted=p, error=err, abs_error=abs(err),
@@ -255,6 +285,7 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
 
 #: Paired comparisons reported by :func:`summarise_forecasts`: (method, reference).
 COMPARISONS = (("ridge_topology", "power_law"), ("ridge_topology", "ridge_loss"),
+               ("ridge_topology_null", "ridge_loss"), ("ridge_topology_null", "ridge_topology"),
                ("power_law", "last_observed"))
 
 
@@ -271,11 +302,12 @@ def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: 
         ``ci_low``, ``ci_high`` and ``verdict`` ('better' when the interval lies below 0, 'worse' above,
         else 'inconclusive'); ``text``: per fraction, one sentence on whether ``ridge_topology`` beats
         ``power_law`` (the question asked) and one on whether it beats ``ridge_loss`` (what topology
-        adds beyond a learned loss-only correction).
+        adds beyond a learned loss-only correction); the same two for ``ridge_topology_null`` against
+        ``ridge_loss`` and ``ridge_topology`` when present (does null-adjusted topology help).
     """
     mrows, crows, lines = [], [], []
     for f, g in fc.groupby("fraction", sort=True):
-        for method in METHODS:
+        for method in [m for m in METHODS if m in set(g["method"])]:
             m = g[(g["method"] == method) & np.isfinite(g["abs_error"])]
             lo_a, hi_a = bootstrap_ci(m["abs_error"], n_resamples=n_bootstrap, level=level, seed=seed)
             lo_r, hi_r = bootstrap_ci(m["rel_error"], n_resamples=n_bootstrap, level=level, seed=seed)
@@ -294,22 +326,26 @@ def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: 
             crows.append({"fraction": f, "method": method, "reference": ref, "n_runs": len(d),
                           "mean_diff_abs_error": float(d.mean()) if len(d) else np.nan,
                           "ci_low": lo, "ci_high": hi, "verdict": verdict})
-            if method == "ridge_topology":
-                lines.append(_sentence(f, ref, len(d), d, lo, hi, verdict, level))
+            if method.startswith("ridge_topology"):
+                lines.append(_sentence(f, method, ref, len(d), d, lo, hi, verdict, level))
     return {"methods": pd.DataFrame(mrows), "comparisons": pd.DataFrame(crows), "text": "\n".join(lines)}
 
 
 _REFERENCE_WORDS = {"power_law": "the power-law extrapolation",
-                    "ridge_loss": "the same learned correction without topology (ridge_loss)"}
+                    "ridge_loss": "the same learned correction without topology (ridge_loss)",
+                    "ridge_topology": "raw-topology features (ridge_topology)"}
+_METHOD_WORDS = {"ridge_topology": "topology-augmented forecasts",
+                 "ridge_topology_null": "null-adjusted topology forecasts (ridge_topology_null)"}
 
 
-def _sentence(f, ref, n, d, lo, hi, verdict, level) -> str:
+def _sentence(f, method, ref, n, d, lo, hi, verdict, level) -> str:
     pct = f"{100 * f:g}%"
     other = _REFERENCE_WORDS.get(ref, ref)
     if verdict == "insufficient runs":
-        return f"At {pct} of training: too few runs ({n}) to compare ridge_topology with {other}."
-    what = {"better": f"topology-augmented forecasts beat {other}",
-            "worse": f"topology-augmented forecasts are worse than {other}",
-            "inconclusive": f"no evidence that topology-augmented forecasts beat {other}"}[verdict]
+        return f"At {pct} of training: too few runs ({n}) to compare {method} with {other}."
+    who = _METHOD_WORDS.get(method, method)
+    what = {"better": f"{who} beat {other}",
+            "worse": f"{who} are worse than {other}",
+            "inconclusive": f"no evidence that {who} beat {other}"}[verdict]
     return (f"At {pct} of training, {what}: mean difference in absolute error {d.mean():+.4g} nats "
             f"({100 * level:g}% CI {lo:+.4g} to {hi:+.4g}, {n} runs).")

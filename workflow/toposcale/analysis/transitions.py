@@ -11,6 +11,12 @@ ties). The diminishing-returns point is :func:`toposcale.analysis.changepoint.di
 first checkpoint after which the metric's rate of change per unit log step stays below ``dr_frac`` of
 its peak.
 
+Raw and null-adjusted (issue 15): every topological metric ``m`` with a ``{m}_null_z`` column (its
+standardised excess over the covariance-matched Gaussian null) is segmented a second time on that
+column, as rows with ``variant = 'null_z'``; the raw rows (``variant = 'raw'``) are exactly those of a
+table without nulls. The null_z series leave out degenerate clouds (``degenerate == True``). A table
+without null columns gives raw rows only, with a warning.
+
 :func:`size_trends` asks whether transitions move with model size: the Spearman correlation, across
 runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``.
 """
@@ -21,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.changepoint import detect_change_points, diminishing_returns_index
-from toposcale.analysis.dynamics import check_columns, resolve_metrics, run_info, stable_seed
+from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
+                                         resolve_metrics, run_info, stable_seed)
 from toposcale.stats import bh_adjust, spearman
 
 LOSS_SERIES = ("val_loss", "train_loss")
@@ -37,34 +44,39 @@ HEADLINE_SERIES = (
 )
 
 
-def _series(g_run, metric_cols, aggregate_blocks: bool, include_loss: bool):
-    """Yield (source, layer, metric, step, frac, values) for one run's rows."""
+def _series(g_run, metric_cols, aggregate_blocks: bool, include_loss: bool, variant: str = "raw"):
+    """Yield (source, layer, metric, step, frac, values) for one run's rows; ``metric_cols`` are the
+    columns read, ``metric`` is reported without the ``_null_z`` suffix."""
     if include_loss:
         curve = g_run.drop_duplicates("step").sort_values("step")
         for m in LOSS_SERIES:
             if m in curve.columns:
                 yield "loss", "-", m, curve["step"].to_numpy(float), curve["frac"].to_numpy(float), \
                     curve[m].to_numpy(float)
+    name = {c: c.removesuffix(NULL_Z_SUFFIX) if variant == "null_z" else c for c in metric_cols}
     for (source, layer), g in g_run.groupby(["source", "layer"], sort=True):
         g = g.sort_values("step")
         for m in metric_cols:
-            yield source, layer, m, g["step"].to_numpy(float), g["frac"].to_numpy(float), \
+            yield source, layer, name[m], g["step"].to_numpy(float), g["frac"].to_numpy(float), \
                 g[m].to_numpy(float)
     if aggregate_blocks:
         blocks = g_run[g_run["layer"].astype(str).str.fullmatch(r"block\d+")]
         for source, g in blocks.groupby("source", sort=True):
             mean = g.groupby("step")[list(metric_cols) + ["frac"]].mean().sort_index()
             for m in metric_cols:
-                yield source, "blocks", m, mean.index.to_numpy(float), mean["frac"].to_numpy(float), \
+                yield source, "blocks", name[m], mean.index.to_numpy(float), mean["frac"].to_numpy(float), \
                     mean[m].to_numpy(float)
 
 
-def trajectory(metrics, source: str, layer: str, metric: str):
+def trajectory(metrics, source: str, layer: str, metric: str, variant: str = "raw"):
     """One series of every run, as analysed here: columns ``run``, ``step``, ``frac``, ``value``.
 
     ``source='loss'`` (layer ignored) gives the loss column ``metric``; ``layer='blocks'`` the mean over
     the ``blockNN`` layers at each step; otherwise the rows of that source and layer. Step 0 is dropped.
+    ``variant='null_z'`` reads ``{metric}_null_z`` over the clouds that are not degenerate.
     """
+    if variant == "null_z" and source != "loss":
+        metrics, metric = non_degenerate(metrics), metric + NULL_Z_SUFFIX
     check_columns(metrics, ("run", "step", "frac", "source", "layer", metric))
     m = metrics[metrics["step"] > 0]
     if source == "loss":
@@ -107,7 +119,8 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
     Returns
     -------
     pandas.DataFrame
-        One row per (run, source, layer, metric): run descriptors, ``n_points``, ``p_value``,
+        One row per (run, source, layer, metric, variant): run descriptors, ``variant`` ('raw' |
+        'null_z', see the module docstring), ``n_points``, ``p_value``,
         ``statistic``, ``n_change_points``, ``significant`` (at least one change point reported),
         ``transition_step``, ``transition_frac``, ``transition_p`` (NaN without a change point),
         ``change_point_steps`` and ``change_point_fracs`` (';'-separated, in order),
@@ -115,19 +128,24 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
     """
     check_columns(metrics, ("run", "step", "frac", "source", "layer", "val_loss"))
     cols = resolve_metrics(metrics, metric_cols)
+    null_cols = [c for _, v, c in null_z_series(metrics, cols) if v == "null_z"]
     rows = []
     for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
         info = run_info(g_run)
-        for source, layer, metric, step, frac, y in _series(g_run, cols, aggregate_blocks, include_loss):
+        series = [("raw", s) for s in _series(g_run, cols, aggregate_blocks, include_loss)]
+        if null_cols:
+            series += [("null_z", s) for s in _series(non_degenerate(g_run), null_cols, aggregate_blocks, False,
+                                                      "null_z")]
+        for variant, (source, layer, metric, step, frac, y) in series:
             ok = np.isfinite(y)
             if ok.sum() < min_points:
                 continue
             step, frac, y = step[ok], frac[ok], y[ok]
+            keys = (run, source, layer, metric) + (("null_z",) if variant == "null_z" else ())
             res = detect_change_points(y, np.log(step), n_permutations=n_permutations,
-                                       significance=significance,
-                                       seed=stable_seed(seed, run, source, layer, metric))
+                                       significance=significance, seed=stable_seed(seed, *keys))
             cps = res["change_points"]
-            row = dict(info, source=source, layer=layer, metric=metric, n_points=len(y),
+            row = dict(info, source=source, layer=layer, metric=metric, variant=variant, n_points=len(y),
                        p_value=res["p_value"], statistic=res["statistic"], n_change_points=len(cps),
                        significant=bool(cps), transition_step=np.nan, transition_frac=np.nan,
                        transition_p=np.nan, change_point_steps=_fmt(step[cps]),
@@ -148,7 +166,7 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
 def size_trends(transitions, min_runs: int = 3):
     """Do transition and diminishing-returns fractions change with model size?
 
-    For each (activation, source, layer, metric) and quantity (``transition_frac`` over the runs with a
+    For each (activation, source, layer, metric, variant) and quantity (``transition_frac`` over the runs with a
     significant transition; ``diminishing_returns_frac`` over the runs where it is defined), the
     Spearman correlation across runs with ``n_nonembed``, if at least ``min_runs`` runs contribute;
     ``q`` is the Benjamini-Hochberg adjustment over all rows of the same quantity.
@@ -156,12 +174,14 @@ def size_trends(transitions, min_runs: int = 3):
     Returns
     -------
     pandas.DataFrame
-        Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``quantity``,
+        Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``variant`` (when
+        present), ``quantity``,
         ``n_runs``, ``rho``, ``p``, ``q``.
     """
     check_columns(transitions, ("n_nonembed", "transition_frac", "diminishing_returns_frac"),
                   "transitions table")
-    keys = [c for c in ("activation",) if c in transitions.columns] + ["source", "layer", "metric"]
+    keys = [c for c in ("activation",) if c in transitions.columns] + ["source", "layer", "metric"] + (
+        ["variant"] if "variant" in transitions.columns else [])
     rows = []
     for key, g in transitions.groupby(keys, sort=True):
         for quantity in ("transition_frac", "diminishing_returns_frac"):

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from toposcale.analysis.dynamics import VERDICTS, null_comparison
 from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
-from toposcale.report.variants import dynamics_variants
+from toposcale.report.variants import dynamics_variants, variant_label
 
 
 def _scaling_keys(res: dict, tables=None) -> list[str]:
@@ -42,11 +43,16 @@ def _dynamics_keys(df, tables=None) -> list[str]:
     require_columns(df, ["source", "metric", "significant"], "dynamics.csv")
     variants = dynamics_variants(df)
     suf, desc = variants[-1] if variants else ("", "raw")
+    kind = metric_kind(df) + (df["variant"].map(variant_label) if "variant" in df else "")
     out = []
-    for src, g in df.assign(kind=metric_kind(df)).groupby("source", sort=True):
+    for src, g in df.assign(kind=kind).groupby("source", sort=True):
         parts = [f"{int(h[f'significant{suf}'].fillna(False).astype(bool).sum())}/{len(h)} {k}"
                  for k, h in g.groupby("kind", sort=True)]
         out.append(f"{src}: significant loss correlations ({desc}): " + ", ".join(parts))
+    if "variant" in df and (df["variant"] == "null_z").any():
+        for src, c in null_comparison(df, suf).groupby("source", sort=True):
+            out.append(f"{src}: {VERDICTS[0]} in {int((c['verdict'] == VERDICTS[0]).sum())}/{len(c)} topological "
+                       f"series, {VERDICTS[1]} in {int((c['verdict'] == VERDICTS[1]).sum())} ({desc})")
     return out
 
 
@@ -57,14 +63,26 @@ def _transitions_keys(df, tables=None) -> list[str]:
     out = [f"val_loss transition in {len(sig)}/{len(loss)} runs"
            + (f", at {fmt(sig['transition_frac'].min(), 2)}-{fmt(sig['transition_frac'].max(), 2)} of training"
               if len(sig) else "")]
+    if "variant" in df and (df["variant"] == "null_z").any():
+        blocks = df[(df["layer"] == "blocks") & df["metric"].str.startswith(("h0_", "h1_"))]
+        for src, g in blocks.groupby("source", sort=True):
+            n = {v: int(g.loc[g["variant"] == v, "significant"].fillna(False).astype(bool).sum()) for v in ("raw", "null_z")}
+            out.append(f"{src} block-mean topology: {n['raw']} raw / {n['null_z']} null_z series with a transition "
+                       f"(of {int((g['variant'] == 'raw').sum())} each)")
     return out
 
 
 def _forecast_keys(df, tables=None) -> list[str]:
     summ = forecast_means(df, (tables or {}).get("forecast_summary"))
     best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()].sort_values("fraction")
-    return [f"forecast from {100 * float(r.fraction):g}%: best {r.method}, mean abs. error {fmt(r.mean_abs_error)} nats"
-            for r in best.itertuples()]
+    out = [f"forecast from {100 * float(r.fraction):g}%: best {r.method}, mean abs. error {fmt(r.mean_abs_error)} nats"
+           for r in best.itertuples()]
+    comp = (tables or {}).get("forecast_comparisons")
+    if comp is not None and {"fraction", "method", "reference", "verdict"} <= set(comp.columns):
+        sel = comp[(comp["method"] == "ridge_topology_null") & (comp["reference"] == "ridge_loss")]
+        out += [f"forecast from {100 * float(r.fraction):g}%: null-adjusted topology vs loss-only ridge: {r.verdict}"
+                for r in sel.sort_values("fraction").itertuples()]
+    return out
 
 
 def _pretrained_keys(df, tables=None) -> list[str]:

@@ -8,7 +8,8 @@ import numpy as np
 from toposcale.analysis.transitions import HEADLINE_SERIES
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
-from toposcale.report.variants import DYNAMICS_VARIANTS, dynamics_variants
+from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, dynamics_variants, forecast_null_lines,
+                                      null_verdict_lines, raw_rows, variant_label)
 
 #: Metrics quoted from the topology-vs-size fits of scaling.json.
 SIZE_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm")
@@ -126,12 +127,14 @@ def _count_share(flags) -> str:
 
 def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     """Dynamics section: how many (run, source, layer, metric) series correlate with validation loss
-    after FDR control, per source and metric kind, for each correlation variant present (raw; partial
-    on log(step); detrended in log(step)); then per source the metrics ranked by their share of
-    significant series under the strictest variant present (detrended, else partial, else raw), with
-    medians over runs and layers."""
+    after FDR control, per source and metric kind (raw values, and the topological metrics' excess over
+    their Gaussian null, ``null_z``, as kind 'topological (null_z)'), for each correlation variant
+    present (raw; partial on log(step); detrended in log(step)); then the raw-vs-null verdicts
+    (:func:`toposcale.report.variants.null_verdict_lines`); then per source the metrics ranked by their share of significant raw
+    series under the strictest variant present (detrended, else partial, else raw), with medians over
+    runs and layers."""
     require_columns(df, ["run", "source", "layer", "metric", "rho", "significant"], "dynamics.csv")
-    df = df.assign(kind=metric_kind(df))
+    df = df.assign(kind=metric_kind(df) + (df["variant"].map(variant_label) if "variant" in df else ""))
     variants = dynamics_variants(df)
     absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df and (suf, desc) not in variants]
     out = [f"{df['run'].nunique()} runs, {len(df)} (run, source, layer, metric) series: Spearman correlation "
@@ -149,8 +152,9 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
             row += [_count_share(g[f"significant{suf}"]), fmt(_median(g[f"rho{suf}"].abs()))]
         rows.append(row)
     out += [md_table(header, rows), ""]
+    out += null_verdict_lines(df, variants)
     rank_suf, rank_desc = variants[-1] if variants else ("", "raw")
-    for src, g in df.groupby("source", sort=True):
+    for src, g in raw_rows(df).groupby("source", sort=True):
         agg = []
         for (metric, k), h in g.groupby(["metric", "kind"], sort=True):
             agg.append({"metric": metric, "kind": k, "series": len(h),
@@ -187,7 +191,8 @@ def forecast_means(df, summary=None):
 def forecast_lines(df, aux: dict | None = None) -> list[str]:
     """Forecast section: mean absolute and relative error of each method per observed fraction of
     training (with 95% bootstrap intervals when ``forecast_summary`` is given), the method with the
-    lowest mean absolute error at each fraction, and the paired comparisons with their verdicts when
+    lowest mean absolute error at each fraction, raw against null-adjusted topology features
+    (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons with their verdicts when
     ``forecast_comparisons`` is given."""
     aux = aux or {}
     summ = forecast_means(df, aux.get("forecast_summary"))
@@ -209,6 +214,7 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
         f"{100 * float(r.fraction):g}% of training: {r.method} ({fmt(r.mean_abs_error)} nats)"
         for r in best.sort_values("fraction").itertuples()) + ".", ""]
     comp = aux.get("forecast_comparisons")
+    out += forecast_null_lines(summ, comp)
     if comp is not None:
         note = lacks_note(comp, ["fraction", "method", "reference", "mean_diff_abs_error", "ci_low", "ci_high",
                              "verdict"], "forecast_comparisons.csv", "comparisons")
@@ -245,24 +251,30 @@ def pretrained_lines(df, aux: dict | None = None) -> list[str]:
 
 
 def transitions_lines(df, aux: dict | None = None) -> list[str]:
-    """Transitions section: the share of series with a significant change point per source, then per
-    run the training fraction (and p-value) of the transition (most significant change point) of the
-    validation loss and of the block-mean scale-normalised H0/H1 total persistence, and the
+    """Transitions section: the share of series with a significant change point per source (and per
+    source for the null_z series, '(null_z)'), then per run the training fraction (and p-value) of the
+    transition (most significant change point) of the validation loss and of the block-mean
+    scale-normalised H0/H1 total persistence, raw and null_z, and the
     diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition
     timing with model size."""
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
     out = [f"{df['run'].nunique()} runs, {len(df)} series segmented over log(step) (change points by "
            f"piecewise-linear PELT with a permutation null; 'significant' = at least one change point "
            f"reported).", ""]
-    rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby("source", sort=True)]
+    label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
+    rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
     out += [md_table(["source", "series", "with a significant change point"], rows), ""]
+    if "variant" not in df or not (df["variant"] == "null_z").any():
+        out += [NO_NULL_NOTE, ""]
     series = []
-    for src, layer, metric in HEADLINE_SERIES:
-        m = (df["source"] == src) & (df["metric"] == metric)
-        if src != "loss":
-            m &= df["layer"] == layer
-        if m.any():
-            series.append((src, layer, metric, df[m]))
+    for variant in ("raw", "null_z"):
+        vrows = df[df["variant"] == variant] if "variant" in df else df if variant == "raw" else df.iloc[:0]
+        for src, layer, metric in HEADLINE_SERIES:
+            m = (vrows["source"] == src) & (vrows["metric"] == metric)
+            if src != "loss":
+                m &= vrows["layer"] == layer
+            if m.any():
+                series.append((src, layer, metric + ("" if variant == "raw" else " (null_z)"), vrows[m]))
     if not series:
         return out
     header = ["run"] + [("val_loss" if s == "loss" else f"{s} {l} {mt}") for s, l, mt, _ in series]
@@ -285,8 +297,11 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
             loss = df[(df["run"] == run) & (df["source"] == "loss") & (df["metric"] == "val_loss")]
             row.append(fmt(loss["diminishing_returns_frac"].iloc[0], 2) if len(loss) else "n/a")
         rows.append(row)
+    null_note = ("; '(null_z)' = the same series as standardised excess over its covariance-matched Gaussian "
+                 "null: a transition there is topology beyond geometry, one in the raw series only is explained "
+                 "by its null" if any(mt.endswith("(null_z)") for _, _, mt, _ in series) else "")
     out += ["Training fraction (step / total steps) of each run's transition; 'none' = no significant "
-            "change point:", "", md_table(header, rows), ""]
+            f"change point{null_note}:", "", md_table(header, rows), ""]
     out += _transition_size_lines((aux or {}).get("transition_sizes"))
     return out
 

@@ -15,15 +15,21 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from toposcale.analysis.transitions import HEADLINE_SERIES, trajectory
 from toposcale.report.plots import style
 from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
+from toposcale.report.variants import raw_rows
 
 #: Display names of the forecast methods, with their colours.
 METHOD_STYLE = {
     "power_law": ("power law (loss only)", style.PALETTE[0], "o"),
     "ridge_loss": ("ridge, loss features", style.PALETTE[1], "s"),
     "ridge_topology": ("ridge, loss + topology", style.PALETTE[3], "D"),
+    "ridge_topology_null": ("ridge, loss + null-adjusted topology", style.PALETTE[4], "^"),
     "last_observed": ("last observed loss", "0.45", "v"),
 }
 _LABELS = {"val_loss": "validation loss (nats/token)", "train_loss": "training loss (nats/token)"}
+#: Suffix of a heatmap row that shows a metric's standardised excess over its Gaussian null.
+NULL_ROW = " [null_z]"
+#: Tick-label colour of the null_z rows of the heatmap.
+NULL_ROW_COLOR = "#6a3d9a"
 
 
 def _run_info(table):
@@ -47,19 +53,28 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
     Top row: raw ``rho``; bottom row: ``rho_detrended`` (both series detrended in log step, see
     :mod:`toposcale.analysis.dynamics`). A cell is the median over the run's layers; a dot marks cells where at
     least half of the layers are significant after Benjamini-Hochberg (``q <= fdr_alpha``, per run).
+    With a ``variant`` column, each topological metric's null-adjusted series (its standardised excess
+    over the covariance-matched Gaussian null) is the row right below the metric, labelled
+    ``metric [null_z]`` in :data:`NULL_ROW_COLOR`: a dot on the raw row and none on the null_z row is a
+    correlation explained by its null.
 
     Returns
     -------
     dict
-        ``metrics``, ``runs`` (in plotted order), ``title``.
+        ``metrics`` (row labels), ``runs`` (in plotted order), ``title``.
     """
     info, _, _ = _run_info(corr)
     runs = list(info["run"])
     sources = [s for s in ("weights", "activations") if s in set(corr["source"])] or \
         sorted(corr["source"].unique())
-    metrics = list(dict.fromkeys(corr.sort_values("kind", ascending=False, kind="stable")["metric"]))
-    variants = [("rho", "significant", "raw"), ("rho_detrended", "significant_detrended",
-                                                 "detrended in log step")]
+    has_null = "variant" in corr and (corr["variant"] == "null_z").any()
+    corr = corr.assign(metric=corr["metric"] + np.where(corr["variant"] == "null_z", NULL_ROW, "")) \
+        if has_null else corr
+    base = list(dict.fromkeys(raw_rows(corr).sort_values("kind", ascending=False, kind="stable")["metric"]))
+    labels = set(corr["metric"])
+    metrics = [r for m in base for r in (m, m + NULL_ROW) if r in labels]
+    variants = [("rho", "significant", "Spearman rho"),      # not 'raw': raw vs null_z are the rows
+                ("rho_detrended", "significant_detrended", "Spearman rho, detrended in log step")]
     style.setup()
     fig, axes = plt.subplots(2, len(sources), figsize=(1.0 + 0.62 * len(runs) * len(sources) + 3,
                                                        2.2 + 0.34 * len(metrics) * 2),
@@ -81,7 +96,10 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
             ax.set_xticklabels(runs if row == 1 else [], rotation=60, ha="right", fontsize=8)
             ax.set_yticks(range(len(metrics)))
             ax.set_yticklabels(metrics, fontsize=8)
-            ax.set_title(f"{source}: {label}", fontsize=10)
+            for tick, m in zip(ax.get_yticklabels(), metrics):
+                if m.endswith(NULL_ROW):
+                    tick.set_color(NULL_ROW_COLOR)
+            ax.set_title(f"{source}\n{label}", fontsize=9)   # two lines: narrow panels with few runs
             ax.grid(False)
             missing = np.isnan(med.to_numpy(float))
             for y, x in zip(*np.nonzero(missing)):
@@ -90,7 +108,9 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
     cbar.set_label("Spearman rho with validation loss\n(median over layers)")
     n_ckpt = int(corr["n"].median())
     title = (f"Metric vs validation loss across checkpoints ({len(runs)} runs, median {n_ckpt} checkpoints "
-             f"per series); dot: BH-significant (q <= {fdr_alpha:g}) in >= half of the layers")
+             f"per series); dot: BH-significant (q <= {fdr_alpha:g}) in >= half of the layers"
+             + (f"\n{NULL_ROW.strip()} rows: excess over the covariance-matched Gaussian null, (metric - null mean)"
+                f" / null sd" if has_null else "\nno null-adjusted rows (metrics tables predate the matched nulls)"))
     fig.suptitle(title, fontsize=11)
     style.save(fig, path, dpi)
     return {"metrics": metrics, "runs": runs, "title": title}
@@ -102,8 +122,10 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     """Forecast error against the observed fraction of training, per method, with bootstrap CIs.
 
     Left: mean relative absolute error of the final validation loss over runs (log scale), with the
-    95% bootstrap interval. Right: paired difference in absolute error (nats), ridge_topology minus
-    each reference, with its interval; below zero means topology-augmented forecasts are better.
+    95% bootstrap interval. Right: paired difference in absolute error (nats) against the loss-only
+    ridge (``ridge_loss``) of ridge_topology (raw topology features) and, when present,
+    ridge_topology_null (null-adjusted features), and ridge_topology minus the power law; below zero
+    means the topology-augmented forecast is better.
 
     Parameters
     ----------
@@ -137,15 +159,19 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% bootstrap CI)", fontsize=10)
     ax.legend(fontsize=8)
 
-    refs = [r for r in ("power_law", "ridge_loss") if r in set(comparisons["reference"])]
-    sub = comparisons[comparisons["method"] == "ridge_topology"]
-    for off, ref in zip(np.linspace(-0.015, 0.015, max(len(refs), 1)), refs):
-        g = sub[sub["reference"] == ref].sort_values("fraction")
-        label, color, marker = METHOD_STYLE[ref]
+    pairs = [(m, r) for m, r in (("ridge_topology", "power_law"), ("ridge_topology", "ridge_loss"),
+                                 ("ridge_topology_null", "ridge_loss"))
+             if ((comparisons["method"] == m) & (comparisons["reference"] == r)).any()]
+    for off, (method, ref) in zip(np.linspace(-0.015, 0.015, max(len(pairs), 1)), pairs):
+        g = comparisons[(comparisons["method"] == method) & (comparisons["reference"] == ref)].sort_values("fraction")
+        null = method.endswith("_null")                 # colour = reference; dashed, open = null-adjusted
+        color, marker = METHOD_STYLE[ref][1], METHOD_STYLE[method][2]
+        label = f"{'null-adj. topology' if null else 'topology'} minus {METHOD_STYLE[ref][0]}"
         y = g["mean_diff_abs_error"].to_numpy(float)
         yerr = np.vstack([y - g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float) - y])
         bx.errorbar(g["fraction"] + off, y, yerr=np.nan_to_num(np.clip(yerr, 0, None)), color=color,
-                    marker=marker, capsize=3, lw=1.5, ms=5, label=f"minus {label}")
+                    marker=marker, capsize=3, lw=1.5, ms=5, label=label, ls="--" if null else "-",
+                    mfc="none" if null else color)
         for f, yy, v in zip(g["fraction"], g["ci_high"], g["verdict"]):
             if v in ("better", "worse") and np.isfinite(yy):
                 bx.annotate(v, (f + off, yy), textcoords="offset points", xytext=(0, 3), ha="center",
@@ -156,7 +182,10 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     bx.set_xlabel("fraction of training observed")
     bx.set_ylabel("difference in absolute error (nats)")
     bx.set_title("Ridge with topology minus reference (< 0: topology helps)", fontsize=10)
-    if refs:
+    if not any(m == "ridge_topology_null" for m, _ in pairs):
+        bx.text(0.02, 0.02, "no null-adjusted method (metrics predate the matched nulls)", transform=bx.transAxes,
+                fontsize=7, color="0.4")
+    if pairs:
         bx.legend(fontsize=8)
     fig.tight_layout()
     style.save(fig, path, dpi)
@@ -171,7 +200,7 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     One panel per (source, layer, metric) of ``panels`` (layer ``blocks`` = mean over the blocks; the
     loss has source ``loss``): every run's series over training steps (log axis), its significant change
     points as open circles, its transition (the most significant one) as a filled circle and its
-    diminishing-returns point as a cross. The last panel plots the training fraction of each significant
+    diminishing-returns point as a cross. Only raw series (``variant == 'raw'``) are drawn. The last panel plots the training fraction of each significant
     transition (all series of the transitions table) against the run's non-embedding parameter count.
 
     Returns
@@ -180,6 +209,7 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
         ``panels`` drawn and the number of ``significant`` series in the table.
     """
     info, colors, dashes = _run_info(metrics)
+    transitions = raw_rows(transitions)             # the curves drawn are raw; null_z rows are in the report
     panels = [p for p in panels if p[2] in metrics.columns]
     n = len(panels) + 1
     ncols = 3
@@ -225,12 +255,16 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
         jitter = np.exp(np.random.default_rng(0).uniform(-0.04, 0.04, len(s)))
         ax.scatter(np.full(len(s), r.n_nonembed) * jitter, s["transition_frac"], s=10, alpha=0.5,
                    color=colors[r.run], marker="o" if r.activation == "gelu" else "s", linewidths=0)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    for axis, fmt in ((ax.xaxis, _count), (ax.yaxis, lambda v, _: f"{100 * v:g}%")):
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(FuncFormatter(fmt))
-        axis.set_minor_formatter(NullFormatter())
+    if sig.empty:                                   # log axes of an empty panel cannot be laid out
+        ax.text(0.5, 0.5, "no significant transition", transform=ax.transAxes, ha="center", va="center",
+                color="0.4")
+    else:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis, fmt in ((ax.xaxis, _count), (ax.yaxis, lambda v, _: f"{100 * v:g}%")):
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(fmt))
+            axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("non-embedding parameters (log scale)")
     ax.set_ylabel("transition: % of training (log scale)")
     ax.set_title(f"All series: {len(sig)}/{len(transitions)} with a significant transition", fontsize=9)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from toposcale.plan.figures import default_runs, layer_order, layer_roles
 from toposcale.report.plots import style
@@ -34,6 +35,11 @@ BASELINE_LABELS = {
 SOURCE_TITLES = {"weights": "weights (neurons as points)", "activations": "activations (probe sequences)"}
 #: Line style per layer role (cycled).
 LAYER_STYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1)), (0, (1, 3))]
+#: Width of the null band, in null standard deviations either side of the null mean.
+NULL_BAND_SD = 2.0
+#: Total opacity shared by the null bands of one panel: each band gets this over the number of curves
+#: (at most 0.15), so coinciding bands of several runs and layers do not hide the curves.
+NULL_BAND_ALPHA = 0.6
 #: Figure size (inches).
 FIGSIZE_EVOLUTION = (11.0, 10.0)
 
@@ -85,7 +91,10 @@ def plot_metric_evolution(metrics, path, runs=(), layers_to_show=(), baseline: s
 
     Rows: H0 total persistence / scale, H1 total persistence / scale (total persistence = sum of the
     finite lifetimes of a diagram; scale = the cloud's longest MST edge), and ``baseline`` (raw, in
-    the cloud's units). Columns: sources. Colour = run (model size, :func:`~toposcale.report.plots.training.size_colors`),
+    the cloud's units). Behind each H0/H1 curve, when the table has ``{m}_null_mean`` and
+    ``{m}_null_sd``, a band in the curve's colour spans the covariance-matched Gaussian null's mean
+    +- :data:`NULL_BAND_SD` sd (sd over the null draws of that cloud): a curve inside its band is
+    what a cloud with the same geometry and no learned structure would give. Columns: sources. Colour = run (model size, :func:`~toposcale.report.plots.training.size_colors`),
     line style = layer role (:func:`~toposcale.plan.figures.layer_roles`). The x axis is ``step + 1`` on a log scale, so the
     initialisation (step 0) is drawn at 1.
 
@@ -103,7 +112,7 @@ def plot_metric_evolution(metrics, path, runs=(), layers_to_show=(), baseline: s
     Returns
     -------
     dict
-        ``runs``, ``roles`` (role -> {run: layer}), ``title``.
+        ``runs``, ``roles`` (role -> {run: layer}), ``title``, ``null_bands`` (number of bands drawn).
     """
     need = ["run", "activation", "size", "seed", "n_nonembed", "step", "source", "layer", baseline]
     check_columns(metrics, need + [c for c, _ in EVOLUTION_METRICS], "metrics table")
@@ -115,9 +124,13 @@ def plot_metric_evolution(metrics, path, runs=(), layers_to_show=(), baseline: s
     rows = list(EVOLUTION_METRICS) + [(baseline, BASELINE_LABELS[baseline])]
     role_style = {role: LAYER_STYLES[i % len(LAYER_STYLES)] for i, role in enumerate(roles)}
 
+    has_null = {c: {f"{c}_null_mean", f"{c}_null_sd"} <= set(metrics.columns) for c, _ in EVOLUTION_METRICS}
+    n_bands = 0
     style.setup()
     fig, axes = plt.subplots(len(rows), len(sources), figsize=FIGSIZE_EVOLUTION, sharex="col", squeeze=False)
     for j, src in enumerate(sources):
+        n_here = sum((r, src) in per for r in info["run"] for per in roles.values())
+        alpha = min(0.15, NULL_BAND_ALPHA / max(n_here, 1))
         for i, (col, label) in enumerate(rows):
             ax = axes[i, j]
             drawn = []
@@ -131,6 +144,10 @@ def plot_metric_evolution(metrics, path, runs=(), layers_to_show=(), baseline: s
                     y = g[col].to_numpy(float)
                     if not np.isfinite(y).any():
                         continue
+                    if has_null.get(col):
+                        band = _null_band(ax, g, col, colors[r.run], alpha)
+                        n_bands += band is not None
+                        drawn += [] if band is None else [band]
                     ax.plot(g["step"] + 1, y, color=colors[r.run], ls=role_style[role], lw=1.5)
                     drawn.append(y)
             ax.set_xscale("log")
@@ -151,17 +168,36 @@ def plot_metric_evolution(metrics, path, runs=(), layers_to_show=(), baseline: s
         used = sorted(set(roles[k].values()))
         label = k if used == [k] else f"{k} ({'/'.join(used)})"
         role_handles.append(Line2D([], [], color="0.3", ls=role_style[k], lw=1.5, label=label))
+    if n_bands:
+        role_handles.append(Patch(color="0.3", alpha=0.3, lw=0,
+                                  label=f"Gaussian null: mean $\\pm$ {NULL_BAND_SD:g} sd (same covariance)"))
     fig.legend(handles=run_handles + role_handles, loc="lower center", ncol=min(4, len(run_handles) + len(role_handles)),
                fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
     act = "/".join(sorted(info["activation"].unique()))
     seeds = ",".join(str(s) for s in sorted(info["seed"].unique()))
     title = (f"Topology over training: {len(info)} {act} runs (seed {seeds}), "
-             f"{_fmt_range(info['n_nonembed'])} non-embedding params")
+             f"{_fmt_range(info['n_nonembed'])} non-embedding params"
+             + ("" if n_bands else "\n(no null columns in the metrics tables: null bands not drawn)"))
     fig.suptitle(title, fontsize=12)
     n_leg_rows = int(np.ceil((len(run_handles) + len(role_handles)) / 4))
     fig.tight_layout(rect=(0, 0.025 * n_leg_rows + 0.01, 1, 0.98))
     style.save(fig, path, dpi)
-    return {"runs": list(info["run"]), "roles": roles, "title": title}
+    return {"runs": list(info["run"]), "roles": roles, "title": title, "null_bands": n_bands}
+
+
+def _null_band(ax, g, col, color, alpha):
+    """Shade null mean +- NULL_BAND_SD sd of ``col`` over the rows ``g`` (sorted by step); the band's
+    values, or None when the null is undefined at every step."""
+    mean, sd = g[f"{col}_null_mean"].to_numpy(float), g[f"{col}_null_sd"].to_numpy(float)
+    lo, hi = mean - NULL_BAND_SD * sd, mean + NULL_BAND_SD * sd
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return None
+    x = g["step"].to_numpy(float) + 1
+    ax.fill_between(x, lo, hi, where=ok, color=color, alpha=alpha, lw=0)
+    for edge in (lo, hi):                   # thin edges keep each band's extent legible where bands overlap
+        ax.plot(x[ok], edge[ok], color=color, lw=0.4, alpha=0.6)
+    return np.concatenate([lo[ok], hi[ok]])
 
 
 def _fmt_range(values) -> str:
