@@ -30,7 +30,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from toposcale.report.plots import style
 from toposcale.report.plots.style import fmt_count
 from toposcale.report.plots.training import activation_styles, draw_training_curves, run_size_colors, runs_table
-from toposcale.report.variants import dynamics_variants
+from toposcale.report.variants import dynamics_variants, raw_rows
 
 #: The topological metric of panels (c)-(e).
 SUMMARY_METRIC = "h0_total_persistence_norm"
@@ -181,7 +181,8 @@ def _panel_topology_loss(ax, lm, info, source, dynamics) -> str:
     letter = "d" if source == "weights" else "e"
     title = f"({letter}) {source}: topology vs loss over checkpoints (star = final)"
     if dynamics is not None and {"source", "metric", "rho"} <= set(dynamics.columns):
-        d = dynamics[(dynamics["source"] == source) & (dynamics["metric"] == SUMMARY_METRIC)]
+        d = raw_rows(dynamics)
+        d = d[(d["source"] == source) & (d["metric"] == SUMMARY_METRIC)]
         rho = d["rho"].dropna()
         if len(rho):
             lines = [_rho_text(d, "", "Spearman rho with loss", len(rho))]
