@@ -110,8 +110,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "likelihood": ["nll_per_token_replicates", "perplexity", "perplexity_replicates"],
     "layers": ["RATIO_COLUMNS", "add_relative_columns", "analyse_clouds", "embed_degenerate", "expansion_ratio",
                "layer_depths", "null_adjusted", "ratio_replicates"],
-    "tables": ["comparison_table", "corpus_comparison", "layer_spearman", "layers_long", "load_run_results",
-               "summarise_depth", "summarise_model", "trained_layer_table"],
+    "tables": ["comparison_table", "corpus_comparison", "expansion_finding", "layer_spearman", "layers_long",
+               "load_run_results", "summarise_depth", "summarise_model", "trained_layer_table"],
     "interpretation": ["interpretation_report"],
     "gguf_convert": ["convert_gguf"],
 })

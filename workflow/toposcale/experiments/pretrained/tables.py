@@ -52,6 +52,7 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
         (flagged layers). A degenerate embedding cloud is never a denominator: every expansion ratio,
         raw or null-adjusted, is then NaN (with NaN intervals) and ``expansion_ratio_note`` says why
         (``"embedding cloud degenerate: 15 distinct of 500"``); the note is empty otherwise.
+        ``expansion_finding``: :func:`expansion_finding` of the row.
     """
     meta = dict(meta or {})
     df = layer_df.sort_values("layer_index").reset_index(drop=True)
@@ -79,6 +80,7 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
     row["n_degenerate"] = int(df["degenerate"].fillna(False).astype(bool).sum()) if "degenerate" in df else 0
     row["expansion_ratio_note"] = (f"embedding cloud degenerate: {int(df['n_distinct'].iloc[0])} distinct of {n}"
                                    if degenerate else "")
+    row["expansion_finding"] = expansion_finding(row)
     row["embed_h0_total_persistence"] = float(df["h0_total_persistence"].iloc[0])
     row["peak_h0_total_persistence"] = float(df["h0_total_persistence"].max())
     distinct = float(df["n_distinct"].iloc[0]) if "n_distinct" in df else float("nan")
@@ -91,6 +93,30 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
     row["n_resamples"] = n_res
     row["m"] = m
     return row
+
+
+def expansion_finding(row: dict) -> str:
+    """The contract wording for a (model, corpus) expansion ratio, from its null-adjusted value and interval.
+
+    ``topology beyond geometry`` where the null-adjusted ratio's interval lies above 1 (the log ratio's
+    interval excludes 0); ``explained by its null (covariance-matched Gaussian)`` where it includes 1;
+    ``no interval`` where the null-adjusted ratio has none; ``no null computed`` without the column; and
+    ``undefined: {expansion_ratio_note}`` (or ``undefined``) where the ratio is NaN.
+
+    Examples
+    --------
+    >>> expansion_finding({"expansion_ratio_null": 1.4, "expansion_ratio_null_lo": 1.0, "expansion_ratio_null_hi": 1.9})
+    'explained by its null (covariance-matched Gaussian)'
+    """
+    if "expansion_ratio_null" not in row:
+        return "no null computed"
+    value, lo = row.get("expansion_ratio_null"), row.get("expansion_ratio_null_lo")
+    if value is None or not np.isfinite(value):
+        note = row.get("expansion_ratio_note") or ""
+        return f"undefined: {note}" if note else "undefined"
+    if lo is None or not np.isfinite(lo):
+        return "no interval"
+    return "topology beyond geometry" if lo > 1 else "explained by its null (covariance-matched Gaussian)"
 
 
 def _ratio_columns(row: dict, values, names, depth, resample_df, column: str, suffix: str, n: int, m: int,
