@@ -271,6 +271,20 @@ def test_positive_control_grok_arm_is_a_circle_control_is_not(tiny_runs, tmp_pat
     assert final.loc["grok", "embed_h1_max_lifetime_null_z"] > final.loc["control", "embed_h1_max_lifetime_null_z"]
     with pytest.raises(ValueError, match="topology.nulls.n_draws"):
         g.measure_run(tiny_runs["grok"][0], TINY, "grok", 0, n_null_draws=1)
+    # the summary, the report section and the figure carry raw and null-adjusted side by side
+    from toposcale.report.plots.grokking import plot_grokking
+    from toposcale.report.sections import grokking_lines
+
+    summary = g.detection_summary(df, n_boot=50)
+    assert summary["null_auc"].notna().sum() >= 10 and summary["finding"].notna().all()
+    text = "\n".join(grokking_lines(summary, {"grokking_control": pc.reset_index()}))
+    assert "AUC of null z" in text and "topological measures separate beyond their null" in text
+    assert "| 0 | grok |" in text and "exceeds its covariance-matched Gaussian null (standardised excess z >= 3) in " \
+        "1 of 1 grok-arm runs" in text
+    fig = plot_grokking(df, summary, g.load_run_diagrams(tmp_path / "grok.npz"),
+                        g.load_run_diagrams(tmp_path / "control.npz"), seed=0)
+    fig.savefig(tmp_path / "grokking.png", dpi=40)
+    assert (tmp_path / "grokking.png").stat().st_size > 10_000
     dg = g.load_run_diagrams(tmp_path / "grok.npz")
     assert sorted(dg) == g.checkpoint_steps(TINY)
     assert dg[TINY["steps"]]["plane_points"].shape == (TINY["p"], 2)

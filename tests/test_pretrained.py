@@ -412,6 +412,16 @@ def test_degenerate_embedding_cloud_is_flagged_and_never_a_denominator():
                                                                "meta": {"kind": "decoder"}}})
     er = ct[ct["metric"] == "expansion_ratio"].iloc[0]
     assert math.isnan(er["value_a"]) and np.isfinite(er["value_b"]) and not er["ci_excludes_zero"]
+    # the report says why, and prints no number for the undefined ratios
+    from toposcale.report.sections import pretrained_lines
+
+    table = P.comparison_table([row, P.summarise_model(ok_df, ok_res, {"model": "ok", "corpus": "c"})])
+    text = "\n".join(pretrained_lines(table))
+    assert "m on c: embedding cloud degenerate: 6 distinct of 40" in text and "ratio vs null" in text
+    assert "| m | decoder | config | c | n/a | [n/a] | n/a | [n/a] |" in text
+    assert "undefined: embedding cloud degenerate: 6 distinct of 40" in text
+    report = P.interpretation_report(table, None, None)
+    assert "The expansion ratios are undefined: embedding cloud degenerate: 6 distinct of 40" in report
     # the threshold is the config's: at a fraction below 6/40 the same cloud is not flagged
     kept, _, _, _ = P.analyse_clouds(layers, n_resamples=0, n_null_draws=0, min_distinct_fraction=0.1)
     assert not kept["degenerate"].any()

@@ -283,14 +283,15 @@ def _metric_row(df, grok, name: str, n_boot: int, seed: int) -> dict:
         verdict=_overall_verdict(verdicts) if verdicts else "never", seed_verdicts=";".join(verdicts))
 
 
-def null_finding(raw_separates: bool, null_separates, kind: str = "topological") -> str:
+def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2) -> str:
     """The contract wording for one detection metric, from its raw and null-adjusted separation.
 
     ``topology beyond geometry`` where the null-adjusted measure (``{metric}_null_z``) separates
     (its AUC interval excludes 0.5, every seed on one side); ``explained by its null (covariance-matched
     Gaussian)`` where only the raw measure separates; ``does not separate`` where neither does;
-    ``no null (reference measure)`` for reference measures and ``no null computed`` for a topological
-    measure without a null column (``null_separates`` is None).
+    ``no null (reference measure)`` for reference measures, ``no null computed`` for a topological
+    measure without a null column (``null_separates`` is None), and ``cannot decide: need >= 2 seeds``
+    with a single seed (its seed-bootstrap interval is a point).
 
     Examples
     --------
@@ -301,6 +302,8 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological")
         return "no null (reference measure)"
     if null_separates is None:
         return "no null computed"
+    if n_seeds < 2:
+        return "cannot decide: need >= 2 seeds"
     if null_separates:
         return "topology beyond geometry"
     return "explained by its null (covariance-matched Gaussian)" if raw_separates else "does not separate"
@@ -348,6 +351,6 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
             adj = _metric_row(df, grok, f"{name}_null_z", n_boot, seed)
             null = {f"null_{k}": adj[k] for k in ("auc", "auc_lo", "auc_hi", "separates", "direction",
                                                    "lead_steps", "verdict")}
-        row.update(null, finding=null_finding(row["separates"], null["null_separates"], kind))
+        row.update(null, finding=null_finding(row["separates"], null["null_separates"], kind, row["n_seeds"]))
         rows.append(row)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
