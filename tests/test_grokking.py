@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from toposcale.config import validate_config
 from toposcale.experiments import grokking as g
+from toposcale.topology.nulls import null_clouds
+
+#: Null draws per cloud: the config default (``topology.nulls.n_draws``; 4 where the key is not merged yet).
+K = validate_config({})["topology"].get("nulls", {}).get("n_draws", 4)
 
 TINY = dict(p=29, train_fraction=0.65, lr=7e-3, weight_decay=3.0, control_weight_decay=0.0, steps=350,
             warmup_steps=10, d_model=64, n_heads=4, d_mlp=256, n_checkpoints=4)
@@ -122,6 +127,33 @@ def test_dominance_by_hand():
     assert math.isnan(g.dominance_ratio(np.empty((0, 2)))) and g.dominance(np.empty((0, 2))) == 0.0
 
 
+# ---------------------------------------------------------------------------- null excess
+
+def test_null_excess_by_hand():
+    assert g.null_excess(5.0, [1.0, 2.0, 3.0]) == {"null_mean": 2.0, "null_sd": 1.0, "null_z": 3.0}
+    out = g.null_excess(2.0, [1.0, np.nan, 3.0, np.inf])                 # non-finite draws dropped
+    assert out["null_mean"] == 2.0 and out["null_sd"] == pytest.approx(math.sqrt(2)) and out["null_z"] == 0.0
+    assert math.isnan(g.null_excess(1.0, [2.0, 2.0])["null_z"])          # sd 0: no z
+    assert math.isnan(g.null_excess(1.0, [2.0])["null_sd"])              # one draw: no sd
+
+
+def _null_z(X, draws, seed):
+    m, _ = g.cloud_measures(X)
+    null = [g.cloud_measures(Y)[0]["h1_max_lifetime"] for Y in null_clouds(X, "gaussian", draws, seed)]
+    return g.null_excess(m["h1_max_lifetime"], null)["null_z"]
+
+
+def test_planted_circle_exceeds_its_gaussian_null_and_noise_does_not():
+    """A planted circle (a grokked embedding in miniature) has a loop far beyond its covariance-matched
+    Gaussian null, in the plane and in the full 64-d cloud; a Gaussian embedding's loop is within its null."""
+    p = 29
+    E = _circle(p, k=5, d=64, noise=0.05)
+    assert _null_z(g.fourier_plane(E, p), 16, 0) > 3 * g.MIN_NULL_Z
+    assert _null_z(E, 16, 0) > g.MIN_NULL_Z
+    z = np.array([_null_z(np.random.default_rng(s).normal(size=(p, 64)), 16, s) for s in range(8)])
+    assert abs(np.median(z)) < 1.0 and (z >= g.MIN_NULL_Z).sum() <= 1
+
+
 # ---------------------------------------------------------------------------- detection statistics
 
 def _synthetic_table(shift, n_seeds=4, seed=0):
@@ -184,6 +216,25 @@ def test_detection_summary_reports_each_metric():
     assert m["auc"] == 1.0 and m["auc_seed_min"] == 1.0 and m["separates"]
     assert m["verdict"] == "with" and m["direction"] == "up"
     assert abs(noise["auc"] - 0.5) < 0.15
+    assert m["finding"] == "no null computed" and noise["finding"] == "no null (reference measure)"
+
+
+def test_detection_summary_raw_and_null_adjusted_side_by_side():
+    """`m` jumps at grokking but so does its null (geometry): explained by its null. `t` jumps beyond its null."""
+    df = _synthetic_table(shift=10.0)
+    rng = np.random.default_rng(9)
+    post = (df["test_acc"] > g.POST_GROK_ACC).to_numpy()
+    df["m_null_z"] = rng.normal(size=len(df))                           # the null moved with it: no excess
+    df["t"] = df["m"]
+    df["t_null_z"] = rng.normal(size=len(df)) + 8.0 * post               # excess over the null appears
+    df.loc[df.index[:3], "t_null_z"] = np.nan                            # e.g. a null sd of 0
+    out = g.detection_summary(df, metrics={"m": "topological", "t": "topological"}, n_boot=200).set_index("metric")
+    assert out.loc["m", "separates"] and out.loc["t", "separates"]
+    assert not out.loc["m", "null_separates"] and abs(out.loc["m", "null_auc"] - 0.5) < 0.2
+    assert out.loc["m", "finding"] == "explained by its null (covariance-matched Gaussian)"
+    assert out.loc["t", "null_separates"] and out.loc["t", "null_auc"] == 1.0
+    assert out.loc["t", "finding"] == "topology beyond geometry"
+    assert out.loc["t", "n_pre"] == out.loc["m", "n_pre"]
 
 
 # ---------------------------------------------------------------------------- end to end
@@ -199,7 +250,7 @@ def test_training_writes_the_configured_checkpoints_and_log(tiny_runs):
 
 
 def test_positive_control_grok_arm_is_a_circle_control_is_not(tiny_runs, tmp_path):
-    tables = [g.measure_run(run_dir, TINY, arm, 0, diagrams_path=tmp_path / f"{arm}.npz")
+    tables = [g.measure_run(run_dir, TINY, arm, 0, diagrams_path=tmp_path / f"{arm}.npz", n_null_draws=K)
               for arm, (run_dir, _) in tiny_runs.items()]
     df = pd.concat(tables, ignore_index=True)
     final = df[df["step"] == TINY["steps"]].set_index("arm")
@@ -209,6 +260,31 @@ def test_positive_control_grok_arm_is_a_circle_control_is_not(tiny_runs, tmp_pat
     pc = g.positive_control(df).set_index("arm")
     assert pc.loc["grok", "circle"] and not pc.loc["control", "circle"]
     assert pc["ok"].all()
+    # the grokked plane's loop is far beyond its covariance-matched Gaussian null (z about 24 here); the
+    # memorising control's 64-d embedding has no loop beyond its null
+    for c in g.CLOUDS:
+        for m in g.CLOUD_MEASURES:
+            assert {f"{c}_{m}_{s}" for s in g.NULL_SUFFIXES} <= set(df.columns)
+    assert (df["n_null_draws"] == K).all()
+    assert pc.loc["grok", "loop_exceeds_null"] and pc.loc["grok", "loop_null_z"] > 3 * g.MIN_NULL_Z
+    assert final.loc["control", "embed_h1_max_lifetime_null_z"] < g.MIN_NULL_Z
+    assert final.loc["grok", "embed_h1_max_lifetime_null_z"] > final.loc["control", "embed_h1_max_lifetime_null_z"]
+    with pytest.raises(ValueError, match="topology.nulls.n_draws"):
+        g.measure_run(tiny_runs["grok"][0], TINY, "grok", 0, n_null_draws=1)
+    # the summary, the report section and the figure carry raw and null-adjusted side by side
+    from toposcale.report.plots.grokking import plot_grokking
+    from toposcale.report.sections import grokking_lines
+
+    summary = g.detection_summary(df, n_boot=50)
+    assert summary["null_auc"].notna().sum() >= 10 and summary["finding"].notna().all()
+    text = "\n".join(grokking_lines(summary, {"grokking_control": pc.reset_index()}))
+    assert "AUC of null z" in text and "topological measures separate beyond their null" in text
+    assert "| 0 | grok |" in text and "exceeds its covariance-matched Gaussian null (standardised excess z >= 3) in " \
+        "1 of 1 grok-arm runs" in text
+    fig = plot_grokking(df, summary, g.load_run_diagrams(tmp_path / "grok.npz"),
+                        g.load_run_diagrams(tmp_path / "control.npz"), seed=0)
+    fig.savefig(tmp_path / "grokking.png", dpi=40)
+    assert (tmp_path / "grokking.png").stat().st_size > 10_000
     dg = g.load_run_diagrams(tmp_path / "grok.npz")
     assert sorted(dg) == g.checkpoint_steps(TINY)
     assert dg[TINY["steps"]]["plane_points"].shape == (TINY["p"], 2)

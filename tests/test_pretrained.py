@@ -22,9 +22,15 @@ pytest.importorskip("transformers")
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from toposcale.config import validate_config  # noqa: E402
 from toposcale.experiments import pretrained as P  # noqa: E402
 from toposcale.topology.subsampling import subsample_interval  # noqa: E402
 from toposcale.train.pydocs import docstrings_in_order  # noqa: E402
+
+#: Null draws and the degeneracy threshold: the config defaults (4 and 0.5 where the keys are not merged yet).
+_TOPO = validate_config({})["topology"]
+HYGIENE = dict(n_null_draws=_TOPO.get("nulls", {}).get("n_draws", 4),
+               min_distinct_fraction=_TOPO.get("min_distinct_fraction", 0.5))
 
 WORDS = ("in the beginning god created heaven and earth was without form void darkness upon face of deep "
          "spirit moved waters said let there be light it good divided from day night evening morning first").split()
@@ -352,7 +358,7 @@ def _planted_layers(n=60, seed=0):
 
 def test_expansion_ratio_planted_scaling():
     layer_df, res, betti, diagrams = P.analyse_clouds(_planted_layers(), pca_components=5, n_resamples=12,
-                                                      fraction=0.8, seed=1)
+                                                      fraction=0.8, seed=1, **HYGIENE)
     row = P.summarise_model(layer_df, res, {"model": "m", "kind": "decoder", "origin": "config", "corpus": "c"})
     assert row["expansion_ratio"] == pytest.approx(3.0) and row["peak_layer"] == "block00"
     assert row["peak_depth"] == pytest.approx(0.5) and row["peak_stability"] == 1.0
@@ -374,10 +380,75 @@ def test_expansion_ratio_planted_scaling():
 def test_expansion_ratio_undefined_for_degenerate_embedding():
     rng = np.random.default_rng(0)
     layers = {"embed": np.ones((30, 4)), "block00": rng.normal(size=(30, 4))}
-    layer_df, res, _, _ = P.analyse_clouds(layers, n_resamples=5, seed=0)
+    layer_df, res, _, _ = P.analyse_clouds(layers, n_resamples=5, seed=0, **HYGIENE)
     row = P.summarise_model(layer_df, res, {"model": "m", "kind": "encoder", "origin": "config", "corpus": "c"})
     assert math.isnan(row["expansion_ratio"]) and row["embed_n_distinct"] == 1
     assert P.expansion_ratio([2.0, 5.0, 3.0]) == (2.5, 1)
+
+
+def test_degenerate_embedding_cloud_is_flagged_and_never_a_denominator():
+    """An embedding cloud of 6 distinct points repeated (as last-token pooling of byte probes gives) has a
+    positive H0 total persistence, but it is flagged and every expansion ratio is NaN with the reason."""
+    rng = np.random.default_rng(3)
+    distinct = rng.normal(size=(6, 5))
+    layers = {"embed": distinct[np.arange(40) % 6], "block00": rng.normal(size=(40, 5)),
+              "block01": 2.0 * rng.normal(size=(40, 5))}
+    layer_df, res, _, _ = P.analyse_clouds(layers, n_resamples=8, seed=0, **HYGIENE)
+    flags = layer_df.set_index("layer")
+    assert flags.loc["embed", "degenerate"] and flags.loc["embed", "n_distinct"] == 6
+    assert not flags.loc["block00", "degenerate"] and not flags.loc["block01", "degenerate"]
+    assert flags.loc["embed", "h0_total_persistence"] > 0            # a raw ratio would have been a number
+    assert flags["h0_total_persistence_rel"].isna().all() and flags["h0_total_persistence_null_rel"].isna().all()
+    row = P.summarise_model(layer_df, res, {"model": "m", "kind": "decoder", "origin": "config", "corpus": "c"})
+    for key in ("expansion_ratio", "expansion_ratio_norm", "expansion_ratio_null", "expansion_ratio_norm_null",
+                "expansion_ratio_lo", "expansion_ratio_null_hi"):
+        assert math.isnan(row[key]), key
+    assert row["embed_degenerate"] and row["n_degenerate"] == 1
+    assert row["expansion_ratio_note"] == "embedding cloud degenerate: 6 distinct of 40"
+    other = dict(layers, embed=rng.normal(size=(40, 5)))
+    result = {"layers": layer_df, "resamples": res, "meta": {"kind": "decoder"}}
+    ok_df, ok_res, _, _ = P.analyse_clouds(other, n_resamples=8, seed=1, **HYGIENE)
+    ct = P.corpus_comparison({("m", "a"): result, ("m", "b"): {"layers": ok_df, "resamples": ok_res,
+                                                               "meta": {"kind": "decoder"}}})
+    er = ct[ct["metric"] == "expansion_ratio"].iloc[0]
+    assert math.isnan(er["value_a"]) and np.isfinite(er["value_b"]) and not er["ci_excludes_zero"]
+    # the report says why, and prints no number for the undefined ratios
+    from toposcale.report.sections import pretrained_lines
+
+    table = P.comparison_table([row, P.summarise_model(ok_df, ok_res, {"model": "ok", "corpus": "c"})])
+    text = "\n".join(pretrained_lines(table))
+    assert "m on c: embedding cloud degenerate: 6 distinct of 40" in text and "ratio vs null" in text
+    assert "| m | decoder | config | c | n/a | [n/a] | n/a | [n/a] |" in text
+    assert "undefined: embedding cloud degenerate: 6 distinct of 40" in text
+    report = P.interpretation_report(table, None, None)
+    assert "The expansion ratios are undefined: embedding cloud degenerate: 6 distinct of 40" in report
+    # the threshold is the config's: at a fraction below 6/40 the same cloud is not flagged
+    kept, _, _, _ = P.analyse_clouds(layers, n_resamples=0, n_null_draws=0, min_distinct_fraction=0.1)
+    assert not kept["degenerate"].any()
+    with pytest.raises(P.PretrainedError, match="topology.min_distinct_fraction"):
+        P.analyse_clouds(layers, n_resamples=0, n_null_draws=0, min_distinct_fraction=1.5)
+
+
+def test_null_adjusted_expansion_ratio_sees_geometry_only():
+    """Gaussian layer clouds with equal point counts whose spread grows 3x: the raw expansion ratio is about 3,
+    the null-adjusted one about 1 (every layer is as far from its covariance-matched null as the embedding)."""
+    rng = np.random.default_rng(0)
+    layers = {"embed": rng.normal(size=(80, 6)), "block00": 3.0 * rng.normal(size=(80, 6)),
+              "block01": 2.0 * rng.normal(size=(80, 6))}
+    layer_df, res, _, _ = P.analyse_clouds(layers, n_resamples=10, seed=0, max_dim=0, **HYGIENE)
+    row = P.summarise_model(layer_df, res, {"model": "m", "kind": "decoder", "origin": "config", "corpus": "c"})
+    assert row["expansion_ratio"] == pytest.approx(3.0, rel=0.15) and row["peak_layer"] == "block00"
+    assert 1.0 <= row["expansion_ratio_null"] < 1.15
+    assert row["expansion_ratio_null_lo"] <= row["expansion_ratio_null"] <= row["expansion_ratio_null_hi"]
+    assert row["expansion_ratio_note"] == "" and not row["embed_degenerate"]
+    for m in ("h0_total_persistence", "h1_total_persistence"):
+        assert {f"{m}_null_mean", f"{m}_null_sd", f"{m}_null_z"} <= set(layer_df.columns)
+    assert (layer_df["h0_total_persistence_null_sd"] > 0).all() and (layer_df["n_null_draws"] == HYGIENE["n_null_draws"]).all()
+    # the same point count and spread, but layer block00 is three tight clusters: TP0 far below its null
+    centres = 4.0 * rng.normal(size=(3, 6))
+    layers["block00"] = centres[np.arange(80) % 3] + 0.05 * rng.normal(size=(80, 6))
+    z = P.analyse_clouds(layers, n_resamples=0, seed=0, max_dim=0, **HYGIENE)[0].set_index("layer")
+    assert z.loc["block00", "h0_total_persistence_null_z"] < -3 < z.loc["embed", "h0_total_persistence_null_z"]
 
 
 def test_trained_rows_from_metrics_parquet(tmp_path):
@@ -407,7 +478,8 @@ def test_trained_rows_from_metrics_parquet(tmp_path):
 def _fake_result(model, kind, corpus, factor, seed):
     layers = _planted_layers(n=40, seed=seed)
     layers["block00"] = layers["block00"] * factor / 3.0
-    layer_df, res, _, _ = P.analyse_clouds(layers, pca_components=4, max_dim=0, n_resamples=20, seed=seed)
+    layer_df, res, _, _ = P.analyse_clouds(layers, pca_components=4, max_dim=0, n_resamples=20, seed=seed,
+                                          **HYGIENE)
     meta = {"model": model, "kind": kind, "origin": "config", "corpus": corpus, "architecture": "X", "n_layers": 2,
             "width": 8, "n_params": 1000, "pooling": "last", "n_probe": 40, "max_tokens": 8, "perplexity": np.nan}
     return {"layers": layer_df, "resamples": res, "meta": meta, "nll_sum": None, "n_predicted": None}
@@ -450,7 +522,8 @@ def test_figures_render(tmp_path):
     r = _fake_result("dec", "decoder", "a", 6.0, 1)
     rng = np.random.default_rng(0)
     layers, res, betti, _ = P.analyse_clouds({"embed": rng.normal(size=(30, 5)), "block00": rng.normal(size=(30, 5)),
-                                              "final": 5 * rng.normal(size=(30, 5))}, n_resamples=5)
+                                              "final": 5 * rng.normal(size=(30, 5))}, n_resamples=5,
+                                             **HYGIENE)
     F.plot_summary(layers, tmp_path / "s.png", title="t", dpi=50)
     F.plot_h0_h1(layers, tmp_path / "h.png", title="t", dpi=50)
     F.plot_betti(betti, layers, tmp_path / "b.png", title="t", dpi=50)

@@ -92,6 +92,11 @@ def _pretrained_keys(df, tables=None) -> list[str]:
         d = r._asdict()
         out.append(f"{d['model']} on {d['corpus']}: expansion ratio {fmt(d['expansion_ratio'])} "
                    f"{fmt_ci(d.get('expansion_ratio_lo'), d.get('expansion_ratio_hi'))}")
+        if "expansion_ratio_null" in d:
+            finding = d.get("expansion_finding")
+            out.append(f"{d['model']} on {d['corpus']}: vs null {fmt(d['expansion_ratio_null'])} "
+                       f"{fmt_ci(d.get('expansion_ratio_null_lo'), d.get('expansion_ratio_null_hi'))}"
+                       + (f", {finding}" if isinstance(finding, str) and finding else ""))
     return out
 
 
@@ -102,10 +107,19 @@ def _grokking_keys(df, tables=None) -> list[str]:
         sep = g["separates"].fillna(False).astype(bool)
         out.append(f"grokking, {kind} measures: {int(sep.sum())}/{len(g)} separate pre/post, "
                    f"{int((sep & (g['verdict'] == 'before')).sum())} move first")
+    if "finding" in df:
+        topo = df[df["kind"] == "topological"]
+        out.append(f"grokking, topological measures beyond their Gaussian null: "
+                   f"{int((topo['finding'] == 'topology beyond geometry').sum())}/{len(topo)}")
     ctrl = (tables or {}).get("grokking_control")
     if ctrl is not None and "ok" in ctrl:
         out.append(f"grokking positive control as expected in {int(ctrl['ok'].fillna(False).astype(bool).sum())}"
                    f"/{len(ctrl)} runs")
+    if ctrl is not None and {"arm", "loop_exceeds_null"} <= set(ctrl.columns):
+        exceeds = ctrl["loop_exceeds_null"].astype(str).str.lower() == "true"
+        out.append("grokking plane loop beyond its null: " + ", ".join(
+            f"{int(exceeds[ctrl['arm'] == arm].sum())}/{int((ctrl['arm'] == arm).sum())} {arm}"
+            for arm in ("grok", "control")))
     return out
 
 

@@ -8,10 +8,11 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "training": ["evaluate", "load_checkpoint", "train"],
     "fourier": ["TOP_FREQUENCIES", "fourier_plane", "fourier_power", "fourier_share", "strongest_frequency"],
     "loops": ["CLOUDS", "CLOUD_MEASURES", "cloud_measures", "dominance", "dominance_ratio", "h1_lifetimes",
-              "loop_size", "rms_radius"],
+              "loop_size", "NULL_SUFFIXES", "null_excess", "rms_radius"],
     "measures": ["checkpoint_measures", "measure_run", "point_clouds"],
     "diagrams": ["DIAGRAM_KEYS", "load_run_diagrams", "save_run_diagrams"],
-    "analysis": ["DETECTION_METRICS", "GROK_ACC", "MIN_DOMINANCE_RATIO", "MIN_LOOP_SIZE", "POST_GROK_ACC",
+    "analysis": ["DETECTION_METRICS", "GROK_ACC", "MIN_DOMINANCE_RATIO", "MIN_LOOP_SIZE", "MIN_NULL_Z",
+                 "NULL_SUMMARY_COLUMNS", "null_finding", "POST_GROK_ACC",
                  "PRE_GROK_ACC", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc",
                  "phase_steps", "positive_control", "seed_bootstrap_auc", "seed_timing", "settle_step"],
 })

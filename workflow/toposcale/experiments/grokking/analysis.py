@@ -32,13 +32,18 @@ GROK_ACC = 0.5
 #: round (longest H1 lifetime >= 0.75 x the plane cloud's RMS radius, about half a perfect circle's).
 MIN_DOMINANCE_RATIO = 3.0
 MIN_LOOP_SIZE = 0.75
+#: The plane's longest H1 bar "exceeds its null" when its standardised excess over the covariance-matched
+#: Gaussian null is at least this (fixed before the data: with K = 4 draws a structureless cloud reaches
+#: it with probability about 0.04, from the t law with K - 1 degrees of freedom).
+MIN_NULL_Z = 3.0
 
 
 # --------------------------------------------------------------------------------------------
 # Positive control
 # --------------------------------------------------------------------------------------------
 
-def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float = MIN_LOOP_SIZE):
+def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float = MIN_LOOP_SIZE,
+                     min_null_z: float = MIN_NULL_Z):
     """The positive control on each run's final checkpoint.
 
     The grokked embedding, projected onto the plane of its strongest Fourier frequency
@@ -57,7 +62,15 @@ def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float
         ``plane_ratio``, ``plane_loop_size``, ``dominant`` (ratio >= min_ratio), ``round``
         (loop size >= min_loop), ``circle`` (both), ``expected`` (True for the grok arm), ``ok``
         (circle == expected) and ``ok_ratio_only`` (dominant == expected: the test with dominance
-        alone).
+        alone). Beside the verdict (which does not use it): ``loop_null_z`` = the standardised
+        excess of the plane's longest H1 lifetime over its covariance-matched Gaussian null
+        (``plane_h1_max_lifetime_null_z``; equal to that of ``plane_loop_size``, since every null draw
+        has the plane's RMS radius) and ``loop_exceeds_null`` = ``loop_null_z >= min_null_z``; NaN and
+        None when ``df`` has no null columns.
+
+    The plane is chosen for its strongest frequency, which the Gaussian null of the plane does not
+    repeat, so a plane's loop can exceed its null a little without any learned circle; the verdict
+    therefore keeps its own criterion and the null column is reported beside it.
     """
     final = df.sort_values("step").groupby(["seed", "arm"], as_index=False).tail(1)
     cols = ["seed", "arm", "step", "test_acc", "fourier_freq", "fourier_share", "plane_ratio", "plane_loop_size"]
@@ -68,6 +81,13 @@ def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float
     out["expected"] = out["arm"] == "grok"
     out["ok"] = out["circle"] == out["expected"]
     out["ok_ratio_only"] = out["dominant"] == out["expected"]
+    if "plane_h1_max_lifetime_null_z" in final:
+        z = final["plane_h1_max_lifetime_null_z"].to_numpy(dtype=np.float64)
+        out["loop_null_z"] = z
+        out["loop_exceeds_null"] = np.where(np.isfinite(z), z >= float(min_null_z), None)
+    else:
+        out["loop_null_z"] = np.nan
+        out["loop_exceeds_null"] = None
     return out.sort_values(["seed", "arm"], ascending=[True, False]).reset_index(drop=True)
 
 
@@ -108,6 +128,10 @@ SUMMARY_COLUMNS = ["metric", "kind", "direction", "auc", "auc_lo", "auc_hi", "au
                    "separates", "n_pre", "n_post", "n_seeds", "lead_steps", "lead_min", "lead_max",
                    "acc_cross_step", "metric_cross_step", "train_cross_step", "resolution_steps", "verdict",
                    "seed_verdicts"]
+#: Null-adjusted columns of the detection summary: the raw statistics of ``{metric}_null_z``.
+NULL_SUMMARY_COLUMNS = ["null_auc", "null_auc_lo", "null_auc_hi", "null_separates", "null_direction",
+                        "null_lead_steps", "null_verdict"]
+SUMMARY_COLUMNS += [*NULL_SUMMARY_COLUMNS, "finding"]
 
 
 def grok_labels(test_acc) -> np.ndarray:
@@ -124,13 +148,14 @@ def seed_bootstrap_auc(df, metric: str, n_boot: int = 2000, seed: int = 0, level
     ``df`` (both arms) with a label from :func:`grok_labels` enters; the interval resamples whole seeds
     with replacement (checkpoints of one seed are not independent) and takes the percentile interval
     (:func:`toposcale.stats.percentile_ci`) of the AUC over resamples that contain both classes.
+    Checkpoints where ``metric`` is NaN are left out (and not counted in ``n_pre``/``n_post``).
 
     Returns
     -------
     (auc, lo, hi, n_pre, n_post)
     """
     lab = grok_labels(df["test_acc"])
-    keep = lab >= 0
+    keep = (lab >= 0) & df[metric].notna().to_numpy()   # e.g. a null z is NaN where its null sd is 0
     d, lab = df.loc[keep], lab[keep]
     n_pre, n_post = int((lab == 0).sum()), int((lab == 1).sum())
     if n_pre == 0 or n_post == 0:
@@ -228,8 +253,65 @@ def _overall_verdict(verdicts: list[str]) -> str:
     return str(values[best]) if counts[best] * 2 > len(verdicts) else "mixed"
 
 
+def _metric_row(df, grok, name: str, n_boot: int, seed: int) -> dict:
+    """The AUC, consistency and timing columns of :data:`SUMMARY_COLUMNS` for one column of ``df``."""
+    a, lo, hi, n_pre, n_post = seed_bootstrap_auc(df, name, n_boot=n_boot, seed=seed)
+    per_seed = per_seed_auc(df, name)
+    consistent = per_seed.size > 0 and (bool((per_seed > 0.5).all()) or bool((per_seed < 0.5).all()))
+    timings = [seed_timing(run, name) for _, run in grok.groupby("seed")]
+    leads = np.array([t["lead"] for t in timings], dtype=np.float64)
+    verdicts = [t["verdict"] for t in timings]
+    finite = leads[np.isfinite(leads)]
+
+    def med(key):
+        vals = np.array([t[key] for t in timings], dtype=np.float64)
+        return float(np.nanmedian(vals)) if np.isfinite(vals).any() else float("nan")
+
+    return dict(
+        direction=_overall_verdict([t["direction"] for t in timings]) if timings else "none",
+        auc=a, auc_lo=lo, auc_hi=hi,
+        auc_seed_min=float(per_seed.min()) if per_seed.size else float("nan"),
+        auc_seed_max=float(per_seed.max()) if per_seed.size else float("nan"),
+        separates=bool(np.isfinite(lo) and (lo > 0.5 or hi < 0.5) and consistent),
+        n_pre=n_pre, n_post=n_post, n_seeds=int(df["seed"].nunique()),
+        lead_steps=float(np.median(finite)) if finite.size else float("nan"),
+        lead_min=float(finite.min()) if finite.size else float("nan"),
+        lead_max=float(finite.max()) if finite.size else float("nan"),
+        acc_cross_step=med("acc_cross"), metric_cross_step=med("metric_cross"),
+        train_cross_step=med("train_cross"),
+        resolution_steps=med("resolution"),
+        verdict=_overall_verdict(verdicts) if verdicts else "never", seed_verdicts=";".join(verdicts))
+
+
+def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2) -> str:
+    """The contract wording for one detection metric, from its raw and null-adjusted separation.
+
+    ``topology beyond geometry`` where the null-adjusted measure (``{metric}_null_z``) separates
+    (its AUC interval excludes 0.5, every seed on one side); ``explained by its null (covariance-matched
+    Gaussian)`` where only the raw measure separates; ``does not separate`` where neither does;
+    ``no null (reference measure)`` for reference measures, ``no null computed`` for a topological
+    measure without a null column (``null_separates`` is None), and ``cannot decide: need >= 2 seeds``
+    with a single seed (its seed-bootstrap interval is a point).
+
+    Examples
+    --------
+    >>> null_finding(True, False)
+    'explained by its null (covariance-matched Gaussian)'
+    """
+    if kind != "topological":
+        return "no null (reference measure)"
+    if null_separates is None:
+        return "no null computed"
+    if n_seeds < 2:
+        return "cannot decide: need >= 2 seeds"
+    if null_separates:
+        return "topology beyond geometry"
+    return "explained by its null (covariance-matched Gaussian)" if raw_separates else "does not separate"
+
+
 def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
-    """One row per metric: how well it separates pre- from post-grok checkpoints, and when it moves.
+    """One row per metric: how well it separates pre- from post-grok checkpoints, and when it moves,
+    raw and null-adjusted side by side.
 
     Parameters
     ----------
@@ -253,36 +335,22 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
         ``lead_min``/``lead_max`` over seeds, medians of ``acc_cross_step``, ``metric_cross_step``,
         ``train_cross_step`` (training accuracy settles above 0.5: memorisation) and
         ``resolution_steps``, ``verdict`` (majority of ``seed_verdicts``, or ``mixed``).
+        Null-adjusted, for a topological metric whose ``{metric}_null_z`` column (standardised excess
+        over the covariance-matched Gaussian null, :func:`toposcale.experiments.grokking.measures.checkpoint_measures`)
+        is in ``df``: the same statistics of that column, ``null_auc``, ``null_auc_lo``, ``null_auc_hi``,
+        ``null_separates``, ``null_direction``, ``null_lead_steps``, ``null_verdict`` (NaN / None
+        without it), and ``finding`` (:func:`null_finding`).
     """
     metrics = {k: v for k, v in (metrics or DETECTION_METRICS).items() if k in df.columns}
     grok = df[df["arm"] == "grok"]
     rows = []
     for name, kind in metrics.items():
-        a, lo, hi, n_pre, n_post = seed_bootstrap_auc(df, name, n_boot=n_boot, seed=seed)
-        per_seed = per_seed_auc(df, name)
-        consistent = per_seed.size > 0 and (bool((per_seed > 0.5).all()) or bool((per_seed < 0.5).all()))
-        timings = [seed_timing(run, name) for _, run in grok.groupby("seed")]
-        leads = np.array([t["lead"] for t in timings], dtype=np.float64)
-        verdicts = [t["verdict"] for t in timings]
-        finite = leads[np.isfinite(leads)]
-
-        def med(key):
-            vals = np.array([t[key] for t in timings], dtype=np.float64)
-            return float(np.nanmedian(vals)) if np.isfinite(vals).any() else float("nan")
-
-        direction = _overall_verdict([t["direction"] for t in timings]) if timings else "none"
-        rows.append(dict(
-            metric=name, kind=kind, direction=direction,
-            auc=a, auc_lo=lo, auc_hi=hi,
-            auc_seed_min=float(per_seed.min()) if per_seed.size else float("nan"),
-            auc_seed_max=float(per_seed.max()) if per_seed.size else float("nan"),
-            separates=bool(np.isfinite(lo) and (lo > 0.5 or hi < 0.5) and consistent),
-            n_pre=n_pre, n_post=n_post, n_seeds=int(df["seed"].nunique()),
-            lead_steps=float(np.median(finite)) if finite.size else float("nan"),
-            lead_min=float(finite.min()) if finite.size else float("nan"),
-            lead_max=float(finite.max()) if finite.size else float("nan"),
-            acc_cross_step=med("acc_cross"), metric_cross_step=med("metric_cross"),
-            train_cross_step=med("train_cross"),
-            resolution_steps=med("resolution"),
-            verdict=_overall_verdict(verdicts) if verdicts else "never", seed_verdicts=";".join(verdicts)))
+        row = dict(metric=name, kind=kind, **_metric_row(df, grok, name, n_boot, seed))
+        null = dict.fromkeys(NULL_SUMMARY_COLUMNS)
+        if kind == "topological" and f"{name}_null_z" in df.columns:
+            adj = _metric_row(df, grok, f"{name}_null_z", n_boot, seed)
+            null = {f"null_{k}": adj[k] for k in ("auc", "auc_lo", "auc_hi", "separates", "direction",
+                                                   "lead_steps", "verdict")}
+        row.update(null, finding=null_finding(row["separates"], null["null_separates"], kind, row["n_seeds"]))
+        rows.append(row)
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

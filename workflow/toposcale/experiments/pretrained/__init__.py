@@ -59,6 +59,19 @@ layer including ``embed`` (so the ratio is >= 1 and equals 1 when the embedding 
 finite H0 death of layer ``l``; it is invariant to a rescaling of any layer's activations. The ratio
 is undefined (NaN) when ``TP0(embed) = 0``, i.e. when the embedding cloud is a single repeated point.
 
+H0 total persistence grows with the number of points and the spread of any cloud, so a raw ratio says
+nothing about topology beyond geometry. The null-adjusted ratio ``expansion_ratio_null`` divides each
+layer's ``TP0(l)`` by the mean ``TP0_null(l)`` of ``K`` (``topology.nulls.n_draws``) covariance-matched
+Gaussian null draws of that layer's projected cloud (same points, mean and sample covariance;
+:mod:`toposcale.topology.nulls`), through the same homology: ``expansion_ratio_null = max_l A(l) / A(embed)``
+with ``A(l) = TP0(l) / TP0_null(l)`` (``_norm_null`` likewise). It is 1 when every layer sits as far from
+its null as the embedding does, e.g. when layers differ only in spread.
+
+Cloud hygiene: a layer whose distinct pooled vectors are fewer than ``topology.min_distinct_fraction`` of
+its points is flagged ``degenerate`` (last-token pooling of byte-level probes collapses the embedding
+cloud to one point per distinct last token). A degenerate embedding cloud is never the denominator of
+an expansion ratio: the ratios are then NaN and ``expansion_ratio_note`` records why.
+
 Confidence intervals
 --------------------
 Per layer: ``n_resamples`` subsamples of ``m = round(fraction * n)`` of the ``n`` probe points without
@@ -95,9 +108,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "activations": ["extract_activations", "model_facts", "pool_hidden", "run_activations"],
     "activation_files": ["Activations", "load_activations", "save_activations"],
     "likelihood": ["nll_per_token_replicates", "perplexity", "perplexity_replicates"],
-    "layers": ["add_relative_columns", "analyse_clouds", "expansion_ratio", "layer_depths", "ratio_replicates"],
-    "tables": ["comparison_table", "corpus_comparison", "layer_spearman", "layers_long", "load_run_results",
-               "summarise_depth", "summarise_model", "trained_layer_table"],
+    "layers": ["RATIO_COLUMNS", "add_relative_columns", "analyse_clouds", "embed_degenerate", "expansion_ratio",
+               "layer_depths", "null_adjusted", "ratio_replicates"],
+    "tables": ["comparison_table", "corpus_comparison", "expansion_finding", "layer_spearman", "layers_long",
+               "load_run_results", "summarise_depth", "summarise_model", "trained_layer_table"],
     "interpretation": ["interpretation_report"],
     "gguf_convert": ["convert_gguf"],
 })

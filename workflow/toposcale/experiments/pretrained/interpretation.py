@@ -76,6 +76,12 @@ def interpretation_report(table, corpus_table, layer_table, level: float = 0.95,
             "`_norm`: divided by the cloud's largest H0 death.",
             "- Expansion ratio: maximum over layers (embedding included) of H0 total persistence divided by its "
             "embedding-layer value; the normalised ratio uses the scale-normalised H0 total persistence.",
+            "- Ratio vs Gaussian null: the same maximum of A(l) / A(embed), A(l) = H0 total persistence over the mean "
+            "of its covariance-matched Gaussian null draws (same points, mean and covariance, no other structure); "
+            "raw H0 total persistence grows with spread and point count, this ratio does not. 'Topology beyond "
+            "geometry' only where its interval lies above 1, else 'explained by its null (covariance-matched "
+            "Gaussian)'. A layer with fewer distinct pooled vectors than the configured fraction of its points is "
+            "degenerate; a degenerate embedding cloud is never a denominator.",
             f"- Intervals: {pct}% subsampling intervals (m of n probe texts without replacement, the same "
             "subsamples for every layer, delete-d jackknife scaling, clipped to the statistic's range, e.g. >= 1 for "
             "expansion ratios); perplexity: bootstrap over texts.",
@@ -102,15 +108,16 @@ def _setup_paragraph(pre, pct, k) -> str:
 
 def _model_markdown_table(sub) -> str:
     head = ("| model | kind | layers | perplexity | H0 peak (depth) | peak stability | expansion ratio | "
-            "normalised ratio | H1 peak |")
-    lines = [head, "|" + "---|" * 9]
+            "normalised ratio | H1 peak | ratio vs Gaussian null | finding |")
+    lines = [head, "|" + "---|" * 11]
     for _, r in sub.iterrows():
         r = r.to_dict()
         ppl = _ci(r, "perplexity") if r.get("kind") == "decoder" else "n/a (encoder)"
         lines.append(f"| {r['model']} | {r['kind']}{' (trained)' if r['origin'] == 'trained' else ''} | "
                      f"{_fmt(r['n_layers'])} | {ppl} | {r['peak_layer']} ({_fmt(r['peak_depth'], 2)}) | "
                      f"{_fmt(r['peak_stability'], 2)} | {_ci(r, 'expansion_ratio')} | "
-                     f"{_ci(r, 'expansion_ratio_norm')} | {r['h1_peak_layer']} |")
+                     f"{_ci(r, 'expansion_ratio_norm')} | {r['h1_peak_layer']} | {_ci(r, 'expansion_ratio_null')} | "
+                     f"{r.get('expansion_finding') if isinstance(r.get('expansion_finding'), str) else 'n/a'} |")
     return "\n".join(lines)
 
 
@@ -136,7 +143,10 @@ def _model_sentence(r: dict, layer_table, pct) -> str:
     distinct = r.get("embed_n_distinct")
     has_distinct = distinct is not None and np.isfinite(distinct) and n_probe
     why = _SHARED_TOKEN.get(r.get("pooling"), "texts share pooled vectors")
-    if not np.isfinite(r.get("expansion_ratio") or np.nan):
+    if r.get("embed_degenerate") is True or r.get("embed_degenerate") == "True":
+        s.append(f"The expansion ratios are undefined: {r.get('expansion_ratio_note') or 'embedding cloud degenerate'} "
+                 f"({why}); a degenerate cloud is never the denominator of a ratio.")
+    elif not np.isfinite(r.get("expansion_ratio") or np.nan):
         s.append("The expansion ratio is undefined: the embedding-layer cloud has zero H0 total persistence"
                  + (f" ({_plural(distinct, 'distinct pooled vector')} of {_fmt(n_probe)}; {why})." if has_distinct
                     else "."))
@@ -147,6 +157,11 @@ def _model_sentence(r: dict, layer_table, pct) -> str:
                 None: "no interval (no subsamples)"}.get(where, f"its {pct}% interval lies below 1")
         s.append(f"Expansion ratio {_ci(r, 'expansion_ratio')} ({tail}); scale-normalised "
                  f"{_ci(r, 'expansion_ratio_norm')} with its peak at `{r['peak_layer_norm']}`.")
+        null = r.get("expansion_ratio_null")
+        if null is not None and np.isfinite(null):
+            s.append(f"Against each layer's covariance-matched Gaussian null (H0 total persistence over its null "
+                     f"mean, relative to the embedding's): {_ci(r, 'expansion_ratio_null')}, "
+                     f"{r.get('expansion_finding') or 'n/a'}.")
         if has_distinct and distinct < n_probe:
             s.append(f"Only {_fmt(distinct)} of {_fmt(n_probe)} pooled embedding vectors are distinct ({why}), "
                      f"which lowers the embedding-layer value and so raises the ratio.")

@@ -13,7 +13,8 @@ import pandas as pd
 
 from toposcale.experiments.pretrained.activation_files import load_activations
 from toposcale.experiments.pretrained.errors import PretrainedError
-from toposcale.experiments.pretrained.layers import add_relative_columns, expansion_ratio, layer_depths, ratio_replicates
+from toposcale.experiments.pretrained.layers import (RATIO_COLUMNS, add_relative_columns, embed_degenerate,
+                                                     expansion_ratio, layer_depths, null_adjusted, ratio_replicates)
 from toposcale.experiments.pretrained.likelihood import perplexity_replicates
 from toposcale.io import read_table
 from toposcale.stats import percentile_ci, spearman
@@ -37,6 +38,21 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
         ``h1_peak_layer``, ``h1_peak_depth`` = layer of maximal scale-normalised H1 total persistence;
         ``h0_h1_spearman`` = Spearman rank correlation across layers of the normalised H0 and H1
         total persistence; ``n_resamples`` and ``m``.
+
+        Null-adjusted, for each ``{suffix}`` of ``expansion_ratio{suffix}`` (where the layer table has
+        ``{column}_null_mean``): ``expansion_ratio{suffix}_null`` = ``max_l A(l) / A(embed)`` with
+        ``A(l) = TP0(l) / TP0_null_mean(l)``, the layer's value over the mean of ``K`` covariance-matched
+        Gaussian null draws of its cloud (same points, mean and covariance; see
+        :func:`toposcale.experiments.pretrained.layers.add_relative_columns`), the maximum taken over
+        layers with a positive null mean, embedding included (so >= 1): 1 when no layer exceeds its null
+        by more than the embedding does. Its ``_lo``/``_hi`` come from the same paired subsamples with
+        the null means held fixed (they ignore the null's own K-draw uncertainty); ``peak_layer{suffix}_null``.
+
+        Cloud hygiene: ``embed_degenerate`` (the embedding cloud's ``degenerate`` flag), ``n_degenerate``
+        (flagged layers). A degenerate embedding cloud is never a denominator: every expansion ratio,
+        raw or null-adjusted, is then NaN (with NaN intervals) and ``expansion_ratio_note`` says why
+        (``"embedding cloud degenerate: 15 distinct of 500"``); the note is empty otherwise.
+        ``expansion_finding``: :func:`expansion_finding` of the row.
     """
     meta = dict(meta or {})
     df = layer_df.sort_values("layer_index").reset_index(drop=True)
@@ -50,20 +66,21 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
                                     "perplexity", "perplexity_lo", "perplexity_hi", "nll_per_token",
                                     "perplexity_unit")}
     row["n_clouds"] = len(names)
-    for suffix, column in (("", "h0_total_persistence"), ("_norm", "h0_total_persistence_norm")):
-        ratio, peak = expansion_ratio(df[column])
-        row[f"peak_layer{suffix}"] = names[peak]
-        row[f"peak_depth{suffix}"] = float(depth[peak])
-        row[f"expansion_ratio{suffix}"] = ratio
-        reps, peaks = ratio_replicates(resample_df, names, column) if n_res else (np.empty(0), np.empty(0))
-        if reps.size and m < n:
-            lo, hi = subsample_interval(ratio, reps, n, m, level, support=(1.0, np.inf))
-            stability = float(np.mean(peaks == peak))
-        else:
-            lo = hi = stability = float("nan")
-        row[f"expansion_ratio{suffix}_lo"] = lo
-        row[f"expansion_ratio{suffix}_hi"] = hi
-        row[f"peak_stability{suffix}"] = stability
+    degenerate = embed_degenerate(df)
+    for suffix, column in RATIO_COLUMNS.items():
+        _ratio_columns(row, df[column].to_numpy(dtype=np.float64), names, depth, resample_df if n_res else None,
+                       column, suffix, n, m, level, degenerate)
+        null_col = f"{column}_null_mean"
+        if null_col in df:
+            null_means = df[null_col].to_numpy(dtype=np.float64)
+            _ratio_columns(row, null_adjusted(df[column], null_means), names, depth,
+                           resample_df if n_res else None, column, f"{suffix}_null", n, m, level, degenerate,
+                           divisors=null_means)
+    row["embed_degenerate"] = degenerate
+    row["n_degenerate"] = int(df["degenerate"].fillna(False).astype(bool).sum()) if "degenerate" in df else 0
+    row["expansion_ratio_note"] = (f"embedding cloud degenerate: {int(df['n_distinct'].iloc[0])} distinct of {n}"
+                                   if degenerate else "")
+    row["expansion_finding"] = expansion_finding(row)
     row["embed_h0_total_persistence"] = float(df["h0_total_persistence"].iloc[0])
     row["peak_h0_total_persistence"] = float(df["h0_total_persistence"].max())
     distinct = float(df["n_distinct"].iloc[0]) if "n_distinct" in df else float("nan")
@@ -76,6 +93,51 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
     row["n_resamples"] = n_res
     row["m"] = m
     return row
+
+
+def expansion_finding(row: dict) -> str:
+    """The contract wording for a (model, corpus) expansion ratio, from its null-adjusted value and interval.
+
+    ``topology beyond geometry`` where the null-adjusted ratio's interval lies above 1 (the log ratio's
+    interval excludes 0); ``explained by its null (covariance-matched Gaussian)`` where it includes 1;
+    ``no interval`` where the null-adjusted ratio has none; ``no null computed`` without the column; and
+    ``undefined: {expansion_ratio_note}`` (or ``undefined``) where the ratio is NaN.
+
+    Examples
+    --------
+    >>> expansion_finding({"expansion_ratio_null": 1.4, "expansion_ratio_null_lo": 1.0, "expansion_ratio_null_hi": 1.9})
+    'explained by its null (covariance-matched Gaussian)'
+    """
+    if "expansion_ratio_null" not in row:
+        return "no null computed"
+    value, lo = row.get("expansion_ratio_null"), row.get("expansion_ratio_null_lo")
+    if value is None or not np.isfinite(value):
+        note = row.get("expansion_ratio_note") or ""
+        return f"undefined: {note}" if note else "undefined"
+    if lo is None or not np.isfinite(lo):
+        return "no interval"
+    return "topology beyond geometry" if lo > 1 else "explained by its null (covariance-matched Gaussian)"
+
+
+def _ratio_columns(row: dict, values, names, depth, resample_df, column: str, suffix: str, n: int, m: int,
+                   level: float, degenerate: bool, divisors=None) -> None:
+    """Fill ``peak_layer{suffix}``, ``peak_depth{suffix}``, ``expansion_ratio{suffix}`` with ``_lo``/``_hi`` and
+    ``peak_stability{suffix}`` of ``row`` from per-layer ``values`` (see :func:`summarise_model`)."""
+    ratio, peak = expansion_ratio(values)
+    if degenerate:
+        ratio = float("nan")
+    row[f"peak_layer{suffix}"] = names[peak] if peak >= 0 else None
+    row[f"peak_depth{suffix}"] = float(depth[peak]) if peak >= 0 else float("nan")
+    row[f"expansion_ratio{suffix}"] = ratio
+    lo = hi = stability = float("nan")
+    if resample_df is not None and np.isfinite(ratio) and m < n:
+        reps, peaks = ratio_replicates(resample_df, names, column, divisors)
+        if reps.size:
+            lo, hi = subsample_interval(ratio, reps, n, m, level, support=(1.0, np.inf))
+            stability = float(np.mean(peaks == peak))
+    row[f"expansion_ratio{suffix}_lo"] = lo
+    row[f"expansion_ratio{suffix}_hi"] = hi
+    row[f"peak_stability{suffix}"] = stability
 
 
 def layer_spearman(a, b) -> float:
@@ -213,6 +275,8 @@ def _corpus_metrics(ra: dict, rb: dict):
         has = res is not None and not res.empty
         if what.startswith("expansion_ratio"):
             col = "h0_total_persistence" + ("_norm" if what.endswith("_norm") else "")
+            if embed_degenerate(layers):          # a degenerate embedding cloud is never a denominator
+                return float("nan"), None, float("nan")
             value = expansion_ratio(layers[col])[0]
             reps = ratio_replicates(res, names, col)[0] if has else None
         else:

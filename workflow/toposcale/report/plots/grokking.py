@@ -54,13 +54,22 @@ def _metric_title(summary, metric: str) -> str:
         return "AUC n/a"
     timing = {"before": "moves before test acc", "with": "moves with test acc", "after": "moves after test acc",
               "never": "never settles", "mixed": "timing mixed"}.get(r["verdict"], r["verdict"])
-    return f"AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]; {timing}"
+    title = f"AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]; {timing}"
+    if "null_auc" in r and np.isfinite(r["null_auc"]):
+        short = {"topology beyond geometry": "beyond geometry", "cannot decide: need >= 2 seeds": "1 seed",
+                 "explained by its null (covariance-matched Gaussian)": "explained by null"}.get(r["finding"], "")
+        title += f"\nvs null (z): AUC {r['null_auc']:.2f} [{r['null_auc_lo']:.2f}, {r['null_auc_hi']:.2f}]; {short}"
+    return title
 
 
 def _metric_panel(ax, df, metric, label, logy, summary, grok_steps):
     for (arm, seed), run in df.groupby(["arm", "seed"]):
         run = run.sort_values("step")
         ax.plot(run["step"], run[metric], color=ARM_COLORS[arm], lw=1.2, alpha=0.8)
+        if f"{metric}_null_mean" in run:      # the covariance-matched Gaussian null: mean +- sd over its draws
+            mean, sd = run[f"{metric}_null_mean"], run[f"{metric}_null_sd"].fillna(0)
+            ax.plot(run["step"], mean, color=ARM_COLORS[arm], lw=0.8, ls=":", alpha=0.8)
+            ax.fill_between(run["step"], mean - sd, mean + sd, color=ARM_COLORS[arm], alpha=0.12, lw=0)
     for s in grok_steps:
         ax.axvline(s, color="0.5", lw=0.8, ls="--")
     ax.set_ylabel(label)

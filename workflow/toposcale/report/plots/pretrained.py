@@ -234,7 +234,9 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
 
     Panels (a) raw and (b) scale-normalised ``h0_total_persistence[_norm]_rel`` against relative depth,
     one line per (model, corpus) with its paired-subsample band; (c) the expansion ratios (maximum of
-    the curves) with intervals. Encoders green, decoders orange, trained toposcale runs grey; line style
+    the curves) with intervals, raw, scale-normalised and, where the table has it, null-adjusted
+    (``expansion_ratio_null``: 1 = every layer as far from its covariance-matched Gaussian null as the
+    embedding); an undefined ratio is annotated with its reason (e.g. a degenerate embedding cloud). Encoders green, decoders orange, trained toposcale runs grey; line style
     marks the corpus.
     """
     style.setup()
@@ -262,7 +264,10 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
     a = axes[2]
     rows = models_table.reset_index(drop=True)
     ypos = np.arange(len(rows))[::-1]
-    for key, marker, off in (("expansion_ratio", "o", 0.15), ("expansion_ratio_norm", "s", -0.15)):
+    keys = [("expansion_ratio", "o", 0.2), ("expansion_ratio_norm", "s", 0.0)]
+    if "expansion_ratio_null" in rows:
+        keys.append(("expansion_ratio_null", "D", -0.2))
+    for key, marker, off in keys:
         for y, (_, r) in zip(ypos, rows.iterrows()):
             color, _ = styles[r["model"]]
             v = r[key]
@@ -271,23 +276,26 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
             lo, hi = r.get(f"{key}_lo", np.nan), r.get(f"{key}_hi", np.nan)
             xerr = [[max(v - lo, 0)], [max(hi - v, 0)]] if np.isfinite(lo) else None
             a.errorbar([v], [y + off], xerr=xerr, fmt=marker, color=color, ms=6, capsize=3,
-                       mfc=color if key == "expansion_ratio" else "white")
+                       mfc="white" if key == "expansion_ratio_norm" else color)
     for y, (_, r) in zip(ypos, rows.iterrows()):
         if not np.isfinite(r["expansion_ratio"]):
-            a.annotate("undefined: embedding H0 total persistence is 0", (0.03, y), xycoords=("axes fraction", "data"),
+            note = r.get("expansion_ratio_note")
+            note = note if isinstance(note, str) and note else "embedding H0 total persistence is 0"
+            a.annotate(f"undefined: {note}", (0.03, y), xycoords=("axes fraction", "data"),
                        va="center", fontsize=8.5, color="0.35")
     a.set_yticks(ypos)
     a.set_yticklabels([f"{r['model']} / {r['corpus']}" for _, r in rows.iterrows()])
     a.axvline(1.0, color="0.3", lw=0.8, ls=":")
-    finite = rows[["expansion_ratio", "expansion_ratio_norm"]].to_numpy(dtype=float)
+    finite = rows[[k for k, _, _ in keys]].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite) & (finite > 0)]
     if finite.size and finite.max() / max(finite.min(), 1e-12) > 10:
         a.set_xscale("log")
     a.set_xlabel("expansion ratio (peak / embedding H0 total persistence)")
     a.set_title("(c) expansion ratios with 95% intervals", fontsize=10.5)
     a.legend(handles=[Line2D([], [], marker="o", color="0.3", ls="", label="raw"),
-                      Line2D([], [], marker="s", color="0.3", mfc="white", ls="", label="scale-normalised")],
-             loc="lower right")
+                      Line2D([], [], marker="s", color="0.3", mfc="white", ls="", label="scale-normalised")]
+             + ([Line2D([], [], marker="D", color="0.3", ls="", label="vs Gaussian null (1 = geometry only)")]
+                if len(keys) > 2 else []), loc="lower right")
     handles = [Line2D([], [], color=c, lw=2, label=f"{m} ({fam})") for m, (c, fam) in styles.items()]
     handles += [Line2D([], [], color="0.3", ls=ls, label=f"corpus {c}") for c, ls in dashes.items()]
     axes[0].legend(handles=handles, loc="best", fontsize=8.5)
