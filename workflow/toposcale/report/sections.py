@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.transitions import HEADLINE_SERIES
+from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
 from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, dynamics_variants, forecast_null_lines,
@@ -15,8 +16,6 @@ from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, dynamics
 SIZE_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm")
 #: Rows of the dynamics ranking table per source.
 DYNAMICS_TOP = 8
-#: Most rows of the grokking measures table.
-MAX_ROWS = 30
 
 
 def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
@@ -230,53 +229,6 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
     return out
 
 
-def pretrained_lines(df, aux: dict | None = None) -> list[str]:
-    """Pretrained section: per (model, corpus) the expansion ratio (peak over layers of H0 total
-    persistence / embedding-layer H0 total persistence), its scale-normalised variant, intervals and
-    the peak layer; beside them, where ``pretrained.csv`` has them, the null-adjusted ratio (each
-    layer's value over its covariance-matched Gaussian null mean), its interval, the finding in the
-    contract's wording and the reason a ratio is undefined (a degenerate embedding cloud)."""
-    require_columns(df, ["model", "corpus", "expansion_ratio"], "pretrained.csv")
-    has_null = "expansion_ratio_null" in df
-    rows = []
-    for r in df.itertuples():
-        d = r._asdict()
-        row = [d["model"], d.get("kind", "n/a"), d.get("origin", "n/a"), d["corpus"],
-               fmt(d["expansion_ratio"]), fmt_ci(d.get("expansion_ratio_lo"), d.get("expansion_ratio_hi")),
-               fmt(d.get("expansion_ratio_norm")),
-               fmt_ci(d.get("expansion_ratio_norm_lo"), d.get("expansion_ratio_norm_hi")),
-               f"{d.get('peak_layer', 'n/a')} ({fmt(d.get('peak_depth'), 2)})"]
-        if has_null:
-            row += [fmt(d.get("expansion_ratio_null")),
-                    fmt_ci(d.get("expansion_ratio_null_lo"), d.get("expansion_ratio_null_hi")),
-                    _text(d.get("expansion_finding"))]
-        rows.append(row)
-    header = ["model", "kind", "origin", "corpus", "expansion ratio", "95% CI", "ratio (norm)", "95% CI (norm)",
-              "peak layer (depth)"] + (["ratio vs null", "95% CI (vs null)", "finding"] if has_null else [])
-    out = ["Expansion ratio = max over layers of H0 total persistence / the embedding layer's "
-           "(norm = same with each layer's persistence divided by its scale); intervals from subsampling "
-           "the probe texts (n/a for trained runs, which have no resamples):", ""]
-    if has_null:
-        out[0] = out[0][:-1] + (". Raw and null-adjusted side by side: 'ratio vs null' is the same maximum of "
-                                "A(l) / A(embed) with A(l) = H0 total persistence over the mean of its "
-                                "covariance-matched Gaussian null draws (same points, mean and covariance), so "
-                                "1 = every layer as far from its null as the embedding; 'topology beyond "
-                                "geometry' only where its interval lies above 1. A degenerate embedding cloud "
-                                "(too few distinct points) is never a denominator: its ratios are n/a.")
-    out += [md_table(header, rows), ""]
-    if "expansion_ratio_note" in df:
-        notes = [f"{d.model} on {d.corpus}: {d.expansion_ratio_note}" for d in df.itertuples()
-                 if isinstance(d.expansion_ratio_note, str) and d.expansion_ratio_note]
-        if notes:
-            out += ["Undefined ratios: " + "; ".join(notes) + ".", ""]
-    return out
-
-
-def _text(x) -> str:
-    """A string cell, ``n/a`` for a missing one (NaN from a CSV)."""
-    return x if isinstance(x, str) and x else "n/a"
-
-
 def transitions_lines(df, aux: dict | None = None) -> list[str]:
     """Transitions section: the share of series with a significant change point per source (and per
     source for the null_z series, '(null_z)'), then per run the training fraction (and p-value) of the
@@ -351,90 +303,6 @@ def _transition_size_lines(sizes) -> list[str]:
             md_table(keys + ["runs", "rho", "p", "q"],
                      [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
                       for r in top.itertuples()]), ""]
-
-
-def grokking_lines(df, aux: dict | None = None) -> list[str]:
-    """Grokking section: for each progress measure, how well it separates post- from pre-grok
-    checkpoints (AUC with its seed-bootstrap interval) and when it moves relative to test accuracy
-    (median lead in steps over the grok-arm seeds, verdict), counted per kind; beside it, where
-    ``grokking.csv`` has them, the same AUC of the measure's standardised excess over its
-    covariance-matched Gaussian null and the finding in the contract's wording; then the positive
-    control (a dominant H1 loop on the Fourier plane in the grok arm only, and whether that loop
-    exceeds its null) when ``grokking_control`` is given."""
-    require_columns(df, ["metric", "kind", "auc", "auc_lo", "auc_hi", "separates", "verdict"], "grokking.csv")
-    sep = df["separates"].fillna(False).astype(bool)
-    has_null = {"null_auc", "null_auc_lo", "null_auc_hi", "finding"} <= set(df.columns)
-    out = ["AUC = probability that a post-grok checkpoint scores higher than a pre-grok one (both arms; "
-           "0.5 = no separation, 95% interval from resampling seeds); 'separates' = the interval excludes "
-           "0.5. Lead = test-accuracy crossing step minus the measure's crossing step in the grok arm "
-           "(positive: the measure moves first); verdict = majority over seeds.", ""]
-    if has_null:
-        out[0] += (" Null-adjusted: the same AUC of the measure's standardised excess over its covariance-matched "
-                   "Gaussian null (z); 'topology beyond geometry' only where that interval excludes 0.5, "
-                   "'explained by its null (covariance-matched Gaussian)' where only the raw measure separates.")
-    counts = []
-    for kind, g in df.assign(sep=sep).groupby("kind", sort=True):
-        before = int((g["sep"] & (g["verdict"] == "before")).sum())
-        counts.append(f"{kind}: {int(g['sep'].sum())} of {len(g)} measures separate, "
-                      f"{before} of them move before test accuracy")
-    out += ["; ".join(counts) + ".", ""]
-    if has_null:
-        topo = df[df["kind"] == "topological"]
-        beyond = int((topo["finding"] == "topology beyond geometry").sum())
-        explained = int((topo["finding"] == "explained by its null (covariance-matched Gaussian)").sum())
-        out += [f"Null-adjusted: {beyond} of {len(topo)} topological measures separate beyond their null "
-                f"(topology beyond geometry); {explained} separate raw but are explained by their null "
-                f"(covariance-matched Gaussian).", ""]
-    order = df.assign(_d=-(df["auc"].astype(float) - 0.5).abs()).sort_values(["_d", "metric"])
-    has_lead = {"lead_steps", "lead_min", "lead_max"} <= set(df.columns)
-    rows = []
-    for r in order.head(MAX_ROWS).itertuples():
-        row = [r.metric, r.kind, getattr(r, "direction", "n/a"), fmt(r.auc), fmt_ci(r.auc_lo, r.auc_hi),
-               fmt(bool(r.separates)) if isinstance(r.separates, (bool, np.bool_)) else str(r.separates)]
-        if has_lead:
-            row.append(f"{fmt(r.lead_steps)} {fmt_ci(r.lead_min, r.lead_max)}")
-        row.append(r.verdict)
-        if has_null:
-            row += [fmt(r.null_auc), fmt_ci(r.null_auc_lo, r.null_auc_hi), _text(r.finding)]
-        rows.append(row)
-    header = ["measure", "kind", "direction", "AUC", "95% CI", "separates"] + (
-        ["median lead, steps [min, max]"] if has_lead else []) + ["verdict"] + (
-        ["AUC of null z", "95% CI (null z)", "finding"] if has_null else [])
-    out += [md_table(header, rows), ""]
-    ctrl = (aux or {}).get("grokking_control")
-    if ctrl is not None:
-        out += _control_lines(ctrl)
-    return out
-
-
-def _control_lines(ctrl) -> list[str]:
-    """The positive-control paragraph and table of :func:`grokking_lines`."""
-    note = lacks_note(ctrl, ["seed", "arm", "test_acc", "plane_ratio", "dominant", "expected", "ok"],
-                      "grokking_positive_control.csv", "control")
-    if note:
-        return note
-    ok = ctrl["ok"].fillna(False).astype(bool)
-    has_null = {"loop_null_z", "loop_exceeds_null"} <= set(ctrl.columns)
-    out = [f"Positive control (final checkpoint; expected: a dominant H1 bar on the Fourier plane in "
-           f"the grok arm, none in the control): as expected in {int(ok.sum())} of {len(ctrl)} runs.", ""]
-    if has_null:
-        exceeds = ctrl["loop_exceeds_null"].astype(str).str.lower() == "true"
-        parts = [f"{int(exceeds[ctrl['arm'] == arm].sum())} of {int((ctrl['arm'] == arm).sum())} {arm}-arm runs"
-                 for arm in ("grok", "control")]
-        out[0] += (f" The plane's longest loop exceeds its covariance-matched Gaussian null (standardised excess "
-                   f"z >= 3) in {parts[0]} and {parts[1]}; the verdict does not use it (the plane is chosen for "
-                   f"its strongest frequency, which the null does not repeat).")
-    header = ["seed", "arm", "test accuracy", "plane H1 ratio", "dominant", "expected", "as expected"] + (
-        ["loop null z", "exceeds null"] if has_null else [])
-    rows = []
-    for r in ctrl.itertuples():
-        row = [r.seed, r.arm, fmt(r.test_acc), fmt(r.plane_ratio), fmt(bool(r.dominant)), fmt(bool(r.expected)),
-               fmt(bool(r.ok))]
-        if has_null:
-            flag = str(r.loop_exceeds_null).lower()
-            row += [fmt(r.loop_null_z), "yes" if flag == "true" else "no" if flag == "false" else "n/a"]
-        rows.append(row)
-    return out + [md_table(header, rows), ""]
 
 
 #: Section key -> its builder.
