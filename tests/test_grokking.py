@@ -273,7 +273,7 @@ def test_positive_control_grok_arm_is_a_circle_control_is_not(tiny_runs, tmp_pat
         g.measure_run(tiny_runs["grok"][0], TINY, "grok", 0, n_null_draws=1)
     # the summary, the report section and the figure carry raw and null-adjusted side by side
     from toposcale.report.plots.grokking import plot_grokking
-    from toposcale.report.sections import grokking_lines
+    from toposcale.report.experiment_sections import grokking_lines
 
     summary = g.detection_summary(df, n_boot=50)
     assert summary["null_auc"].notna().sum() >= 10 and summary["finding"].notna().all()

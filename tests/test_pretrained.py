@@ -413,7 +413,7 @@ def test_degenerate_embedding_cloud_is_flagged_and_never_a_denominator():
     er = ct[ct["metric"] == "expansion_ratio"].iloc[0]
     assert math.isnan(er["value_a"]) and np.isfinite(er["value_b"]) and not er["ci_excludes_zero"]
     # the report says why, and prints no number for the undefined ratios
-    from toposcale.report.sections import pretrained_lines
+    from toposcale.report.experiment_sections import pretrained_lines
 
     table = P.comparison_table([row, P.summarise_model(ok_df, ok_res, {"model": "ok", "corpus": "c"})])
     text = "\n".join(pretrained_lines(table))
