@@ -12,6 +12,7 @@ import pytest
 
 from toposcale.config import validate_config
 from toposcale.experiments import grokking as g
+from toposcale.stats import null_excess
 from toposcale.topology.nulls import null_clouds
 
 #: Null draws per cloud: the config default (``topology.nulls.n_draws``; 4 where the key is not merged yet).
@@ -129,18 +130,10 @@ def test_dominance_by_hand():
 
 # ---------------------------------------------------------------------------- null excess
 
-def test_null_excess_by_hand():
-    assert g.null_excess(5.0, [1.0, 2.0, 3.0]) == {"null_mean": 2.0, "null_sd": 1.0, "null_z": 3.0}
-    out = g.null_excess(2.0, [1.0, np.nan, 3.0, np.inf])                 # non-finite draws dropped
-    assert out["null_mean"] == 2.0 and out["null_sd"] == pytest.approx(math.sqrt(2)) and out["null_z"] == 0.0
-    assert math.isnan(g.null_excess(1.0, [2.0, 2.0])["null_z"])          # sd 0: no z
-    assert math.isnan(g.null_excess(1.0, [2.0])["null_sd"])              # one draw: no sd
-
-
 def _null_z(X, draws, seed):
     m, _ = g.cloud_measures(X)
     null = [g.cloud_measures(Y)[0]["h1_max_lifetime"] for Y in null_clouds(X, "gaussian", draws, seed)]
-    return g.null_excess(m["h1_max_lifetime"], null)["null_z"]
+    return null_excess(m["h1_max_lifetime"], null)["null_z"]
 
 
 def test_planted_circle_exceeds_its_gaussian_null_and_noise_does_not():

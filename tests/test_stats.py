@@ -1,11 +1,13 @@
 """Multiple testing, rank correlations and bootstrap helpers against hand-computed answers."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats as sps
 
 from toposcale.stats import (bh_adjust, bh_reject, bootstrap_ci, default_block_length,
-                             moving_block_bootstrap_indices, partial_spearman, percentile_ci,
+                             moving_block_bootstrap_indices, null_excess, partial_spearman, percentile_ci,
                              rowwise_spearman, spearman)
 
 
@@ -117,3 +119,11 @@ def test_percentile_ci_default_level_nan_dropped_and_level_checked():
     assert np.isnan(lo) and np.isnan(hi)
     with pytest.raises(ValueError, match="level"):
         percentile_ci([1.0, 2.0], level=95)
+
+
+def test_null_excess_by_hand():
+    assert null_excess(5.0, [1.0, 2.0, 3.0]) == {"null_mean": 2.0, "null_sd": 1.0, "null_z": 3.0}
+    out = null_excess(2.0, [1.0, np.nan, 3.0, np.inf])                 # non-finite draws dropped
+    assert out["null_mean"] == 2.0 and out["null_sd"] == pytest.approx(math.sqrt(2)) and out["null_z"] == 0.0
+    assert math.isnan(null_excess(1.0, [2.0, 2.0])["null_z"])          # sd 0: no z
+    assert math.isnan(null_excess(1.0, [2.0])["null_sd"])              # one draw: no sd

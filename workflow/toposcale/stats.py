@@ -246,6 +246,30 @@ def roc_auc(scores, labels) -> float:
     return float((r[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
+# ----------------------------------------------------------------------------- nulls
+
+def null_excess(value: float, draws) -> dict:
+    """Summary of a measure against its null draws: ``null_mean``, ``null_sd`` and ``null_z``.
+
+    ``null_mean`` and ``null_sd`` are the mean and the sample standard deviation (ddof = 1) of the
+    measure over the ``K`` null draws (non-finite draws dropped); ``null_z = (value - null_mean) /
+    null_sd`` is the standardised excess, NaN where ``null_sd`` is 0 or undefined (fewer than 2 finite
+    draws) or ``value`` is not finite.
+
+    Examples
+    --------
+    >>> null_excess(5.0, [1.0, 2.0, 3.0])
+    {'null_mean': 2.0, 'null_sd': 1.0, 'null_z': 3.0}
+    """
+    d = np.asarray(draws, dtype=np.float64).ravel()
+    d = d[np.isfinite(d)]
+    mean = float(d.mean()) if d.size else float("nan")
+    sd = float(d.std(ddof=1)) if d.size > 1 else float("nan")
+    v = float(value)
+    z = (v - mean) / sd if np.isfinite(v) and np.isfinite(sd) and sd > 0 else float("nan")
+    return {"null_mean": mean, "null_sd": sd, "null_z": float(z)}
+
+
 # ----------------------------------------------------------------------------- fits
 
 def loglog_fit(x, y) -> dict:

@@ -8,7 +8,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "training": ["evaluate", "load_checkpoint", "train"],
     "fourier": ["TOP_FREQUENCIES", "fourier_plane", "fourier_power", "fourier_share", "strongest_frequency"],
     "loops": ["CLOUDS", "CLOUD_MEASURES", "cloud_measures", "dominance", "dominance_ratio", "h1_lifetimes",
-              "loop_size", "NULL_SUFFIXES", "null_excess", "rms_radius"],
+              "loop_size", "NULL_SUFFIXES", "rms_radius"],
     "measures": ["checkpoint_measures", "measure_run", "point_clouds"],
     "diagrams": ["DIAGRAM_KEYS", "load_run_diagrams", "save_run_diagrams"],
     "analysis": ["DETECTION_METRICS", "GROK_ACC", "MIN_DOMINANCE_RATIO", "MIN_LOOP_SIZE", "MIN_NULL_Z",

@@ -12,7 +12,7 @@ from toposcale.topology.metrics import diagram_metrics, diagram_scale
 #: Per-cloud measure names (column suffixes of :func:`toposcale.experiments.grokking.measures.checkpoint_measures`).
 CLOUD_MEASURES = ("scale", "h1_max_lifetime", "h1_max_lifetime_norm", "h1_n_long", "h1_dominance")
 CLOUDS = ("embed", "resid", "plane")
-#: Column suffixes of a measure's null summary (:func:`null_excess`).
+#: Column suffixes of a measure's null summary (:func:`toposcale.stats.null_excess`).
 NULL_SUFFIXES = ("null_mean", "null_sd", "null_z")
 
 
@@ -84,25 +84,3 @@ def cloud_measures(X, noise_fraction: float = 0.05, backend: str = "auto", where
            "h1_max_lifetime": m["h1_max_lifetime"], "h1_max_lifetime_norm": m["h1_max_lifetime_norm"],
            "h1_n_long": int(m["h1_n_significant"]), "h1_dominance": dominance(dg.h1)}
     return out, dg
-
-
-def null_excess(value: float, draws) -> dict:
-    """Summary of a measure against its null draws: ``null_mean``, ``null_sd`` and ``null_z``.
-
-    ``null_mean`` and ``null_sd`` are the mean and the sample standard deviation (ddof = 1) of the
-    measure over the ``K`` null draws (non-finite draws dropped); ``null_z = (value - null_mean) /
-    null_sd`` is the standardised excess, NaN where ``null_sd`` is 0 or undefined (fewer than 2 finite
-    draws) or ``value`` is not finite.
-
-    Examples
-    --------
-    >>> null_excess(5.0, [1.0, 2.0, 3.0])
-    {'null_mean': 2.0, 'null_sd': 1.0, 'null_z': 3.0}
-    """
-    d = np.asarray(draws, dtype=np.float64).ravel()
-    d = d[np.isfinite(d)]
-    mean = float(d.mean()) if d.size else float("nan")
-    sd = float(d.std(ddof=1)) if d.size > 1 else float("nan")
-    v = float(value)
-    z = (v - mean) / sd if np.isfinite(v) and np.isfinite(sd) and sd > 0 else float("nan")
-    return {"null_mean": mean, "null_sd": sd, "null_z": float(z)}

@@ -24,7 +24,8 @@ import torch
 
 from toposcale.experiments.grokking.diagrams import save_run_diagrams
 from toposcale.experiments.grokking.fourier import fourier_plane, fourier_share, strongest_frequency
-from toposcale.experiments.grokking.loops import CLOUDS, cloud_measures, dominance_ratio, loop_size, null_excess
+from toposcale.experiments.grokking.loops import CLOUDS, cloud_measures, dominance_ratio, loop_size
+from toposcale.stats import null_excess
 from toposcale.experiments.grokking.runs import LOG_COLUMNS, checkpoint_path, checkpoint_steps
 from toposcale.experiments.grokking.training import load_checkpoint
 from toposcale.io import read_table

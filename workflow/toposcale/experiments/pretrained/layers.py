@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from toposcale.experiments.grokking.loops import null_excess
+from toposcale.stats import null_excess
 from toposcale.experiments.pretrained.errors import PretrainedError
 from toposcale.topology.clouds import pca_project
 from toposcale.topology.homology import rips_persistence
@@ -71,7 +71,7 @@ def analyse_clouds(layers: dict, pca_components: int = 50, max_dim: int = 1, bac
         ``n_resamples`` and ``m``; ``degenerate`` (``n_distinct < min_distinct_fraction * n_points``),
         ``n_null_draws`` and, for ``scale`` and every metric, ``{metric}_null_mean``, ``{metric}_null_sd``
         (ddof = 1) and ``{metric}_null_z`` over the null draws
-        (:func:`toposcale.experiments.grokking.loops.null_excess`); and the relative columns of
+        (:func:`toposcale.stats.null_excess`); and the relative columns of
         :func:`add_relative_columns`.
     resample_df : pandas.DataFrame
         One row per (resample, layer) with ``scale`` and every metric of the subsampled cloud.
