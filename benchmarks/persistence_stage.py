@@ -9,13 +9,17 @@ stage through Snakemake (target ``diagrams_all``) with ``--cores N``, and compar
 The stage's wall time excludes Snakemake's DAG building (measured by a dry run of the same command and
 subtracted); both are printed. Target (issue "Topology engine"): ratio <= 1.5.
 
+Since issue 15 the same jobs also draw the matched nulls of every cloud (``topology.nulls`` of the config);
+their homology seconds (stored in ``results/nulls``) count in the sum, and ``--n-draws 0`` times the
+diagrams alone in-process (the ``alone`` column; a workflow run always draws nulls).
+
 The homology seconds stored in the diagrams are wall time inside the jobs, which stretches when two jobs
 share the machine; so the same clouds are also computed once in this process, one after the other on an
 otherwise idle machine, and the ratio against that uncontended sum is printed too (the stricter one).
 Snakemake runs with the workflow profile (profiles/default), as a user's plain ``snakemake`` does.
 
     .venv/bin/python benchmarks/persistence_stage.py --results results [--cores 2]
-        [--granularities run checkpoint layer] [--layer-runs 2]
+        [--granularities run checkpoint layer] [--layer-runs 2] [--n-draws K]
 
 ``--layer-runs K`` limits the (slow, ~1.5 s per job) ``layer`` granularity to the K smallest runs.
 """
@@ -37,6 +41,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+from toposcale.config import load_config  # noqa: E402
+from toposcale.plan.paths import step_name  # noqa: E402
+from toposcale.plan.study import checkpoint_steps, layer_names, run_map  # noqa: E402
+from toposcale.topology.diagram_io import load_null_diagrams  # noqa: E402
 from toposcale.topology.persist import persist_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,12 +60,15 @@ def snakemake(args, dry=False):
     return time.perf_counter() - t0
 
 
-def isolated_homology_seconds(src: Path, runs: list) -> dict:
-    """Homology seconds per run, computed here one cloud after another (nothing else running)."""
+def isolated_homology_seconds(src: Path, runs: list, nulls: dict | None = None, seed: int = 0) -> dict:
+    """Homology seconds per run (diagrams and, with ``nulls`` = config ``topology.nulls``, the null draws),
+    computed here one cloud after another (nothing else running)."""
     out = {}
+    n_draws, kinds = (nulls["n_draws"], nulls["kinds"]) if nulls else (0, ())
     with tempfile.TemporaryDirectory() as tmp:
         for run in runs:
-            out[run] = persist_files(sorted((src / "clouds" / run).glob("step*.npz")), Path(tmp) / run)
+            out[run] = persist_files(sorted((src / "clouds" / run).glob("step*.npz")), Path(tmp) / "diagrams" / run,
+                                     null_root=Path(tmp) / "nulls" / run, n_draws=n_draws, kinds=kinds, seed=seed)
     return out
 
 
@@ -68,10 +79,23 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--granularities", nargs="+", default=["run", "checkpoint", "layer"])
     ap.add_argument("--layer-runs", type=int, default=2)
+    ap.add_argument("--n-draws", type=int, default=None,
+                    help="null draws per cloud and kind (default: the config's topology.nulls.n_draws)")
     args = ap.parse_args()
     src = Path(args.results).resolve()
     runs = sorted(p.name for p in (src / "clouds").iterdir())
-    alone = isolated_homology_seconds(src, runs)
+    cfg = load_config(args.configfile)
+    nulls = dict(cfg["topology"]["nulls"])
+    if args.n_draws is not None:
+        nulls["n_draws"] = args.n_draws
+    t0 = time.perf_counter()
+    alone = isolated_homology_seconds(src, runs, nulls, cfg["seed"])
+    t_nulls = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    isolated_homology_seconds(src, runs)
+    t_plain = time.perf_counter() - t0
+    print(f"in-process, one thread, all runs: diagrams only {t_plain:.1f} s; with K = {nulls['n_draws']} "
+          f"draws of {nulls['kinds']} {t_nulls:.1f} s (x{t_nulls / t_plain:.2f})", flush=True)
     print(f"| granularity | runs | jobs | homology sum in jobs (s) | alone (s) | stage wall (s) | DAG (s) "
           f"| wall / (in jobs / {args.cores}) | wall / (alone / {args.cores}) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -85,14 +109,11 @@ def main() -> None:
                 shutil.copytree(src / sub, dst / sub, copy_function=shutil.copy2)
             targets = [str(p) for p in dst.glob("runs/*/run.json")]
             base = ["--configfile", args.configfile, "--config", f"results={dst}",
-                    f"topology={{granularity: {gran}}}", "--cores", str(args.cores), "--quiet"]
+                    f"topology={{granularity: {gran}, nulls: {{n_draws: {nulls['n_draws']}}}}}",
+                    "--cores", str(args.cores), "--quiet"]
             if gran == "layer" or chosen != runs:
-                from toposcale.config import load_config
-                from toposcale.plan.study import checkpoint_steps, layer_names, run_map
-
-                cfg = load_config(args.configfile)
                 specs = run_map(cfg)
-                targets = [str(dst / "diagrams" / r / s / f"step{t:07d}" / f"{l}.npz") for r in chosen
+                targets = [str(dst / "diagrams" / r / s / step_name(t) / f"{l}.npz") for r in chosen
                            for t in checkpoint_steps(specs[r].total_steps, cfg["training"]["n_checkpoints"])
                            for s in cfg["topology"]["sources"] for l in layer_names(s, specs[r].n_layers)]
             else:
@@ -101,6 +122,8 @@ def main() -> None:
             wall = snakemake(base + ["--"] + targets) - dag
             files = list((dst / "diagrams").rglob("*.npz"))
             secs = sum(float(np.load(f)["seconds"]) for f in files)
+            secs += sum(float(d["seconds"]) for f in (dst / "nulls").rglob("*.npz")
+                        for draws in load_null_diagrams(f).values() for d in draws)
             n_jobs = {"run": len(chosen), "layer": len(files)}.get(gran, len({f.parent for f in files}) // 2)
             ref = sum(alone[r] for r in chosen)
             print(f"| {gran} | {len(chosen)} | {n_jobs} | {secs:.1f} | {ref:.1f} | {wall:.1f} | {dag:.1f} | "

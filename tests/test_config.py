@@ -8,6 +8,8 @@ def test_defaults_filled():
     assert cfg["training"]["tokens_per_param"] == [20]
     assert cfg["topology"]["bootstrap"]["n_resamples"] == 100
     assert cfg["corpus"]["source"] == "builtin:kjv"
+    assert cfg["topology"]["nulls"] == {"n_draws": 4, "kinds": ["gaussian", "permutation"]}
+    assert cfg["topology"]["min_distinct_fraction"] == 0.5
 
 
 @pytest.mark.parametrize("bad, fragment", [
@@ -18,6 +20,15 @@ def test_defaults_filled():
     ({"topology": {"granularity": "step"}}, "topology.granularity"),
     ({"model": {"target_params": [25000], "holdout_params": [99000]}}, "holdout_params contains 99000"),
     ({"topology": {"bootstrap": {"n_resamples": 2}}}, "topology.bootstrap.n_resamples = 2"),
+    ({"topology": {"nulls": {"n_draws": 1}}}, "topology.nulls.n_draws = 1 is not allowed: must be >= 2"),
+    ({"topology": {"nulls": {"n_draws": 65}}}, "topology.nulls.n_draws = 65 is not allowed: must be <= 64"),
+    ({"topology": {"nulls": {"n_draws": 2.5}}}, "topology.nulls.n_draws = 2.5 is not allowed: must be of type integer"),
+    ({"topology": {"nulls": {"kinds": ["permutation"]}}},
+     "topology.nulls.kinds = ['permutation'] is not allowed: must contain 'gaussian'"),
+    ({"topology": {"nulls": {"kinds": ["gaussian", "shuffle"]}}},
+     "topology.nulls.kinds.1 = 'shuffle' is not allowed: must be one of ['gaussian', 'permutation']"),
+    ({"topology": {"min_distinct_fraction": 0}}, "topology.min_distinct_fraction = 0 is not allowed: must be > 0"),
+    ({"topology": {"min_distinct_fraction": 1.5}}, "topology.min_distinct_fraction = 1.5 is not allowed: must be <= 1"),
 ])
 def test_bad_config_one_line_error(bad, fragment):
     with pytest.raises(ConfigError) as exc:

@@ -36,6 +36,8 @@ def test_step_template_and_wildcard_agree():
     assert p.checkpoint("r", 5) == "my results/runs/r/checkpoints/step0000005.safetensors"
     assert p.grokking_checkpoint("grok-s0", 5) == "my results/grokking/grok-s0/checkpoints/step0000005.safetensors"
     assert p.diagram("r", "activations", 7, "final") == f"{p.diagrams_root('r')}/activations/step0000007/final.npz"
+    assert p.null_diagram("r", "activations", 7, "final") == f"{p.nulls_root('r')}/activations/step0000007/final.npz"
+    assert p.nulls_root("r") == "my results/nulls/r"
 
 
 def test_default_targets_of_the_smoke_study():

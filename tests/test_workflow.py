@@ -1,6 +1,7 @@
 """End-to-end workflow tests on configs/smoke.yaml (and tiny variants), through the snakemake CLI."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,9 @@ import pytest
 import yaml
 
 from conftest import ROOT, SNAKEMAKE, run_snakemake
+from toposcale.config import load_config
+from toposcale.plan.paths import StudyPaths
+from toposcale.plan.study import checkpoint_steps, layer_names, study_runs
 
 pytestmark = pytest.mark.workflow
 
@@ -46,6 +50,39 @@ def test_bad_config_key_stops_before_any_job(tmp_path, text, message):
     assert message in proc.stderr + proc.stdout
 
 
+@pytest.mark.parametrize("granularity", ["run", "checkpoint", "layer"])
+def test_persistence_jobs_write_the_null_draws_of_every_layer(tmp_path, granularity):
+    """Issue 15 (d): the null draws are outputs of the persistence jobs, and their count follows the config."""
+    cfg = load_config(ROOT / "configs" / "smoke.yaml")
+    proc = run_snakemake(["-n", "-p", "--cores", "1", "--configfile", "configs/smoke.yaml", "--config",
+                          f"results={tmp_path}", f"topology={{granularity: {granularity}, nulls: {{n_draws: 3}}}}",
+                          "--", "diagrams_all"], timeout=300)
+    # one block per job ("rule NAME:" ... "Shell command: ..."); grouped jobs are printed indented
+    blocks = re.split(r"\n\s*rule ", proc.stdout + proc.stderr)
+    jobs = [block for block in blocks if block.startswith("topology_persistence")]
+    outputs = {}
+    for block in jobs:
+        line = next(ln for ln in block.splitlines() if ln.strip().startswith("output:"))
+        files = line.split("output:", 1)[1].strip().split(", ")
+        assert "--n-draws 3 --kinds gaussian permutation --seed 0" in block
+        for f in files:
+            outputs[f] = block
+    paths = StudyPaths(str(tmp_path), cfg["corpus"]["name"])
+    runs = study_runs(cfg)
+    n, n_ckpt = 0, 0
+    for r in runs:
+        for step in checkpoint_steps(r.total_steps, cfg["training"]["n_checkpoints"]):
+            n_ckpt += 1
+            for source in cfg["topology"]["sources"]:
+                for layer in layer_names(source, r.n_layers):
+                    diagram, null = paths.diagram(r.name, source, step, layer), paths.null_diagram(r.name, source,
+                                                                                                 step, layer)
+                    assert outputs[null] is outputs[diagram]  # written by the same job as the diagram
+                    n += 1
+    assert len(outputs) == 2 * n
+    assert len(jobs) == {"run": len(runs), "checkpoint": n_ckpt, "layer": n}[granularity]
+
+
 def test_smoke_study_outputs(smoke_results):
     out, _ = smoke_results
     cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
@@ -65,6 +102,13 @@ def test_smoke_study_outputs(smoke_results):
         assert len(m) == len(log) * ((n_layers + 1) + (n_layers + 2))
         assert (m["h0_total_persistence"] > 0).all()
         assert m.loc[m.source == "weights", "neural_persistence"].between(0, 1).all()
+        for col in ("h0_total_persistence_norm_null_z", "h1_max_lifetime_null_mean", "scale_null_sd",
+                    "h0_total_persistence_perm_z", "n_distinct", "effective_rank", "degenerate"):
+            assert col in m.columns, col
+        assert (m["n_null_draws"] == cfg.get("topology", {}).get("nulls", {}).get("n_draws", 4)).all()
+        assert (m["h0_total_persistence_null_sd"] > 0).all()
+        nulls = sorted((out / "nulls" / run).rglob("*.npz"))
+        assert len(nulls) == len(m)
         boots = sorted((out / "bootstrap" / run).glob("step*.csv"))
         assert len(boots) == cfg["topology"]["bootstrap"]["n_checkpoints"]
         b = pd.read_csv(boots[-1])

@@ -76,6 +76,17 @@ def run_diagrams(run, step=None):
     ]
 
 
+def run_nulls(run, step=None):
+    """The null-draw files of a run (one per diagram file of run_diagrams), written by the same jobs."""
+    steps = STEPS[run] if step is None else [int(step)]
+    return [
+        PATHS.null_diagram(run, src, s, layer)
+        for s in steps
+        for src in SOURCES
+        for layer in run_layers(run, src)
+    ]
+
+
 def run_bootstraps(run):
     return [PATHS.bootstrap(run, s) for s in BOOT_STEPS[run]]
 

@@ -5,6 +5,8 @@
 # reach shell commands only through params.
 GRANULARITY = config["topology"]["granularity"]
 TOPO = config["topology"]
+NULLS = TOPO["nulls"]
+
 
 for _run in RUNS:
 
@@ -36,9 +38,11 @@ for _run in RUNS:
 # thousands of per-layer jobs. One BLAS thread per job: the homology backends are single-threaded, and
 # OpenBLAS threads spinning in the distance computation of two concurrent jobs doubled CPU time without
 # shortening either job. Every path is quoted ({...:q}), so a results folder may contain spaces.
+# The same job draws the matched nulls of every cloud (issue 15): same backend, same granularity.
 PERSIST_CMD = (
     "OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 "
-    f"{PYTHON} -m toposcale.topology.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']}"
+    f"{PYTHON} -m toposcale.topology.persist --max-dim {TOPO['max_dim']} --backend {TOPO['backend']} "
+    f"--n-draws {NULLS['n_draws']} --kinds {' '.join(NULLS['kinds'])} --seed {config['seed']}"
 )
 
 if GRANULARITY == "layer":
@@ -48,8 +52,10 @@ if GRANULARITY == "layer":
             PATHS.cloud("{run}", "{step}"),
         output:
             PATHS.diagram("{run}", "{source}", "{step}", "{layer}"),
+            PATHS.null_diagram("{run}", "{source}", "{step}", "{layer}"),
         params:
             root=lambda wc: PATHS.diagrams_root(wc.run),
+            nulls=lambda wc: PATHS.nulls_root(wc.run),
             only=lambda wc: f"{wc.source}/{wc.layer}",
         log:
             PATHS.log("persistence", "{run}/{source}-{step}-{layer}.log"),
@@ -62,7 +68,8 @@ if GRANULARITY == "layer":
         conda:
             ENV_TOPOLOGY
         shell:
-            f"{PERSIST_CMD} --out-root {{params.root:q}} --only {{params.only:q}} {{input:q}} 2> {{log:q}}"
+            f"{PERSIST_CMD} --out-root {{params.root:q}} --null-root {{params.nulls:q}} --only {{params.only:q}} "
+            "{input:q} 2> {log:q}"
 
 elif GRANULARITY == "checkpoint":
     for _run in RUNS:
@@ -74,12 +81,14 @@ elif GRANULARITY == "checkpoint":
                 PATHS.cloud(_run.name, "{step}"),
             output:
                 [
-                    PATHS.diagram(_run.name, src, "{step}", layer)
+                    path(_run.name, src, "{step}", layer)
+                    for path in (PATHS.diagram, PATHS.null_diagram)
                     for src in SOURCES
                     for layer in run_layers(_run.name, src)
                 ],
             params:
                 root=lambda wc, run=_run.name: PATHS.diagrams_root(run),
+                nulls=lambda wc, run=_run.name: PATHS.nulls_root(run),
             log:
                 PATHS.log("persistence", f"{_run.name}/step{{step}}.log"),
             group:
@@ -91,7 +100,7 @@ elif GRANULARITY == "checkpoint":
             conda:
                 ENV_TOPOLOGY
             shell:
-                f"{PERSIST_CMD} --out-root {{params.root:q}} {{input:q}} 2> {{log:q}}"
+                f"{PERSIST_CMD} --out-root {{params.root:q}} --null-root {{params.nulls:q}} {{input:q}} 2> {{log:q}}"
 
 else:
     for _run in RUNS:
@@ -102,11 +111,12 @@ else:
             input:
                 [PATHS.cloud(_run.name, s) for s in STEPS[_run.name]],
             output:
-                run_diagrams(_run.name),
+                run_diagrams(_run.name) + run_nulls(_run.name),
             # longest jobs first (they scale with layers x width): less idle time at the stage's end
             priority: _run.n_layers * _run.d_model // 16
             params:
                 root=lambda wc, run=_run.name: PATHS.diagrams_root(run),
+                nulls=lambda wc, run=_run.name: PATHS.nulls_root(run),
             log:
                 PATHS.log("persistence", f"{_run.name}.log"),
             threads: 1
@@ -116,12 +126,13 @@ else:
             conda:
                 ENV_TOPOLOGY
             shell:
-                f"{PERSIST_CMD} --out-root {{params.root:q}} {{input:q}} 2> {{log:q}}"
+                f"{PERSIST_CMD} --out-root {{params.root:q}} --null-root {{params.nulls:q}} {{input:q}} 2> {{log:q}}"
 
 
 rule topology_summarise:
     input:
         diagrams=lambda wc: run_diagrams(wc.run),
+        nulls=lambda wc: run_nulls(wc.run),
         log_csv=PATHS.run_log("{run}"),
         run_json=PATHS.run_json("{run}"),
     output:
@@ -133,6 +144,7 @@ rule topology_summarise:
         layers=lambda wc: {src: run_layers(wc.run, src) for src in SOURCES},
         steps=lambda wc: STEPS[wc.run],
         diagrams_root=lambda wc: PATHS.diagrams_root(wc.run),
+        nulls_root=lambda wc: PATHS.nulls_root(wc.run),
     log:
         PATHS.log("summarise", "{run}.log"),
     threads: 1
@@ -172,6 +184,6 @@ rule metrics_all:
 
 
 rule diagrams_all:
-    """Every persistence diagram of the study (the whole persistence stage; used by the benchmark)."""
+    """Every persistence diagram and null-draw file of the study (the whole persistence stage; used by the benchmark)."""
     input:
-        [d for r in RUNS for d in run_diagrams(r.name)],
+        [d for r in RUNS for d in run_diagrams(r.name) + run_nulls(r.name)],

@@ -127,6 +127,8 @@ def _describe(error) -> str:
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
         return f"{key} = {error.instance!r} is not allowed: must be {op} {s[v]}"
+    if v == "contains" and "const" in s.get("contains", {}):
+        return f"{key} = {error.instance!r} is not allowed: must contain {s['contains']['const']!r}"
     if v == "required":
         return f"{key}: {error.message}"
     return f"{key} = {error.instance!r} is not allowed: {error.message}"
@@ -152,7 +154,9 @@ def validate_config(config: dict, schema_path=SCHEMA_PATH) -> dict:
     _fill_defaults(cfg, schema)
     _fill_array_item_defaults(cfg, schema)
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    # a "contains" error (kinds without gaussian) is reported after an item's own error (an unknown kind)
+    errors = sorted(validator.iter_errors(cfg),
+                    key=lambda e: (e.validator == "contains", len(e.absolute_path), str(e.absolute_path)))
     if errors:
         raise ConfigError(f"config error: {_describe(errors[0])} (see {schema_path.name})")
     _check_consistency(cfg)

@@ -13,6 +13,8 @@ Examples
 'results/clouds/{run}/step{step}.npz'
 >>> p.diagram("{run}", "weights", 0, "embed")
 'results/diagrams/{run}/weights/step0000000/embed.npz'
+>>> p.null_diagram("r", "activations", 7, "final")
+'results/nulls/r/activations/step0000007/final.npz'
 """
 
 from __future__ import annotations
@@ -102,6 +104,15 @@ class StudyPaths:
 
     def diagram(self, run: str, source: str, step, layer: str) -> str:
         return f"{self.diagrams_root(run)}/{source}/{step_name(step)}/{layer}.npz"
+
+    def nulls_root(self, run: str) -> str:
+        """Folder of one run's null-draw diagrams (``--null-root`` of toposcale.topology.persist)."""
+        return f"{self.results}/nulls/{run}"
+
+    def null_diagram(self, run: str, source: str, step, layer: str) -> str:
+        """Diagrams of the null draws of one cloud (toposcale.topology.diagram_io.save_null_diagrams),
+        written by the same persistence job as :meth:`diagram`."""
+        return f"{self.nulls_root(run)}/{source}/{step_name(step)}/{layer}.npz"
 
     def bootstrap(self, run: str, step) -> str:
         return f"{self.results}/bootstrap/{run}/{step_name(step)}.csv"

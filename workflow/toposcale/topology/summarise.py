@@ -4,10 +4,24 @@
 :func:`toposcale.topology.metrics.diagram_metrics`, the cloud's scale and baselines, neural persistence, and
 the run's training state at that step (tokens, train/val loss, fraction of training done).
 
-``metrics/{run}.betti.parquet`` holds Betti curves in long form (step, source, layer, dim, t, betti):
-``t`` is a filtration value in units of the cloud's scale (the largest finite H0 death), sampled on
-``linspace(0, betti_grid_max, betti_grid_size)``, so curves are comparable across layers, checkpoints
-and runs whatever the norms of the weights or activations.
+Beside every metric ``m`` of :data:`~toposcale.topology.metrics.METRIC_COLUMNS` and ``scale``, the table has
+its matched nulls (issue 15; the null files of :func:`toposcale.topology.persist.persist_files`), each draw
+summarised by the same :func:`diagram_metrics` call with the draw's *own* scale:
+
+* ``{m}_null_mean``, ``{m}_null_sd``, ``{m}_null_z``: mean, sample sd (ddof=1) over the K covariance-matched
+  Gaussian draws, and ``(m - null_mean) / null_sd`` (NaN where null_sd is 0, non-finite or K < 2);
+* ``{m}_perm_mean``, ``{m}_perm_sd``, ``{m}_perm_z``: the same over the entry-permutation draws (NaN for
+  activations, or when that kind is not configured);
+* ``n_null_draws`` (K, the Gaussian draws), ``n_distinct`` and ``effective_rank`` of the real cloud
+  (:func:`toposcale.topology.hygiene.cloud_hygiene`) and ``degenerate``: ``n_distinct < min_distinct_fraction
+  * n_points`` (config ``topology.min_distinct_fraction``).
+
+``metrics/{run}.betti.parquet`` holds Betti curves in long form (step, source, layer, dim, t, betti,
+null_mean, null_sd): ``t`` is a filtration value in units of the cloud's scale (the largest finite H0
+death), sampled on ``linspace(0, betti_grid_max, betti_grid_size)``, so curves are comparable across
+layers, checkpoints and runs whatever the norms of the weights or activations; ``null_mean`` and
+``null_sd`` (ddof=1) are over the Gaussian draws' Betti curves at the same ``t``, each draw in units of
+its own scale.
 """
 
 from __future__ import annotations
@@ -18,17 +32,70 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from toposcale.plan.paths import step_name
 from toposcale.stats import percentile_ci
-from toposcale.topology.diagram_io import load_diagrams
+from toposcale.topology.diagram_io import load_diagrams, load_null_diagrams
 from toposcale.topology.homology import rips_persistence
-from toposcale.topology.metrics import BASELINE_COLUMNS, betti_curve, diagram_metrics, diagram_scale
+from toposcale.topology.metrics import METRIC_COLUMNS, BASELINE_COLUMNS, betti_curve, diagram_metrics, diagram_scale
 from toposcale.topology.subsampling import bootstrap_cloud, subsample_interval
 
 RUN_COLUMNS = ("activation", "size", "seed", "n_nonembed", "target_params", "holdout", "tokens_per_param")
+#: Columns that get null summaries: every diagram metric and the cloud's scale.
+NULL_METRICS = (*METRIC_COLUMNS, "scale")
+#: Column prefix of each null kind (``{m}_null_mean``: gaussian, ``{m}_perm_mean``: permutation).
+NULL_PREFIX = {"gaussian": "null", "permutation": "perm"}
 
 
-def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json, topology: dict):
-    """Return ``(metrics, betti)`` DataFrames for one run (see module docstring)."""
+def null_excess(value: float, null_values) -> tuple[float, float, float]:
+    """``(mean, sd, z)`` of a metric's null draws: sample mean, sample sd (ddof=1) and ``(value - mean) / sd``.
+
+    ``sd`` is NaN with fewer than 2 draws; ``z`` is NaN where ``sd`` is 0 or not finite, or ``value`` is NaN.
+
+    Examples
+    --------
+    >>> null_excess(5.0, [1.0, 2.0, 3.0])
+    (2.0, 1.0, 3.0)
+    >>> null_excess(5.0, [2.0, 2.0])[2]
+    nan
+    """
+    v = np.asarray(null_values, dtype=np.float64)
+    mean = float(v.mean()) if v.size else float("nan")
+    sd = float(v.std(ddof=1)) if v.size >= 2 else float("nan")
+    z = (float(value) - mean) / sd if np.isfinite(sd) and sd > 0 else float("nan")
+    return mean, sd, z
+
+
+def null_columns(real: dict, draws: dict, noise_fraction: float) -> dict:
+    """The ``{m}_null_*`` and ``{m}_perm_*`` columns of one cloud (module docstring).
+
+    ``real`` maps each of :data:`NULL_METRICS` to the real cloud's value; ``draws`` is
+    :func:`~toposcale.topology.diagram_io.load_null_diagrams`'s dict (kinds absent from it give NaN).
+    """
+    out = {}
+    for kind, prefix in NULL_PREFIX.items():
+        per_draw = [{**diagram_metrics(d["h0"], d["h1"], scale=d["scale"], noise_fraction=noise_fraction),
+                     "scale": d["scale"]} for d in draws.get(kind, [])]
+        for m in NULL_METRICS:
+            mean, sd, z = null_excess(real[m], [r[m] for r in per_draw])
+            out[f"{m}_{prefix}_mean"], out[f"{m}_{prefix}_sd"], out[f"{m}_{prefix}_z"] = mean, sd, z
+    out["n_null_draws"] = len(draws.get("gaussian", []))
+    return out
+
+
+def _betti(bars, scale: float, grid) -> np.ndarray:
+    """Betti curve of ``bars`` in units of ``scale`` (1 when the scale is 0) on ``grid``."""
+    scale = scale if scale > 0 else 1.0
+    return betti_curve(bars / scale, grid) if len(bars) else np.zeros(len(grid), dtype=int)
+
+
+def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json, topology: dict,
+                  nulls_root=None):
+    """Return ``(metrics, betti)`` DataFrames for one run (see module docstring).
+
+    ``nulls_root`` is the run's null-draws folder (``results/nulls/{run}``); without it the null columns
+    are NaN and ``n_null_draws`` is 0. ``topology`` is the config's ``topology`` section
+    (``noise_fraction``, ``betti_grid_*``, ``min_distinct_fraction``).
+    """
     run = json.loads(Path(run_json).read_text())
     log = pd.read_csv(log_csv).set_index("step")
     grid = np.linspace(0.0, topology["betti_grid_max"], topology["betti_grid_size"])
@@ -36,21 +103,28 @@ def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json
     for step in steps:
         for source in sources:
             for layer in layers[source]:
-                path = Path(diagrams_root) / source / f"step{step:07d}" / f"{layer}.npz"
-                d = load_diagrams(path)
+                rel = Path(source, step_name(step), f"{layer}.npz")
+                d = load_diagrams(Path(diagrams_root) / rel)
+                draws = load_null_diagrams(Path(nulls_root) / rel) if nulls_root is not None else {}
                 row = {"run": run["name"], **{k: run[k] for k in RUN_COLUMNS}, "step": int(step),
                        "source": source, "layer": layer, "n_points": d["n_points"], "scale": d["scale"],
                        "backend": d["backend"], "homology_seconds": d["seconds"]}
                 row.update(diagram_metrics(d["h0"], d["h1"], scale=d["scale"],
                                            noise_fraction=topology["noise_fraction"]))
-                for key in (*BASELINE_COLUMNS, "neural_persistence"):
+                for key in (*BASELINE_COLUMNS, "neural_persistence", "n_distinct", "effective_rank"):
                     row[key] = d.get(key, float("nan"))
+                row["degenerate"] = bool(row["n_distinct"] < topology["min_distinct_fraction"] * d["n_points"])
+                row.update(null_columns(row, draws, topology["noise_fraction"]))
                 rows.append(row)
-                scale = d["scale"] if d["scale"] > 0 else 1.0
-                for dim, bars in ((0, d["h0"]), (1, d["h1"])):
-                    curve = betti_curve(bars / scale, grid) if len(bars) else np.zeros(len(grid), dtype=int)
+                gauss = draws.get("gaussian", [])
+                for dim, key in ((0, "h0"), (1, "h1")):
+                    curve = _betti(d[key], d["scale"], grid)
+                    nulls = np.array([_betti(g[key], g["scale"], grid) for g in gauss], dtype=np.float64)
+                    mean = nulls.mean(axis=0) if len(gauss) else np.full(len(grid), np.nan)
+                    sd = nulls.std(axis=0, ddof=1) if len(gauss) >= 2 else np.full(len(grid), np.nan)
                     betti.extend({"step": int(step), "source": source, "layer": layer, "dim": dim,
-                                  "t": float(t), "betti": int(b)} for t, b in zip(grid, curve))
+                                  "t": float(t), "betti": int(b), "null_mean": float(mu), "null_sd": float(s)}
+                                 for t, b, mu, s in zip(grid, curve, mean, sd))
     metrics = pd.DataFrame(rows)
     metrics["tokens"] = metrics["step"].map(log["tokens"])
     metrics["train_loss"] = metrics["step"].map(log["train_loss"])
