@@ -121,6 +121,7 @@ def test_resources_keep_the_formulas_of_the_rule_files(cfg):
                                                 / (4 * 128 ** 2 + 2 * 128 * 512), rel=1e-12)
     assert grokking_train_runtime(g) == 10 + int(4 * grokking_seconds(g) / 60)
     assert grokking_measure_runtime(9) == 10 and grokking_measure_runtime(30) == 13
+    assert grokking_measure_runtime(30, n_null_draws=4) == 25
     assert train_mem_mb(SimpleNamespace(n_total=0)) == 1500
 
 

@@ -14,7 +14,7 @@ from toposcale.topology.metrics import BASELINE_COLUMNS, METRIC_COLUMNS, diagram
 from toposcale.topology.nulls import null_seed
 from toposcale.topology.persist import main as persist_main
 from toposcale.topology.persist import persist_files
-from toposcale.topology.summarise import NULL_METRICS, null_excess, summarise_run
+from toposcale.topology.summarise import NULL_METRICS, summarise_run
 
 TOPO = validate_config({})["topology"]
 RUN = "gelu-d16L1-s0"
@@ -174,13 +174,6 @@ def test_cloud_hygiene_edge_cases():
         cloud_hygiene(np.array([[0.0, np.nan]]))
     with pytest.raises(ValueError, match="shape"):
         cloud_hygiene(np.zeros(4))
-
-
-def test_null_excess_known_answers():
-    assert null_excess(4.0, [1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2)), pytest.approx(2 / np.sqrt(2)))
-    mean, sd, z = null_excess(1.0, [1.0])
-    assert mean == 1.0 and np.isnan(sd) and np.isnan(z)
-    assert all(np.isnan(v) for v in null_excess(1.0, []))
 
 
 def test_null_metrics_cover_every_metric_column():

@@ -57,12 +57,13 @@ rule grokking_measure:
         cfg=GROK,
         noise_fraction=config["topology"]["noise_fraction"],
         backend=config["topology"]["backend"],
+        n_null_draws=config["topology"]["nulls"]["n_draws"],
     log:
         PATHS.log("grokking", f"measure-{GROK_RUN}.log"),
     threads: 1
     resources:
         mem_mb=1500,
-        runtime=grokking_measure_runtime(len(GROK_STEPS)),
+        runtime=grokking_measure_runtime(len(GROK_STEPS), config["topology"]["nulls"]["n_draws"]),
     conda:
         ENV_TRAIN
     script:

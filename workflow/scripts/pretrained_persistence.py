@@ -11,6 +11,7 @@ layer_df, resample_df, betti_df, _ = analyse_clouds(
     layers, pca_components=topo["pca_components"], max_dim=topo["max_dim"], backend=topo["backend"],
     noise_fraction=topo["noise_fraction"], n_resamples=p.n_resamples, fraction=topo["bootstrap"]["fraction"],
     seed=p.seed, betti_grid_max=topo["betti_grid_max"], betti_grid_size=topo["betti_grid_size"],
+    n_null_draws=topo["nulls"]["n_draws"], min_distinct_fraction=topo["min_distinct_fraction"],
     where=f"{meta['model']}/{meta['corpus']}", log=lambda line: print(line, file=sys.stderr, flush=True))
 for df, out in ((layer_df, snakemake.output.layers), (resample_df, snakemake.output.resamples),
                 (betti_df, snakemake.output.betti)):

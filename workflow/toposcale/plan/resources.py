@@ -64,15 +64,16 @@ def grokking_train_runtime(grok: dict) -> int:
     return 10 + int(4 * grokking_seconds(grok) / 60)
 
 
-def grokking_measure_runtime(n_checkpoints: int) -> int:
-    """Minutes of one grokking measurement job: 10 plus one per ten checkpoints.
+def grokking_measure_runtime(n_checkpoints: int, n_null_draws: int = 0) -> int:
+    """Minutes of one grokking measurement job: 10 plus one per ten clouds measured (each checkpoint's
+    clouds once, and once more for each of its ``n_null_draws`` null draws).
 
     Examples
     --------
-    >>> grokking_measure_runtime(31)
-    13
+    >>> grokking_measure_runtime(31), grokking_measure_runtime(31, n_null_draws=4)
+    (13, 25)
     """
-    return 10 + n_checkpoints // 10
+    return 10 + n_checkpoints * (1 + n_null_draws) // 10
 
 
 def pretrained_resamples(config: dict) -> int:

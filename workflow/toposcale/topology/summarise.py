@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.plan.paths import step_name
-from toposcale.stats import percentile_ci
+from toposcale.stats import null_excess, percentile_ci
 from toposcale.topology.diagram_io import load_diagrams, load_null_diagrams
 from toposcale.topology.homology import rips_persistence
 from toposcale.topology.metrics import METRIC_COLUMNS, BASELINE_COLUMNS, betti_curve, diagram_metrics, diagram_scale
@@ -44,25 +44,6 @@ RUN_COLUMNS = ("activation", "size", "seed", "n_nonembed", "target_params", "hol
 NULL_METRICS = (*METRIC_COLUMNS, "scale")
 #: Column prefix of each null kind (``{m}_null_mean``: gaussian, ``{m}_perm_mean``: permutation).
 NULL_PREFIX = {"gaussian": "null", "permutation": "perm"}
-
-
-def null_excess(value: float, null_values) -> tuple[float, float, float]:
-    """``(mean, sd, z)`` of a metric's null draws: sample mean, sample sd (ddof=1) and ``(value - mean) / sd``.
-
-    ``sd`` is NaN with fewer than 2 draws; ``z`` is NaN where ``sd`` is 0 or not finite, or ``value`` is NaN.
-
-    Examples
-    --------
-    >>> null_excess(5.0, [1.0, 2.0, 3.0])
-    (2.0, 1.0, 3.0)
-    >>> null_excess(5.0, [2.0, 2.0])[2]
-    nan
-    """
-    v = np.asarray(null_values, dtype=np.float64)
-    mean = float(v.mean()) if v.size else float("nan")
-    sd = float(v.std(ddof=1)) if v.size >= 2 else float("nan")
-    z = (float(value) - mean) / sd if np.isfinite(sd) and sd > 0 else float("nan")
-    return mean, sd, z
 
 
 def null_columns(real: dict, draws: dict, noise_fraction: float) -> dict:
@@ -76,8 +57,9 @@ def null_columns(real: dict, draws: dict, noise_fraction: float) -> dict:
         per_draw = [{**diagram_metrics(d["h0"], d["h1"], scale=d["scale"], noise_fraction=noise_fraction),
                      "scale": d["scale"]} for d in draws.get(kind, [])]
         for m in NULL_METRICS:
-            mean, sd, z = null_excess(real[m], [r[m] for r in per_draw])
-            out[f"{m}_{prefix}_mean"], out[f"{m}_{prefix}_sd"], out[f"{m}_{prefix}_z"] = mean, sd, z
+            ex = null_excess(real[m], [r[m] for r in per_draw])
+            out[f"{m}_{prefix}_mean"], out[f"{m}_{prefix}_sd"], out[f"{m}_{prefix}_z"] = (
+                ex["null_mean"], ex["null_sd"], ex["null_z"])
     out["n_null_draws"] = len(draws.get("gaussian", []))
     return out
 
