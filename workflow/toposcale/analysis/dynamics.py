@@ -222,12 +222,15 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
             for metric, variant, col in series:
                 v = g[col].to_numpy(float)
                 ok = np.isfinite(v) & np.isfinite(loss)
-                if ok.sum() < min_points:
-                    continue
                 row = dict(info, source=source, layer=layer, metric=metric, variant=variant,
                            kind=_kind(metric), n_degenerate_dropped=n_dropped)
-                row.update(_series_row(v[ok], loss[ok], np.log(step[ok]), n_bootstrap,
-                                       stable_seed(seed, run, source, layer)))
+                if ok.sum() >= min_points:
+                    row.update(_series_row(v[ok], loss[ok], np.log(step[ok]), n_bootstrap,
+                                           stable_seed(seed, run, source, layer)))
+                elif n_dropped and np.isfinite(g_all[col].to_numpy(float)).sum() >= min_points:
+                    row.update(n=int(ok.sum()))  # kept as a row (no statistics) so the drop is counted
+                else:
+                    continue
                 run_rows.append(row)
         if run_rows:
             frame = pd.DataFrame(run_rows)
