@@ -220,8 +220,12 @@ def _gamma_text(r: dict, key: str = "gamma", name: str = "γ") -> str:
 
 
 def _size_ticks(ax, N: np.ndarray) -> None:
-    """Label the x axis at the model sizes themselves (25k, 99k, 1.2M), no minor labels."""
-    sizes = np.unique(N)
+    """Label the x axis at the model sizes themselves (25k, 99k, 1.2M), no minor labels. Sizes within 5%
+    of each other (the GELU and SwiGLU runs of one target size) share one tick, so labels never overlap."""
+    sizes = []
+    for n in np.unique(N):
+        if not sizes or n > sizes[-1] * 1.05:
+            sizes.append(float(n))
     ax.xaxis.set_major_locator(FixedLocator(sizes))
     ax.xaxis.set_major_formatter(FuncFormatter(
         lambda x, _: f"{x / 1e6:.3g}M" if x >= 1e6 else f"{x / 1e3:.3g}k" if x >= 1e3 else f"{x:g}"))
