@@ -15,8 +15,8 @@ from toposcale.experiments import grokking as g
 from toposcale.stats import null_excess
 from toposcale.topology.nulls import null_clouds
 
-#: Null draws per cloud: the config default (``topology.nulls.n_draws``; 4 where the key is not merged yet).
-K = validate_config({})["topology"].get("nulls", {}).get("n_draws", 4)
+#: Null draws per cloud: the config default (``topology.nulls.n_draws``).
+K = validate_config({})["topology"]["nulls"]["n_draws"]
 
 TINY = dict(p=29, train_fraction=0.65, lr=7e-3, weight_decay=3.0, control_weight_decay=0.0, steps=350,
             warmup_steps=10, d_model=64, n_heads=4, d_mlp=256, n_checkpoints=4)

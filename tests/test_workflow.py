@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, SNAKEMAKE, run_snakemake
-from toposcale.config import load_config
+from toposcale.config import load_config, validate_config
 from toposcale.plan.paths import StudyPaths
 from toposcale.plan.study import checkpoint_steps, layer_names, study_runs
 
@@ -105,7 +105,7 @@ def test_smoke_study_outputs(smoke_results):
         for col in ("h0_total_persistence_norm_null_z", "h1_max_lifetime_null_mean", "scale_null_sd",
                     "h0_total_persistence_perm_z", "n_distinct", "effective_rank", "degenerate"):
             assert col in m.columns, col
-        assert (m["n_null_draws"] == cfg.get("topology", {}).get("nulls", {}).get("n_draws", 4)).all()
+        assert (m["n_null_draws"] == validate_config(cfg)["topology"]["nulls"]["n_draws"]).all()
         assert (m["h0_total_persistence_null_sd"] > 0).all()
         nulls = sorted((out / "nulls" / run).rglob("*.npz"))
         assert len(nulls) == len(m)
