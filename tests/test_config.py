@@ -20,6 +20,7 @@ def test_defaults_filled():
     ({"topology": {"granularity": "step"}}, "topology.granularity"),
     ({"model": {"target_params": [25000], "holdout_params": [99000]}}, "holdout_params contains 99000"),
     ({"topology": {"bootstrap": {"n_resamples": 2}}}, "topology.bootstrap.n_resamples = 2"),
+    ({"pretrained": {"n_resamples": 199}}, "pretrained.n_resamples = 199 is not allowed: its 95% intervals"),
     ({"topology": {"nulls": {"n_draws": 1}}}, "topology.nulls.n_draws = 1 is not allowed: must be >= 2"),
     ({"topology": {"nulls": {"n_draws": 65}}}, "topology.nulls.n_draws = 65 is not allowed: must be <= 64"),
     ({"topology": {"nulls": {"n_draws": 2.5}}}, "topology.nulls.n_draws = 2.5 is not allowed: must be of type integer"),

@@ -125,6 +125,7 @@ def test_resources_keep_the_formulas_of_the_rule_files(cfg):
     assert train_mem_mb(SimpleNamespace(n_total=0)) == 1500
 
 
-def test_pretrained_resamples_default_to_the_bootstrap_setting():
-    assert pretrained_resamples(validate_config({"topology": {"bootstrap": {"n_resamples": 30}}})) == 30
+def test_pretrained_resamples_default_to_200_independent_of_the_bootstrap_setting():
+    assert pretrained_resamples(validate_config({"topology": {"bootstrap": {"n_resamples": 30}}})) == 200
     assert pretrained_resamples(validate_config({"pretrained": {"n_resamples": 0}})) == 0
+    assert pretrained_resamples(validate_config({"pretrained": {"n_resamples": 250}})) == 250

@@ -576,7 +576,7 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
         workflow=str(ROOT / "workflow"), common=str(ROOT / "workflow" / "rules" / "common.smk"),
         rules=str(ROOT / "workflow" / "rules" / "pretrained.smk")))
     results = tmp_path / "results"
-    cfg = {"results": str(results), "figures": {"dpi": 50}, "topology": {"bootstrap": {"n_resamples": 10}},
+    cfg = {"results": str(results), "figures": {"dpi": 50},
            "pretrained": {"builtin": [], "corpora": [str(notes)], "n_probe": 24, "max_tokens": 12,
                           "models": [{"name": "tenc", "path": str(tiny["bert"]), "kind": "encoder"},
                                      {"name": "tdec", "path": str(tiny["llama"]), "kind": "decoder"}]},
