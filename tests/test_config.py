@@ -6,7 +6,8 @@ from toposcale.config import ConfigError, load_config, validate_config
 def test_defaults_filled():
     cfg = validate_config({})
     assert cfg["training"]["tokens_per_param"] == [20]
-    assert cfg["topology"]["bootstrap"]["n_resamples"] == 100
+    assert cfg["topology"]["bootstrap"] == {"n_checkpoints": 0, "n_resamples": 200, "fraction": 0.8}  # off
+    assert cfg["pretrained"]["n_resamples"] == 200
     assert cfg["corpus"]["source"] == "builtin:kjv"
     assert cfg["topology"]["nulls"] == {"n_draws": 4, "kinds": ["gaussian", "permutation"]}
     assert cfg["topology"]["min_distinct_fraction"] == 0.5

@@ -50,6 +50,12 @@ def test_default_targets_of_the_smoke_study():
                                      cfg["topology"]["bootstrap"]["n_checkpoints"])) for r in runs)
     assert sum(t.endswith("/run.json") for t in targets) == len(runs) == 8
     assert sum(t.startswith("out/bootstrap/") for t in targets) == n_boot == 16
+    # the bootstrap tables are opt-in: none without topology.bootstrap.n_checkpoints
+    off = load_config(ROOT / "configs" / "smoke.yaml")
+    off["results"] = "out"
+    off["topology"]["bootstrap"]["n_checkpoints"] = 0
+    assert not any(t.startswith("out/bootstrap/") for t in default_targets(off))
+    assert load_config(ROOT / "config.yaml")["topology"]["bootstrap"]["n_checkpoints"] == 0
     assert "out/report/summary.md" in targets and "out/figures/grokking.png" in targets
     assert "out/analysis/external_demo_claims.csv" in targets and "out/figures/external_own_runs.png" in targets
     assert not any("pretrained" in t for t in targets)
