@@ -6,7 +6,8 @@ from toposcale.config import ConfigError, load_config, validate_config
 def test_defaults_filled():
     cfg = validate_config({})
     assert cfg["training"]["tokens_per_param"] == [20]
-    assert cfg["topology"]["bootstrap"]["n_resamples"] == 100
+    assert cfg["topology"]["bootstrap"] == {"n_checkpoints": 0, "n_resamples": 200, "fraction": 0.8}  # off
+    assert cfg["pretrained"]["n_resamples"] == 200
     assert cfg["corpus"]["source"] == "builtin:kjv"
     assert cfg["topology"]["nulls"] == {"n_draws": 4, "kinds": ["gaussian", "permutation"]}
     assert cfg["topology"]["min_distinct_fraction"] == 0.5
@@ -20,6 +21,7 @@ def test_defaults_filled():
     ({"topology": {"granularity": "step"}}, "topology.granularity"),
     ({"model": {"target_params": [25000], "holdout_params": [99000]}}, "holdout_params contains 99000"),
     ({"topology": {"bootstrap": {"n_resamples": 2}}}, "topology.bootstrap.n_resamples = 2"),
+    ({"pretrained": {"n_resamples": 199}}, "pretrained.n_resamples = 199 is not allowed: its 95% intervals"),
     ({"topology": {"nulls": {"n_draws": 1}}}, "topology.nulls.n_draws = 1 is not allowed: must be >= 2"),
     ({"topology": {"nulls": {"n_draws": 65}}}, "topology.nulls.n_draws = 65 is not allowed: must be <= 64"),
     ({"topology": {"nulls": {"n_draws": 2.5}}}, "topology.nulls.n_draws = 2.5 is not allowed: must be of type integer"),

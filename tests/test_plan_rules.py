@@ -50,6 +50,12 @@ def test_default_targets_of_the_smoke_study():
                                      cfg["topology"]["bootstrap"]["n_checkpoints"])) for r in runs)
     assert sum(t.endswith("/run.json") for t in targets) == len(runs) == 8
     assert sum(t.startswith("out/bootstrap/") for t in targets) == n_boot == 16
+    # the bootstrap tables are opt-in: none without topology.bootstrap.n_checkpoints
+    off = load_config(ROOT / "configs" / "smoke.yaml")
+    off["results"] = "out"
+    off["topology"]["bootstrap"]["n_checkpoints"] = 0
+    assert not any(t.startswith("out/bootstrap/") for t in default_targets(off))
+    assert load_config(ROOT / "config.yaml")["topology"]["bootstrap"]["n_checkpoints"] == 0
     assert "out/report/summary.md" in targets and "out/figures/grokking.png" in targets
     assert "out/analysis/external_demo_claims.csv" in targets and "out/figures/external_own_runs.png" in targets
     assert not any("pretrained" in t for t in targets)
@@ -125,6 +131,7 @@ def test_resources_keep_the_formulas_of_the_rule_files(cfg):
     assert train_mem_mb(SimpleNamespace(n_total=0)) == 1500
 
 
-def test_pretrained_resamples_default_to_the_bootstrap_setting():
-    assert pretrained_resamples(validate_config({"topology": {"bootstrap": {"n_resamples": 30}}})) == 30
+def test_pretrained_resamples_default_to_200_independent_of_the_bootstrap_setting():
+    assert pretrained_resamples(validate_config({"topology": {"bootstrap": {"n_resamples": 30}}})) == 200
     assert pretrained_resamples(validate_config({"pretrained": {"n_resamples": 0}})) == 0
+    assert pretrained_resamples(validate_config({"pretrained": {"n_resamples": 250}})) == 250

@@ -332,20 +332,21 @@ def test_subsample_interval_recovers_standard_error():
     rng = np.random.default_rng(3)
     x = rng.normal(size=200)
     reps = [x[rng.choice(200, 160, replace=False)].mean() for _ in range(2000)]
-    lo, hi = subsample_interval(x.mean(), reps, 200, 160)
+    lo, hi = subsample_interval(x.mean(), reps, 200, 160, method="rescaled")
     # n-point standard error of the mean is 1/sqrt(200); a 95% interval spans 2 * 1.96 of it
     assert (hi - lo) / (2 * 1.96) == pytest.approx(1 / math.sqrt(200), rel=0.1)
     assert lo < x.mean() < hi
-    # raw percentiles of the subsample values would be too narrow by sqrt(n/m - 1) = 0.5 here
-    raw = np.quantile(reps, [0.025, 0.975])
+    # the percentile interval (raw percentiles of the subsample values) is narrower by sqrt(n/m - 1) = 0.5 here
+    raw = subsample_interval(x.mean(), reps, 200, 160, method="percentile")
+    assert raw == pytest.approx(tuple(np.quantile(reps, [0.025, 0.975])))
     assert (raw[1] - raw[0]) / (2 * 1.96) == pytest.approx(0.5 / math.sqrt(200), rel=0.1)
     with pytest.raises(ValueError, match="0 < m < n"):
-        subsample_interval(0.0, reps, 10, 10)
+        subsample_interval(0.0, reps, 10, 10, method="percentile")
     # a two-humped replicate distribution (an outlier in or out of the subsample) would reach below the
     # statistic's range; the interval is clipped to it
     humps = np.r_[np.full(15, 3.0), np.full(5, 1.0)]  # median 3, 2.5% quantile 1, scale factor sqrt(400/100) = 2
-    assert subsample_interval(3.0, humps, 500, 400) == pytest.approx((-1.0, 3.0))
-    assert subsample_interval(3.0, humps, 500, 400, support=(1.0, np.inf)) == pytest.approx((1.0, 3.0))
+    assert subsample_interval(3.0, humps, 500, 400, method="rescaled") == pytest.approx((-1.0, 3.0))
+    assert subsample_interval(3.0, humps, 500, 400, support=(1.0, np.inf), method="rescaled") == pytest.approx((1.0, 3.0))
 
 
 def _planted_layers(n=60, seed=0):
@@ -371,9 +372,14 @@ def test_expansion_ratio_planted_scaling():
     # the same H1 in every layer up to scale: perfect rank agreement is undefined (constant) -> NaN or 1
     assert layer_df["h1_total_persistence_norm"].nunique() <= 3
     assert set(betti["layer"]) == {"embed", "block00", "block01"} and set(betti["dim"]) == {0, 1}
-    # the full-data estimate sits inside its own interval for every layer and metric
-    for col in ("h0_total_persistence", "h1_total_persistence", "scale"):
-        assert (layer_df[f"{col}_lo"] <= layer_df[col] + 1e-9).all() and (layer_df[col] <= layer_df[f"{col}_hi"] + 1e-9).all()
+    # intervals are percentile intervals of the m-point subsample values (not rescaled to n): H0 total
+    # persistence, a sum over m - 1 MST edges, lies below its n-point value on every subsample
+    for name in layer_df["layer"]:
+        vals = res.loc[res["layer"] == name]
+        row_l = layer_df.set_index("layer").loc[name]
+        for col in ("h0_total_persistence", "h1_total_persistence", "scale"):
+            assert (row_l[f"{col}_lo"], row_l[f"{col}_hi"]) == pytest.approx(tuple(np.quantile(vals[col], [0.025, 0.975])))
+        assert row_l["h0_total_persistence_hi"] < row_l["h0_total_persistence"]
     assert (layer_df["n_components"] == 5).all() and (layer_df["pca_explained"] < 1).all()
 
 
@@ -570,7 +576,7 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
         workflow=str(ROOT / "workflow"), common=str(ROOT / "workflow" / "rules" / "common.smk"),
         rules=str(ROOT / "workflow" / "rules" / "pretrained.smk")))
     results = tmp_path / "results"
-    cfg = {"results": str(results), "figures": {"dpi": 50}, "topology": {"bootstrap": {"n_resamples": 10}},
+    cfg = {"results": str(results), "figures": {"dpi": 50},
            "pretrained": {"builtin": [], "corpora": [str(notes)], "n_probe": 24, "max_tokens": 12,
                           "models": [{"name": "tenc", "path": str(tiny["bert"]), "kind": "encoder"},
                                      {"name": "tdec", "path": str(tiny["llama"]), "kind": "decoder"}]},

@@ -1,5 +1,5 @@
 # Extraction (torch, one job per run) -> persistence (numpy + compiled backend, granularity from
-# config) -> per-run metrics table; bootstrap CIs for chosen checkpoints.
+# config) -> per-run metrics table; optional per-checkpoint subsample-interval tables (topology.bootstrap).
 # NB: in rules defined in a loop, directive values are evaluated at definition time, but a shell:
 # string is evaluated when the job runs (the loop variable has moved on by then), so per-run values
 # reach shell commands only through params.

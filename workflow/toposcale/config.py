@@ -134,6 +134,11 @@ def _describe(error) -> str:
     return f"{key} = {error.instance!r} is not allowed: {error.message}"
 
 
+#: Fewest resamples behind a printed 95% interval: its 2.5% and 97.5% quantiles then rest on at least
+#: 5 resample values each beyond them.
+MIN_RESAMPLES_95 = 200
+
+
 def validate_config(config: dict, schema_path=SCHEMA_PATH) -> dict:
     """Return a validated copy of ``config`` with schema defaults filled in.
 
@@ -168,6 +173,7 @@ def _check_consistency(cfg: dict) -> None:
 
     ``corpus.source`` is a builtin (``builtin:...``, checked when the corpus is read) or a file or folder,
     which must exist (relative paths from the working directory) so that a typo stops before any job.
+    ``pretrained.n_resamples`` is 0 (no intervals) or at least :data:`MIN_RESAMPLES_95`.
 
     Examples
     --------
@@ -186,6 +192,10 @@ def _check_consistency(cfg: dict) -> None:
                 f"config error: model.holdout_params contains {h}, which is not in model.target_params {targets}")
     if len(targets) - len(set(cfg["model"]["holdout_params"])) < 1:
         raise ConfigError("config error: model.holdout_params holds out every size; keep at least one to fit on")
+    n_sub = cfg["pretrained"]["n_resamples"]
+    if 0 < n_sub < MIN_RESAMPLES_95:
+        raise ConfigError(f"config error: pretrained.n_resamples = {n_sub} is not allowed: its 95% intervals (2.5% "
+                          f"and 97.5% quantiles) need at least {MIN_RESAMPLES_95} subsamples; use 0 for no intervals")
 
 
 def load_config(path) -> dict:

@@ -77,13 +77,12 @@ def grokking_measure_runtime(n_checkpoints: int, n_null_draws: int = 0) -> int:
 
 
 def pretrained_resamples(config: dict) -> int:
-    """Subsamples per (model, corpus) of the pretrained comparison: ``pretrained.n_resamples`` when set,
-    else ``topology.bootstrap.n_resamples``.
+    """Subsamples per (model, corpus) of the pretrained comparison: ``pretrained.n_resamples`` (schema
+    default 200; 0 or at least 200, see :func:`toposcale.config.validate_config`).
 
     Examples
     --------
-    >>> cfg = {"pretrained": {}, "topology": {"bootstrap": {"n_resamples": 100}}}
-    >>> pretrained_resamples(cfg), pretrained_resamples({**cfg, "pretrained": {"n_resamples": 20}})
-    (100, 20)
+    >>> pretrained_resamples({"pretrained": {"n_resamples": 200}})
+    200
     """
-    return config["pretrained"].get("n_resamples", config["topology"]["bootstrap"]["n_resamples"])
+    return int(config["pretrained"]["n_resamples"])

@@ -127,12 +127,14 @@ def _geomspace(a: float, b: float, n: int) -> list[float]:
 
 
 def bootstrap_steps(steps: list[int], n: int) -> list[int]:
-    """The final checkpoint and the checkpoints nearest to final/10, final/100, ... (``n`` in all).
+    """The final checkpoint and the checkpoints nearest to final/10, final/100, ... (at most ``n``; none for 0).
 
     Examples
     --------
     >>> bootstrap_steps(checkpoint_steps(4336, 25), 3)
     [40, 416, 4336]
+    >>> bootstrap_steps(checkpoint_steps(4336, 25), 0)
+    []
     """
     nonzero = [s for s in steps if s > 0]
     final = nonzero[-1]

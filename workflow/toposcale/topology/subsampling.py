@@ -1,7 +1,8 @@
-"""m-out-of-n subsampling of point clouds for confidence intervals of diagram metrics.
+"""m-out-of-n subsampling of point clouds, and intervals of diagram metrics from the subsample values.
 
-numpy only (plus the compiled persistence backend through :mod:`toposcale.topology.homology`). The
-percentile interval of the resampled values is :func:`toposcale.stats.percentile_ci`.
+numpy only at import (plus the compiled persistence backend through :mod:`toposcale.topology.homology`).
+The percentile interval of the resampled values is :func:`toposcale.stats.percentile_ci`; which interval
+suits which statistic is in :func:`subsample_interval`.
 
 Resamples are drawn **without replacement**. Drawing with replacement (the classical bootstrap)
 duplicates points, and every duplicate adds a zero-length H0 bar and removes a positive one: H0
@@ -22,7 +23,7 @@ from toposcale.topology.distances import CloudError, pairwise_distances, validat
 from toposcale.topology.homology import rips_persistence_from_distances
 from toposcale.topology.metrics import cloud_baselines, diagram_metrics, diagram_scale
 
-__all__ = ["bootstrap_cloud", "subsample_indices", "subsample_interval"]
+__all__ = ["INTERVAL_METHODS", "bootstrap_cloud", "subsample_indices", "subsample_interval"]
 
 
 def subsample_indices(n: int, m: int, n_resamples: int, seed: int) -> np.ndarray:
@@ -115,41 +116,80 @@ def bootstrap_cloud(
     return rows
 
 
-def subsample_interval(estimate: float, replicates, n: int, m: int, level: float = 0.95,
-                       support: tuple[float, float] = (-np.inf, np.inf)) -> tuple[float, float]:
-    """Confidence interval for an n-point statistic from its values on m-point subsamples.
+#: The methods of :func:`subsample_interval`.
+INTERVAL_METHODS = ("percentile", "rescaled")
 
-    ``estimate + sqrt(m / (n - m)) * (q_lo - med, q_hi - med)`` with ``q_lo, q_hi`` the
-    ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles and ``med`` the median of the finite
-    ``replicates`` (delete-d jackknife scaling, Shao and Wu 1989; see the module docstring), clipped
-    to the statistic's ``support`` (e.g. ``(0, inf)`` for total persistence, ``(1, inf)`` for an
-    expansion ratio). Clipping matters for statistics driven by a few points, such as the scale (the
-    longest MST edge, often set by one outlying text): subsamples with and without the outlier give
-    a two-humped distribution whose scaled spread can cross the support's edge.
-    Returns ``(nan, nan)`` when fewer than 2 replicates are finite or ``estimate`` is not finite.
+
+def subsample_interval(estimate: float, replicates, n: int, m: int, level: float = 0.95,
+                       support: tuple[float, float] = (-np.inf, np.inf), *, method: str) -> tuple[float, float]:
+    """Interval for a statistic from its values on m-point subsamples of the n data points.
+
+    ``method`` is chosen by the caller for each statistic (no default):
+
+    ``"percentile"``
+        ``(q_lo, q_hi)``, the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the finite
+        ``replicates`` (:func:`toposcale.stats.percentile_ci`), with no rescaling and no centring: the
+        central ``level`` range of the statistic over the drawn m-point subsamples of the data, i.e.
+        how far the statistic moves when ``n - m`` of the ``n`` points are left out. It is not a
+        confidence interval for the n-point value with guaranteed coverage. For ``m / n -> 0`` it
+        estimates the central range of the statistic's sampling distribution at size ``m`` without
+        knowing the statistic's convergence rate (the U-statistic argument of Politis, Romano and Wolf,
+        *Subsampling*, Springer 1999, section 2.2, which needs no rate before the subsample values are
+        centred and scaled); at a fixed fraction such as ``m / n = 0.8`` the subsamples share most of
+        their points and the range is narrower than that sampling distribution. It describes the
+        statistic at ``m`` points: a sum that grows with the number of points (H0 total persistence,
+        bar counts) lies below its n-point value, and a maximum (the scale, a longest bar) never
+        exceeds its n-point value when its points are kept. This is the method for every diagram
+        metric, for the scale (a maximum), for scale-normalised metrics (divided by a maximum) and for
+        ratios of them such as the expansion ratio (a maximum over layers): none is a smooth
+        statistic, and their rate of convergence is not known, so the subsampling confidence interval
+        of Politis and Romano (which needs that rate) is not available.
+    ``"rescaled"``
+        ``estimate + sqrt(m / (n - m)) * (q_lo - med, q_hi - med)`` with ``med`` the median of the
+        replicates: the delete-d jackknife scaling (Shao and Wu, Ann. Statist. 17:1176, 1989), valid
+        for smooth (root-n, asymptotically normal) statistics such as means, whose variance at
+        subsample size m is ``sigma^2 (1/m - 1/n)`` without replacement. Not valid for maxima: for the
+        maximum of uniform samples its upper end is the sample maximum (see
+        ``tests/test_subsample_intervals.py`` for its coverage).
+
+    Either interval is clipped to the statistic's ``support`` (e.g. ``(0, inf)`` for total
+    persistence, ``(1, inf)`` for an expansion ratio). Returns ``(nan, nan)`` when fewer than 2
+    replicates are finite or ``estimate`` is not finite.
 
     Examples
     --------
     Sample means of m = 80 of n = 100 standard normal points spread by ``sqrt(1/80 - 1/100)``; the
-    interval recovers the n-point standard error ``1/sqrt(100) = 0.1``:
+    rescaled interval recovers the n-point standard error ``1/sqrt(100) = 0.1``, the percentile
+    interval is the half-as-wide spread at m = 80 with the finite-population correction:
 
     >>> rng = np.random.default_rng(0)
     >>> x = rng.normal(size=100)
     >>> reps = [x[rng.choice(100, 80, replace=False)].mean() for _ in range(4000)]
-    >>> lo, hi = subsample_interval(x.mean(), reps, 100, 80)
+    >>> lo, hi = subsample_interval(x.mean(), reps, 100, 80, method="rescaled")
     >>> round((hi - lo) / (2 * 1.96), 2)
     0.1
+    >>> lo, hi = subsample_interval(x.mean(), reps, 100, 80, method="percentile")
+    >>> round((hi - lo) / (2 * 1.96), 2)
+    0.05
     """
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"subsample_interval: method must be one of {INTERVAL_METHODS}, got {method!r}")
     if not 0 < m < n:
         raise ValueError(f"subsample_interval: need 0 < m < n, got m = {m}, n = {n}; "
-                              f"use a subsample fraction below 1")
+                         f"use a subsample fraction below 1")
     reps = np.asarray(replicates, dtype=np.float64)
     reps = reps[np.isfinite(reps)]
     if reps.size < 2 or not np.isfinite(estimate):
         return float("nan"), float("nan")
-    a = (1.0 - level) / 2.0
-    q_lo, med, q_hi = np.quantile(reps, [a, 0.5, 1.0 - a])
-    c = math.sqrt(m / (n - m))
-    lo = min(max(estimate + c * (q_lo - med), support[0]), support[1])
-    hi = min(max(estimate + c * (q_hi - med), support[0]), support[1])
+    if method == "percentile":
+        from toposcale.stats import percentile_ci  # here, not at the top: this module imports numpy only
+
+        lo, hi = percentile_ci(reps, level)
+    else:
+        a = (1.0 - level) / 2.0
+        q_lo, med, q_hi = np.quantile(reps, [a, 0.5, 1.0 - a])
+        c = math.sqrt(m / (n - m))
+        lo, hi = estimate + c * (q_lo - med), estimate + c * (q_hi - med)
+    lo = min(max(lo, support[0]), support[1])
+    hi = min(max(hi, support[0]), support[1])
     return float(lo), float(hi)

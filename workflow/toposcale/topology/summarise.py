@@ -37,7 +37,7 @@ from toposcale.stats import null_excess, percentile_ci
 from toposcale.topology.diagram_io import load_diagrams, load_null_diagrams
 from toposcale.topology.homology import rips_persistence
 from toposcale.topology.metrics import METRIC_COLUMNS, BASELINE_COLUMNS, betti_curve, diagram_metrics, diagram_scale
-from toposcale.topology.subsampling import bootstrap_cloud, subsample_interval
+from toposcale.topology.subsampling import bootstrap_cloud
 
 RUN_COLUMNS = ("activation", "size", "seed", "n_nonembed", "target_params", "holdout", "tokens_per_param")
 #: Columns that get null summaries: every diagram metric and the cloud's scale.
@@ -116,17 +116,18 @@ def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json
 
 
 def bootstrap_checkpoint(clouds_path, topology: dict, seed: int, run: str, step: int):
-    """Percentile bootstrap CIs (m-out-of-n subsampling without replacement) for every layer of a checkpoint.
+    """Percentile intervals over m-out-of-n subsamples (without replacement) for every layer of a checkpoint.
 
     For each (source, layer) cloud of ``clouds_path``: ``n_resamples`` subsamples of
     ``m = round(fraction * n)`` points without replacement (duplicated points would add zero-length H0
     bars and bias H0 down), diagrams and metrics of each. Returns a long DataFrame (run, step, source,
-    layer, metric, estimate, lo, hi, lo_scaled, hi_scaled, n_resamples, m): ``estimate`` is the metric of
-    the full cloud; ``lo``/``hi`` are the 2.5/97.5 percentiles of the m-point subsample values (the
-    interval for an m-point cloud); ``lo_scaled``/``hi_scaled`` rescale that spread to n points
-    (delete-d jackknife, :func:`toposcale.topology.subsampling.subsample_interval`), the interval to quote for the
-    n-point value. Sums over bars (total persistence, counts) grow with n, so compare ``estimate`` with
-    the scaled interval, not the raw one.
+    layer, metric, estimate, lo, hi, n_resamples, m): ``estimate`` is the metric of the full cloud;
+    ``lo``/``hi`` are the 2.5/97.5 percentiles of the m-point subsample values
+    (:func:`toposcale.stats.percentile_ci`, as in method ``"percentile"`` of
+    :func:`toposcale.topology.subsampling.subsample_interval`): the spread of
+    the metric of an m-point cloud, not rescaled to n points (no metric here is a smooth statistic; see
+    that function). Sums over bars (total persistence, counts) grow with the number of points, so the
+    interval of such a metric lies below ``estimate``.
     """
     boot = topology["bootstrap"]
     rows = []
@@ -146,9 +147,6 @@ def bootstrap_checkpoint(clouds_path, topology: dict, seed: int, run: str, step:
             for metric, value in est.items():
                 values = [r[metric] for r in reps]
                 lo, hi = percentile_ci(values)
-                lo_s, hi_s = (subsample_interval(value, values, len(X), m, support=(0.0, np.inf))
-                              if 0 < m < len(X) else (float("nan"), float("nan")))
                 rows.append({"run": run, "step": step, "source": source, "layer": layer, "metric": metric,
-                             "estimate": value, "lo": lo, "hi": hi, "lo_scaled": lo_s, "hi_scaled": hi_s,
-                             "n_resamples": len(reps), "m": m})
+                             "estimate": value, "lo": lo, "hi": hi, "n_resamples": len(reps), "m": m})
     return pd.DataFrame(rows)

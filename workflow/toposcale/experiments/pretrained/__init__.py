@@ -75,15 +75,15 @@ an expansion ratio: the ratios are then NaN and ``expansion_ratio_note`` records
 Confidence intervals
 --------------------
 Per layer: ``n_resamples`` subsamples of ``m = round(fraction * n)`` of the ``n`` probe points without
-replacement, the same subsample for every layer (so ratios across layers are paired). A statistic
-``theta`` computed on all ``n`` points gets the interval
-``theta + sqrt(m / (n - m)) * (q_a - med, q_b - med)`` where ``q_a, q_b`` are the ``alpha/2`` and
-``1 - alpha/2`` quantiles and ``med`` the median of the subsample values: the delete-d jackknife scaling
-(Shao and Wu 1989), which turns the spread of m-point subsamples (whose variance, for a smooth
-statistic, is ``sigma^2 (1/m - 1/n)``) into that of the n-point statistic (``sigma^2 / n``), and
-centring on the median removes the shift caused by statistics that depend on the number of points
-(H0 total persistence grows with n). Intervals are clipped to the statistic's range (metrics >= 0,
-expansion ratios >= 1). See :func:`toposcale.topology.subsampling.subsample_interval`. Perplexity
+replacement, the same subsample for every layer (so ratios across layers are paired). A statistic's
+interval ``(_lo, _hi)`` is the ``alpha/2`` and ``1 - alpha/2`` quantiles of its values on the subsamples,
+not rescaled to ``n`` points (:func:`toposcale.topology.subsampling.subsample_interval`, method
+``"percentile"``): the scale is a maximum, longest bars are maxima, ``_norm`` metrics divide by a maximum
+and the expansion ratio is a maximum over layers, so the smooth-statistic (delete-d jackknife) rescaling
+does not apply, and their convergence rate is not known. The interval is the spread of the statistic
+when ``n - m`` texts are left out, at ``m`` texts (sums such as H0 total persistence are smaller at ``m``
+points than at ``n``); it is not a confidence interval with guaranteed coverage. Intervals are clipped
+to the statistic's range (metrics >= 0, expansion ratios >= 1). Perplexity
 intervals are ordinary percentile bootstrap intervals over texts (ratio of summed NLL to summed token
 counts).
 

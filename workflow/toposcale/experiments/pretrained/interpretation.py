@@ -82,9 +82,11 @@ def interpretation_report(table, corpus_table, layer_table, level: float = 0.95,
             "geometry' only where its interval lies above 1, else 'explained by its null (covariance-matched "
             "Gaussian)'. A layer with fewer distinct pooled vectors than the configured fraction of its points is "
             "degenerate; a degenerate embedding cloud is never a denominator.",
-            f"- Intervals: {pct}% subsampling intervals (m of n probe texts without replacement, the same "
-            "subsamples for every layer, delete-d jackknife scaling, clipped to the statistic's range, e.g. >= 1 for "
-            "expansion ratios); perplexity: bootstrap over texts.",
+            f"- Intervals: central {pct}% of the statistic over subsamples of m of n probe texts (without "
+            "replacement, the same subsamples for every layer; not rescaled to n, because the scale, longest bars "
+            "and expansion ratios are maxima; clipped to the statistic's range, e.g. >= 1 for expansion ratios): "
+            "how far a value moves when n - m texts are left out, not a confidence interval with known coverage; "
+            "perplexity: bootstrap over texts.",
             "- Scale: the longest minimum-spanning-tree edge, often set by one outlying text, so scale-normalised "
             "values and their intervals move when a subsample drops that text.",
             "- Peak stability: fraction of subsamples whose H0 peak is the same layer as on all texts.", ""]

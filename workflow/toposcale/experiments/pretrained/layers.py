@@ -67,7 +67,9 @@ def analyse_clouds(layers: dict, pca_components: int = 50, max_dim: int = 1, bac
         ``scale`` and the metrics of :func:`toposcale.topology.metrics.diagram_metrics` on the projected cloud,
         the baselines of :func:`toposcale.topology.metrics.cloud_baselines` on the raw cloud, ``backend``,
         ``homology_seconds``, and for ``scale`` and every metric ``{metric}_lo`` / ``{metric}_hi``
-        (:func:`toposcale.topology.subsampling.subsample_interval` at ``level``; NaN without resamples),
+        (:func:`toposcale.topology.subsampling.subsample_interval`, method ``"percentile"``, at ``level``:
+        the central range of the metric over the m-text subsamples, not rescaled to n; NaN without
+        resamples),
         ``n_resamples`` and ``m``; ``degenerate`` (``n_distinct < min_distinct_fraction * n_points``),
         ``n_null_draws`` and, for ``scale`` and every metric, ``{metric}_null_mean``, ``{metric}_null_sd``
         (ddof = 1) and ``{metric}_null_z`` over the null draws
@@ -141,7 +143,7 @@ def analyse_clouds(layers: dict, pca_components: int = 50, max_dim: int = 1, bac
         for name, est in zip(layer_df["layer"], layer_df[metric]):
             if n_resamples:
                 a, b = subsample_interval(est, resample_df.loc[resample_df["layer"] == name, metric], n, m, level,
-                                          support=_support(metric))
+                                          support=_support(metric), method="percentile")
             else:
                 a = b = float("nan")
             lo.append(a)
@@ -165,7 +167,8 @@ def add_relative_columns(layer_df, resample_df=None, level: float = 0.95) -> Non
     Columns ``h0_total_persistence_rel`` = ``TP0(l) / TP0(embed)`` and
     ``h0_total_persistence_norm_rel`` (same with the scale-normalised values), NaN when the embedding
     value is 0 or the embedding cloud is ``degenerate``; with subsamples, ``_lo``/``_hi`` from the paired
-    per-subsample ratios (:func:`toposcale.topology.subsampling.subsample_interval`), else NaN. The
+    per-subsample ratios (:func:`toposcale.topology.subsampling.subsample_interval`, method
+    ``"percentile"``), else NaN. The
     maximum over layers of ``*_rel`` is the expansion ratio. Null-adjusted, where the table has
     ``{col}_null_mean``: ``{col}_null_rel`` = ``A(l) / A(embed)`` with ``A(l) = TP0(l) / TP0_null_mean(l)``
     (the layer's value over the mean of its covariance-matched Gaussian null draws), NaN under the same
@@ -187,7 +190,8 @@ def add_relative_columns(layer_df, resample_df=None, level: float = 0.95) -> Non
             with np.errstate(divide="ignore", invalid="ignore"):
                 reps = np.where(wide[:, :1] > 0, wide / wide[:, :1], np.nan)
             for j in range(len(names)):
-                lo[j], hi[j] = subsample_interval(rel[j], reps[:, j], n, m, level, support=(0.0, np.inf))
+                lo[j], hi[j] = subsample_interval(rel[j], reps[:, j], n, m, level, support=(0.0, np.inf),
+                                                  method="percentile")
         order = df.index
         layer_df.loc[order, f"{col}_rel"] = rel
         layer_df.loc[order, f"{col}_rel_lo"] = lo

@@ -133,7 +133,7 @@ def _ratio_columns(row: dict, values, names, depth, resample_df, column: str, su
     if resample_df is not None and np.isfinite(ratio) and m < n:
         reps, peaks = ratio_replicates(resample_df, names, column, divisors)
         if reps.size:
-            lo, hi = subsample_interval(ratio, reps, n, m, level, support=(1.0, np.inf))
+            lo, hi = subsample_interval(ratio, reps, n, m, level, support=(1.0, np.inf), method="percentile")
             stability = float(np.mean(peaks == peak))
     row[f"expansion_ratio{suffix}_lo"] = lo
     row[f"expansion_ratio{suffix}_hi"] = hi
@@ -227,11 +227,14 @@ def corpus_comparison(results: dict, level: float = 0.95) -> pd.DataFrame:
         One row per (model, reference corpus ``corpus_a`` = the model's first corpus, other corpus
         ``corpus_b``, metric) with ``value_a``, ``value_b``, ``diff`` = ``value_b - value_a`` and its
         interval ``diff_lo``, ``diff_hi``, and ``ci_excludes_zero``. Metrics: ``expansion_ratio``,
-        ``expansion_ratio_norm`` (interval: independent paired-by-index subsample replicates of the
-        two corpora, each scaled as in
-        :func:`toposcale.topology.subsampling.subsample_interval`), ``mean_h0_total_persistence_norm``
-        and ``mean_h1_total_persistence_norm`` (mean over layers, same interval), ``peak_depth``
-        (no interval) and, for decoders, ``perplexity`` (bootstrap over texts of both corpora).
+        ``expansion_ratio_norm``, ``mean_h0_total_persistence_norm`` and ``mean_h1_total_persistence_norm``
+        (mean over layers), each with the percentile interval (:func:`toposcale.stats.percentile_ci` at
+        ``level``) of the finite ``rep_b[i] - rep_a[i]`` (at least 2, else NaN) over the first ``k`` subsample replicates of the two corpora
+        paired by index (independent subsamples, different texts; ``k`` = the smaller count): the spread
+        of the difference between m-text subsamples, not rescaled to n (see
+        :func:`toposcale.topology.subsampling.subsample_interval`, method ``"percentile"``); ``peak_depth``
+        (no interval) and, for decoders, ``perplexity`` (percentile interval of the difference of the two
+        corpora's bootstrap replicates over texts).
     """
     by_model: dict[str, list] = {}
     for (model, corpus) in results:
@@ -242,18 +245,15 @@ def corpus_comparison(results: dict, level: float = 0.95) -> pd.DataFrame:
         for b in corpora[1:]:
             ra, rb = results[(model, a)], results[(model, b)]
             kind = ra["meta"].get("kind")
-            for metric, (va, reps_a, ca), (vb, reps_b, cb) in _corpus_metrics(ra, rb):
+            for metric, (va, reps_a), (vb, reps_b) in _corpus_metrics(ra, rb):
                 diff = vb - va
                 lo = hi = float("nan")
-                if (reps_a is not None and reps_b is not None and np.isfinite(reps_a).sum() >= 2
-                        and np.isfinite(reps_b).sum() >= 2):
+                if reps_a is not None and reps_b is not None and np.isfinite(diff):
                     k = min(len(reps_a), len(reps_b))
-                    da = ca * (reps_a[:k] - np.nanmedian(reps_a[:k]))
-                    db = cb * (reps_b[:k] - np.nanmedian(reps_b[:k]))
-                    d = (db - da)[np.isfinite(db - da)]
-                    if d.size >= 2 and np.isfinite(diff):
-                        q_lo, q_hi = percentile_ci(d, level)
-                        lo, hi = float(diff + q_lo), float(diff + q_hi)
+                    d = reps_b[:k] - reps_a[:k]
+                    d = d[np.isfinite(d)]
+                    if d.size >= 2:
+                        lo, hi = percentile_ci(d, level)
                 rows.append({"model": model, "kind": kind, "corpus_a": a, "corpus_b": b, "metric": metric,
                              "value_a": va, "value_b": vb, "diff": diff, "diff_lo": lo, "diff_hi": hi,
                              "ci_excludes_zero": bool(np.isfinite(lo) and (lo > 0 or hi < 0))})
@@ -263,10 +263,7 @@ def corpus_comparison(results: dict, level: float = 0.95) -> pd.DataFrame:
 
 
 def _corpus_metrics(ra: dict, rb: dict):
-    """Yield (metric, (value, replicates, scale_factor) for a, same for b)."""
-    def scale_factor(layers):
-        n, m = int(layers["n_points"].iloc[0]), int(layers["m"].iloc[0])
-        return math.sqrt(m / (n - m)) if 0 < m < n else float("nan")
+    """Yield (metric, (value, replicates) for a, same for b)."""
 
     def pieces(r, what):
         layers = r["layers"].sort_values("layer_index")
@@ -276,26 +273,26 @@ def _corpus_metrics(ra: dict, rb: dict):
         if what.startswith("expansion_ratio"):
             col = "h0_total_persistence" + ("_norm" if what.endswith("_norm") else "")
             if embed_degenerate(layers):          # a degenerate embedding cloud is never a denominator
-                return float("nan"), None, float("nan")
+                return float("nan"), None
             value = expansion_ratio(layers[col])[0]
             reps = ratio_replicates(res, names, col)[0] if has else None
         else:
             col = what.replace("mean_", "")
             value = float(layers[col].mean())
             reps = res.groupby("resample")[col].mean().to_numpy() if has else None
-        return value, reps, scale_factor(layers) if has else float("nan")
+        return value, reps
 
     for what in ("expansion_ratio", "expansion_ratio_norm", "mean_h0_total_persistence_norm",
                  "mean_h1_total_persistence_norm"):
         yield what, pieces(ra, what), pieces(rb, what)
     pa = summarise_depth(ra["layers"])
     pb = summarise_depth(rb["layers"])
-    yield "peak_depth", (pa, None, 1.0), (pb, None, 1.0)
+    yield "peak_depth", (pa, None), (pb, None)
     if ra["meta"].get("kind") == "decoder" and ra.get("nll_sum") is not None and rb.get("nll_sum") is not None:
         va, ba = perplexity_replicates(ra["nll_sum"], ra["n_predicted"])
         vb, bb = perplexity_replicates(rb["nll_sum"], rb["n_predicted"])
-        # bootstrap replicates of exp(mean NLL): centred at their median like the subsample replicates
-        yield "perplexity", (va, ba, 1.0), (vb, bb, 1.0)
+        # bootstrap replicates of exp(mean NLL) over texts
+        yield "perplexity", (va, ba), (vb, bb)
 
 
 def summarise_depth(layer_df) -> float:

@@ -57,7 +57,8 @@ def _ci_note(df) -> str:
     n_res = int(df["n_resamples"].iloc[0]) if "n_resamples" in df else 0
     if n_res <= 0:
         return "no intervals"
-    return f"bands: 95% intervals from {n_res} subsamples of {int(df['m'].iloc[0])}/{int(df['n_points'].iloc[0])} texts"
+    return (f"bands: central 95% of each value over {n_res} subsamples of {int(df['m'].iloc[0])}/"
+            f"{int(df['n_points'].iloc[0])} texts (at m texts, not rescaled)")
 
 
 def plot_summary(layers, path, title: str = "", dpi: int = 150) -> None:
