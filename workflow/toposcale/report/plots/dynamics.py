@@ -130,7 +130,7 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     Parameters
     ----------
     methods, comparisons : pandas.DataFrame
-        The ``methods`` and ``comparisons`` tables of :func:`toposcale.analysis.forecasting.summarise_forecasts`.
+        The ``methods`` and ``comparisons`` tables of :func:`toposcale.analysis.forecast_summary.summarise_forecasts`.
     """
     style.setup()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6))
