@@ -126,6 +126,10 @@ def test_too_few_sizes_cannot_decide_leave_one_size_out():
     assert c.loc[("power_law", "last_observed"), "verdict"] != CANNOT_DECIDE_SIZES
     assert ("At 30% of training (leave-one-size-out, primary): cannot decide: need >= 3 sizes to compare "
             "ridge_topology with the power-law extrapolation.") in s["text"]
+    from toposcale.report.sections import forecast_lines
+    for aux in ({}, {"forecast_summary": s["methods"], "forecast_comparisons": s["comparisons"]}):
+        text = "\n".join(forecast_lines(fc, aux))
+        assert "| 30% | ridge_topology | 0 | cannot decide: need >= 3 sizes |" in text
     assert len(forecast(twin_runs(n_sizes=MIN_SIZES), fractions=(0.3,)).query(
         "evaluation == 'leave_one_size_out'")["predicted"].dropna()) == 2 * MIN_SIZES * len(METHODS)
 
@@ -295,6 +299,17 @@ def test_report_lines_say_whether_null_adjusted_topology_helps():
     text = "\n".join(forecast_lines(summ, {"forecast_comparisons": comp("better", "better")}))
     assert "null-adjusted topology features improve on the loss-only ridge: topology beyond geometry." in text
     keys = key_numbers({"forecast": summ, "forecast_comparisons": comp("better", "better")})
-    assert "forecast from 30%: null-adjusted topology vs loss-only ridge: better" in keys
+    assert "forecast from 30% (leave-one-run-out): null-adjusted topology vs loss-only ridge: better" in keys
+    # with both evaluations, the key numbers and the null lines come from leave-one-size-out only
+    both = pd.concat([comp("better", "better").assign(evaluation="leave_one_run_out"),
+                      comp("inconclusive", "inconclusive").assign(evaluation="leave_one_size_out")])
+    summ2 = pd.concat([summ.assign(evaluation=e) for e in ("leave_one_run_out", "leave_one_size_out")])
+    keys = key_numbers({"forecast": summ2, "forecast_comparisons": both})
+    assert "forecast from 30% (leave-one-size-out): null-adjusted topology vs loss-only ridge: inconclusive" in keys
+    assert not any("better" in k for k in keys)
+    text = "\n".join(forecast_lines(summ2, {"forecast_comparisons": both}))
+    assert "minus ridge_loss, leave_one_size_out):" in text and "topology beyond geometry" not in text
+    assert text.index("Leave-one-size-out, primary:") < text.index("Leave-one-run-out, secondary")
+    assert "| leave_one_run_out | 30% | ridge_topology_null | ridge_loss | 12 |" in text
     old = summ[summ.method != "ridge_topology_null"]
     assert NO_NULL_NOTE in forecast_lines(old, {})

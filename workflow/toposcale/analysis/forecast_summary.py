@@ -32,8 +32,12 @@ def evaluations_of(df) -> pd.Series:
     return pd.Series("leave_one_run_out", index=df.index)
 
 
-def _note(g) -> str:
-    notes = [n for n in g.get("note", pd.Series(dtype=object)).fillna("").astype(str).unique() if n]
+def note_of(rows) -> str:
+    """The first non-empty ``note`` of some forecast rows ('' when none, or no ``note`` column; a column
+    read back from CSV holds NaN for '')."""
+    if "note" not in rows:
+        return ""
+    notes = [n for n in rows["note"].dropna().astype(str) if n]
     return notes[0] if notes else ""
 
 
@@ -65,7 +69,7 @@ def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: 
             notes = {}
             for method in [m for m in METHODS if m in set(g["method"])]:
                 rows = g[g["method"] == method]
-                notes[method] = _note(rows)
+                notes[method] = note_of(rows)
                 m = rows[np.isfinite(rows["abs_error"])]
                 lo_a, hi_a = bootstrap_ci(m["abs_error"], n_resamples=n_bootstrap, level=level, seed=seed)
                 lo_r, hi_r = bootstrap_ci(m["rel_error"], n_resamples=n_bootstrap, level=level, seed=seed)

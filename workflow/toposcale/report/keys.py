@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
+from toposcale.analysis.forecast_summary import primary_rows
 from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
@@ -73,15 +76,18 @@ def _transitions_keys(df, tables=None) -> list[str]:
 
 
 def _forecast_keys(df, tables=None) -> list[str]:
-    summ = forecast_means(df, (tables or {}).get("forecast_summary"))
-    best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()].sort_values("fraction")
-    out = [f"forecast from {100 * float(r.fraction):g}%: best {r.method}, mean abs. error {fmt(r.mean_abs_error)} nats"
-           for r in best.itertuples()]
+    summ = primary_rows(forecast_means(df, (tables or {}).get("forecast_summary")))
+    ev = str(summ["evaluation"].iloc[0]).replace("_", "-") if len(summ) else ""
+    fin = summ[np.isfinite(summ["mean_abs_error"].astype(float))]
+    best = fin.loc[fin.groupby("fraction")["mean_abs_error"].idxmin()].sort_values("fraction")
+    out = [f"forecast from {100 * float(r.fraction):g}% ({ev}): best {r.method}, mean abs. error "
+           f"{fmt(r.mean_abs_error)} nats" for r in best.itertuples()]
     comp = (tables or {}).get("forecast_comparisons")
     if comp is not None and {"fraction", "method", "reference", "verdict"} <= set(comp.columns):
+        comp = primary_rows(comp)
         sel = comp[(comp["method"] == "ridge_topology_null") & (comp["reference"] == "ridge_loss")]
-        out += [f"forecast from {100 * float(r.fraction):g}%: null-adjusted topology vs loss-only ridge: {r.verdict}"
-                for r in sel.sort_values("fraction").itertuples()]
+        out += [f"forecast from {100 * float(r.fraction):g}% ({ev}): null-adjusted topology vs loss-only ridge: "
+                f"{r.verdict}" for r in sel.sort_values("fraction").itertuples()]
     return out
 
 

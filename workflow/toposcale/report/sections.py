@@ -4,7 +4,10 @@ lines (see :mod:`toposcale.report.summary` for the tables and the rules every se
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
+from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
@@ -172,60 +175,85 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
 
 
 def forecast_means(df, summary=None):
-    """Per (fraction, method) mean errors: the ``forecast_summary`` table when given (with bootstrap
-    intervals), else the means over runs of the raw rows of forecast.csv (no intervals)."""
+    """Per (evaluation, fraction, method) mean errors: the ``forecast_summary`` table when given (with
+    bootstrap intervals), else the means over runs of the rows of forecast.csv (no intervals). A table
+    without ``evaluation`` (written before issue 16) was all leave-one-run-out."""
     if summary is not None and {"fraction", "method", "mean_abs_error"} <= set(summary.columns):
-        return summary.copy()
+        df = summary
     if {"fraction", "method", "mean_abs_error"} <= set(df.columns):
-        return df.copy()
+        return df.assign(evaluation=evaluations_of(df))
     require_columns(df, ["run", "fraction", "method", "abs_error"], "forecast.csv")
-    ok = df[np.isfinite(df["abs_error"].astype(float))]
-    g = ok.groupby(["fraction", "method"], sort=True)
+    ok = df[np.isfinite(df["abs_error"].astype(float))].assign(evaluation=evaluations_of(df))
+    keys = ["evaluation", "fraction", "method"]
+    g = ok.groupby(keys, sort=True)
     out = g.agg(n_runs=("run", "nunique"), mean_abs_error=("abs_error", "mean")).reset_index()
     if "rel_error" in df:
-        out = out.merge(g["rel_error"].mean().rename("mean_rel_error").reset_index(), on=["fraction", "method"])
+        out = out.merge(g["rel_error"].mean().rename("mean_rel_error").reset_index(), on=keys)
+    blocked = [dict(zip(keys, k), note=note_of(g), n_runs=0, mean_abs_error=np.nan)
+               for k, g in df.assign(evaluation=evaluations_of(df)).groupby(keys, sort=True) if note_of(g)]
+    if blocked:                              # cannot-decide rows have no finite error: keep them, with their note
+        out = pd.concat([out, pd.DataFrame(blocked)], ignore_index=True)
     return out
 
 
 def forecast_lines(df, aux: dict | None = None) -> list[str]:
-    """Forecast section: mean absolute and relative error of each method per observed fraction of
-    training (with 95% bootstrap intervals when ``forecast_summary`` is given), the method with the
-    lowest mean absolute error at each fraction, raw against null-adjusted topology features
-    (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons with their verdicts when
-    ``forecast_comparisons`` is given."""
+    """Forecast section, one block per evaluation (leave-one-size-out, the primary, first; leave-one-run-out
+    labelled secondary and leaky): mean absolute and relative error of each method per observed fraction
+    of training (with 95% bootstrap intervals when ``forecast_summary`` is given; a row that cannot be
+    decided shows its note instead), the method with the lowest mean absolute error at each fraction; then,
+    on the primary evaluation, raw against null-adjusted topology features
+    (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons of every evaluation
+    with their verdicts when ``forecast_comparisons`` is given."""
     aux = aux or {}
     summ = forecast_means(df, aux.get("forecast_summary"))
     has_ci = {"mean_abs_error_ci_low", "mean_abs_error_ci_high"} <= set(summ.columns)
-    rows = []
-    for r in summ.sort_values(["fraction", "mean_abs_error"]).itertuples():
-        rel = getattr(r, "mean_rel_error", None)
-        row = [f"{100 * float(r.fraction):g}%", r.method, getattr(r, "n_runs", "n/a"), fmt(r.mean_abs_error)]
-        if has_ci:
-            row.append(fmt_ci(r.mean_abs_error_ci_low, r.mean_abs_error_ci_high))
-        rows.append(row + [fmt_pct(100 * float(rel), 2, sign=False) if is_finite(rel) else "n/a"])
     header = ["observed fraction", "method", "runs", "mean abs. error"] + (["95% CI"] if has_ci else []) + [
         "mean rel. error"]
     out = ["Error of each method's forecast of the final validation loss from the first fraction of "
-           "training (absolute error in nats/token, mean over runs; rows sorted best first):", "",
-           md_table(header, rows), ""]
-    best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()]
-    out += ["Lowest mean absolute error: " + "; ".join(
-        f"{100 * float(r.fraction):g}% of training: {r.method} ({fmt(r.mean_abs_error)} nats)"
-        for r in best.sort_values("fraction").itertuples()) + ".", ""]
+           "training (absolute error in nats/token, mean over runs; rows sorted best first). Every number "
+           "names its evaluation: leave-one-size-out (primary) holds out every run of one model size (all "
+           "activations and seeds) and trains on the other sizes; leave-one-run-out (secondary) holds out one "
+           "run, so the same size's other runs, with nearly the same final loss, stay in training and the "
+           "learned methods can look it up. power_law and last_observed learn nothing across runs and are "
+           "the same in both.", ""]
+    for ev in [e for e in EVALUATIONS if e in set(summ["evaluation"])]:
+        sub = summ[summ["evaluation"] == ev]
+        rows = []
+        for r in sub.sort_values(["fraction", "mean_abs_error"]).to_dict("records"):
+            note, rel = r.get("note"), r.get("mean_rel_error")
+            if isinstance(note, str) and note:              # NaN when read back from CSV
+                rows.append([f"{100 * float(r['fraction']):g}%", r["method"], r.get("n_runs", "n/a"), note]
+                            + [""] * (len(header) - 4))
+                continue
+            row = [f"{100 * float(r['fraction']):g}%", r["method"], r.get("n_runs", "n/a"), fmt(r["mean_abs_error"])]
+            if has_ci:
+                row.append(fmt_ci(r["mean_abs_error_ci_low"], r["mean_abs_error_ci_high"]))
+            rows.append(row + [fmt_pct(100 * float(rel), 2, sign=False) if is_finite(rel) else "n/a"])
+        fin = sub[np.isfinite(sub["mean_abs_error"].astype(float))]
+        best = fin.loc[fin.groupby("fraction")["mean_abs_error"].idxmin()] if len(fin) else fin
+        out += [f"{EVALUATION_WORDS[ev].capitalize()}:", "", md_table(header, rows), "",
+                f"Lowest mean absolute error ({EVALUATION_WORDS[ev].split(':')[0]}): " + "; ".join(
+                    f"{100 * float(r.fraction):g}% of training: {r.method} ({fmt(r.mean_abs_error)} nats)"
+                    for r in best.sort_values("fraction").itertuples()) + ".", ""]
     comp = aux.get("forecast_comparisons")
-    out += forecast_null_lines(summ, comp)
+    out += forecast_null_lines(primary_rows(summ), None if comp is None else primary_rows(comp))
     if comp is not None:
         note = lacks_note(comp, ["fraction", "method", "reference", "mean_diff_abs_error", "ci_low", "ci_high",
                              "verdict"], "forecast_comparisons.csv", "comparisons")
         if note:
             out += note
         else:
+            comp = comp.assign(evaluation=evaluations_of(comp),
+                               _order=evaluations_of(comp).map({e: i for i, e in enumerate(EVALUATIONS)}))
             out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
                     "a 95% bootstrap interval; 'better' = interval below 0):", "",
-                    md_table(["fraction", "method", "reference", "runs", "mean difference", "95% CI", "verdict"],
-                             [[f"{100 * float(r.fraction):g}%", r.method, r.reference, getattr(r, "n_runs", "n/a"),
-                               fmt(r.mean_diff_abs_error), fmt_ci(r.ci_low, r.ci_high), r.verdict]
-                              for r in comp.sort_values(["fraction", "method", "reference"]).itertuples()]), ""]
+                    md_table(["evaluation", "fraction", "method", "reference", "runs", "mean difference", "95% CI",
+                              "verdict"],
+                             [[r.evaluation, f"{100 * float(r.fraction):g}%", r.method, r.reference,
+                               getattr(r, "n_runs", "n/a"), fmt(r.mean_diff_abs_error), fmt_ci(r.ci_low, r.ci_high),
+                               r.verdict]
+                              for r in comp.sort_values(["_order", "fraction", "method", "reference"]).itertuples()]),
+                    ""]
     return out
 
 
