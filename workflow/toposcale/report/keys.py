@@ -7,6 +7,7 @@ import numpy as np
 
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
 from toposcale.analysis.forecast_summary import primary_rows
+from toposcale.analysis.transitions import family_counts
 from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
@@ -66,6 +67,10 @@ def _transitions_keys(df, tables=None) -> list[str]:
     out = [f"val_loss transition in {len(sig)}/{len(loss)} runs"
            + (f", at {fmt(sig['transition_frac'].min(), 2)}-{fmt(sig['transition_frac'].max(), 2)} of training"
               if len(sig) else "")]
+    if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
+        for r in family_counts(df[df["variant"] == "raw"]).itertuples():
+            out.append(f"{r.source} transitions: {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
+                       f"({fmt(r.expected_null)} by chance), {r.n_bh} after BH")
     if "variant" in df and (df["variant"] == "null_z").any():
         blocks = df[(df["layer"] == "blocks") & df["metric"].str.startswith(("h0_", "h1_"))]
         for src, g in blocks.groupby("source", sort=True):

@@ -8,7 +8,7 @@ import pandas as pd
 
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
-from toposcale.analysis.transitions import HEADLINE_SERIES
+from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
@@ -258,19 +258,25 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
 
 
 def transitions_lines(df, aux: dict | None = None) -> list[str]:
-    """Transitions section: the share of series with a significant change point per source (and per
-    source for the null_z series, '(null_z)'), then per run the training fraction (and p-value) of the
-    transition (most significant change point) of the validation loss and of the block-mean
-    scale-normalised H0/H1 total persistence, raw and null_z, and the
-    diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition
-    timing with model size."""
+    """Transitions section: per multiple-testing family (source, variant) the series tested, the count
+    expected by chance (alpha x tests), the count with raw p < alpha and the Benjamini-Hochberg count
+    (:func:`toposcale.analysis.transitions.family_counts`; an old table without q-values gets the
+    uncorrected share per source, so labelled); then per run the training fraction (and p-value) of the
+    transition (most significant change point of a series significant after BH) of the validation loss
+    and of the block-mean scale-normalised H0/H1 total persistence, raw and null_z, and the
+    diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition timing
+    with model size, tested only where the runs can reach the significance level."""
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
     out = [f"{df['run'].nunique()} runs, {len(df)} series segmented over log(step) (change points by "
-           f"piecewise-linear PELT with a permutation null; 'significant' = at least one change point "
-           f"reported).", ""]
-    label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
-    rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
-    out += [md_table(["source", "series", "with a significant change point"], rows), ""]
+           f"piecewise-linear PELT with a permutation null).", ""]
+    if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
+        out += _transition_family_lines(family_counts(df))
+    else:
+        label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
+        rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
+        out += ["'significant' = at least one change point at the per-series level, not corrected for the "
+                "number of series (a table written before issue 16):", "",
+                md_table(["source", "series", "with a significant change point"], rows), ""]
     if "variant" not in df or not (df["variant"] == "null_z").any():
         out += [NO_NULL_NOTE, ""]
     series = []
@@ -308,9 +314,26 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
                  "null: a transition there is topology beyond geometry, one in the raw series only is explained "
                  "by its null" if any(mt.endswith("(null_z)") for _, _, mt, _ in series) else "")
     out += ["Training fraction (step / total steps) of each run's transition; 'none' = no significant "
-            f"change point{null_note}:", "", md_table(header, rows), ""]
+            f"change point (after BH where the table has q-values){null_note}:", "", md_table(header, rows), ""]
     out += _transition_size_lines((aux or {}).get("transition_sizes"))
     return out
+
+
+def _transition_family_lines(fam) -> list[str]:
+    """The multiplicity table of :func:`toposcale.analysis.transitions.family_counts` and its sentence."""
+    alpha = float(fam["alpha"].iloc[0])
+    a = f"{alpha:g}"
+    rows = [[f"{r.source} ({r.variant})", r.n_tests, fmt(r.expected_null), r.n_raw, r.n_bh,
+             f"{r.min_bh_discoveries} (p_min {fmt(r.p_min, 2)})"] for r in fam.itertuples()]
+    raw = fam[fam["variant"] == "raw"]
+    return [f"Each series is one test at level {a}, so about {a} x (series tested) pass "
+            f"by chance alone. Benjamini-Hochberg (q < {a}) runs within each family = (source, "
+            f"variant), across its runs, layers and metrics; only those series count as having a transition. "
+            f"Raw series: {int(raw['n_raw'].sum())} of {int(raw['n_tests'].sum())} have p < {a} where "
+            f"{fmt(raw['expected_null'].sum())} are expected by chance; {int(raw['n_bh'].sum())} survive BH.", "",
+            md_table(["family", "series tested", f"expected by chance ({a} x tests)",
+                      f"raw p < {a}", f"BH q < {a}",
+                      "fewest series BH can confirm (permutation floor)"], rows), ""]
 
 
 def _transition_size_lines(sizes) -> list[str]:
@@ -322,15 +345,28 @@ def _transition_size_lines(sizes) -> list[str]:
         return note
     if sizes.empty:
         return ["No series had a transition in enough runs to test a trend with model size.", ""]
-    sig = sizes[sizes["q"] <= 0.05]
-    top = sizes.sort_values("p").head(10)
     keys = (["activation"] if "activation" in sizes else []) + ["source", "layer", "metric", "quantity"]
-    return [f"Do transitions move with model size? Spearman rho across runs of the fraction with "
-            f"non-embedding parameters: {len(sig)} of {len(sizes)} trends have q <= 0.05 (Benjamini-Hochberg "
-            f"within each quantity); the {len(top)} smallest p-values:", "",
-            md_table(keys + ["runs", "rho", "p", "q"],
-                     [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
-                      for r in top.itertuples()]), ""]
+    if "verdict" not in sizes:                       # a table written before issue 16: no gating
+        sig = sizes[sizes["q"] <= 0.05]
+        top = sizes.sort_values("p").head(10)
+        return [f"Do transitions move with model size? Spearman rho across runs of the fraction with "
+                f"non-embedding parameters: {len(sig)} of {len(sizes)} trends have q <= 0.05 (Benjamini-Hochberg "
+                f"within each quantity); the {len(top)} smallest p-values:", "",
+                md_table(keys + ["runs", "rho", "p", "q"],
+                         [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
+                          for r in top.itertuples()]), ""]
+    blocked = sizes[sizes["verdict"].astype(str).str.startswith("cannot decide")]
+    tested = sizes.drop(blocked.index)
+    found = tested[tested["verdict"].str.endswith("with size")]
+    why = f" ({blocked['verdict'].iloc[0]}: with fewer the exact test cannot reach p < alpha)" if len(blocked) else ""
+    out = [f"Do transitions move with model size? Spearman rho across runs of the fraction with non-embedding "
+           f"parameters, tested only where the exact permutation test can reach the significance level: "
+           f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it (Benjamini-Hochberg within "
+           f"each quantity); {len(blocked)} cannot decide{why}.", ""]
+    top = (tested if len(tested) else sizes).sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
+    return out + [md_table(keys + ["runs", "rho", "smallest possible p", "p", "q", "verdict"],
+                           [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q),
+                                                             r.verdict] for r in top.itertuples()]), ""]
 
 
 #: Section key -> its builder.
