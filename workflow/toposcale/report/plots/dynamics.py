@@ -13,9 +13,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from toposcale.analysis.forecast_summary import evaluations_of, note_of, primary_rows
-from toposcale.analysis.transitions import HEADLINE_SERIES, trajectory
+from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts, trajectory
 from toposcale.report.plots import style
 from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
+from toposcale.report.text import fmt
 from toposcale.report.variants import raw_rows
 
 #: Display names of the forecast methods, with their colours.
@@ -292,7 +293,12 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
             axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("non-embedding parameters (log scale)")
     ax.set_ylabel("transition: % of training (log scale)")
-    ax.set_title(f"All series: {len(sig)}/{len(transitions)} with a significant transition", fontsize=9)
+    title = f"All series: {len(sig)}/{len(transitions)} with a significant transition"
+    if {"q_value", "alpha", "p_min"} <= set(transitions.columns):
+        fam = family_counts(transitions)
+        title += (f" (BH q < {fam['alpha'].iloc[0]:g})\n{int(fam['n_raw'].sum())} with raw p < "
+                  f"{fam['alpha'].iloc[0]:g}; {fmt(fam['expected_null'].sum())} expected by chance")
+    ax.set_title(title, fontsize=9)
     for extra in flat[len(panels) + 1:]:
         extra.set_visible(False)
     first = info.drop_duplicates("size_key")
@@ -301,8 +307,8 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     handles += [Line2D([], [], color="0.3", ls="", marker="o", mfc="0.3", label="transition"),
                 Line2D([], [], color="0.3", ls="", marker="o", mfc="none", label="other change point"),
                 Line2D([], [], color="0.3", ls="", marker="x", label="diminishing returns")]
-    fig.suptitle("Change points over log training step (PELT, shuffled-increment permutation null, "
-                 "max-T p < significance)", fontsize=11)
+    fig.suptitle("Change points over log training step (PELT, shuffled-increment permutation null; a series "
+                 "counts when Benjamini-Hochberg q < significance within its (source, variant))", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.98))
     fig.legend(handles=handles, loc="lower center", ncol=min(7, len(handles)), fontsize=8,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
