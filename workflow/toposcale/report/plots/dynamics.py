@@ -16,7 +16,6 @@ from toposcale.analysis.forecast_summary import evaluations_of, note_of, primary
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts, trajectory
 from toposcale.report.plots import style
 from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
-from toposcale.report.text import fmt
 from toposcale.report.variants import raw_rows
 
 #: Display names of the forecast methods, with their colours.
@@ -297,7 +296,7 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     if {"q_value", "alpha", "p_min"} <= set(transitions.columns):
         fam = family_counts(transitions)
         title += (f" (BH q < {fam['alpha'].iloc[0]:g})\n{int(fam['n_raw'].sum())} with raw p < "
-                  f"{fam['alpha'].iloc[0]:g}; {fmt(fam['expected_null'].sum())} expected by chance")
+                  f"{fam['alpha'].iloc[0]:g}; {fam['expected_null'].sum():.3g} expected by chance")
     ax.set_title(title, fontsize=9)
     for extra in flat[len(panels) + 1:]:
         extra.set_visible(False)
