@@ -181,6 +181,13 @@ def test_report_lines_show_null_z_transitions_beside_raw(result):
     assert "activations block-mean topology: 1 raw / 0 null_z series with a transition (of 1 each)" in keys
     assert "activations transitions: 4/4 series p < 0.05 (0.200 by chance), 4 after BH" in keys
     assert NO_NULL_NOTE in transitions_lines(out)
+    sizes = size_trends(got)
+    text = "\n".join(transitions_lines(got, {"transition_sizes": sizes}))
+    assert (f"0 of {len(sizes)} trends tested, 0 with q below it (Benjamini-Hochberg within each quantity); "
+            f"{len(sizes)} cannot decide (cannot decide: need >= 5 runs of distinct sizes") in text
+    five = size_trends(out)
+    text = "\n".join(transitions_lines(out, {"transition_sizes": five}))
+    assert f"{int((~five['verdict'].str.startswith('cannot')).sum())} of {len(five)} trends tested" in text
 
 
 # ----------------------------------------------------------------------------- multiplicity and gating

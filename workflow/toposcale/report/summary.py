@@ -11,7 +11,7 @@ key of ``paths``           table (written by)
 ``scaling``                ``analysis/scaling.json`` (:func:`toposcale.analysis.scaling.analyse_grid`)
 ``dynamics``               ``analysis/dynamics.csv`` (:func:`toposcale.analysis.dynamics.correlate`)
 ``forecast``               ``analysis/forecast.csv`` (:func:`toposcale.analysis.forecasting.forecast` rows, or the
-                           per-(fraction, method) summary of :func:`toposcale.analysis.forecast_summary.summarise_forecasts`)
+                           per-(evaluation, fraction, method) summary of :func:`toposcale.analysis.forecast_summary.summarise_forecasts`)
 ``transitions``            ``analysis/transitions.csv`` (:mod:`toposcale.analysis.transitions`)
 ``grokking``               ``analysis/grokking.csv`` (:mod:`toposcale.experiments.grokking`)
 ``pretrained``             ``analysis/pretrained.csv`` (:func:`toposcale.experiments.pretrained.comparison_table`)
