@@ -184,10 +184,12 @@ def test_report_lines_show_null_z_transitions_beside_raw(result):
     sizes = size_trends(got)
     text = "\n".join(transitions_lines(got, {"transition_sizes": sizes}))
     assert (f"0 of {len(sizes)} trends tested, 0 with q below it (Benjamini-Hochberg within each quantity); "
-            f"{len(sizes)} cannot decide (cannot decide: need >= 5 runs of distinct sizes") in text
+            f"{len(sizes)} cannot be decided (need >= 5 runs of distinct sizes: with fewer") in text
+    assert "smallest p-values" not in text
     five = size_trends(out)
     text = "\n".join(transitions_lines(out, {"transition_sizes": five}))
     assert f"{int((~five['verdict'].str.startswith('cannot')).sum())} of {len(five)} trends tested" in text
+    assert "| verdict |" in text and "| raw | 5 |" in text
 
 
 # ----------------------------------------------------------------------------- multiplicity and gating

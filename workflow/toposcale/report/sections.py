@@ -355,16 +355,21 @@ def _transition_size_lines(sizes) -> list[str]:
                 md_table(keys + ["runs", "rho", "p", "q"],
                          [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
                           for r in top.itertuples()]), ""]
+    keys += ["variant"] if "variant" in sizes else []
     blocked = sizes[sizes["verdict"].astype(str).str.startswith("cannot decide")]
     tested = sizes.drop(blocked.index)
     found = tested[tested["verdict"].str.endswith("with size")]
-    why = f" ({blocked['verdict'].iloc[0]}: with fewer the exact test cannot reach p < alpha)" if len(blocked) else ""
+    why = (f" ({blocked['verdict'].iloc[0].removeprefix('cannot decide: ')}: with fewer the exact test cannot "
+           f"reach the level)" if len(blocked) else "")
     out = [f"Do transitions move with model size? Spearman rho across runs of the fraction with non-embedding "
            f"parameters, tested only where the exact permutation test can reach the significance level: "
            f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it (Benjamini-Hochberg within "
-           f"each quantity); {len(blocked)} cannot decide{why}.", ""]
-    top = (tested if len(tested) else sizes).sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
-    return out + [md_table(keys + ["runs", "rho", "smallest possible p", "p", "q", "verdict"],
+           f"each quantity); {len(blocked)} cannot be decided{why}.", ""]
+    if tested.empty:
+        return out
+    top = tested.sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
+    return out + [f"The {len(top)} smallest p-values:", "",
+                  md_table(keys + ["runs", "rho", "smallest possible p", "p", "q", "verdict"],
                            [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q),
                                                              r.verdict] for r in top.itertuples()]), ""]
 
