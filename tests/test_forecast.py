@@ -1,10 +1,13 @@
-"""Final-loss forecasting: exact power laws, leave-one-run-out isolation, planted topology signal."""
+"""Final-loss forecasting: exact power laws, held-out isolation per fold (leave-one-size-out primary,
+leave-one-run-out secondary), the leak of leave-one-run-out, planted topology signal."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.forecasting import METHODS, forecast, ridge_fit_predict, summarise_forecasts
+from toposcale.analysis.forecast_summary import summarise_forecasts
+from toposcale.analysis.forecasting import (CANNOT_DECIDE_SIZES, METHODS, MIN_SIZES, folds, forecast,
+                                           ridge_fit_predict)
 from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
 
 TOPO = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")
@@ -55,6 +58,82 @@ def synthetic_runs(n_runs=12, late_effect=0.0, topo_signal=True, seed=0, nulls="
     return df
 
 
+def primary(table):
+    return table[table["evaluation"] == "leave_one_size_out"]
+
+
+def twin_runs(n_sizes=5, seed=7):
+    """``n_sizes`` sizes x 2 activations whose two runs of a size are identical (loss curve, final loss
+    and topology). The late change of each size is unrelated to size and to any prefix feature, so
+    only a model that sees the same-size twin in training can get it right."""
+    base = synthetic_runs(n_runs=n_sizes, late_effect=0.3, topo_signal=False, seed=seed)
+    twin = base.assign(activation="swiglu", run=base["run"].str.replace("gelu", "swiglu"))
+    return pd.concat([base, twin], ignore_index=True)
+
+
+def test_folds_never_train_on_the_held_out_size():
+    runs = pd.DataFrame({"run": ["gelu-a-s0", "gelu-a-s1", "swiglu-a-s0", "gelu-b-s0", "swiglu-b-s0", "gelu-c-s0"],
+                         "size": ["a", "a", "a", "b", "b", "c"]})
+    size = dict(zip(runs["run"], runs["size"]))
+    loso = folds(runs, "leave_one_size_out")
+    assert [sorted(h) for h, _ in loso] == [["gelu-a-s0", "gelu-a-s1", "swiglu-a-s0"], ["gelu-b-s0", "swiglu-b-s0"],
+                                            ["gelu-c-s0"]]
+    for held, train in loso:
+        held_sizes = {size[r] for r in held}
+        assert len(held_sizes) == 1 and not held_sizes & {size[r] for r in train}
+        assert sorted(held + train) == sorted(runs["run"])
+    loro = folds(runs, "leave_one_run_out")
+    assert len(loro) == 6 and all(len(h) == 1 and h[0] not in t and len(t) == 5 for h, t in loro)
+    # leave-one-run-out keeps a same-size run in training: the leak leave-one-size-out closes
+    assert any(size[h[0]] in {size[r] for r in t} for h, t in loro)
+    with pytest.raises(ValueError, match="evaluation"):
+        folds(runs, "k_fold")
+
+
+def test_forecast_rows_record_the_training_runs_of_their_fold():
+    fc = forecast(twin_runs(n_sizes=4), fractions=(0.3,))
+    ridge = fc[fc.method == "ridge_topology"]
+    assert (ridge[ridge.evaluation == "leave_one_size_out"]["n_train_runs"] == 6).all()   # 8 runs - 2 of its size
+    assert (ridge[ridge.evaluation == "leave_one_run_out"]["n_train_runs"] == 7).all()
+    assert (fc[fc.method == "power_law"]["n_train_runs"] == 0).all() and (fc["note"] == "").all()
+
+
+def test_leave_one_run_out_leaks_the_twin_and_leave_one_size_out_does_not():
+    """Known answer: identical same-size twins. Leave-one-run-out reads the twin's final loss off the
+    training set (error ~0); leave-one-size-out cannot, so its error stays at the size of the late change."""
+    fc = forecast(twin_runs(), fractions=(0.3,))
+    err = fc[fc.method == "ridge_topology"].groupby("evaluation")["abs_error"].mean()
+    late = fc[fc.method == "power_law"].groupby("evaluation")["abs_error"].mean()
+    assert err["leave_one_run_out"] < 0.1 * err["leave_one_size_out"]
+    assert err["leave_one_size_out"] > 0.5 * late["leave_one_size_out"]
+    text = summarise_forecasts(fc, n_bootstrap=200)["text"]
+    assert "(leave-one-run-out, secondary: same-size runs stay in training)" in text
+
+
+def test_too_few_sizes_cannot_decide_leave_one_size_out():
+    df = twin_runs(n_sizes=MIN_SIZES - 1)
+    fc = forecast(df, fractions=(0.3,))
+    loso = fc[(fc.evaluation == "leave_one_size_out") & fc.method.str.startswith("ridge")]
+    assert loso["predicted"].isna().all() and (loso["note"] == CANNOT_DECIDE_SIZES).all()
+    assert CANNOT_DECIDE_SIZES == "cannot decide: need >= 3 sizes"
+    assert fc[fc.evaluation == "leave_one_run_out"]["predicted"].notna().all()
+    s = summarise_forecasts(fc, n_bootstrap=100)
+    m = primary(s["methods"]).set_index("method")
+    assert np.isnan(m.loc["ridge_topology", "mean_abs_error"]) and m.loc["ridge_topology", "note"] == CANNOT_DECIDE_SIZES
+    assert np.isfinite(m.loc["power_law", "mean_abs_error"])
+    c = primary(s["comparisons"]).set_index(["method", "reference"])
+    assert c.loc[("ridge_topology", "power_law"), "verdict"] == CANNOT_DECIDE_SIZES
+    assert c.loc[("power_law", "last_observed"), "verdict"] != CANNOT_DECIDE_SIZES
+    assert ("At 30% of training (leave-one-size-out, primary): cannot decide: need >= 3 sizes to compare "
+            "ridge_topology with the power-law extrapolation.") in s["text"]
+    from toposcale.report.sections import forecast_lines
+    for aux in ({}, {"forecast_summary": s["methods"], "forecast_comparisons": s["comparisons"]}):
+        text = "\n".join(forecast_lines(fc, aux))
+        assert "| 30% | ridge_topology | 0 | cannot decide: need >= 3 sizes |" in text
+    assert len(forecast(twin_runs(n_sizes=MIN_SIZES), fractions=(0.3,)).query(
+        "evaluation == 'leave_one_size_out'")["predicted"].dropna()) == 2 * MIN_SIZES * len(METHODS)
+
+
 def test_fit_recovers_a_power_law_and_extrapolates():
     t = np.unique(np.round(np.geomspace(1, 5000, 30)))
     loss = 2.0 + 3.0 * t ** -0.5
@@ -73,8 +152,11 @@ def test_fit_recovers_a_power_law_and_extrapolates():
 
 def test_power_law_forecast_is_exact_on_power_law_runs():
     fc = forecast(synthetic_runs(n_runs=4), fractions=(0.2, 0.5))
+    assert set(fc["evaluation"]) == {"leave_one_size_out", "leave_one_run_out"}
     pl = fc[fc.method == "power_law"]
-    assert len(pl) == 8
+    assert len(pl) == 16                                     # 4 runs x 2 fractions x 2 evaluations
+    by_eval = [g.sort_values(["run", "fraction"])["predicted"].to_numpy() for _, g in pl.groupby("evaluation")]
+    assert np.array_equal(*by_eval)                          # fits nothing across runs: same in both
     assert (pl["rel_error"] < 1e-4).all()
     last = fc[fc.method == "last_observed"]
     assert (last["rel_error"] > 0.01).all()                  # the naive floor is visibly worse
@@ -96,11 +178,12 @@ def test_leave_one_run_out_never_sees_the_held_out_future():
         poisoned.loc[future, f"{m}_null_z"] = rng.normal(size=future.sum()) * 100
     after = forecast(poisoned, fractions=(f,))
 
-    def preds(fc, run):
-        return fc[fc.run == run].set_index("method")["predicted"]
+    def preds(fc, run, evaluation="leave_one_size_out"):
+        return fc[(fc.run == run) & (fc.evaluation == evaluation)].set_index("method")["predicted"]
 
     # the held-out run's forecasts do not move (its final loss, hence its errors, do)
-    pd.testing.assert_series_equal(preds(base, held), preds(after, held))
+    for evaluation in ("leave_one_size_out", "leave_one_run_out"):
+        pd.testing.assert_series_equal(preds(base, held, evaluation), preds(after, held, evaluation))
     assert not np.allclose(base[base.run == held]["abs_error"], after[after.run == held]["abs_error"])
     # ... while the other runs' learned forecasts do, since the poisoned run is now in their training set
     other = "gelu-r05-s0"
@@ -112,20 +195,22 @@ def test_leave_one_run_out_never_sees_the_held_out_future():
 def test_topology_that_announces_the_late_change_beats_the_power_law():
     fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=True, seed=2), fractions=(0.3,))
     s = summarise_forecasts(fc, n_bootstrap=500, seed=0)
-    comp = s["comparisons"].set_index(["method", "reference"])
+    comp = primary(s["comparisons"]).set_index(["method", "reference"])
     assert comp.loc[("ridge_topology", "power_law"), "verdict"] == "better"
     assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] == "better"
     assert "beat the power-law extrapolation" in s["text"]
     assert "no evidence that topology-augmented" not in s["text"]
     assert "beat the same learned correction without topology" in s["text"]
-    methods = s["methods"].set_index("method")
+    assert "At 30% of training (leave-one-size-out, primary), topology-augmented forecasts beat" in s["text"]
+    methods = s["methods"]
     assert (methods["mean_abs_error_ci_low"] <= methods["mean_abs_error"]).all()
-    assert (methods["n_runs"] == 12).all()
+    assert (methods["n_runs"] == 12).all() and set(methods["evaluation"]) == {"leave_one_size_out",
+                                                                             "leave_one_run_out"}
 
 
 def test_uninformative_topology_is_not_called_better():
     fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, topo_signal=False, seed=3), fractions=(0.3,))
-    comp = summarise_forecasts(fc, n_bootstrap=500)["comparisons"].set_index(["method", "reference"])
+    comp = primary(summarise_forecasts(fc, n_bootstrap=500)["comparisons"]).set_index(["method", "reference"])
     assert comp.loc[("ridge_topology", "ridge_loss"), "verdict"] != "better"
 
 
@@ -137,7 +222,7 @@ def test_null_adjusted_topology_helps_only_when_the_excess_carries_the_signal():
     for nulls in ("topology", "geometry"):
         fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, seed=2, nulls=nulls), fractions=(0.3,))
         s = summarise_forecasts(fc, n_bootstrap=500, seed=0)
-        verdicts[nulls] = s["comparisons"].set_index(["method", "reference"])["verdict"]
+        verdicts[nulls] = primary(s["comparisons"]).set_index(["method", "reference"])["verdict"]
         if nulls == "topology":
             assert "null-adjusted topology forecasts (ridge_topology_null) beat the same learned" in s["text"]
     assert verdicts["topology"][("ridge_topology_null", "ridge_loss")] == "better"
@@ -185,10 +270,11 @@ def test_scripts_write_tables_and_figure(tmp_path):
            "comparisons": str(a / "forecast_comparisons.csv")}
     log = run_script("forecast", {"metrics": paths}, out, {"cfg": cfg, "seed": 0}, tmp_path)
     fc = pd.read_csv(out["csv"])
-    assert len(fc) == 5 * 2 * len(METHODS)
+    assert len(fc) == 5 * 2 * 2 * len(METHODS)                # runs x fractions x evaluations x methods
     assert set(pd.read_csv(out["comparisons"])["reference"]) == {"power_law", "ridge_loss", "ridge_topology",
                                                                       "last_observed"}
-    assert "At 20% of training" in log
+    assert "At 20% of training (leave-one-size-out, primary)" in log
+    assert set(pd.read_csv(out["summary"])["evaluation"]) == {"leave_one_size_out", "leave_one_run_out"}
     png = tmp_path / "forecast.png"
     run_script("fig_dynamics", {"forecast": out["csv"], "forecast_summary": out["summary"],
                                 "forecast_comparisons": out["comparisons"]}, {"forecast": str(png)},
@@ -213,6 +299,17 @@ def test_report_lines_say_whether_null_adjusted_topology_helps():
     text = "\n".join(forecast_lines(summ, {"forecast_comparisons": comp("better", "better")}))
     assert "null-adjusted topology features improve on the loss-only ridge: topology beyond geometry." in text
     keys = key_numbers({"forecast": summ, "forecast_comparisons": comp("better", "better")})
-    assert "forecast from 30%: null-adjusted topology vs loss-only ridge: better" in keys
+    assert "forecast from 30% (leave-one-run-out): null-adjusted topology vs loss-only ridge: better" in keys
+    # with both evaluations, the key numbers and the null lines come from leave-one-size-out only
+    both = pd.concat([comp("better", "better").assign(evaluation="leave_one_run_out"),
+                      comp("inconclusive", "inconclusive").assign(evaluation="leave_one_size_out")])
+    summ2 = pd.concat([summ.assign(evaluation=e) for e in ("leave_one_run_out", "leave_one_size_out")])
+    keys = key_numbers({"forecast": summ2, "forecast_comparisons": both})
+    assert "forecast from 30% (leave-one-size-out): null-adjusted topology vs loss-only ridge: inconclusive" in keys
+    assert not any("better" in k for k in keys)
+    text = "\n".join(forecast_lines(summ2, {"forecast_comparisons": both}))
+    assert "minus ridge_loss, leave_one_size_out):" in text and "topology beyond geometry" not in text
+    assert text.index("Leave-one-size-out, primary:") < text.index("Leave-one-run-out, secondary")
+    assert "| leave_one_run_out | 30% | ridge_topology_null | ridge_loss | 12 |" in text
     old = summ[summ.method != "ridge_topology_null"]
     assert NO_NULL_NOTE in forecast_lines(old, {})

@@ -171,7 +171,7 @@ def test_forecast_section_means_and_best_method(tables):
     sec = _section(R.build_summary({"forecast": tables["forecast"]}), "Forecasting the final loss")
     assert "| 10% | ridge_topology | 2 | 0.200 |" in sec and "| 10% | power_law | 2 | 0.600 |" in sec
     assert "| 50% | ridge_topology | 2 | 0.100 | 5.00% |" in sec
-    assert ("Lowest mean absolute error: 10% of training: ridge_topology (0.200 nats); "
+    assert ("Lowest mean absolute error (leave-one-run-out, secondary): 10% of training: ridge_topology (0.200 nats); "
             "50% of training: ridge_topology (0.100 nats).") in sec
     assert "95% CI" not in sec  # raw rows carry no intervals
 
@@ -302,7 +302,7 @@ def test_key_numbers(tables):
     assert "gelu holdout gelu-d64L4-s0: error +1.23% (inside PI)" in lines
     assert "swiglu holdout swiglu-d64L4-s0: error -3.50% (outside PI)" in lines
     assert "weights: significant loss correlations (detrended in log(step)): 0/4 baseline, 3/8 topological" in lines
-    assert "forecast from 10%: best ridge_topology, mean abs. error 0.200 nats" in lines
+    assert "forecast from 10% (leave-one-run-out): best ridge_topology, mean abs. error 0.200 nats" in lines
     assert "val_loss transition in 1/2 runs, at 0.25-0.25 of training" in lines
     assert "minilm on kjv: expansion ratio 3.22 [2.90, 3.61]" in lines
     assert K.key_numbers({"pretrained": pd.DataFrame({"model": ["m"]})}) == []

@@ -53,6 +53,7 @@ rule analysis_transitions:
     output:
         csv=PATHS.analysis("transitions.csv"),
         sizes=PATHS.analysis("transition_sizes.csv"),
+        families=PATHS.analysis("transition_families.csv"),
     params:
         cfg=config["dynamics"],
         seed=config["seed"],

@@ -1,9 +1,10 @@
-"""Snakemake script: final-loss forecasts from partial training (toposcale.analysis.forecasting).
+"""Snakemake script: final-loss forecasts from partial training (toposcale.analysis.forecasting, .forecast_summary).
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
 (``forecast_fractions``, ``n_bootstrap``); params.seed. Writes output.csv = results/analysis/forecast.csv,
-output.summary (per fraction and method) and output.comparisons (paired differences and verdicts); the
-verdict sentences go to the log.
+output.summary (per evaluation, fraction and method) and output.comparisons (paired differences and
+verdicts, per evaluation: leave-one-size-out primary, leave-one-run-out secondary); the verdict sentences
+go to the log.
 """
 import sys
 

@@ -2,12 +2,13 @@
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
 (``metrics``, ``n_permutations``, ``significance``); params.seed. Writes output.csv =
-results/analysis/transitions.csv and output.sizes = the Spearman trends of transition and
-diminishing-returns fractions with model size.
+results/analysis/transitions.csv, output.sizes = the Spearman trends of transition and
+diminishing-returns fractions with model size, and output.families = per (source, variant) family the
+expected null count beside the raw and the Benjamini-Hochberg counts.
 """
 import sys
 
-from toposcale.analysis import detect_transitions, load_metrics, size_trends
+from toposcale.analysis import detect_transitions, family_counts, load_metrics, size_trends
 from toposcale.io import write_csv_atomic
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -17,4 +18,8 @@ tr = detect_transitions(metrics, metric_cols=cfg["metrics"] or None, n_permutati
                         significance=float(cfg["significance"]), seed=int(snakemake.params.seed))
 write_csv_atomic(tr, snakemake.output.csv)
 write_csv_atomic(size_trends(tr), snakemake.output.sizes)
-print(f"{len(tr)} series, {int(tr['significant'].sum())} with a significant change point", file=sys.stderr)
+fam = family_counts(tr)
+write_csv_atomic(fam, snakemake.output.families)
+print(f"{len(tr)} series, {int(tr['significant_raw'].sum())} with p < {cfg['significance']} "
+      f"({fam['expected_null'].sum():g} expected by chance), {int(tr['significant'].sum())} with a significant "
+      f"change point after Benjamini-Hochberg within each (source, variant)", file=sys.stderr)

@@ -9,14 +9,14 @@ forecasts of the final-checkpoint ``val_loss`` are compared:
     ``E >= 0``, ``A >= 0``, ``0.01 <= alpha <= 3`` and ``0 <= t0 <= last prefix step`` (``t0`` absorbs the
     initial plateau of the loss; it is fixed to 0 when the prefix has fewer than 6 points), then
     evaluated at the final step (:func:`toposcale.analysis.loss_curve.fit_loss_curve`).
-``ridge_loss`` and ``ridge_topology`` (learned corrections, leave-one-run-out)
+``ridge_loss`` and ``ridge_topology`` (learned corrections)
     A ridge regression predicts ``log(final loss / power_law forecast)`` from prefix features and the
     forecast is ``power_law * exp(prediction)``. ``ridge_loss`` uses loss features only
     (:data:`LOSS_FEATURES`); ``ridge_topology`` adds topological features (:func:`topology_features`).
-    For each held-out run the model (feature standardisation, ridge penalty chosen by leave-one-out
-    on the training runs, coefficients) is fitted on the *other* runs only, from their prefixes and
-    final losses; the held-out run contributes nothing but its own prefix features. Comparing the two
-    isolates what topology adds beyond a learned loss-only correction.
+    In each fold of an evaluation (:func:`folds`) the model (feature standardisation, ridge penalty
+    chosen by leave-one-out on the training runs, coefficients) is fitted on the fold's training runs
+    only, from their prefixes and final losses; the held-out runs contribute nothing but their own
+    prefix features. Comparing the two isolates what topology adds beyond a learned loss-only correction.
 ``ridge_topology_null`` (null-adjusted topology, issue 15)
     As ``ridge_topology`` with the topological features built from each metric's standardised excess
     over its covariance-matched Gaussian null, ``{m}_null_z``, instead of ``m``. Comparing it with
@@ -25,10 +25,19 @@ forecasts of the final-checkpoint ``val_loss`` are compared:
 ``last_observed`` (naive floor)
     The last prefix ``val_loss``.
 
+Evaluations of the ridge methods (:data:`EVALUATIONS`)
+    ``leave_one_size_out`` (primary): each fold holds out every run of one model size (all
+    activations, all seeds); runs of one size share ``log_n_nonembed`` and, up to activation and seed,
+    their final loss, so a model trained on a same-size twin can look the answer up. It needs at least
+    :data:`MIN_SIZES` distinct sizes; below that its ridge rows have ``predicted`` NaN and ``note``
+    :data:`CANNOT_DECIDE_SIZES`. ``leave_one_run_out`` (secondary, leaky): each fold holds out one run,
+    so same-size runs stay in training; it is reported only beside the primary evaluation.
+    ``power_law`` and ``last_observed`` fit nothing across runs: their rows are identical in both.
+
 Errors are ``predicted - final`` (``error``), its absolute value, and the absolute value relative to
 the final loss. Degenerate clouds (``degenerate == True``) are left out of the topological features.
-:func:`summarise_forecasts` gives bootstrap intervals (over runs) of each method's mean errors and
-of paired differences, with a plain verdict.
+:func:`toposcale.analysis.forecast_summary.summarise_forecasts` gives, per evaluation, bootstrap intervals (over runs) of each method's mean
+errors and of paired differences, with a plain verdict.
 """
 
 from __future__ import annotations
@@ -41,7 +50,6 @@ import pandas as pd
 
 from toposcale.analysis.dynamics import NULL_Z_SUFFIX, RUN_COLUMNS, check_columns, non_degenerate, run_info
 from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
-from toposcale.stats import bootstrap_ci
 
 #: Forecast methods, in report order.
 METHODS = ("power_law", "ridge_loss", "ridge_topology", "ridge_topology_null", "last_observed")
@@ -51,6 +59,16 @@ RIDGE_METHODS = {"ridge_loss": None, "ridge_topology": "raw", "ridge_topology_nu
 LOSS_FEATURES = ("log_power_law", "log_last_loss", "loss_log_slope", "log_n_nonembed")
 #: Topological metrics summarised by default for ``ridge_topology`` (mean over layers, per source).
 DEFAULT_TOPOLOGY_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm", "h0_entropy_norm")
+#: Evaluations of the learned methods, primary first (see :func:`folds`).
+EVALUATIONS = ("leave_one_size_out", "leave_one_run_out")
+PRIMARY_EVALUATION = EVALUATIONS[0]
+#: Fewest distinct model sizes for ``leave_one_size_out``. Each fold must leave at least 2 sizes to train
+#: on: with one training size ``log_n_nonembed`` is constant in training (the ridge drops it), so nothing
+#: about how the final loss moves with size can be learned, and the held-out size would be "forecast" from
+#: one other size's runs alone. Held-out size + 2 training sizes = 3.
+MIN_SIZES = 3
+#: The ``note`` (and verdict) of leave-one-size-out results below :data:`MIN_SIZES`.
+CANNOT_DECIDE_SIZES = f"cannot decide: need >= {MIN_SIZES} sizes"
 #: Ridge penalties tried (features standardised), chosen by leave-one-out error on the training runs.
 RIDGE_LAMBDAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
@@ -183,27 +201,59 @@ def ridge_fit_predict(x_train, y_train, x_test, lambdas=RIDGE_LAMBDAS) -> tuple[
     return mean_y + z_test @ beta, float(lam)
 
 
-def _loro(table, features: list[str], held_out: str) -> float:
-    """Leave-one-run-out ridge prediction of the log ratio for ``held_out`` (NaN if not computable)."""
-    train = table[(table["run"] != held_out) & np.isfinite(table["target"])]
-    test = table[table["run"] == held_out]
+def size_groups(runs) -> pd.Series:
+    """The model size of each run (index ``run``): its ``size`` label (shared across activations and
+    seeds) when the table has one, else its ``n_nonembed``."""
+    key = "size" if "size" in runs.columns else "n_nonembed"
+    check_columns(runs, ("run", key), "runs table")
+    return runs.drop_duplicates("run").set_index("run")[key]
+
+
+def folds(runs, evaluation: str) -> list[tuple[list[str], list[str]]]:
+    """The (held-out runs, training runs) of every fold of an evaluation, training runs sorted.
+
+    ``leave_one_size_out``: one fold per model size (:func:`size_groups`), holding out all its runs;
+    no run of the held-out size is in training. ``leave_one_run_out``: one fold per run. ``runs`` has
+    one or more rows per run with ``run`` and ``size`` (or ``n_nonembed``).
+    """
+    size = size_groups(runs)
+    names = sorted(size.index)
+    if evaluation == "leave_one_run_out":
+        return [([r], [o for o in names if o != r]) for r in names]
+    if evaluation != "leave_one_size_out":
+        raise ValueError(f"evaluation {evaluation!r} unknown; use one of {EVALUATIONS}")
+    out = []
+    for s in sorted(size.unique(), key=str):
+        held = [r for r in names if size[r] == s]
+        out.append((held, [r for r in names if size[r] != s]))
+    return out
+
+
+def _fold_predict(table, features: list[str], train_runs, held_runs) -> np.ndarray:
+    """Ridge predictions of the log ratio for the rows of ``held_runs``, fitted on ``train_runs`` (NaN
+    where the held-out row has no power-law forecast or no training row has a target)."""
+    train = table[table["run"].isin(train_runs) & np.isfinite(table["target"])]
+    test = table[table["run"].isin(held_runs)]
+    out = np.full(len(test), np.nan)
+    ok = np.isfinite(test["log_power_law"].to_numpy(float))
+    if len(train) == 0 or not ok.any():
+        return out
     cols = [c for c in features if np.isfinite(train[c].to_numpy(float)).all()]
-    if len(train) == 0 or not np.isfinite(test["log_power_law"].to_numpy(float)).all():
-        return float("nan")
     pred, _ = ridge_fit_predict(train[cols].to_numpy(float), train["target"].to_numpy(float),
-                                test[cols].to_numpy(float))
-    return float(pred[0])
+                                test.loc[ok, cols].to_numpy(float))
+    out[ok] = pred
+    return out
 
 
 def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_TOPOLOGY_METRICS,
-             offset: bool = True, min_prefix_points: int = 4):
-    """Forecasts of every run's final loss from prefixes of its training, by every method.
+             offset: bool = True, min_prefix_points: int = 4, evaluations=EVALUATIONS):
+    """Forecasts of every run's final loss from prefixes of its training, by every method and evaluation.
 
     Parameters
     ----------
     metrics : pandas.DataFrame
         Rows of ``results/metrics/{run}.parquet`` for all runs (needs ``run, step, frac, val_loss,
-        source, layer`` and the ``topology_metrics`` columns).
+        source, layer``, ``size`` or ``n_nonembed``, and the ``topology_metrics`` columns).
     fractions : sequence of float
         Observed fractions of training, each in (0, 1).
     topology_metrics : sequence of str
@@ -212,14 +262,18 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
         Fit the power-law offset ``t0``.
     min_prefix_points : int
         A (run, fraction) whose prefix has fewer checkpoints with ``step > 0`` gets no forecast.
+    evaluations : sequence of str
+        Members of :data:`EVALUATIONS` (see the module docstring).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (run, fraction, method) (``ridge_topology_null`` only when the metrics table has
-        the ``{m}_null_z`` columns of every ``topology_metrics``): run descriptors, ``fraction``, ``method``,
-        ``prefix_last_step``, ``n_prefix_points``, ``final_step``, ``final_loss``, ``predicted``,
-        ``error`` (predicted - final), ``abs_error``, ``rel_error`` (abs_error / final_loss).
+        One row per (run, fraction, evaluation, method) (``ridge_topology_null`` only when the metrics
+        table has the ``{m}_null_z`` columns of every ``topology_metrics``): run descriptors, ``fraction``,
+        ``evaluation``, ``method``, ``prefix_last_step``, ``n_prefix_points``, ``final_step``,
+        ``final_loss``, ``n_train_runs`` (runs in the fold's training set; 0 for ``power_law`` and
+        ``last_observed``), ``predicted``, ``error`` (predicted - final), ``abs_error``, ``rel_error``
+        (abs_error / final_loss), ``note`` ('' or :data:`CANNOT_DECIDE_SIZES`).
     """
     for f in fractions:
         if not 0 < f < 1:
@@ -234,118 +288,63 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
     curves = loss_curves(metrics)
     runs = sorted(curves["run"].unique())
     if len(runs) < 2:
-        raise ValueError(f"forecasting leaves one run out, so it needs at least 2 runs, got {runs}")
+        raise ValueError(f"forecasting holds runs out, so it needs at least 2 runs, got {runs}")
+    n_sizes = size_groups(curves).nunique()
     rows = []
     for f in sorted(fractions):
-        feats = []
-        for run in runs:
-            curve = curves[curves["run"] == run]
-            final_step, final_loss = _final(curve)
-            pre = _prefix(curve, f)
-            info = run_info(curve)
-            base = dict(info, fraction=f, final_step=final_step, final_loss=final_loss,
-                        n_prefix_points=len(pre),
-                        prefix_last_step=int(pre["step"].iloc[-1]) if len(pre) else 0)
-            if len(pre) < min_prefix_points:
-                feats.append(dict(base, power_law=np.nan, log_power_law=np.nan, last_observed=np.nan))
-                continue
-            lf = loss_features(pre, final_step, info.get("n_nonembed"), offset=offset)
-            run_rows = metrics[metrics["run"] == run]
-            tf = topology_features(run_rows, f, topology_metrics)
-            if has_null:
-                tf.update(topology_features(run_rows, f, topology_metrics, variant="null_z"))
-            feats.append(dict(base, **lf, **tf))
-        table = pd.DataFrame(feats)
+        table = _feature_table(metrics, curves, runs, f, topology_metrics, has_null, offset, min_prefix_points)
         table["target"] = np.log(table["final_loss"]) - table["log_power_law"]
         topo = {v: sorted(c for c in table.columns if c.count(":") == 2
                           and c.split(":")[1].endswith(NULL_Z_SUFFIX) == (v == "null_z")) for v in ("raw", "null_z")}
         loss_cols = [c for c in LOSS_FEATURES if c in table.columns]
-        for _, r in table.iterrows():
-            preds = {"power_law": r["power_law"], "last_observed": r["last_observed"]}
+        keep = [k for k in list(RUN_COLUMNS) + ["fraction", "prefix_last_step", "n_prefix_points", "final_step",
+                                                "final_loss"] if k in table.columns]
+        for evaluation in evaluations:
+            blocked = evaluation == "leave_one_size_out" and n_sizes < MIN_SIZES
+            pred = {m: table[m].to_numpy(float) for m in ("power_law", "last_observed")}
+            n_train = np.zeros(len(table), dtype=int)
             for method, variant in RIDGE_METHODS.items():
-                if method not in methods:
+                pred[method] = np.full(len(table), np.nan)
+                if method not in methods or blocked:
                     continue
                 cols = loss_cols + (topo[variant] if variant else [])
-                ratio = _loro(table, cols, r["run"])
-                preds[method] = r["power_law"] * math.exp(ratio) if np.isfinite(ratio) else np.nan
-            base = {k: r[k] for k in list(RUN_COLUMNS) + ["fraction", "prefix_last_step", "n_prefix_points",
-                                                         "final_step", "final_loss"] if k in r.index}
-            for method in methods:
-                p = float(preds[method])
-                err = p - r["final_loss"]
-                rows.append(dict(base, method=method, predicted=p, error=err, abs_error=abs(err),
-                                 rel_error=abs(err) / r["final_loss"]))
+                for held, train in folds(curves, evaluation):
+                    at = table["run"].isin(held).to_numpy()
+                    pred[method][at] = table.loc[at, "power_law"].to_numpy(float) * np.exp(
+                        _fold_predict(table, cols, train, held))
+                    n_train[at] = len(train)
+            for i, r in enumerate(table[keep].to_dict("records")):
+                for method in methods:
+                    ridge = method in RIDGE_METHODS
+                    p = float(pred[method][i])
+                    err = p - r["final_loss"]
+                    rows.append(dict(r, evaluation=evaluation, method=method,
+                                     n_train_runs=int(n_train[i]) if ridge else 0, predicted=p, error=err,
+                                     abs_error=abs(err), rel_error=abs(err) / r["final_loss"],
+                                     note=CANNOT_DECIDE_SIZES if ridge and blocked else ""))
     out = pd.DataFrame(rows)
     for c in ("prefix_last_step", "n_prefix_points", "final_step"):
         out[c] = out[c].astype(int)
     return out
 
 
-# ----------------------------------------------------------------------------- summary
-
-#: Paired comparisons reported by :func:`summarise_forecasts`: (method, reference).
-COMPARISONS = (("ridge_topology", "power_law"), ("ridge_topology", "ridge_loss"),
-               ("ridge_topology_null", "ridge_loss"), ("ridge_topology_null", "ridge_topology"),
-               ("power_law", "last_observed"))
-
-
-def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
-    """Mean errors with bootstrap intervals, paired comparisons and a plain-language verdict.
-
-    Returns
-    -------
-    dict
-        ``methods``: DataFrame per (fraction, method) with ``n_runs``, ``mean_abs_error``,
-        ``mean_abs_error_ci_low/high``, ``mean_rel_error``, ``mean_rel_error_ci_low/high``;
-        ``comparisons``: DataFrame per (fraction, method, reference) with ``n_runs``,
-        ``mean_diff_abs_error`` (method minus reference, over runs where both exist),
-        ``ci_low``, ``ci_high`` and ``verdict`` ('better' when the interval lies below 0, 'worse' above,
-        else 'inconclusive'); ``text``: per fraction, one sentence on whether ``ridge_topology`` beats
-        ``power_law`` (the question asked) and one on whether it beats ``ridge_loss`` (what topology
-        adds beyond a learned loss-only correction); the same two for ``ridge_topology_null`` against
-        ``ridge_loss`` and ``ridge_topology`` when present (does null-adjusted topology help).
-    """
-    mrows, crows, lines = [], [], []
-    for f, g in fc.groupby("fraction", sort=True):
-        for method in [m for m in METHODS if m in set(g["method"])]:
-            m = g[(g["method"] == method) & np.isfinite(g["abs_error"])]
-            lo_a, hi_a = bootstrap_ci(m["abs_error"], n_resamples=n_bootstrap, level=level, seed=seed)
-            lo_r, hi_r = bootstrap_ci(m["rel_error"], n_resamples=n_bootstrap, level=level, seed=seed)
-            mrows.append({"fraction": f, "method": method, "n_runs": len(m),
-                          "mean_abs_error": m["abs_error"].mean(), "mean_abs_error_ci_low": lo_a,
-                          "mean_abs_error_ci_high": hi_a, "mean_rel_error": m["rel_error"].mean(),
-                          "mean_rel_error_ci_low": lo_r, "mean_rel_error_ci_high": hi_r})
-        wide = g.pivot_table(index="run", columns="method", values="abs_error", aggfunc="first")
-        for method, ref in COMPARISONS:
-            if method not in wide or ref not in wide:
-                continue
-            d = (wide[method] - wide[ref]).dropna().to_numpy()
-            lo, hi = bootstrap_ci(d, n_resamples=n_bootstrap, level=level, seed=seed)
-            verdict = ("better" if hi < 0 else "worse" if lo > 0 else "inconclusive") if np.isfinite(lo) \
-                else "insufficient runs"
-            crows.append({"fraction": f, "method": method, "reference": ref, "n_runs": len(d),
-                          "mean_diff_abs_error": float(d.mean()) if len(d) else np.nan,
-                          "ci_low": lo, "ci_high": hi, "verdict": verdict})
-            if method.startswith("ridge_topology"):
-                lines.append(_sentence(f, method, ref, len(d), d, lo, hi, verdict, level))
-    return {"methods": pd.DataFrame(mrows), "comparisons": pd.DataFrame(crows), "text": "\n".join(lines)}
-
-
-_REFERENCE_WORDS = {"power_law": "the power-law extrapolation",
-                    "ridge_loss": "the same learned correction without topology (ridge_loss)",
-                    "ridge_topology": "raw-topology features (ridge_topology)"}
-_METHOD_WORDS = {"ridge_topology": "topology-augmented forecasts",
-                 "ridge_topology_null": "null-adjusted topology forecasts (ridge_topology_null)"}
-
-
-def _sentence(f, method, ref, n, d, lo, hi, verdict, level) -> str:
-    pct = f"{100 * f:g}%"
-    other = _REFERENCE_WORDS.get(ref, ref)
-    if verdict == "insufficient runs":
-        return f"At {pct} of training: too few runs ({n}) to compare {method} with {other}."
-    who = _METHOD_WORDS.get(method, method)
-    what = {"better": f"{who} beat {other}",
-            "worse": f"{who} are worse than {other}",
-            "inconclusive": f"no evidence that {who} beat {other}"}[verdict]
-    return (f"At {pct} of training, {what}: mean difference in absolute error {d.mean():+.4g} nats "
-            f"({100 * level:g}% CI {lo:+.4g} to {hi:+.4g}, {n} runs).")
+def _feature_table(metrics, curves, runs, f, topology_metrics, has_null, offset, min_prefix_points):
+    """One row per run: descriptors, final step and loss, and the prefix features at fraction ``f``."""
+    feats = []
+    for run in runs:
+        curve = curves[curves["run"] == run]
+        final_step, final_loss = _final(curve)
+        pre = _prefix(curve, f)
+        info = run_info(curve)
+        base = dict(info, fraction=f, final_step=final_step, final_loss=final_loss, n_prefix_points=len(pre),
+                    prefix_last_step=int(pre["step"].iloc[-1]) if len(pre) else 0)
+        if len(pre) < min_prefix_points:
+            feats.append(dict(base, power_law=np.nan, log_power_law=np.nan, last_observed=np.nan))
+            continue
+        lf = loss_features(pre, final_step, info.get("n_nonembed"), offset=offset)
+        run_rows = metrics[metrics["run"] == run]
+        tf = topology_features(run_rows, f, topology_metrics)
+        if has_null:
+            tf.update(topology_features(run_rows, f, topology_metrics, variant="null_z"))
+        feats.append(dict(base, **lf, **tf))
+    return pd.DataFrame(feats)

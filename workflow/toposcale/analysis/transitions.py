@@ -17,11 +17,28 @@ column, as rows with ``variant = 'null_z'``; the raw rows (``variant = 'raw'``) 
 table without nulls. The null_z series leave out degenerate clouds (``degenerate == True``). A table
 without null columns gives raw rows only, with a warning.
 
+Multiplicity. Each series gets one test (its permutation ``p_value``; a valid p-value is below ``alpha``
+with probability at most ``alpha`` under the null), and a study has thousands of series, so ``alpha``
+times their number are expected to pass by chance. The p-values are Benjamini-Hochberg adjusted
+(:func:`toposcale.stats.bh_adjust`) within each *family* = (source, variant): all runs, layers and
+metrics of the loss, the weights or the activations, raw or null_z. A family is the set of tests behind
+one count the report states ("n of m weight series have a transition"), so the false discovery rate is
+controlled for each statement made; sources and variants are separate statements (and the null_z series
+re-test the raw ones, so pooling them would count a series twice). ``significant`` means ``q_value <
+alpha``, strictly as the detector's own rule (so a significant series always has its change point), and
+a transition is reported only for such series. :func:`family_counts` gives, per family, the expected
+null count ``alpha * m`` beside the observed count of raw ``p < alpha`` and the BH count. A permutation
+p-value is at least ``1 / (n_permutations + 1)``, so BH can confirm a series only when at least
+``min_bh_discoveries`` series of its family reach that floor.
+
 :func:`size_trends` asks whether transitions move with model size: the Spearman correlation, across
-runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``.
+runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``, tested
+only where the exact permutation test can reach ``alpha`` with the runs at hand (:func:`min_rank_p`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -30,6 +47,9 @@ from toposcale.analysis.changepoint import detect_change_points, diminishing_ret
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
 from toposcale.stats import bh_adjust, spearman
+
+#: The keys of a multiple-testing family of series (see the module docstring).
+FAMILY_KEYS = ("source", "variant")
 
 LOSS_SERIES = ("val_loss", "train_loss")
 #: The headline series of a run, (source, layer, metric): the loss and the scale-normalised H0/H1 total
@@ -120,10 +140,14 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
     -------
     pandas.DataFrame
         One row per (run, source, layer, metric, variant): run descriptors, ``variant`` ('raw' |
-        'null_z', see the module docstring), ``n_points``, ``p_value``,
-        ``statistic``, ``n_change_points``, ``significant`` (at least one change point reported),
-        ``transition_step``, ``transition_frac``, ``transition_p`` (NaN without a change point),
-        ``change_point_steps`` and ``change_point_fracs`` (';'-separated, in order),
+        'null_z', see the module docstring), ``n_points``, ``p_value`` (the series' permutation
+        p-value, NaN when it is too short to split), ``statistic``, ``alpha`` (= ``significance``),
+        ``p_min`` (``1 / (n_permutations + 1)``, the smallest p-value the test can give),
+        ``significant_raw`` (``p_value < alpha``, one test alone), ``family`` ('{source}/{variant}'),
+        ``q_value`` (Benjamini-Hochberg within the family), ``significant`` (``q_value < alpha``),
+        ``n_change_points``, ``transition_step``, ``transition_frac``, ``transition_p``,
+        ``change_point_steps`` and ``change_point_fracs`` (';'-separated, in order; the change points
+        with a within-series max-T p below ``alpha``; 0, NaN and '' unless ``significant``),
         ``diminishing_returns_step``, ``diminishing_returns_frac`` (NaN when the rate never settles).
     """
     check_columns(metrics, ("run", "step", "frac", "source", "layer", "val_loss"))
@@ -146,9 +170,9 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
                                        significance=significance, seed=stable_seed(seed, *keys))
             cps = res["change_points"]
             row = dict(info, source=source, layer=layer, metric=metric, variant=variant, n_points=len(y),
-                       p_value=res["p_value"], statistic=res["statistic"], n_change_points=len(cps),
-                       significant=bool(cps), transition_step=np.nan, transition_frac=np.nan,
-                       transition_p=np.nan, change_point_steps=_fmt(step[cps]),
+                       p_value=res["p_value"], statistic=res["statistic"], alpha=significance,
+                       p_min=1.0 / (n_permutations + 1.0), n_change_points=len(cps), transition_step=np.nan,
+                       transition_frac=np.nan, transition_p=np.nan, change_point_steps=_fmt(step[cps]),
                        change_point_fracs=_fmt(frac[cps]))
             if cps:
                 pmap = dict(zip(res["candidates"], res["candidate_p_values"]))
@@ -160,39 +184,123 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
             rows.append(row)
     if not rows:
         raise ValueError(f"no series with >= {min_points} checkpoints at step > 0; nothing to segment")
+    return _adjust(pd.DataFrame(rows), significance)
+
+
+def _adjust(tr, alpha: float):
+    """Add ``significant_raw``, ``family``, ``q_value`` and ``significant``; clear the transition columns of
+    the series that are not significant after BH."""
+    tr.insert(tr.columns.get_loc("p_min") + 1, "significant_raw", (tr["p_value"] < alpha).to_numpy())
+    tr.insert(tr.columns.get_loc("significant_raw") + 1, "family", tr["source"] + "/" + tr["variant"])
+    q = np.full(len(tr), np.nan)
+    for _, idx in tr.groupby("family", sort=True).indices.items():
+        q[idx] = bh_adjust(tr["p_value"].to_numpy(float)[idx])
+    tr.insert(tr.columns.get_loc("family") + 1, "q_value", q)
+    tr.insert(tr.columns.get_loc("q_value") + 1, "significant", np.where(np.isfinite(q), q < alpha, False))
+    off = ~tr["significant"]
+    tr.loc[off, ["transition_step", "transition_frac", "transition_p"]] = np.nan
+    tr.loc[off, ["change_point_steps", "change_point_fracs"]] = ""
+    tr.loc[off, "n_change_points"] = 0
+    return tr
+
+
+def family_counts(transitions):
+    """Per multiple-testing family (source, variant): what chance alone gives beside what was found.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source``, ``variant``, ``n_tests`` (series with a p-value), ``alpha``, ``expected_null``
+        (``alpha * n_tests``: the expected count of ``p < alpha`` if no series had a transition),
+        ``n_raw`` (series with ``p_value < alpha``), ``n_bh`` (series with ``q_value < alpha``), ``p_min``
+        and ``min_bh_discoveries`` (the fewest series BH can confirm at once: the smallest ``k`` with
+        ``n_tests * p_min / k < alpha``).
+    """
+    check_columns(transitions, ("source", "variant", "p_value", "q_value", "alpha", "p_min"), "transitions table")
+    rows = []
+    for (source, variant), g in transitions.groupby(list(FAMILY_KEYS), sort=True):
+        alpha, p_min = float(g["alpha"].iloc[0]), float(g["p_min"].max())
+        m = int(np.isfinite(g["p_value"].to_numpy(float)).sum())
+        rows.append({"source": source, "variant": variant, "n_tests": m, "alpha": alpha,
+                     "expected_null": alpha * m, "n_raw": int((g["p_value"] < alpha).sum()),
+                     "n_bh": int((g["q_value"] < alpha).sum()), "p_min": p_min,
+                     "min_bh_discoveries": int(np.floor(m * p_min / alpha + 1e-12)) + 1})
     return pd.DataFrame(rows)
 
 
-def size_trends(transitions, min_runs: int = 3):
+def min_rank_p(x) -> float:
+    """Smallest two-sided p-value an exact permutation test of a rank correlation with ``x`` can give.
+
+    With ``k`` values of ``x`` in tie groups of sizes ``t_1, t_2, ...`` (and a continuous, tie-free
+    response), the most extreme correlation of either sign is reached by ``prod(t_i!)`` of the ``k!``
+    orderings, so ``p_min = min(1, 2 prod(t_i!) / k!)``; without ties ``2 / k!`` (1/3 for 3 runs, 1/12
+    for 4, 1/60 for 5). 1.0 for fewer than 2 values or a constant ``x``.
+    """
+    x = np.asarray(x, dtype=float)
+    _, counts = np.unique(x, return_counts=True)
+    if len(x) < 2 or len(counts) < 2:
+        return 1.0
+    log_p = math.log(2.0) + sum(math.lgamma(t + 1) for t in counts) - math.lgamma(len(x) + 1)
+    return min(1.0, math.exp(log_p))
+
+
+def min_runs_for(alpha: float) -> int:
+    """Fewest runs of distinct sizes with which :func:`min_rank_p` reaches ``alpha`` (``2 / k! <= alpha``)."""
+    k = 2
+    while 2.0 / math.factorial(k) > alpha:
+        k += 1
+    return k
+
+
+def size_trends(transitions, alpha: float | None = None):
     """Do transition and diminishing-returns fractions change with model size?
 
-    For each (activation, source, layer, metric, variant) and quantity (``transition_frac`` over the runs with a
-    significant transition; ``diminishing_returns_frac`` over the runs where it is defined), the
-    Spearman correlation across runs with ``n_nonembed``, if at least ``min_runs`` runs contribute;
-    ``q`` is the Benjamini-Hochberg adjustment over all rows of the same quantity.
+    For each (activation, source, layer, metric, variant) and quantity (``transition_frac`` over the runs
+    with a significant transition; ``diminishing_returns_frac`` over the runs where it is defined), the
+    Spearman correlation across runs with ``n_nonembed`` (:func:`toposcale.stats.spearman`: exact
+    permutation p for up to 8 runs). A trend is tested only where the exact test can reach ``alpha`` with
+    those runs, ``min_rank_p(n_nonembed) <= alpha``; otherwise it is not a test at all (it could never
+    be significant) and its verdict is ``'cannot decide: need >= K runs of distinct sizes'``, ``K =
+    min_runs_for(alpha)``, with ``p`` and ``q`` NaN. ``q`` is the Benjamini-Hochberg adjustment over
+    the tested rows of the same quantity.
+
+    Parameters
+    ----------
+    transitions : pandas.DataFrame
+        The table of :func:`detect_transitions`.
+    alpha : float, optional
+        Significance level; default the table's ``alpha`` column (0.05 without one).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``variant`` (when
-        present), ``quantity``,
-        ``n_runs``, ``rho``, ``p``, ``q``.
+        present), ``quantity``, ``n_runs``, ``rho`` (NaN for fewer than 3 runs), ``min_p``
+        (:func:`min_rank_p` of the runs' sizes), ``p``, ``q``, ``verdict`` ('increases with size' /
+        'decreases with size' when ``q < alpha``, by the sign of ``rho``; 'no evidence of a trend';
+        or the cannot-decide note).
     """
     check_columns(transitions, ("n_nonembed", "transition_frac", "diminishing_returns_frac"),
                   "transitions table")
+    if alpha is None:
+        alpha = float(transitions["alpha"].iloc[0]) if "alpha" in transitions and len(transitions) else 0.05
+    blocked = f"cannot decide: need >= {min_runs_for(alpha)} runs of distinct sizes"
     keys = [c for c in ("activation",) if c in transitions.columns] + ["source", "layer", "metric"] + (
         ["variant"] if "variant" in transitions.columns else [])
     rows = []
     for key, g in transitions.groupby(keys, sort=True):
         for quantity in ("transition_frac", "diminishing_returns_frac"):
             sub = g[np.isfinite(g[quantity].to_numpy(float))]
-            if len(sub) < min_runs:
-                continue
-            rho, p = spearman(sub["n_nonembed"].to_numpy(float), sub[quantity].to_numpy(float))
-            rows.append(dict(zip(keys, key), quantity=quantity, n_runs=len(sub), rho=rho, p=p))
-    out = pd.DataFrame(rows, columns=keys + ["quantity", "n_runs", "rho", "p"])
+            x, y = sub["n_nonembed"].to_numpy(float), sub[quantity].to_numpy(float)
+            rho, p = spearman(x, y) if len(sub) >= 3 else (np.nan, np.nan)
+            floor = min_rank_p(x)
+            rows.append(dict(zip(keys, key), quantity=quantity, n_runs=len(sub), rho=rho, min_p=floor,
+                             p=p if floor <= alpha else np.nan))
+    out = pd.DataFrame(rows, columns=keys + ["quantity", "n_runs", "rho", "min_p", "p"])
     out["q"] = np.nan
     for quantity, idx in out.groupby("quantity").groups.items():
         out.loc[idx, "q"] = bh_adjust(out.loc[idx, "p"].to_numpy(float))
+    out["verdict"] = [blocked if mp > alpha else "no evidence of a trend" if not q < alpha
+                      else "increases with size" if r > 0 else "decreases with size"
+                      for mp, q, r in zip(out["min_p"], out["q"], out["rho"])]
     return out
-

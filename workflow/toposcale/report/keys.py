@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
+from toposcale.analysis.forecast_summary import primary_rows
+from toposcale.analysis.transitions import family_counts
 from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
@@ -63,6 +67,10 @@ def _transitions_keys(df, tables=None) -> list[str]:
     out = [f"val_loss transition in {len(sig)}/{len(loss)} runs"
            + (f", at {fmt(sig['transition_frac'].min(), 2)}-{fmt(sig['transition_frac'].max(), 2)} of training"
               if len(sig) else "")]
+    if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
+        for r in family_counts(df[df["variant"] == "raw"]).itertuples():
+            out.append(f"{r.source} transitions: {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
+                       f"({fmt(r.expected_null)} by chance), {r.n_bh} after BH")
     if "variant" in df and (df["variant"] == "null_z").any():
         blocks = df[(df["layer"] == "blocks") & df["metric"].str.startswith(("h0_", "h1_"))]
         for src, g in blocks.groupby("source", sort=True):
@@ -73,15 +81,18 @@ def _transitions_keys(df, tables=None) -> list[str]:
 
 
 def _forecast_keys(df, tables=None) -> list[str]:
-    summ = forecast_means(df, (tables or {}).get("forecast_summary"))
-    best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()].sort_values("fraction")
-    out = [f"forecast from {100 * float(r.fraction):g}%: best {r.method}, mean abs. error {fmt(r.mean_abs_error)} nats"
-           for r in best.itertuples()]
+    summ = primary_rows(forecast_means(df, (tables or {}).get("forecast_summary")))
+    ev = str(summ["evaluation"].iloc[0]).replace("_", "-") if len(summ) else ""
+    fin = summ[np.isfinite(summ["mean_abs_error"].astype(float))]
+    best = fin.loc[fin.groupby("fraction")["mean_abs_error"].idxmin()].sort_values("fraction")
+    out = [f"forecast from {100 * float(r.fraction):g}% ({ev}): best {r.method}, mean abs. error "
+           f"{fmt(r.mean_abs_error)} nats" for r in best.itertuples()]
     comp = (tables or {}).get("forecast_comparisons")
     if comp is not None and {"fraction", "method", "reference", "verdict"} <= set(comp.columns):
+        comp = primary_rows(comp)
         sel = comp[(comp["method"] == "ridge_topology_null") & (comp["reference"] == "ridge_loss")]
-        out += [f"forecast from {100 * float(r.fraction):g}%: null-adjusted topology vs loss-only ridge: {r.verdict}"
-                for r in sel.sort_values("fraction").itertuples()]
+        out += [f"forecast from {100 * float(r.fraction):g}% ({ev}): null-adjusted topology vs loss-only ridge: "
+                f"{r.verdict}" for r in sel.sort_values("fraction").itertuples()]
     return out
 
 

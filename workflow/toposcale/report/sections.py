@@ -4,8 +4,11 @@ lines (see :mod:`toposcale.report.summary` for the tables and the rules every se
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from toposcale.analysis.transitions import HEADLINE_SERIES
+from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
+from toposcale.analysis.forecasting import EVALUATIONS
+from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
@@ -172,77 +175,108 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
 
 
 def forecast_means(df, summary=None):
-    """Per (fraction, method) mean errors: the ``forecast_summary`` table when given (with bootstrap
-    intervals), else the means over runs of the raw rows of forecast.csv (no intervals)."""
+    """Per (evaluation, fraction, method) mean errors: the ``forecast_summary`` table when given (with
+    bootstrap intervals), else the means over runs of the rows of forecast.csv (no intervals). A table
+    without ``evaluation`` (written before issue 16) was all leave-one-run-out."""
     if summary is not None and {"fraction", "method", "mean_abs_error"} <= set(summary.columns):
-        return summary.copy()
+        df = summary
     if {"fraction", "method", "mean_abs_error"} <= set(df.columns):
-        return df.copy()
+        return df.assign(evaluation=evaluations_of(df))
     require_columns(df, ["run", "fraction", "method", "abs_error"], "forecast.csv")
-    ok = df[np.isfinite(df["abs_error"].astype(float))]
-    g = ok.groupby(["fraction", "method"], sort=True)
+    ok = df[np.isfinite(df["abs_error"].astype(float))].assign(evaluation=evaluations_of(df))
+    keys = ["evaluation", "fraction", "method"]
+    g = ok.groupby(keys, sort=True)
     out = g.agg(n_runs=("run", "nunique"), mean_abs_error=("abs_error", "mean")).reset_index()
     if "rel_error" in df:
-        out = out.merge(g["rel_error"].mean().rename("mean_rel_error").reset_index(), on=["fraction", "method"])
+        out = out.merge(g["rel_error"].mean().rename("mean_rel_error").reset_index(), on=keys)
+    blocked = [dict(zip(keys, k), note=note_of(g), n_runs=0, mean_abs_error=np.nan)
+               for k, g in df.assign(evaluation=evaluations_of(df)).groupby(keys, sort=True) if note_of(g)]
+    if blocked:                              # cannot-decide rows have no finite error: keep them, with their note
+        out = pd.concat([out, pd.DataFrame(blocked)], ignore_index=True)
     return out
 
 
 def forecast_lines(df, aux: dict | None = None) -> list[str]:
-    """Forecast section: mean absolute and relative error of each method per observed fraction of
-    training (with 95% bootstrap intervals when ``forecast_summary`` is given), the method with the
-    lowest mean absolute error at each fraction, raw against null-adjusted topology features
-    (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons with their verdicts when
-    ``forecast_comparisons`` is given."""
+    """Forecast section, one block per evaluation (leave-one-size-out, the primary, first; leave-one-run-out
+    labelled secondary and leaky): mean absolute and relative error of each method per observed fraction
+    of training (with 95% bootstrap intervals when ``forecast_summary`` is given; a row that cannot be
+    decided shows its note instead), the method with the lowest mean absolute error at each fraction; then,
+    on the primary evaluation, raw against null-adjusted topology features
+    (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons of every evaluation
+    with their verdicts when ``forecast_comparisons`` is given."""
     aux = aux or {}
     summ = forecast_means(df, aux.get("forecast_summary"))
     has_ci = {"mean_abs_error_ci_low", "mean_abs_error_ci_high"} <= set(summ.columns)
-    rows = []
-    for r in summ.sort_values(["fraction", "mean_abs_error"]).itertuples():
-        rel = getattr(r, "mean_rel_error", None)
-        row = [f"{100 * float(r.fraction):g}%", r.method, getattr(r, "n_runs", "n/a"), fmt(r.mean_abs_error)]
-        if has_ci:
-            row.append(fmt_ci(r.mean_abs_error_ci_low, r.mean_abs_error_ci_high))
-        rows.append(row + [fmt_pct(100 * float(rel), 2, sign=False) if is_finite(rel) else "n/a"])
     header = ["observed fraction", "method", "runs", "mean abs. error"] + (["95% CI"] if has_ci else []) + [
         "mean rel. error"]
     out = ["Error of each method's forecast of the final validation loss from the first fraction of "
-           "training (absolute error in nats/token, mean over runs; rows sorted best first):", "",
-           md_table(header, rows), ""]
-    best = summ.loc[summ.groupby("fraction")["mean_abs_error"].idxmin()]
-    out += ["Lowest mean absolute error: " + "; ".join(
-        f"{100 * float(r.fraction):g}% of training: {r.method} ({fmt(r.mean_abs_error)} nats)"
-        for r in best.sort_values("fraction").itertuples()) + ".", ""]
+           "training (absolute error in nats/token, mean over runs; rows sorted best first). Every number "
+           "names its evaluation: leave-one-size-out (primary) holds out every run of one model size (all "
+           "activations and seeds) and trains on the other sizes; leave-one-run-out (secondary) holds out one "
+           "run, so the same size's other runs, with nearly the same final loss, stay in training and the "
+           "learned methods can look it up. power_law and last_observed learn nothing across runs and are "
+           "the same in both.", ""]
+    for ev in [e for e in EVALUATIONS if e in set(summ["evaluation"])]:
+        sub = summ[summ["evaluation"] == ev]
+        rows = []
+        for r in sub.sort_values(["fraction", "mean_abs_error"]).to_dict("records"):
+            note, rel = r.get("note"), r.get("mean_rel_error")
+            if isinstance(note, str) and note:              # NaN when read back from CSV
+                rows.append([f"{100 * float(r['fraction']):g}%", r["method"], r.get("n_runs", "n/a"), note]
+                            + [""] * (len(header) - 4))
+                continue
+            row = [f"{100 * float(r['fraction']):g}%", r["method"], r.get("n_runs", "n/a"), fmt(r["mean_abs_error"])]
+            if has_ci:
+                row.append(fmt_ci(r["mean_abs_error_ci_low"], r["mean_abs_error_ci_high"]))
+            rows.append(row + [fmt_pct(100 * float(rel), 2, sign=False) if is_finite(rel) else "n/a"])
+        fin = sub[np.isfinite(sub["mean_abs_error"].astype(float))]
+        best = fin.loc[fin.groupby("fraction")["mean_abs_error"].idxmin()] if len(fin) else fin
+        out += [f"{EVALUATION_WORDS[ev].capitalize()}:", "", md_table(header, rows), "",
+                f"Lowest mean absolute error ({EVALUATION_WORDS[ev].split(':')[0]}): " + "; ".join(
+                    f"{100 * float(r.fraction):g}% of training: {r.method} ({fmt(r.mean_abs_error)} nats)"
+                    for r in best.sort_values("fraction").itertuples()) + ".", ""]
     comp = aux.get("forecast_comparisons")
-    out += forecast_null_lines(summ, comp)
+    out += forecast_null_lines(primary_rows(summ), None if comp is None else primary_rows(comp))
     if comp is not None:
         note = lacks_note(comp, ["fraction", "method", "reference", "mean_diff_abs_error", "ci_low", "ci_high",
                              "verdict"], "forecast_comparisons.csv", "comparisons")
         if note:
             out += note
         else:
+            comp = comp.assign(evaluation=evaluations_of(comp),
+                               _order=evaluations_of(comp).map({e: i for i, e in enumerate(EVALUATIONS)}))
             out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
                     "a 95% bootstrap interval; 'better' = interval below 0):", "",
-                    md_table(["fraction", "method", "reference", "runs", "mean difference", "95% CI", "verdict"],
-                             [[f"{100 * float(r.fraction):g}%", r.method, r.reference, getattr(r, "n_runs", "n/a"),
-                               fmt(r.mean_diff_abs_error), fmt_ci(r.ci_low, r.ci_high), r.verdict]
-                              for r in comp.sort_values(["fraction", "method", "reference"]).itertuples()]), ""]
+                    md_table(["evaluation", "fraction", "method", "reference", "runs", "mean difference", "95% CI",
+                              "verdict"],
+                             [[r.evaluation, f"{100 * float(r.fraction):g}%", r.method, r.reference,
+                               getattr(r, "n_runs", "n/a"), fmt(r.mean_diff_abs_error), fmt_ci(r.ci_low, r.ci_high),
+                               r.verdict]
+                              for r in comp.sort_values(["_order", "fraction", "method", "reference"]).itertuples()]),
+                    ""]
     return out
 
 
 def transitions_lines(df, aux: dict | None = None) -> list[str]:
-    """Transitions section: the share of series with a significant change point per source (and per
-    source for the null_z series, '(null_z)'), then per run the training fraction (and p-value) of the
-    transition (most significant change point) of the validation loss and of the block-mean
-    scale-normalised H0/H1 total persistence, raw and null_z, and the
-    diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition
-    timing with model size."""
+    """Transitions section: per multiple-testing family (source, variant) the series tested, the count
+    expected by chance (alpha x tests), the count with raw p < alpha and the Benjamini-Hochberg count
+    (:func:`toposcale.analysis.transitions.family_counts`; an old table without q-values gets the
+    uncorrected share per source, so labelled); then per run the training fraction (and p-value) of the
+    transition (most significant change point of a series significant after BH) of the validation loss
+    and of the block-mean scale-normalised H0/H1 total persistence, raw and null_z, and the
+    diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition timing
+    with model size, tested only where the runs can reach the significance level."""
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
     out = [f"{df['run'].nunique()} runs, {len(df)} series segmented over log(step) (change points by "
-           f"piecewise-linear PELT with a permutation null; 'significant' = at least one change point "
-           f"reported).", ""]
-    label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
-    rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
-    out += [md_table(["source", "series", "with a significant change point"], rows), ""]
+           f"piecewise-linear PELT with a permutation null).", ""]
+    if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
+        out += _transition_family_lines(family_counts(df))
+    else:
+        label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
+        rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
+        out += ["'significant' = at least one change point at the per-series level, not corrected for the "
+                "number of series (a table written before issue 16):", "",
+                md_table(["source", "series", "with a significant change point"], rows), ""]
     if "variant" not in df or not (df["variant"] == "null_z").any():
         out += [NO_NULL_NOTE, ""]
     series = []
@@ -280,9 +314,26 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
                  "null: a transition there is topology beyond geometry, one in the raw series only is explained "
                  "by its null" if any(mt.endswith("(null_z)") for _, _, mt, _ in series) else "")
     out += ["Training fraction (step / total steps) of each run's transition; 'none' = no significant "
-            f"change point{null_note}:", "", md_table(header, rows), ""]
+            f"change point (after BH where the table has q-values){null_note}:", "", md_table(header, rows), ""]
     out += _transition_size_lines((aux or {}).get("transition_sizes"))
     return out
+
+
+def _transition_family_lines(fam) -> list[str]:
+    """The multiplicity table of :func:`toposcale.analysis.transitions.family_counts` and its sentence."""
+    alpha = float(fam["alpha"].iloc[0])
+    a = f"{alpha:g}"
+    rows = [[f"{r.source} ({r.variant})", r.n_tests, fmt(r.expected_null), r.n_raw, r.n_bh,
+             f"{r.min_bh_discoveries} (p_min {fmt(r.p_min, 2)})"] for r in fam.itertuples()]
+    raw = fam[fam["variant"] == "raw"]
+    return [f"Each series is one test at level {a}, so about {a} x (series tested) pass "
+            f"by chance alone. Benjamini-Hochberg (q < {a}) runs within each family = (source, "
+            f"variant), across its runs, layers and metrics; only those series count as having a transition. "
+            f"Raw series: {int(raw['n_raw'].sum())} of {int(raw['n_tests'].sum())} have p < {a} where "
+            f"{fmt(raw['expected_null'].sum())} are expected by chance; {int(raw['n_bh'].sum())} survive BH.", "",
+            md_table(["family", "series tested", f"expected by chance ({a} x tests)",
+                      f"raw p < {a}", f"BH q < {a}",
+                      "fewest series BH can confirm (permutation floor)"], rows), ""]
 
 
 def _transition_size_lines(sizes) -> list[str]:
@@ -294,15 +345,33 @@ def _transition_size_lines(sizes) -> list[str]:
         return note
     if sizes.empty:
         return ["No series had a transition in enough runs to test a trend with model size.", ""]
-    sig = sizes[sizes["q"] <= 0.05]
-    top = sizes.sort_values("p").head(10)
     keys = (["activation"] if "activation" in sizes else []) + ["source", "layer", "metric", "quantity"]
-    return [f"Do transitions move with model size? Spearman rho across runs of the fraction with "
-            f"non-embedding parameters: {len(sig)} of {len(sizes)} trends have q <= 0.05 (Benjamini-Hochberg "
-            f"within each quantity); the {len(top)} smallest p-values:", "",
-            md_table(keys + ["runs", "rho", "p", "q"],
-                     [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
-                      for r in top.itertuples()]), ""]
+    if "verdict" not in sizes:                       # a table written before issue 16: no gating
+        sig = sizes[sizes["q"] <= 0.05]
+        top = sizes.sort_values("p").head(10)
+        return [f"Do transitions move with model size? Spearman rho across runs of the fraction with "
+                f"non-embedding parameters: {len(sig)} of {len(sizes)} trends have q <= 0.05 (Benjamini-Hochberg "
+                f"within each quantity); the {len(top)} smallest p-values:", "",
+                md_table(keys + ["runs", "rho", "p", "q"],
+                         [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.p), fmt(r.q)]
+                          for r in top.itertuples()]), ""]
+    keys += ["variant"] if "variant" in sizes else []
+    blocked = sizes[sizes["verdict"].astype(str).str.startswith("cannot decide")]
+    tested = sizes.drop(blocked.index)
+    found = tested[tested["verdict"].str.endswith("with size")]
+    why = (f" ({blocked['verdict'].iloc[0].removeprefix('cannot decide: ')}: with fewer the exact test cannot "
+           f"reach the level)" if len(blocked) else "")
+    out = [f"Do transitions move with model size? Spearman rho across runs of the fraction with non-embedding "
+           f"parameters, tested only where the exact permutation test can reach the significance level: "
+           f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it (Benjamini-Hochberg within "
+           f"each quantity); {len(blocked)} cannot be decided{why}.", ""]
+    if tested.empty:
+        return out
+    top = tested.sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
+    return out + [f"The {len(top)} smallest p-values:", "",
+                  md_table(keys + ["runs", "rho", "smallest possible p", "p", "q", "verdict"],
+                           [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q),
+                                                             r.verdict] for r in top.itertuples()]), ""]
 
 
 #: Section key -> its builder.

@@ -11,7 +11,7 @@ key of ``paths``           table (written by)
 ``scaling``                ``analysis/scaling.json`` (:func:`toposcale.analysis.scaling.analyse_grid`)
 ``dynamics``               ``analysis/dynamics.csv`` (:func:`toposcale.analysis.dynamics.correlate`)
 ``forecast``               ``analysis/forecast.csv`` (:func:`toposcale.analysis.forecasting.forecast` rows, or the
-                           per-(fraction, method) summary of :func:`toposcale.analysis.forecasting.summarise_forecasts`)
+                           per-(evaluation, fraction, method) summary of :func:`toposcale.analysis.forecast_summary.summarise_forecasts`)
 ``transitions``            ``analysis/transitions.csv`` (:mod:`toposcale.analysis.transitions`)
 ``grokking``               ``analysis/grokking.csv`` (:mod:`toposcale.experiments.grokking`)
 ``pretrained``             ``analysis/pretrained.csv`` (:func:`toposcale.experiments.pretrained.comparison_table`)
@@ -20,7 +20,7 @@ key of ``paths``           table (written by)
 Auxiliary tables enrich a section when given with its main table (:data:`AUX_TABLES`):
 ``forecast_summary`` / ``forecast_comparisons`` (``analysis/forecast_summary.csv``,
 ``forecast_comparisons.csv``: mean errors with bootstrap intervals and paired verdicts of
-:func:`toposcale.analysis.forecasting.summarise_forecasts`), ``transition_sizes`` (``analysis/transition_sizes.csv``,
+:func:`toposcale.analysis.forecast_summary.summarise_forecasts`), ``transition_sizes`` (``analysis/transition_sizes.csv``,
 :func:`toposcale.analysis.transitions.size_trends`) and ``grokking_control``
 (``analysis/grokking_positive_control.csv``, :func:`toposcale.experiments.grokking.positive_control`).
 

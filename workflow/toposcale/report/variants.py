@@ -67,7 +67,8 @@ def null_verdict_lines(df, variants) -> list[str]:
 
 def forecast_null_lines(summ, comp) -> list[str]:
     """Per fraction: does topology help the forecast beyond a loss-only ridge, raw (``ridge_topology``)
-    and null-adjusted (``ridge_topology_null``), in the contract's words."""
+    and null-adjusted (``ridge_topology_null``), in the contract's words; the header names the evaluation
+    of ``comp`` (pass the rows of one evaluation, the primary one)."""
     if "ridge_topology_null" not in set(summ["method"]):
         return [NO_NULL_NOTE, ""] if "ridge_topology" in set(summ["method"]) else []
     need = {"fraction", "method", "reference", "verdict"}
@@ -77,7 +78,9 @@ def forecast_null_lines(summ, comp) -> list[str]:
     lines = []
     for f in sorted(comp["fraction"].unique()):
         raw, null = (v.get((f, m, "ridge_loss"), "n/a") for m in ("ridge_topology", "ridge_topology_null"))
-        if null == "better":
+        if str(null).startswith("cannot decide"):
+            what = null
+        elif null == "better":
             what = "null-adjusted topology features improve on the loss-only ridge: topology beyond geometry"
         elif raw == "better":
             what = ("raw topology features improve on the loss-only ridge but null-adjusted ones do not: the "
@@ -86,5 +89,6 @@ def forecast_null_lines(summ, comp) -> list[str]:
             what = (f"neither raw ({raw}) nor null-adjusted ({null}) topology features improve on the "
                     f"loss-only ridge")
         lines.append(f"- {100 * float(f):g}% of training: {what}.")
-    return ["Raw against null-adjusted topology (ridge_topology / ridge_topology_null minus ridge_loss):",
+    ev = f", {comp['evaluation'].iloc[0]}" if "evaluation" in comp and len(comp) else ""
+    return [f"Raw against null-adjusted topology (ridge_topology / ridge_topology_null minus ridge_loss{ev}):",
             ""] + lines + [""]

@@ -12,7 +12,8 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from toposcale.analysis.transitions import HEADLINE_SERIES, trajectory
+from toposcale.analysis.forecast_summary import evaluations_of, note_of, primary_rows
+from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts, trajectory
 from toposcale.report.plots import style
 from toposcale.report.plots.training import activation_styles, run_size_colors, runs_table
 from toposcale.report.variants import raw_rows
@@ -122,22 +123,35 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     """Forecast error against the observed fraction of training, per method, with bootstrap CIs.
 
     Left: mean relative absolute error of the final validation loss over runs (log scale), with the
-    95% bootstrap interval. Right: paired difference in absolute error (nats) against the loss-only
-    ridge (``ridge_loss``) of ridge_topology (raw topology features) and, when present,
-    ridge_topology_null (null-adjusted features), and ridge_topology minus the power law; below zero
-    means the topology-augmented forecast is better.
+    95% bootstrap interval; the ridge methods under the primary evaluation (leave-one-size-out) as solid
+    lines and under the secondary, leaky one (leave-one-run-out) as thin dotted lines without intervals;
+    ``power_law`` and ``last_observed`` (the same in both) once. Right: paired difference in absolute
+    error (nats), under the primary evaluation only, against the loss-only ridge (``ridge_loss``) of
+    ridge_topology (raw topology features) and, when present, ridge_topology_null (null-adjusted
+    features), and ridge_topology minus the power law; below zero means the topology-augmented forecast
+    is better. Where the primary evaluation cannot decide (too few sizes) the panels say so.
 
     Parameters
     ----------
     methods, comparisons : pandas.DataFrame
-        The ``methods`` and ``comparisons`` tables of :func:`toposcale.analysis.forecasting.summarise_forecasts`.
+        The ``methods`` and ``comparisons`` tables of :func:`toposcale.analysis.forecast_summary.summarise_forecasts`
+        (tables without ``evaluation`` are drawn as their one evaluation).
     """
     style.setup()
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6))
     fracs = sorted(methods["fraction"].unique())
+    ev = evaluations_of(methods)
+    primary = primary_rows(methods)
+    first = str(evaluations_of(primary).iloc[0]) if len(primary) else ""
+    secondary = methods[(ev != first) & methods["method"].str.startswith("ridge")]
     offsets = np.linspace(-0.012, 0.012, len(METHOD_STYLE))
     for off, (method, (label, color, marker)) in zip(offsets, METHOD_STYLE.items()):
-        g = methods[methods["method"] == method].sort_values("fraction")
+        g = secondary[secondary["method"] == method].sort_values("fraction")
+        g = g[np.isfinite(g["mean_rel_error"])]
+        if len(g):
+            ax.plot(g["fraction"] + off, 100 * g["mean_rel_error"], color=color, ls=":", lw=1.0, marker=marker,
+                    ms=3, mfc="none", alpha=0.8)
+        g = primary[primary["method"] == method].sort_values("fraction")
         g = g[np.isfinite(g["mean_rel_error"])]
         if g.empty:
             continue
@@ -147,6 +161,11 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
         yerr = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
         ax.errorbar(g["fraction"] + off, y, yerr=np.nan_to_num(yerr), color=color, marker=marker,
                     capsize=3, lw=1.5, ms=5, label=label)
+    if note_of(primary):
+        ax.text(0.02, 0.02, f"{first.replace('_', '-')}: {note_of(primary)}", transform=ax.transAxes, fontsize=7,
+                color="0.3")
+    if len(secondary):
+        ax.plot([], [], color="0.4", ls=":", lw=1.0, label="ridge, leave-one-run-out (leaky)")
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}%"))
@@ -156,9 +175,11 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     ax.set_xlabel("fraction of training observed")
     ax.set_ylabel("mean |forecast - final| / final (log scale)")
     n_runs = int(methods["n_runs"].max())
-    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% bootstrap CI)", fontsize=10)
+    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% bootstrap CI)\nsolid: "
+                 f"{first.replace('_', '-')}", fontsize=10)
     ax.legend(fontsize=8)
 
+    comparisons = primary_rows(comparisons)
     pairs = [(m, r) for m, r in (("ridge_topology", "power_law"), ("ridge_topology", "ridge_loss"),
                                  ("ridge_topology_null", "ridge_loss"))
              if ((comparisons["method"] == m) & (comparisons["reference"] == r)).any()]
@@ -181,7 +202,11 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     bx.set_xticklabels([f"{100 * f:g}%" for f in fracs])
     bx.set_xlabel("fraction of training observed")
     bx.set_ylabel("difference in absolute error (nats)")
-    bx.set_title("Ridge with topology minus reference (< 0: topology helps)", fontsize=10)
+    bx.set_title(f"Ridge with topology minus reference (< 0: topology helps)\n{first.replace('_', '-')}",
+                 fontsize=10)
+    blocked = sorted({v for v in comparisons["verdict"].astype(str) if v.startswith("cannot decide")})
+    if blocked:
+        bx.text(0.02, 0.9, blocked[0], transform=bx.transAxes, fontsize=8, color="0.3")
     if not any(m == "ridge_topology_null" for m, _ in pairs):
         bx.text(0.02, 0.02, "no null-adjusted method (metrics predate the matched nulls)", transform=bx.transAxes,
                 fontsize=7, color="0.4")
@@ -267,7 +292,12 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
             axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("non-embedding parameters (log scale)")
     ax.set_ylabel("transition: % of training (log scale)")
-    ax.set_title(f"All series: {len(sig)}/{len(transitions)} with a significant transition", fontsize=9)
+    title = f"All series: {len(sig)}/{len(transitions)} with a significant transition"
+    if {"q_value", "alpha", "p_min"} <= set(transitions.columns):
+        fam = family_counts(transitions)
+        title += (f" (BH q < {fam['alpha'].iloc[0]:g})\n{int(fam['n_raw'].sum())} with raw p < "
+                  f"{fam['alpha'].iloc[0]:g}; {fam['expected_null'].sum():.3g} expected by chance")
+    ax.set_title(title, fontsize=9)
     for extra in flat[len(panels) + 1:]:
         extra.set_visible(False)
     first = info.drop_duplicates("size_key")
@@ -276,8 +306,8 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     handles += [Line2D([], [], color="0.3", ls="", marker="o", mfc="0.3", label="transition"),
                 Line2D([], [], color="0.3", ls="", marker="o", mfc="none", label="other change point"),
                 Line2D([], [], color="0.3", ls="", marker="x", label="diminishing returns")]
-    fig.suptitle("Change points over log training step (PELT, shuffled-increment permutation null, "
-                 "max-T p < significance)", fontsize=11)
+    fig.suptitle("Change points over log training step (PELT, shuffled-increment permutation null; a series "
+                 "counts when Benjamini-Hochberg q < significance within its (source, variant))", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.98))
     fig.legend(handles=handles, loc="lower center", ncol=min(7, len(handles)), fontsize=8,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
