@@ -249,6 +249,17 @@ def test_ridge_picks_up_a_linear_signal_and_falls_back_to_the_mean():
     assert pred[0] == pytest.approx(y[:2].mean()) and np.isnan(lam)
 
 
+def test_ridge_does_not_extrapolate_beyond_the_training_features():
+    # a held-out feature 1e6 training sds away (a null_z over a near-zero null sd) must not move the
+    # prediction beyond what the most extreme training run gives
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(20, 1))
+    y = 2.0 * x[:, 0] + 0.01 * rng.normal(size=20)
+    far, _ = ridge_fit_predict(x, y, np.array([[1e6]]))
+    edge, _ = ridge_fit_predict(x, y, np.array([[x.max()]]))
+    assert far[0] == pytest.approx(edge[0]) and abs(far[0]) < 2.5 * np.abs(y).max()
+
+
 def test_incomplete_run_is_rejected():
     df = synthetic_runs(n_runs=3)
     df = df[~((df.run == "gelu-r01-s0") & (df.frac > 0.8))]

@@ -165,7 +165,8 @@ def ridge_fit_predict(x_train, y_train, x_test, lambdas=RIDGE_LAMBDAS) -> tuple[
 
     Features are standardised with the training mean and standard deviation (columns constant on the
     training set are dropped; NaN test values are replaced by the training mean, i.e. 0 after
-    standardisation). The intercept is not penalised. With fewer than 3 training rows or no usable
+    standardisation), and test features are clipped to the training range (no extrapolation beyond the
+    training runs). The intercept is not penalised. With fewer than 3 training rows or no usable
     column the prediction is the training mean.
 
     Returns
@@ -186,6 +187,9 @@ def ridge_fit_predict(x_train, y_train, x_test, lambdas=RIDGE_LAMBDAS) -> tuple[
         return np.full(len(x_test), mean_y), float("nan")
     z_train = (x_train[:, use] - mu[use]) / sd[use]
     z_test = np.where(np.isfinite(x_test[:, use]), (x_test[:, use] - mu[use]) / sd[use], 0.0)
+    # no extrapolation in feature space: a held-out run whose feature lies far outside the training runs'
+    # (e.g. a null_z from a tiny null sd) would otherwise move the log-loss prediction without bound
+    z_test = np.clip(z_test, z_train.min(axis=0), z_train.max(axis=0))
     yc = y_train - mean_y
     best = (np.inf, None, None)
     for lam in lambdas:
