@@ -126,4 +126,5 @@ def test_null_excess_by_hand():
     out = null_excess(2.0, [1.0, np.nan, 3.0, np.inf])                 # non-finite draws dropped
     assert out["null_mean"] == 2.0 and out["null_sd"] == pytest.approx(math.sqrt(2)) and out["null_z"] == 0.0
     assert math.isnan(null_excess(1.0, [2.0, 2.0])["null_z"])          # sd 0: no z
+    assert math.isnan(null_excess(1.0, [0.1 + 0.2, 0.3])["null_z"])    # sd at rounding level counts as 0
     assert math.isnan(null_excess(1.0, [2.0])["null_sd"])              # one draw: no sd

@@ -253,8 +253,8 @@ def null_excess(value: float, draws) -> dict:
 
     ``null_mean`` and ``null_sd`` are the mean and the sample standard deviation (ddof = 1) of the
     measure over the ``K`` null draws (non-finite draws dropped); ``null_z = (value - null_mean) /
-    null_sd`` is the standardised excess, NaN where ``null_sd`` is 0 or undefined (fewer than 2 finite
-    draws) or ``value`` is not finite.
+    null_sd`` is the standardised excess, NaN where ``null_sd`` is 0 (at most 1e-12 x max(1, |null_mean|),
+    i.e. equal draws up to rounding) or undefined (fewer than 2 finite draws) or ``value`` is not finite.
 
     Examples
     --------
@@ -266,7 +266,9 @@ def null_excess(value: float, draws) -> dict:
     mean = float(d.mean()) if d.size else float("nan")
     sd = float(d.std(ddof=1)) if d.size > 1 else float("nan")
     v = float(value)
-    z = (v - mean) / sd if np.isfinite(v) and np.isfinite(sd) and sd > 0 else float("nan")
+    # an sd at rounding level (draws equal up to float noise) is 0: dividing by it would give z ~ 1e15
+    ok = np.isfinite(v) and np.isfinite(sd) and sd > 1e-12 * max(1.0, abs(mean))
+    z = (v - mean) / sd if ok else float("nan")
     return {"null_mean": mean, "null_sd": sd, "null_z": float(z)}
 
 
