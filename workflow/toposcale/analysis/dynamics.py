@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.io import read_table
+from toposcale.serial import detrend_degree, detrend_rows, monte_carlo_pvalue, phase_surrogates, unit_rows
 from toposcale.stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, partial_spearman,
                              percentile_ci, ranks, rowwise_spearman, spearman, t_pvalue)
 
@@ -59,6 +60,8 @@ VARIANTS = ("raw", "null_z")
 #: Verdict of a raw/null_z pair (:func:`null_comparison`), in report order.
 VERDICTS = ("topology beyond geometry", "explained by its null", "not significant")
 #: Run descriptors copied into every output row when the metrics table has them.
+#: Column suffixes of the three correlation variants: Spearman, partial given log step, detrended.
+SUFFIXES = ("", "_partial", "_detrended")
 RUN_COLUMNS = ("run", "activation", "size", "seed", "n_nonembed")
 _REQUIRED = ("run", "step", "source", "layer", "val_loss")
 
@@ -125,27 +128,10 @@ def non_degenerate(df):
 
 # ----------------------------------------------------------------------------- correlations
 
-def detrend_degree(n: int) -> int:
-    """Polynomial degree of the smooth trend removed for ``rho_detrended``: ``min(3, n - 5)`` (>= 0)."""
-    return int(max(0, min(3, n - 5)))
-
-
-def _detrend_rows(values: np.ndarray, lx: np.ndarray, degree: int) -> np.ndarray:
-    """Residuals of each row of ``values`` (B, n) after a least-squares polynomial in the row of ``lx``."""
-    u = (lx - lx.mean(axis=1, keepdims=True)) / np.maximum(lx.std(axis=1, keepdims=True), 1e-12)
-    design = np.stack([u ** k for k in range(degree + 1)], axis=2)            # (B, n, degree + 1)
-    gram = np.einsum("bnk,bnl->bkl", design, design)
-    rhs = np.einsum("bnk,bn->bk", design, values)
-    # a resample with fewer distinct steps than coefficients is singular: a tiny ridge keeps it solvable
-    gram = gram + 1e-10 * np.eye(degree + 1)[None] * np.trace(gram, axis1=1, axis2=2)[:, None, None]
-    coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    return values - np.einsum("bnk,bk->bn", design, coef)
-
-
 def _detrended_spearman(v, loss, lx) -> tuple[float, float]:
     deg = detrend_degree(len(v))
-    rv = _detrend_rows(v[None], lx[None], deg)[0]
-    rl = _detrend_rows(loss[None], lx[None], deg)[0]
+    rv = detrend_rows(v, lx, deg)
+    rl = detrend_rows(loss, lx, deg)
     scale_v, scale_l = np.abs(v).max() or 1.0, np.abs(loss).max() or 1.0
     if np.ptp(rv) <= 1e-12 * scale_v or np.ptp(rl) <= 1e-12 * scale_l:
         return float("nan"), float("nan")
@@ -153,14 +139,57 @@ def _detrended_spearman(v, loss, lx) -> tuple[float, float]:
     return rho, t_pvalue(rho, len(v) - 2 - deg)
 
 
-def _series_row(v, loss, log_step, n_bootstrap: int, seed: int) -> dict:
+def statistic_units(x, log_step, suffix: str) -> np.ndarray:
+    """Series ``x`` (shape (..., n), time order) as correlation variant ``suffix`` sees it, as unit rows.
+
+    ``''``: ranks of ``x``; ``'_partial'``: ranks of ``x`` minus their OLS fit on (1, ranks of
+    ``log_step``); ``'_detrended'``: ranks of the residual of ``x`` after the polynomial of degree
+    :func:`toposcale.serial.detrend_degree` in ``log_step``; each then centred and scaled to unit norm
+    (:func:`toposcale.serial.unit_rows`). The variant's correlation of two series (``rho``,
+    ``rho_partial``, ``rho_detrended``) is the dot product of their units.
+    """
+    x = np.asarray(x, dtype=float)
+    if suffix == "":
+        return unit_rows(ranks(x))
+    if suffix == "_partial":
+        return unit_rows(detrend_rows(ranks(x), ranks(log_step), 1))
+    return unit_rows(ranks(detrend_rows(x, log_step, detrend_degree(x.shape[-1]))))
+
+
+def loss_surrogate_null(loss, log_step, n_surrogates: int, seed: int) -> dict:
+    """Surrogate losses as each correlation variant sees them (the null of the module docstring).
+
+    For each variant ``suffix`` the loss (shape (..., n)) is reduced to the part the statistic uses,
+    ``base``: the loss itself (``''``); the residual of its ranks after OLS on (1, ranks of
+    ``log_step``) (``'_partial'``); its residual after the polynomial trend of degree
+    :func:`toposcale.serial.detrend_degree` in ``log_step`` (``'_detrended'``). ``base`` is replaced by
+    ``n_surrogates`` surrogates (:func:`toposcale.serial.phase_surrogates`, symmetric extension,
+    seed ``seed + i`` for the i-th variant), each put through :func:`statistic_units`.
+
+    Returns
+    -------
+    dict of str -> numpy.ndarray of shape (..., n_surrogates, n)
+        With ``u = statistic_units(v, log_step, suffix)`` of a metric ``v``, ``null[suffix] @ u`` is
+        the variant's correlation of ``v`` with every surrogate loss.
+    """
+    loss = np.asarray(loss, dtype=float)
+    bases = {"": loss, "_partial": detrend_rows(ranks(loss), ranks(log_step), 1),
+             "_detrended": detrend_rows(loss, log_step, detrend_degree(loss.shape[-1]))}
+    return {suffix: statistic_units(phase_surrogates(base, n_surrogates, seed + i), log_step, suffix)
+            for i, (suffix, base) in enumerate(bases.items())}
+
+
+def _series_row(v, loss, log_step, n_bootstrap: int, seed: int, null: dict) -> dict:
     rho, p = spearman(v, loss)
     prho, pp = partial_spearman(v, loss, log_step)
     drho, dp = _detrended_spearman(v, loss, log_step)
     n = len(v)
     out = {"n": n, "loss_monotone": bool(np.all(np.diff(loss) < 0) or np.all(np.diff(loss) > 0)),
-           "rho": rho, "p": p, "rho_partial": prho, "p_partial": pp, "rho_detrended": drho,
-           "p_detrended": dp}
+           "rho": rho, "rho_partial": prho, "rho_detrended": drho,
+           "p_t_approx": p, "p_t_approx_partial": pp, "p_t_approx_detrended": dp}
+    for suffix in SUFFIXES:
+        out["p" + suffix] = monte_carlo_pvalue(out["rho" + suffix],
+                                               null[suffix] @ statistic_units(v, log_step, suffix))
     for name in ("rho", "rho_partial", "rho_detrended"):
         out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = np.nan
     if n_bootstrap > 0 and np.isfinite(rho):
@@ -173,12 +202,12 @@ def _series_row(v, loss, log_step, n_bootstrap: int, seed: int) -> dict:
         if np.isfinite(drho):
             deg = detrend_degree(n)
             out["rho_detrended_ci_low"], out["rho_detrended_ci_high"] = percentile_ci(
-                rowwise_spearman(_detrend_rows(vb, xb, deg), _detrend_rows(lb, xb, deg)))
+                rowwise_spearman(detrend_rows(vb, xb, deg), detrend_rows(lb, xb, deg)))
     return out
 
 
 def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: float = 0.05,
-              seed: int = 0, min_points: int = 5):
+              seed: int = 0, min_points: int = 5, n_surrogates: int = 999):
     """Correlation of every metric with validation loss across checkpoints, per run and layer.
 
     Parameters
@@ -195,6 +224,8 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
         Base seed; each (run, source, layer) gets a derived, reproducible seed.
     min_points : int
         Series with fewer finite checkpoints than this are left out.
+    n_surrogates : int
+        Phase-randomised loss surrogates ``B`` behind every p-value (smallest p ``1 / (1 + B)``).
 
     Returns
     -------
@@ -209,6 +240,8 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
     check_columns(metrics, _REQUIRED)
     if not 0 < fdr_alpha < 1:
         raise ValueError(f"fdr_alpha={fdr_alpha} must lie in (0, 1)")
+    if n_surrogates < 19:
+        raise ValueError(f"n_surrogates={n_surrogates} must be >= 19 (smallest p = 1 / (1 + B))")
     series = null_z_series(metrics, resolve_metrics(metrics, metric_cols))
     rows = []
     for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
@@ -219,14 +252,20 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
             n_dropped = len(g_all) - len(g)
             step = g["step"].to_numpy(float)
             loss = g["val_loss"].to_numpy(float)
+            nulls = {}   # one surrogate null per set of usable checkpoints, shared by the group's metrics
             for metric, variant, col in series:
                 v = g[col].to_numpy(float)
                 ok = np.isfinite(v) & np.isfinite(loss)
                 row = dict(info, source=source, layer=layer, metric=metric, variant=variant,
                            kind=_kind(metric), n_degenerate_dropped=n_dropped)
                 if ok.sum() >= min_points:
-                    row.update(_series_row(v[ok], loss[ok], np.log(step[ok]), n_bootstrap,
-                                           stable_seed(seed, run, source, layer)))
+                    lx = np.log(step[ok])
+                    key = ok.tobytes()
+                    if key not in nulls:
+                        nulls[key] = loss_surrogate_null(loss[ok], lx, n_surrogates,
+                                                         stable_seed(seed, run, source, layer, "surrogates"))
+                    row.update(_series_row(v[ok], loss[ok], lx, n_bootstrap,
+                                           stable_seed(seed, run, source, layer), nulls[key]))
                 elif n_dropped and np.isfinite(g_all[col].to_numpy(float)).sum() >= min_points:
                     row.update(n=int(ok.sum()))  # kept as a row (no statistics) so the drop is counted
                 else:
@@ -248,7 +287,8 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
         "source", "layer", "metric", "variant", "kind", "n", "n_degenerate_dropped", "loss_monotone", "rho", "p", "q", "significant",
         "rho_ci_low", "rho_ci_high", "rho_partial", "p_partial", "q_partial", "significant_partial",
         "rho_partial_ci_low", "rho_partial_ci_high", "rho_detrended", "p_detrended", "q_detrended",
-        "significant_detrended", "rho_detrended_ci_low", "rho_detrended_ci_high"]
+        "significant_detrended", "rho_detrended_ci_low", "rho_detrended_ci_high", "p_t_approx",
+        "p_t_approx_partial", "p_t_approx_detrended"]
     return out[order]
 
 
