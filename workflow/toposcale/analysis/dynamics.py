@@ -3,21 +3,34 @@
 For every run and every (source, layer, metric) series over the checkpoints with ``step > 0``
 (initialisation excluded) this module reports
 
-* ``rho``, ``p``: Spearman correlation of the metric with ``val_loss`` across checkpoints and its
-  two-sided p-value (t approximation, ``n - 2`` degrees of freedom);
-* ``rho_partial``, ``p_partial``: the same correlation controlling for ``log(step)`` (rank-based partial
-  correlation, ``n - 3`` degrees of freedom, :func:`toposcale.stats.partial_spearman`). Loss and most
-  metrics move monotonically with training time, so ``rho`` is largely their shared trend; the partial
-  correlation asks whether the metric tracks the loss *beyond* where both are in training;
-* ``rho_detrended``, ``p_detrended``: Spearman correlation of the residuals of metric and loss after
-  each is fitted by a polynomial of degree ``min(3, n - 5)`` in ``log(step)`` (least squares); the
-  p-value uses the t approximation with ``n - 2 - degree`` degrees of freedom. It asks whether the
-  metric co-fluctuates with the loss around their smooth trends in training time. It exists where the
-  rank partial correlation does not: when ``val_loss`` is strictly monotone in step (common, flagged
-  by ``loss_monotone``), the ranks of loss are an exact linear function of the ranks of step, nothing
-  of the loss is left beyond time, and ``rho_partial`` is undefined (NaN);
-* ``q``, ``q_partial``, ``q_detrended``: Benjamini-Hochberg adjusted p-values over the family of all
-  (source, layer, metric) tests of the run, and ``significant*`` = ``q <= fdr_alpha``;
+* ``rho``: Spearman correlation of the metric with ``val_loss`` across checkpoints;
+* ``rho_partial``: the same correlation controlling for ``log(step)`` (rank-based partial
+  correlation, :func:`toposcale.stats.partial_spearman`). Loss and most metrics move monotonically
+  with training time, so ``rho`` is largely their shared trend; the partial correlation asks whether
+  the metric tracks the loss *beyond* where both are in training;
+* ``rho_detrended``: Spearman correlation of the residuals of metric and loss after each is fitted by
+  a polynomial of degree ``min(3, n - 5)`` in ``log(step)`` (least squares,
+  :func:`toposcale.serial.detrend_rows`). It asks whether the metric co-fluctuates with the loss
+  around their smooth trends in training time. It exists where the rank partial correlation does
+  not: when ``val_loss`` is strictly monotone in step (common, flagged by ``loss_monotone``), the
+  ranks of loss are an exact linear function of the ranks of step, nothing of the loss is left
+  beyond time, and ``rho_partial`` is undefined (NaN);
+* ``p``, ``p_partial``, ``p_detrended``: two-sided Monte Carlo p-values of the three correlations
+  against a null that keeps the checkpoints' autocorrelation (:func:`loss_surrogate_null`): the part
+  of the loss each statistic uses (the loss; its rank residual on the ranks of log step; its
+  polynomial residual) is replaced by ``n_surrogates`` phase-randomised surrogates of its symmetric
+  extension (:func:`toposcale.serial.phase_surrogates`: same spectrum, independent of the metric),
+  the statistic is recomputed on each exactly as on the data, and
+  ``p = (1 + #{|rho*| >= |rho|}) / (1 + B)`` (:func:`toposcale.serial.monte_carlo_pvalue`). On
+  independent AR(1) pairs of 25 checkpoints they reject 3-7% at nominal 5% for autocorrelations
+  0 to 0.95 (``tests/test_serial.py``; the README has the table);
+* ``p_t_approx``, ``p_t_approx_partial``, ``p_t_approx_detrended``: the t approximations of the
+  same correlations (``n - 2``, ``n - 3`` and ``n - 2 - degree`` degrees of freedom), for comparison
+  only: they treat checkpoints as independent and reject up to 43% (raw), 28% (partial) and 18%
+  (detrended) of independent AR(1) pairs at nominal 5%;
+* ``q``, ``q_partial``, ``q_detrended``: Benjamini-Hochberg adjusted ``p``, ``p_partial``,
+  ``p_detrended`` over the family of all (source, layer, metric, variant) tests of the run, and
+  ``significant*`` = ``q <= fdr_alpha``;
 * ``rho_ci_low/high``, ``rho_partial_ci_low/high`` and ``rho_detrended_ci_low/high``: 95% percentile
   intervals from a moving-block bootstrap over checkpoints (block length ``max(2, round(n^(1/3)))``),
   which keeps neighbouring checkpoints together because the series are autocorrelated.
@@ -133,7 +146,8 @@ def _detrended_spearman(v, loss, lx) -> tuple[float, float]:
     rv = detrend_rows(v, lx, deg)
     rl = detrend_rows(loss, lx, deg)
     scale_v, scale_l = np.abs(v).max() or 1.0, np.abs(loss).max() or 1.0
-    if np.ptp(rv) <= 1e-12 * scale_v or np.ptp(rl) <= 1e-12 * scale_l:
+    # the fit's tiny ridge leaves ~1e-9 relative residuals on an exact polynomial (a constant metric)
+    if np.ptp(rv) <= 1e-6 * scale_v or np.ptp(rl) <= 1e-6 * scale_l:
         return float("nan"), float("nan")
     rho = float(np.corrcoef(ranks(rv), ranks(rl))[0, 1])
     return rho, t_pvalue(rho, len(v) - 2 - deg)
@@ -235,7 +249,8 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
         'other'), ``n``, ``n_degenerate_dropped`` (checkpoints of the series left out because their
         cloud is degenerate), ``loss_monotone``, then for each of the raw,
         ``_partial`` and ``_detrended`` variants: ``rho``, ``p``, ``q``, ``significant``, ``rho_ci_low``,
-        ``rho_ci_high`` (e.g. ``rho_detrended_ci_low``).
+        ``rho_ci_high`` (e.g. ``rho_detrended_ci_low``), and last ``p_t_approx``,
+        ``p_t_approx_partial``, ``p_t_approx_detrended`` (comparison only, not used for ``q``).
     """
     check_columns(metrics, _REQUIRED)
     if not 0 < fdr_alpha < 1:
