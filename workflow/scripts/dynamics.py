@@ -13,7 +13,8 @@ sys.stderr = open(snakemake.log[0], "w")
 cfg = snakemake.params.cfg
 metrics = load_metrics(snakemake.input.metrics)
 corr = correlate(metrics, metric_cols=cfg["metrics"] or None, n_bootstrap=int(cfg["n_bootstrap"]),
-                 fdr_alpha=float(cfg["fdr_alpha"]), seed=int(snakemake.params.seed))
+                 fdr_alpha=float(cfg["fdr_alpha"]), seed=int(snakemake.params.seed),
+                 n_surrogates=int(cfg["n_surrogates"]))
 write_csv_atomic(corr, snakemake.output.csv)
 write_csv_atomic(seed_summary(corr), snakemake.output.seeds)
 print(f"{len(corr)} correlation rows over {corr['run'].nunique()} runs", file=sys.stderr)

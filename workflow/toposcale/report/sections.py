@@ -141,7 +141,9 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df and (suf, desc) not in variants]
     out = [f"{df['run'].nunique()} runs, {len(df)} (run, source, layer, metric) series: Spearman correlation "
            f"of each metric with validation loss across checkpoints (step > 0). 'significant' = "
-           f"Benjamini-Hochberg q within the run's family at or below the analysis' FDR level. Variants: "
+           f"Benjamini-Hochberg q within the run's family at or below the analysis' FDR level, from p-values "
+           f"against phase-randomised surrogates of the loss (they keep the checkpoints' autocorrelation; "
+           f"the t approximation is in dynamics.csv as p_t_approx* for comparison only). Variants: "
            + "; ".join(desc for _, desc in variants) + "."
            + (f" Undefined for every series (too few checkpoints or monotone loss): {', '.join(absent)}."
               if absent else ""), ""]
