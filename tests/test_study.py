@@ -26,14 +26,15 @@ def test_bootstrap_steps_include_final():
 def test_default_study_plan():
     cfg = load_config("config.yaml")
     runs = study_runs(cfg)
-    assert len(runs) == 10
-    assert {r.activation for r in runs} == {"gelu", "swiglu"}
+    assert len(runs) == 28                                   # 7 sizes x 2 activations x 2 seeds
+    assert {r.activation for r in runs} == {"gelu", "swiglu"} and {r.seed for r in runs} == {0, 1}
+    assert {r.n_layers for r in runs} == {2}                 # one width family
     for r in runs:
         assert abs(r.n_nonembed / r.target_params - 1) < 0.1
-        assert r.holdout == (r.target_params == 444_000)
+        assert r.holdout == (r.target_params == 99_000)
         assert r.total_steps * r.tokens_per_step >= r.planned_tokens
         assert r.planned_tokens == math.ceil(20 * r.n_nonembed)
-    assert runs[0].name == "gelu-d32L2-s0"
+    assert runs[0].name == "gelu-d16L2-s0"
 
 
 def test_several_tokens_per_param_get_distinct_names():
