@@ -266,6 +266,11 @@ def test_analyse_grid_default_study_shape(default_study):
     assert res["verdict"] == ("swiglu vs gelu: cannot decide: need >= 6 sizes fitted per activation (the compute "
                               "law has 3 parameters; >= 3 residual dof); gelu has 4 sizes, swiglu has 4 sizes.")
     assert "exponent shift" not in res["verdict"] and "offset" not in res["verdict"]
+    from toposcale.report.plots.scaling import _decidability_note, _loss_title
+
+    note = _decidability_note(res)             # the figure's panel text instead of a verdict
+    assert note.startswith("gelu: cannot decide: need >= 6 sizes") and res["verdict"] in note
+    assert "cannot decide" not in _loss_title(res)
     table = pd.DataFrame(res["table"])
     assert list(table.columns) == list(S.TABLE_COLUMNS)
     assert set(table["section"]) == {"fit", "power_law", "holdout", "comparison", "topology"}

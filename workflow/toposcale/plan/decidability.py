@@ -83,9 +83,10 @@ def fit_gate(n_distinct: int, n_params: int, unit: str = "sizes") -> dict:
 
 
 def count_gate(n: int, minimum: int, unit: str) -> dict:
-    """``decidable`` when ``n >= minimum``; else the message ``"cannot decide: need >= {minimum} {unit}, have {n}"``."""
+    """``decidable`` when ``n >= minimum``, with the message ``"{n} {unit} (need >= {minimum})"``; else
+    ``"cannot decide: need >= {minimum} {unit}, have {n}"``."""
     ok = int(n) >= int(minimum)
-    msg = f"{n} {unit}" if ok else f"{CANNOT_DECIDE}: need >= {minimum} {unit}, have {n}"
+    msg = f"{n} {unit} (need >= {minimum})" if ok else f"{CANNOT_DECIDE}: need >= {minimum} {unit}, have {n}"
     return _gate(ok, f"{n} {unit}", f">= {minimum} {unit}", msg)
 
 
@@ -154,7 +155,9 @@ def plan(config: dict) -> list[dict]:
         if other == base:
             continue
         (lb, gb), (lo, go) = laws[base], laws[other]
-        bad = [f"{a}: {g['message']}" for a, g in ((base, gb), (other, go)) if not g["decidable"]]
+        short = [f"{a} has {g['have']}" for a, g in ((base, gb), (other, go)) if not g["decidable"]]
+        bad = [f"need {gb['need'] if not gb['decidable'] else go['need']} per activation, "
+               + ", ".join(short)] if short else []
         if lb != lo:
             bad.append(f"different laws ({lb} vs {lo})")
         msg = (f"{CANNOT_DECIDE}: " + "; ".join(bad)) if bad else f"both laws decidable ({gb['have']}, {go['have']})"
