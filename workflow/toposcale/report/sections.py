@@ -34,7 +34,8 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     if settings:
         out.append(f"Loss = {settings.get('loss', 'final validation loss')}; compute = "
                    f"{settings.get('compute', 'C = 6 N D')}; intervals are {pct} bootstrap intervals "
-                   f"({settings.get('n_bootstrap', 'n/a')} resamples over runs).")
+                   f"({settings.get('n_bootstrap', 'n/a')} resamples: "
+                   f"{settings.get('resampling', 'bootstrap over runs')}).")
         out.append("")
     fit_rows, hold_rows, gates = [], [], []
     for act, a in res["activations"].items():

@@ -347,7 +347,7 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
     else:
         gates = [f"{a}: {v['gate']['message']}" for a, v in res["activations"].items() if not v["gate"]["decidable"]]
         res["verdict"] = ("no activation comparison: needs two activations with a fitted law "
-                          f"(fitted: {fitted or 'none'})" + (f"; {CANNOT_DECIDE} ({'; '.join(gates)})" if gates else ""))
+                          f"(fitted: {fitted or 'none'})" + "".join(f"; {g}" for g in gates))
     if metrics is not None and len(metrics):
         res["topology"] = topology_vs_size(metrics, df, n_bootstrap=n_bootstrap, seed=seed)
     for v in res["activations"].values():
