@@ -40,7 +40,8 @@ def grid_table(runs: list[dict], logs: dict | None = None):
     """One row per run: run, activation, size, seed, target, N, D, C, tokens_per_param, loss, holdout.
 
     ``target`` = the run's ``target_params`` (its size on the config's grid, shared by the activations;
-    ``N`` when run.json lacks it), ``N`` = n_nonembed, ``D`` = tokens_seen, ``C`` = flops from run.json (``6 N D`` if absent),
+    ``N`` when run.json lacks it), ``N`` = n_nonembed, ``D`` = tokens_seen, ``C`` = flops from run.json
+    (``6 N D`` if absent),
     ``loss`` = the last finite val_loss of log.csv (run.json's final_val_loss when the log is absent).
     """
     if not runs:
@@ -53,7 +54,8 @@ def grid_table(runs: list[dict], logs: dict | None = None):
                              f"current toposcale so run.json follows the contract")
         N, D = float(r["n_nonembed"]), float(r["tokens_seen"])
         rows.append({"run": r["name"], "activation": r["activation"], "size": r.get("size"),
-                     "seed": r.get("seed"), "target": float(r.get("target_params") or N), "N": N, "D": D,
+                     "seed": r.get("seed"), "target": float(r.get("target_params") or N),
+                     "N": N, "D": D,
                      "C": float(r.get("flops") or 6.0 * N * D),
                      "tokens_per_param": float(r.get("tokens_per_param", D / N)),
                      "loss": _final_loss(r, (logs or {}).get(r["name"])),
@@ -292,7 +294,8 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
         law, holdout predictions with prediction intervals and relative error %, fitted curves
         with confidence bands, notes); ``comparisons`` (each activation against the baseline,
         'gelu' when present: exponent differences, compute multiplier, kind, verdict);
-        ``verdict`` (text of the first comparison, or why there is none); ``topology`` (raw and null-adjusted exponents and a
+        ``verdict`` (text of the first comparison, or why there is none); ``topology`` (raw and
+        null-adjusted exponents and a
         size verdict per metric, see
         :func:`~toposcale.analysis.scaling.topology_vs_size`); ``tables`` (external tables, name ->
         :func:`~toposcale.analysis.scaling.fit_table` result); ``table`` (flat rows, see
@@ -332,6 +335,7 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
         res["activations"][act] = _bootstrap_activation(v, df[df["activation"] == act], rows, seed, C_grid)
         if res["activations"][act].get("_boot") is not None:
             res["activations"][act]["_boot"]["size_draws"] = paired["draws"]
+            res["activations"][act]["fit"]["n_redrawn"] = paired["n_redrawn"]   # redrawn for every fit at once
     fitted = [a for a, v in res["activations"].items() if v["fit"] is not None]
     base = "gelu" if "gelu" in fitted else (fitted[0] if fitted else None)
     for other in fitted:
