@@ -127,9 +127,14 @@ def test_smoke_summary_says_cannot_decide(smoke_results):
     need = [ln for ln in scaling.splitlines() if "cannot decide: need" in ln]
     assert any(ln.startswith("- gelu L(C): cannot decide: need >= 6 sizes") for ln in need), scaling
     assert any("cannot decide: need >= 5 sizes" in ln for ln in need)          # topology vs size
+    assert any(ln.startswith("- gelu pure power law: cannot decide: need >= 5 sizes") for ln in need)
+    # no verdict where one would stand: table cells, the comparison line, the size-verdict tally
+    verdict_lines = [ln for ln in scaling.splitlines()
+                     if ln.startswith(("|", "Activation comparison:", "Size verdicts:"))]
+    assert any(ln.startswith("Size verdicts: cannot decide: need >= 5 sizes:") for ln in verdict_lines)
     for verdict in ("exponent shift", "offset only", "not distinguishable", "topology beyond geometry",
                     "explained by its null", "no size trend", "| True |", "| False |"):
-        assert verdict not in scaling, verdict
+        assert not any(verdict in ln for ln in verdict_lines), verdict
     table = pd.read_csv(out / "analysis" / "scaling.csv")
     fits = table[table["section"].isin(["fit", "holdout", "comparison", "topology"])]
     assert len(fits) and not fits["decidable"].astype(bool).any()

@@ -43,6 +43,9 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
         if gate:
             law = {"compute": "L(C)", "chinchilla": "L(N, D)"}.get(a.get("law"), a.get("law"))
             gates.append(f"- {act} {law}: {gate['message']}")
+        pgate = a.get("power_law_gate")
+        if pgate and a.get("power_law") and not pgate["decidable"]:
+            gates.append(f"- {act} pure power law: {pgate['message']}")
         fit = a.get("fit")
         if fit:
             for k, v in fit["params"].items():
