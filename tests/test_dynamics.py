@@ -109,6 +109,11 @@ def test_seed_summary_spread():
     assert (tracker["rho_partial_mean"] > 0.6).all()
     assert (tracker["sign_agreement_partial"] == 1.0).all()
     assert (tracker["rho_partial_sd"] >= 0).all()
+    assert tracker["decidable"].all() and (tracker["needs"] == "").all()
+    # one seed: no across-seed claim, the row says what it needs
+    one = seed_summary(correlate(df[df["run"] == "gelu-d64L2-s0"], n_bootstrap=0))
+    assert not one["decidable"].any() and one["sign_agreement_partial"].isna().all()
+    assert (one["needs"] == "cannot decide: need >= 2 seeds, have 1").all()
 
 
 def test_input_errors_and_io(tmp_path):

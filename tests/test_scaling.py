@@ -257,11 +257,26 @@ def test_analyse_grid_default_study_shape(default_study):
     assert null["verdict"] == "geometric baseline: no null"
     zero = topo[("weights", "h1_n_bars", "all")]
     assert zero["gamma"] is None and "<= 0" in zero["note"]
-    wide = [k for a in res["activations"].values() for k in a["fit"]["wide_ci"]]
-    assert ("CIs are wide" in res["verdict"]) == bool(wide)
+    # 4 fitted sizes for 3 parameters: one residual dof, so no comparison verdict, only "cannot decide"
+    for a in res["activations"].values():
+        assert a["fit"]["decidable"] is False and a["fit"]["residual_dof"] == 1
+        assert a["holdout"][0]["decidable"] is False
+    c = res["comparisons"][0]
+    assert c["kind"] == "cannot decide" and c["decidable"] is False
+    assert res["verdict"] == ("swiglu vs gelu: cannot decide: need >= 6 sizes fitted per activation (the compute "
+                              "law has 3 parameters; >= 3 residual dof); gelu has 4 sizes, swiglu has 4 sizes.")
+    assert "exponent shift" not in res["verdict"] and "offset" not in res["verdict"]
+    from toposcale.report.plots.scaling import _decidability_note, _loss_title
+
+    note = _decidability_note(res)             # the figure's panel text instead of a verdict
+    assert note.startswith("gelu: cannot decide: need >= 6 sizes") and res["verdict"] in note
+    assert "cannot decide" not in _loss_title(res)
     table = pd.DataFrame(res["table"])
     assert list(table.columns) == list(S.TABLE_COLUMNS)
     assert set(table["section"]) == {"fit", "power_law", "holdout", "comparison", "topology"}
+    fits = table[table["section"].isin(["fit", "holdout", "comparison"])]
+    assert not fits["decidable"].any() and fits["needs"].str.contains("cannot decide: need >= 6 sizes").all()
+    assert set(table.loc[table["section"] == "comparison", "verdict"]) == {"cannot decide"}
     assert len(table[table["section"] == "holdout"]) == 2
     adj = table[(table["quantity"] == "gamma_adj") & (table["subject"] == "weights/h0_total_persistence")
                 & (table["activation"] == "all")]
@@ -283,6 +298,7 @@ def verdicts():
 
 def test_verdict_detects_planted_exponent_shift(verdicts):
     c = verdicts[0]
+    assert c["decidable"] and c["paired"]
     assert c["kind"] == "exponent shift" and "exponent shift" in c["verdict"]
     lo, hi = c["exponents"]["alpha"]["ci"]
     assert 0 < lo <= 0.07 <= hi
@@ -298,6 +314,60 @@ def test_verdict_offset_only_without_shift(verdicts):
     mlo, mhi = c["compute_multiplier_ci"]
     assert 1 < mlo <= true_mult <= mhi
     assert c["compute_multiplier"] == pytest.approx(true_mult, rel=0.25)
+
+
+def _shared_perturbation_grid(sd=0.03, sizes=8, seed=5):
+    """Identical laws for both activations, each size's final loss times one shared factor exp(N(0, sd))
+    (the same corpus, seed and budget at a size), plus 0.1% independent noise."""
+    sz = [int(s) for s in np.geomspace(2e4, 2e6, sizes)]
+    runs, logs, _ = synthetic_grid({"gelu": (1.5, 680.0, 0.25), "swiglu": (1.5, 680.0, 0.25)}, sizes=sz,
+                                   holdout=(), noise=0.001, seed=seed, metrics=False)
+    shared = dict(zip(sz, np.exp(np.random.default_rng(seed + 1).normal(0, sd, len(sz)))))
+    for r in runs:
+        r["target_params"] = r["n_nonembed"]
+        logs[r["name"]].loc[logs[r["name"]].index[-1], "val_loss"] *= shared[r["n_nonembed"]]
+    return runs, logs
+
+
+def test_compare_activations_resamples_sizes_paired():
+    """Both activations' bootstrap draws take the same sizes; with a shared per-size perturbation the
+    paired interval of the exponent difference is much narrower than independent draws give."""
+    runs, logs = _shared_perturbation_grid()
+    B = 120
+    res = S.analyse_grid(runs, logs, None, n_bootstrap=B, seed=0, grid=GRID)
+    c = res["comparisons"][0]
+    assert c["paired"] and c["decidable"] and c["kind"] == "not distinguishable"
+    w_paired = np.subtract(*c["exponents"]["alpha"]["ci"][::-1])
+    # the same fits bootstrapped independently (row bootstrap, different seeds)
+    df = S.grid_table(runs, logs)
+    samples = []
+    for act, seed in (("gelu", 1), ("swiglu", 2)):
+        g = df[df["activation"] == act]
+        fit = S.fit_compute_law(g["C"], g["loss"], grid=SMALL_COMPUTE)
+        samples.append(S.bootstrap_fit(fit, n_bootstrap=B, seed=seed)["samples"]["alpha"])
+    lo, hi = percentile_ci(samples[1] - samples[0])
+    assert w_paired < 0.5 * (hi - lo), (w_paired, hi - lo)
+    # the draws: identical drawn sizes, every run of a drawn size taken
+    from toposcale.analysis.scaling.bootstrap import size_draws
+
+    sizes = {a: df[df["activation"] == a]["target"].to_numpy() for a in ("gelu", "swiglu")}
+    d = size_draws(sizes, {"gelu": 3, "swiglu": 3}, 20, seed=0)
+    for b in range(20):
+        got = {a: sorted(sizes[a][d["rows"][a][b]]) for a in sizes}
+        assert got["gelu"] == got["swiglu"] == sorted(d["draws"][b])
+
+
+def test_compare_activations_refuses_unpaired_draws():
+    runs, logs = _shared_perturbation_grid(sizes=6)
+    df = S.grid_table(runs, logs)
+    acts = {}
+    for act, seed in (("gelu", 1), ("swiglu", 2)):
+        g = df[df["activation"] == act]
+        fit = S.fit_compute_law(g["C"], g["loss"], grid=SMALL_COMPUTE)
+        acts[act] = {"_fit": fit, "_boot": S.bootstrap_fit(fit, n_bootstrap=10, seed=seed),
+                     "gate": {"decidable": True}}
+    with pytest.raises(ValueError, match="not bootstrapped on the same size draws"):
+        S.compare_activations("gelu", acts["gelu"], "swiglu", acts["swiglu"])
 
 
 def test_identical_activations_not_distinguishable():

@@ -47,11 +47,11 @@ def _pooled(rows, metric):
 
 @pytest.fixture(scope="module")
 def gaussian_study():
-    """Gaussian clouds in 6-d with a random covariance per cloud, 64/128/256 points (size N = points),
-    3 runs per size, 2 layers per run: no structure at all beyond point count and covariance."""
+    """Gaussian clouds in 6-d with a random covariance per cloud, 64 to 256 points in 5 sizes (size N =
+    points), 3 runs per size, 2 layers per run: no structure at all beyond point count and covariance."""
     rng = np.random.default_rng(7)
     rows = []
-    for n in (64, 128, 256):
+    for n in (64, 91, 128, 181, 256):
         for s in range(3):
             for layer in ("block00", "block01"):
                 A = rng.normal(size=(6, 6))
@@ -63,7 +63,7 @@ def gaussian_study():
 
 def test_gaussian_clouds_h0_grows_raw_but_not_beyond_its_null(gaussian_study):
     r = _pooled(gaussian_study, "h0_total_persistence_norm")
-    assert r["n"] == 9 and r["n_sizes"] == 3
+    assert r["n"] == 15 and r["n_sizes"] == 5 and r["gate"]["decidable"]
     assert r["gamma_ci"][0] > 0.1                                       # raw: grows with point count
     assert r["gamma_null_ci"][0] > 0.1                                  # ... and so does its null
     assert r["gamma_adj_ci"][0] < 0 < r["gamma_adj_ci"][1]              # adjusted: no trend
@@ -76,11 +76,11 @@ def test_gaussian_clouds_h0_grows_raw_but_not_beyond_its_null(gaussian_study):
 
 @pytest.fixture(scope="module")
 def circle_study():
-    """A circle of radius 0.5, 1, 2 (size N = 1e4, 4e4, 1.6e5) in the first two of 6 axes, 60 points,
+    """A circle of radius 0.5 to 2 (size N = 1e4 to 1.6e5, 5 sizes) in the first two of 6 axes, 60 points,
     isotropic noise of sd 0.25 in all 6: the loop's prominence grows with N, its Gaussian null has none."""
     rng = np.random.default_rng(3)
     rows = []
-    for N, radius in ((1e4, 0.5), (4e4, 1.0), (1.6e5, 2.0)):
+    for N, radius in ((1e4, 0.5), (2e4, 0.71), (4e4, 1.0), (8e4, 1.41), (1.6e5, 2.0)):
         for s in range(3):
             t = rng.uniform(0, 2 * np.pi, 60)
             X = rng.normal(scale=0.25, size=(60, 6))
@@ -97,13 +97,13 @@ def test_planted_circle_grows_beyond_its_null(circle_study):
     assert r["gamma_adj"] > r["gamma_null"]                             # more than the null's trend
     assert r["verdict"] == Z.BEYOND
     p = r["points"]
-    assert len(p["null_ratio"]) == 9
+    assert len(p["null_ratio"]) == 15
     assert np.mean(p["null_ratio"][-3:]) > 2 * np.mean(p["null_ratio"][:3])
 
 
 # ---------------------------------------------------------------------------- rules on synthetic tables
 
-def synthetic(gamma_raw, gamma_null, sizes=(1e4, 4e4, 1.6e5), seeds=3, noise=0.02, seed=0, null=True):
+def synthetic(gamma_raw, gamma_null, sizes=(1e4, 2e4, 4e4, 8e4, 1.6e5), seeds=3, noise=0.02, seed=0, null=True):
     """Two layers per run; raw = 2 N^gamma_raw and null_mean = N^gamma_null (times log-normal noise)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -152,18 +152,31 @@ def test_old_table_without_null_columns_and_too_few_sizes():
     runs, table = synthetic(0.3, 0.3, null=False)
     r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=50), "h0_total_persistence_norm")
     assert r["verdict"] == Z.NO_NULL and r["gamma_ci"][0] > 0 and r["gamma_adj"] != r["gamma_adj"]
-    runs, table = synthetic(0.3, 0.0, sizes=(1e4, 4e4))
+    # 4 sizes for the 2-parameter log-log fit: 2 residual dof, below the 3 a verdict needs
+    runs, table = synthetic(0.3, 0.0, sizes=(1e4, 2e4, 4e4, 8e4))
     r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=50), "h0_total_persistence_norm")
-    assert r["verdict"] == Z.FEW_SIZES == "cannot decide: need >= 3 sizes"
+    assert r["verdict"] == Z.FEW_SIZES == "cannot decide: need >= 5 sizes"
+    assert r["gamma_ci"][0] > 0 and not r["gate"]["decidable"]     # the interval is there, the verdict is not
+    assert r["gate"]["message"].startswith("cannot decide: need >= 5 sizes for 2 parameters")
+    # a size is the config's target when given: GELU and SwiGLU runs at one target are one size
+    runs, table = synthetic(0.3, 0.0)
+    runs = runs.assign(target=runs["N"])
+    runs = pd.concat([runs, runs.assign(run=runs["run"] + "-swi", N=runs["N"] * 1.02, activation="swiglu")])
+    table = pd.concat([table, table.assign(run=table["run"] + "-swi")])
+    r = _pooled(S.topology_vs_size(table, runs.drop(columns="target"), n_bootstrap=50), "h0_total_persistence_norm")
+    assert r["n_sizes"] == 10
+    r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=50), "h0_total_persistence_norm")
+    assert r["n_sizes"] == 5 and r["verdict"] == Z.BEYOND
 
 
 def test_size_verdict_rules():
-    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 3, True) == "topology beyond geometry"
-    assert Z.size_verdict([0.1, 0.5], [-0.05, 0.2], 3, True) == "explained by its null"
-    assert Z.size_verdict([-0.1, 0.5], [-0.3, -0.1], 3, True) == "topology beyond geometry"
+    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 5, True) == "topology beyond geometry"
+    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 4, True) == "cannot decide: need >= 5 sizes"
+    assert Z.size_verdict([0.1, 0.5], [-0.05, 0.2], 5, True) == "explained by its null"
+    assert Z.size_verdict([-0.1, 0.5], [-0.3, -0.1], 5, True) == "topology beyond geometry"
     assert Z.size_verdict([-0.1, 0.5], [-0.05, 0.2], 5, True) == "no size trend"
-    assert Z.size_verdict([0.1, 0.5], [None, None], 3, True, "values <= 0") == "cannot decide: values <= 0"
-    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 3, False) == "no null columns: rerun summarise"
+    assert Z.size_verdict([0.1, 0.5], [None, None], 5, True, "values <= 0") == "cannot decide: values <= 0"
+    assert Z.size_verdict([0.1, 0.5], [0.05, 0.2], 5, False) == "no null columns: rerun summarise"
 
 
 # ---------------------------------------------------------------------------- report text and key numbers
@@ -174,7 +187,7 @@ def test_report_puts_raw_and_null_adjusted_side_by_side():
     r = _pooled(topo, "h0_total_persistence_norm")
     res = {"activations": {}, "settings": {"ci_level": 0.95}, "topology": topo}
     text = "\n".join(SEC.scaling_lines(res))
-    row = (f"| weights | h0_total_persistence_norm | 9 | {fmt(r['gamma'])} | "
+    row = (f"| weights | h0_total_persistence_norm | 15 | {fmt(r['gamma'])} | "
            f"{fmt_ci(*r['gamma_ci'])} |")
     assert row in text
     assert (f"| {fmt(r['gamma_null'])} | {fmt(r['gamma_adj'])} | {fmt_ci(*r['gamma_adj_ci'])} | "

@@ -368,8 +368,12 @@ def seed_summary(corr):
     ``rho_partial``, the mean and sd of ``rho_detrended``, ``frac_significant`` /
     ``frac_significant_partial`` / ``frac_significant_detrended`` (share of seeds with
     ``q <= fdr_alpha``) and ``sign_agreement_partial`` (share of seeds whose ``rho_partial`` has the
-    sign of the across-seed mean).
+    sign of the across-seed mean; NaN below :data:`toposcale.plan.decidability.MIN_SEEDS` seeds, where one
+    seed would agree with itself), ``decidable`` (``n_seeds >= MIN_SEEDS``) and ``needs`` ('' or
+    ``'cannot decide: need >= 2 seeds, have 1'``).
     """
+    from toposcale.plan.decidability import MIN_SEEDS, count_gate
+
     keys = [c for c in ("activation", "size") if c in corr.columns] + ["source", "layer", "metric"] + (
         ["variant"] if "variant" in corr.columns else [])
     if "seed" not in corr.columns:
@@ -377,6 +381,7 @@ def seed_summary(corr):
 
     def agg(g):
         pr = g["rho_partial"].to_numpy(float)
+        gate = count_gate(g["seed"].nunique(), MIN_SEEDS, "seeds")
         mean_pr = np.nanmean(pr) if np.isfinite(pr).any() else np.nan
         return {
             "n_seeds": g["seed"].nunique(),
@@ -390,7 +395,8 @@ def seed_summary(corr):
             "frac_significant_partial": g["significant_partial"].mean(),
             "frac_significant_detrended": g["significant_detrended"].mean(),
             "sign_agreement_partial": (float(np.mean(np.sign(pr[np.isfinite(pr)]) == np.sign(mean_pr)))
-                                       if np.isfinite(mean_pr) else np.nan),
+                                       if np.isfinite(mean_pr) and gate["decidable"] else np.nan),
+            "decidable": gate["decidable"], "needs": "" if gate["decidable"] else gate["message"],
         }
 
     rows = [dict(zip(keys, k), **agg(g)) for k, g in corr.groupby(keys, sort=True)]

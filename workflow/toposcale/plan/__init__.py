@@ -1,5 +1,6 @@
 """The study plan: runs and their checkpoint schedules, layer names, model shapes, every results path,
-the default targets, resource estimates and which runs/layers/steps the figures show.
+the default targets, resource estimates, which runs/layers/steps the figures show, and which analyses the
+config can decide (``decidability``).
 
 Light imports only (standard library and numpy): the .smk files import this subpackage when Snakemake
 parses the workflow, before any job runs.
@@ -18,4 +19,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                   "train_mem_mb", "train_runtime"],
     "figures": ["choose_steps", "default_layers", "default_runs", "layer_order", "layer_roles", "layers_for_source",
                 "middle_layer", "pick_run"],
+    "decidability": ["CANNOT_DECIDE", "MIN_FORECAST_SIZES", "MIN_RESIDUAL_DOF", "MIN_SEEDS", "SIZE_FIT_PARAMS",
+                     "count_gate", "fit_gate", "load_study_config", "plan"],
 })

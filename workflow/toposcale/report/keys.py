@@ -15,7 +15,8 @@ from toposcale.report.variants import dynamics_variants, variant_label
 
 
 def _scaling_keys(res: dict, tables=None) -> list[str]:
-    """Fitted law exponents and holdout errors per activation, activation comparisons, then the pooled
+    """Fitted law exponents, the fit's 'cannot decide: need ...' when it cannot decide, and holdout errors
+    per activation, activation comparisons (their 'cannot decide' verdict as is), then the pooled
     topology-vs-size exponents of :data:`~toposcale.report.sections.SIZE_METRICS` (weights first), raw
     and null-adjusted with the size verdict."""
     out = []
@@ -26,11 +27,17 @@ def _scaling_keys(res: dict, tables=None) -> list[str]:
                 if k in fit["params"]:
                     lo, hi = fit.get("ci", {}).get(k, [None, None])
                     out.append(f"{act} {a.get('law', '')} law: {k} = {fmt(fit['params'][k])} {fmt_ci(lo, hi)}")
+        gate = a.get("gate") or {}
+        if gate and not gate.get("decidable"):
+            out.append(f"{act} {a.get('law', '')} law: {gate['message']}")
         for h in a.get("holdout", []):
-            inside = "inside" if h.get("inside_interval") else "outside"
+            inside = ("cannot decide" if not h.get("decidable", True)
+                      else "inside" if h.get("inside_interval") else "outside")
             out.append(f"{act} holdout {h.get('run')}: error {fmt_pct(h.get('rel_error_pct'))} ({inside} PI)")
     for c in res.get("comparisons", []):
-        if c.get("kind"):
+        if c.get("kind") == "cannot decide":
+            out.append(c["verdict"])
+        elif c.get("kind"):
             out.append(f"{c.get('other')} vs {c.get('baseline')}: {c['kind']}, compute x"
                        f"{fmt(c.get('compute_multiplier'))} {fmt_ci(*(c.get('compute_multiplier_ci') or [None, None]))}")
     topo = [t for t in res.get("topology", []) if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]

@@ -22,8 +22,10 @@ DYNAMICS_TOP = 8
 
 
 def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
-    """Scaling section: per activation the fitted law with 95% CIs, holdout predictions (predicted,
-    prediction interval, observed, relative error), the activation comparison and topology-vs-size
+    """Scaling section: whether each activation's fit can decide (its ``gate``: 'cannot decide: need ...'
+    below 3 residual degrees of freedom), per activation the fitted law with 95% CIs, holdout predictions
+    (predicted, prediction interval, observed, relative error; 'inside interval' reads 'cannot decide'
+    for an undecidable fit), the activation comparison (or why there is none) and topology-vs-size
     exponents of :data:`SIZE_METRICS` for the pooled ('all') group, raw (``metric ~ N**gamma``) and
     null-adjusted (``metric / null mean ~ N**gamma_adj``) side by side with the size verdict."""
     if not isinstance(res, dict) or "activations" not in res:
@@ -35,10 +37,18 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     if settings:
         out.append(f"Loss = {settings.get('loss', 'final validation loss')}; compute = "
                    f"{settings.get('compute', 'C = 6 N D')}; intervals are {pct} bootstrap intervals "
-                   f"({settings.get('n_bootstrap', 'n/a')} resamples over runs).")
+                   f"({settings.get('n_bootstrap', 'n/a')} resamples: "
+                   f"{settings.get('resampling', 'bootstrap over runs')}).")
         out.append("")
-    fit_rows, hold_rows = [], []
+    fit_rows, hold_rows, gates = [], [], []
     for act, a in res["activations"].items():
+        gate = a.get("gate")
+        if gate:
+            law = {"compute": "L(C)", "chinchilla": "L(N, D)"}.get(a.get("law"), a.get("law"))
+            gates.append(f"- {act} {law}: {gate['message']}")
+        pgate = a.get("power_law_gate")
+        if pgate and a.get("power_law") and not pgate["decidable"]:
+            gates.append(f"- {act} pure power law: {pgate['message']}")
         fit = a.get("fit")
         if fit:
             for k, v in fit["params"].items():
@@ -50,9 +60,13 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
                 lo, hi = pl.get("ci", {}).get(k, [None, None])
                 fit_rows.append([act, "power (no offset)", k, fmt(v, 4), fmt_ci(lo, hi, 4), a.get("n_fit", "n/a")])
         for h in a.get("holdout", []):
+            inside = fmt(h.get("inside_interval")) if h.get("decidable", True) else "cannot decide"
             hold_rows.append([h.get("run"), act, fmt(h.get("observed"), 4), fmt(h.get("predicted"), 4),
                               fmt_ci(h.get("pi_lo"), h.get("pi_hi"), 4), fmt_pct(h.get("rel_error_pct")),
-                              fmt(h.get("inside_interval")), fmt_pct(h.get("power_law_rel_error_pct"))])
+                              inside, fmt_pct(h.get("power_law_rel_error_pct"))])
+    if gates:
+        out += ["Can each fit decide? (a verdict needs >= 3 residual degrees of freedom: distinct fitted "
+                "sizes minus the law's parameters; below that its intervals are descriptive only):", ""] + gates + [""]
     if fit_rows:
         out += [f"Fitted laws (non-holdout runs; {pct} CIs):", "",
                 md_table(["activation", "law", "parameter", "estimate", f"{pct} CI", "runs"], fit_rows), ""]
@@ -65,6 +79,8 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     for c in res.get("comparisons", []):
         if c.get("verdict"):
             out += [f"Activation comparison: {c['verdict']}", ""]
+    if not res.get("comparisons") and res.get("verdict"):
+        out += [f"Activation comparison: {res['verdict']}", ""]
     out += _size_lines(res.get("topology", []), pct)
     notes = list(res.get("notes", [])) + [f"{act}: {n}" for act, a in res["activations"].items()
                                           for n in a.get("notes", [])]
@@ -100,7 +116,8 @@ def _size_lines(topology: list, pct: str) -> list[str]:
            "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
            "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
            "Gaussian null's mean; gamma_perm_adj uses the entry-permutation null (weights). A size trend "
-           "is called topology beyond geometry only where gamma_adj's CI excludes 0; degenerate clouds "
+           "is called topology beyond geometry only where gamma_adj's CI excludes 0, and only with >= 5 "
+           "distinct sizes (2 parameters, >= 3 residual dof; else 'cannot decide'); degenerate clouds "
            "are excluded from every fit and counted.", "",
            md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "gamma_null",
                      "gamma_adj", f"{pct} CI", "gamma_perm_adj", f"{pct} CI", "degenerate clouds excluded",

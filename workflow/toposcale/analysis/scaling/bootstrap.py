@@ -2,9 +2,12 @@
 
 Uncertainty
 -----------
-Nonparametric bootstrap over runs (rows): each resample draws ``n`` rows with replacement and refits.
-A resample with fewer distinct rows than the law has parameters cannot identify the law and is
-redrawn (the count is reported as ``n_redrawn``). Intervals are percentile intervals
+Nonparametric bootstrap: by default each resample draws ``n`` rows (runs) with replacement and refits;
+given ``resamples`` (from :func:`size_draws`), each resample takes every run of each drawn size (a
+cluster bootstrap over sizes, so the seeds of one size stay together, and two activations can share
+the same drawn sizes: the paired design of
+:func:`~toposcale.analysis.scaling.compare_activations`). A resample with fewer distinct rows than the
+law has parameters cannot identify the law and is redrawn (the count is reported as ``n_redrawn``). Intervals are percentile intervals
 (2.5th and 97.5th percentiles of the resampled estimates). Bootstrap refits of the LSE laws start
 from the full-data estimate and from the other distinct local minima the full-data grid search
 found (``n_refit_starts``), not from the whole grid, which keeps 1000 resamples affordable.
@@ -45,8 +48,39 @@ def _resample_indices(rng: np.random.Generator, n: int, min_distinct: int, max_t
                        f"{max_tries} draws; add runs")
 
 
+def size_draws(row_sizes: dict, n_params: dict, n_bootstrap: int, seed: int = 0, max_tries: int = 1000) -> dict:
+    """Resamples of the shared size grid, one set for every fit (the paired design).
+
+    ``row_sizes``: fit name -> the size label of each of its rows; ``n_params``: fit name -> parameters
+    of its law. The levels are the sorted union of all sizes; each resample draws as many levels as
+    there are, with replacement, from ``default_rng(seed)``, and is redrawn until every fit has at least
+    as many distinct rows as parameters among the drawn sizes.
+
+    Returns ``levels``, ``draws`` (array ``(n_bootstrap, n_levels)`` of drawn sizes, the same for every
+    fit), ``n_redrawn`` and ``rows`` (fit name -> list of row-index arrays, one per resample: every row
+    of each drawn size, repeated as often as the size was drawn).
+    """
+    sizes = {k: np.asarray(v) for k, v in row_sizes.items()}
+    levels = np.unique(np.concatenate(list(sizes.values())))
+    rng = np.random.default_rng(seed)
+    draws, redrawn = [], 0
+    for _ in range(int(n_bootstrap)):
+        for tries in range(max_tries):
+            d = levels[rng.integers(0, len(levels), len(levels))]
+            if all(np.isin(sizes[k], d).sum() >= n_params[k] for k in sizes):
+                break
+        else:
+            raise RuntimeError(f"no resample of {len(levels)} sizes gives every fit as many distinct sizes as "
+                               f"parameters in {max_tries} draws; add sizes")
+        redrawn += tries
+        draws.append(d)
+    rows = {k: [np.concatenate([np.flatnonzero(s == lv) for lv in d]) for d in draws] for k, s in sizes.items()}
+    return {"levels": levels, "draws": np.array(draws), "n_redrawn": int(redrawn), "rows": rows}
+
+
 @single_thread
-def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_starts: int = 2) -> dict:
+def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_starts: int = 2,
+                  resamples: list | None = None) -> dict:
     """Bootstrap a fit over its rows (runs).
 
     Parameters
@@ -61,6 +95,10 @@ def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_sta
     n_refit_starts : int
         LSE laws only: besides the full-data estimate, each refit also starts from up to this
         many other local minima found by the full-data grid search (best first).
+    resamples : list of int arrays, optional
+        The resamples themselves (row indices, e.g. :func:`size_draws` ``rows``); then ``n_bootstrap``
+        is their number, nothing is drawn or redrawn here, and a resample with fewer distinct rows than
+        parameters is an error.
 
     Returns
     -------
@@ -71,6 +109,8 @@ def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_sta
         converge), ``resid_sd`` and ``resid_dof`` (residual standard error ``s`` of the log fit
         and its degrees of freedom ``n - p``, used by prediction intervals).
     """
+    if resamples is not None:
+        n_bootstrap = len(resamples)
     if int(n_bootstrap) < 1:
         raise ValueError(f"n_bootstrap={n_bootstrap} must be >= 1")
     law = fit["law"]
@@ -87,8 +127,13 @@ def bootstrap_fit(fit: dict, n_bootstrap: int = 1000, seed: int = 0, n_refit_sta
         theta_hat = np.array([fit["theta"][k] for k in spec.theta_names])
         starts = np.vstack([theta_hat, np.asarray(fit["_local_minima"])[:n_refit_starts]])
     for b in range(n_bootstrap):
-        idx, tries = _resample_indices(rng, n, p if law != "power" else 2)
-        redrawn += tries
+        if resamples is None:
+            idx, tries = _resample_indices(rng, n, p if law != "power" else 2)
+            redrawn += tries
+        else:
+            idx = np.asarray(resamples[b], dtype=int)
+            if len(np.unique(idx)) < (p if law != "power" else 2):
+                raise ValueError(f"resample {b} has {len(np.unique(idx))} distinct rows for {p} parameters")
         if law == "power":
             c, loss = data["C"][idx], data["L"][idx]
             if np.ptp(np.log(c)) == 0:  # distinct rows, one x value: the slope is 0/0

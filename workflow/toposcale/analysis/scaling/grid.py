@@ -8,12 +8,15 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.scaling.bootstrap import (CI_LEVEL, bootstrap_fit, bootstrap_predictions,
-                                                  prediction_interval, sample_params, wide_exponents, width_notes)
+                                                  prediction_interval, sample_params, size_draws, wide_exponents,
+                                                  width_notes)
 from toposcale.analysis.scaling.compute import compute_for_loss, compute_optimal_summary, loss_at_compute
-from toposcale.analysis.scaling.laws import fit_chinchilla, fit_compute_law, fit_power_law, predict, single_thread
+from toposcale.analysis.scaling.laws import (fit_chinchilla, fit_compute_law, fit_power_law, law_parameters, predict,
+                                             single_thread)
 from toposcale.analysis.scaling.outputs import flat_table, jsonable
 from toposcale.analysis.scaling.size import topology_vs_size
 from toposcale.analysis.scaling.tables import fit_tables
+from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, fit_gate
 from toposcale.stats import percentile_ci
 
 _RUN_KEYS = ("name", "activation", "n_nonembed", "tokens_seen", "holdout")
@@ -34,9 +37,11 @@ def _final_loss(run: dict, log) -> float:
 
 
 def grid_table(runs: list[dict], logs: dict | None = None):
-    """One row per run: run, activation, size, seed, N, D, C, tokens_per_param, loss, holdout.
+    """One row per run: run, activation, size, seed, target, N, D, C, tokens_per_param, loss, holdout.
 
-    ``N`` = n_nonembed, ``D`` = tokens_seen, ``C`` = flops from run.json (``6 N D`` if absent),
+    ``target`` = the run's ``target_params`` (its size on the config's grid, shared by the activations;
+    ``N`` when run.json lacks it), ``N`` = n_nonembed, ``D`` = tokens_seen, ``C`` = flops from run.json
+    (``6 N D`` if absent),
     ``loss`` = the last finite val_loss of log.csv (run.json's final_val_loss when the log is absent).
     """
     if not runs:
@@ -49,7 +54,8 @@ def grid_table(runs: list[dict], logs: dict | None = None):
                              f"current toposcale so run.json follows the contract")
         N, D = float(r["n_nonembed"]), float(r["tokens_seen"])
         rows.append({"run": r["name"], "activation": r["activation"], "size": r.get("size"),
-                     "seed": r.get("seed"), "N": N, "D": D,
+                     "seed": r.get("seed"), "target": float(r.get("target_params") or N),
+                     "N": N, "D": D,
                      "C": float(r.get("flops") or 6.0 * N * D),
                      "tokens_per_param": float(r.get("tokens_per_param", D / N)),
                      "loss": _final_loss(r, (logs or {}).get(r["name"])),
@@ -70,57 +76,88 @@ def _curve(fit: dict, boot: dict, C_grid: np.ndarray, tpp: float | None) -> dict
             "lo": list(lo), "hi": list(hi)}
 
 
-def _fit_activation(g, delta, grid, n_bootstrap, seed, C_grid) -> dict:
-    """Fit one activation's non-holdout runs and predict its holdout runs."""
-    fit_rows, hold = g[~g["holdout"]], g[g["holdout"]]
+def choose_law(n_tokens_per_param: int, n_fit_runs: int) -> tuple[str, str]:
+    """The law the grid fits and why: ``'chinchilla'`` (``L(N, D)``) when tokens per parameter takes
+    several values and there are at least 6 fitted runs, else ``'compute'`` (``L(C)``); the second item
+    is a note when tokens per parameter varies but the runs are too few (else '')."""
+    if n_tokens_per_param > 1 and n_fit_runs >= 6:
+        return "chinchilla", ""
+    if n_tokens_per_param > 1:
+        return "compute", (f"tokens_per_param varies but only {n_fit_runs} runs: too few for the "
+                           f"5-parameter L(N, D); fitted L(C) instead")
+    return "compute", ""
+
+
+def _law_gate(g, law: str) -> dict:
+    """:func:`~toposcale.plan.decidability.fit_gate` of a fit to the rows ``g``: distinct sizes for L(C),
+    distinct (size, tokens per parameter) pairs for L(N, D)."""
+    if law == "chinchilla":
+        n = len(g[["target", "tokens_per_param"]].round(6).drop_duplicates())
+        return fit_gate(n, len(law_parameters(law)), "(size, tokens/param) points")
+    return fit_gate(g["target"].nunique(), len(law_parameters(law)), "sizes")
+
+
+def _fit_law(g, delta, grid) -> dict:
+    """Choose and fit one activation's law on its non-holdout runs (no bootstrap yet)."""
+    fit_rows = g[~g["holdout"]]
     out = {"n_fit": int(len(fit_rows)), "fit_runs": fit_rows["run"].tolist(),
            "points": g[["run", "N", "D", "C", "tokens_per_param", "loss", "holdout"]].to_dict("records"),
            "notes": []}
     tpps = sorted(fit_rows["tokens_per_param"].round(6).unique())
-    law = "chinchilla" if len(tpps) > 1 else "compute"
-    if law == "chinchilla" and len(fit_rows) < 6:
-        out["notes"].append(f"tokens_per_param varies but only {len(fit_rows)} runs: too few for the "
-                            f"5-parameter L(N, D); fitted L(C) instead")
-        law = "compute"
-    out["law"] = law
+    law, note = choose_law(len(tpps), len(fit_rows))
+    out["notes"] += [note] if note else []
+    out["law"], out["tpps"] = law, tpps
+    out["gate"] = _law_gate(fit_rows, law)
+    out["power_law_gate"] = fit_gate(fit_rows["target"].nunique(), len(law_parameters("power")), "sizes")
+    out["_fit"] = out["_pl"] = None
     try:
         if law == "chinchilla":
-            fit = fit_chinchilla(fit_rows["N"], fit_rows["D"], fit_rows["loss"], delta=delta,
-                                 grid=None if grid is None else grid.get("chinchilla"))
+            out["_fit"] = fit_chinchilla(fit_rows["N"], fit_rows["D"], fit_rows["loss"], delta=delta,
+                                         grid=None if grid is None else grid.get("chinchilla"))
         else:
-            fit = fit_compute_law(fit_rows["C"], fit_rows["loss"], delta=delta,
-                                  grid=None if grid is None else grid.get("compute"))
+            out["_fit"] = fit_compute_law(fit_rows["C"], fit_rows["loss"], delta=delta,
+                                          grid=None if grid is None else grid.get("compute"))
     except ValueError as err:
         out["notes"].append(f"{law} law not fitted: {err}")
-        fit = None
     try:
-        pl = fit_power_law(fit_rows["C"], fit_rows["loss"])
-        pboot = bootstrap_fit(pl, n_bootstrap=n_bootstrap, seed=seed)
-        out["power_law"] = {"params": pl["params"], "ci": pboot["ci"], "r2": pl["r2"]}
+        out["_pl"] = fit_power_law(fit_rows["C"], fit_rows["loss"])
     except ValueError as err:
         out["notes"].append(f"pure power law not fitted: {err}")
-        pl = pboot = None
+    return out
+
+
+def _bootstrap_activation(out: dict, g, rows, seed, C_grid) -> dict:
+    """Bootstrap one activation's fits on the paired resamples ``rows`` and predict its holdout runs."""
+    fit, pl = out.pop("_fit"), out.pop("_pl")
+    tpps = out.pop("tpps")
+    law = out["law"]
+    if pl is not None:
+        pboot = bootstrap_fit(pl, resamples=rows)
+        out["power_law"] = {"params": pl["params"], "ci": pboot["ci"], "r2": pl["r2"],
+                            "decidable": out["power_law_gate"]["decidable"]}
     out["fit"] = None
     out["holdout"] = []
     if fit is None:
         return out
-    boot = bootstrap_fit(fit, n_bootstrap=n_bootstrap, seed=seed)
+    boot = bootstrap_fit(fit, resamples=rows)
     out["fit"] = {"params": fit["params"], "ci": boot["ci"], "objective": fit["objective"],
                   "converged": fit["converged"], "n_starts": fit["n_starts"],
                   "n_converged": fit["n_converged"], "n_redrawn": boot["n_redrawn"],
-                  "n_failed": boot["n_failed"], "wide_ci": wide_exponents(fit, boot)}
+                  "n_failed": boot["n_failed"], "wide_ci": wide_exponents(fit, boot),
+                  "decidable": out["gate"]["decidable"], "residual_dof": out["gate"]["residual_dof"]}
     out["notes"].extend(width_notes(fit, boot))
     if law == "chinchilla":
         out["compute_optimal"] = compute_optimal_summary(fit["params"], boot)
     out["curves"] = [_curve(fit, boot, C_grid, t if law == "chinchilla" else None)
                      for t in (tpps if law == "chinchilla" else [None])]
-    for i, row in enumerate(hold.itertuples()):
+    for i, row in enumerate(g[g["holdout"]].itertuples()):
         pi = prediction_interval(fit, boot, N=[row.N], D=[row.D], C=[row.C], seed=seed + i)
         pred = pi["predicted"][0]
         h = {"run": row.run, "N": row.N, "D": row.D, "C": row.C, "observed": row.loss,
              "predicted": pred, "pi_lo": pi["lo"][0], "pi_hi": pi["hi"][0],
              "rel_error_pct": 100.0 * (pred - row.loss) / row.loss,
-             "inside_interval": bool(pi["lo"][0] <= row.loss <= pi["hi"][0])}
+             "inside_interval": bool(pi["lo"][0] <= row.loss <= pi["hi"][0]),
+             "decidable": out["gate"]["decidable"]}
         if pl is not None:
             pp = float(predict(pl, C=[row.C])[0])
             h["power_law_predicted"] = pp
@@ -133,15 +170,28 @@ def _fit_activation(g, delta, grid, n_bootstrap, seed, C_grid) -> dict:
 def compare_activations(base_name: str, base: dict, other_name: str, other: dict) -> dict:
     """Exponent difference and compute-efficiency multiplier of ``other`` relative to ``base``.
 
-    ``base``/``other`` hold ``_fit`` and ``_boot`` (from the grid analysis). Exponent differences
-    (``other - base``) get the percentile interval of the differences of independent bootstrap
-    draws. The reference loss ``L0`` is ``base``'s fitted loss at the largest compute among its
-    fitted runs (on the compute-optimal frontier for the two-variable law); the multiplier is
-    ``C_base(L0) / C_other(L0)``: > 1 means ``other`` reaches ``L0`` with less compute.
+    ``base``/``other`` hold ``_fit``, ``_boot`` and ``gate`` (from the grid analysis).
 
-    ``kind`` is 'exponent shift' when some exponent difference's interval excludes 0, else
-    'offset only' when the multiplier's interval excludes 1, else 'not distinguishable'.
+    Resampling is **paired**: bootstrap draw ``b`` of both fits resamples the *same* sizes
+    (:func:`~toposcale.analysis.scaling.bootstrap.size_draws`; checked here, a ValueError otherwise). The
+    design is paired because the two activations' runs at one size share the corpus, the seed, the
+    size target and the tokens-per-parameter budget, so whatever a size contributes to both losses (its
+    data order, its shape's quirks) cancels in the difference; independent draws would add that shared
+    variation twice and widen the interval of a difference for no reason. Exponent differences
+    (``other - base``) get the percentile interval of the per-draw differences. The reference loss
+    ``L0`` is ``base``'s fitted loss at the largest compute among its fitted runs (on the
+    compute-optimal frontier for the two-variable law); the multiplier is ``C_base(L0) / C_other(L0)``:
+    > 1 means ``other`` reaches ``L0`` with less compute.
+
+    ``kind`` is ``'cannot decide'`` (``verdict`` ``'... cannot decide: need ...'``) unless both fits are
+    decidable (:func:`~toposcale.plan.decidability.fit_gate`); else 'exponent shift' when some
+    exponent difference's interval excludes 0, 'offset only' when the multiplier's interval excludes 1,
+    else 'not distinguishable'.
     """
+    draws = base["_boot"].get("size_draws")
+    if draws is None or not np.array_equal(draws, other["_boot"].get("size_draws")):
+        raise ValueError(f"compare_activations: {base_name} and {other_name} were not bootstrapped on the same "
+                         f"size draws; bootstrap both with bootstrap_fit(resamples=size_draws(...)['rows'][name])")
     fb, fo, bb, bo = base["_fit"], other["_fit"], base["_boot"], other["_boot"]
     law = fb["law"]
     exps = [k for k in ("alpha", "beta") if k in fb["params"]]
@@ -165,6 +215,17 @@ def compare_activations(base_name: str, base: dict, other_name: str, other: dict
                 "compute_multiplier_ci": percentile_ci(ms)})
     shifted = [k for k in exps if not (res["exponents"][k]["ci"][0] <= 0 <= res["exponents"][k]["ci"][1])]
     m_lo, m_hi = res["compute_multiplier_ci"]
+    short = [(name, a["gate"]) for name, a in ((base_name, base), (other_name, other)) if not a["gate"]["decidable"]]
+    res["paired"] = True
+    res["decidable"] = not short
+    res["needs"] = "; ".join(f"{name}: {g['message']}" for name, g in short)
+    if short:
+        g = short[0][1]
+        res["kind"] = CANNOT_DECIDE
+        res["verdict"] = (f"{other_name} vs {base_name}: {CANNOT_DECIDE}: need {g['need']} fitted per activation "
+                          f"(the {law} law has {len(law_parameters(law))} parameters; >= {MIN_RESIDUAL_DOF} residual "
+                          f"dof); " + ", ".join(f"{n} has {x['have']}" for n, x in short) + ".")
+        return res
     if shifted:
         kind = "exponent shift"
     elif np.isfinite(m_lo) and (m_lo > 1 or m_hi < 1):
@@ -233,14 +294,19 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
         law, holdout predictions with prediction intervals and relative error %, fitted curves
         with confidence bands, notes); ``comparisons`` (each activation against the baseline,
         'gelu' when present: exponent differences, compute multiplier, kind, verdict);
-        ``verdict`` (text of the first comparison); ``topology`` (raw and null-adjusted exponents and a
+        ``verdict`` (text of the first comparison, or why there is none); ``topology`` (raw and
+        null-adjusted exponents and a
         size verdict per metric, see
         :func:`~toposcale.analysis.scaling.topology_vs_size`); ``tables`` (external tables, name ->
         :func:`~toposcale.analysis.scaling.fit_table` result); ``table`` (flat rows, see
         :func:`~toposcale.analysis.scaling.flat_table`); ``notes``.
 
-    The fit uses the non-holdout runs of each activation: ``L(C)`` when they share one
-    tokens-per-parameter value, ``L(N, D)`` when it varies (and there are at least 6 runs).
+    The fit uses the non-holdout runs of each activation, the law chosen by :func:`choose_law`. Each
+    activation's ``gate`` (:func:`~toposcale.plan.decidability.fit_gate`: distinct fitted sizes minus the
+    law's parameters must reach 3 residual degrees of freedom) is stored with it, copied as ``decidable``
+    into its fit and holdout predictions, and a comparison of an undecidable fit says 'cannot decide'
+    (:func:`compare_activations`). Every fit is bootstrapped on one set of paired size draws
+    (:func:`~toposcale.analysis.scaling.bootstrap.size_draws`; ``settings.resampling``).
     """
     df = grid_table(runs, logs)
     C_all = df["C"].to_numpy(float)
@@ -255,9 +321,21 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
                                     "N**gamma_adj (covariance-matched Gaussian null; entry-permutation "
                                     "null for weights: gamma_perm_adj)"},
            "activations": {}, "comparisons": [], "verdict": None, "topology": [], "notes": []}
-    for act in sorted(df["activation"].unique()):
-        res["activations"][act] = _fit_activation(df[df["activation"] == act], delta, grid,
-                                                  n_bootstrap, seed, C_grid)
+    acts = {a: _fit_law(df[df["activation"] == a], delta, grid) for a in sorted(df["activation"].unique())}
+    fits = {a: v for a, v in acts.items() if v["_fit"] is not None or v["_pl"] is not None}
+    if fits:
+        params = {a: len(law_parameters(v["law"] if v["_fit"] is not None else "power")) for a, v in fits.items()}
+        fit_sizes = {a: df[(df["activation"] == a) & ~df["holdout"]]["target"].to_numpy() for a in fits}
+        paired = size_draws(fit_sizes, params, n_bootstrap, seed)
+        res["settings"]["resampling"] = ("paired cluster bootstrap over sizes: each resample draws the fitted "
+                                         "sizes with replacement, the same sizes for every activation, and "
+                                         "takes every run of each drawn size")
+    for act, v in acts.items():
+        rows = paired["rows"][act] if act in fits else None
+        res["activations"][act] = _bootstrap_activation(v, df[df["activation"] == act], rows, seed, C_grid)
+        if res["activations"][act].get("_boot") is not None:
+            res["activations"][act]["_boot"]["size_draws"] = paired["draws"]
+            res["activations"][act]["fit"]["n_redrawn"] = paired["n_redrawn"]   # redrawn for every fit at once
     fitted = [a for a, v in res["activations"].items() if v["fit"] is not None]
     base = "gelu" if "gelu" in fitted else (fitted[0] if fitted else None)
     for other in fitted:
@@ -271,8 +349,9 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
     if res["comparisons"]:
         res["verdict"] = res["comparisons"][0]["verdict"]
     else:
+        gates = [f"{a}: {v['gate']['message']}" for a, v in res["activations"].items() if not v["gate"]["decidable"]]
         res["verdict"] = ("no activation comparison: needs two activations with a fitted law "
-                          f"(fitted: {fitted or 'none'})")
+                          f"(fitted: {fitted or 'none'})" + "".join(f"; {g}" for g in gates))
     if metrics is not None and len(metrics):
         res["topology"] = topology_vs_size(metrics, df, n_bootstrap=n_bootstrap, seed=seed)
     for v in res["activations"].values():

@@ -13,6 +13,7 @@ import numpy as np
 
 from toposcale.analysis.scaling.bootstrap import bootstrap_fit
 from toposcale.analysis.scaling.laws import fit_power_law
+from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, SIZE_FIT_PARAMS, fit_gate
 from toposcale.stats import spearman
 from toposcale.topology.metrics import METRIC_COLUMNS
 
@@ -30,14 +31,15 @@ NULL_METRICS = METRIC_COLUMNS + ("scale",)
 #: Column suffix of each null kind's mean and sd (``{m}_null_mean``...), and its name in text.
 NULLS = {"null": "covariance-matched Gaussian", "perm": "entry permutation"}
 
-#: Fewest distinct model sizes a size verdict needs.
-MIN_SIZES = 3
+#: Fewest distinct model sizes a size verdict needs: the log-log fit has 2 parameters (k, gamma) and a
+#: verdict needs >= 3 residual degrees of freedom (:data:`toposcale.plan.decidability.MIN_RESIDUAL_DOF`).
+MIN_SIZES = SIZE_FIT_PARAMS + MIN_RESIDUAL_DOF
 
 #: Verdict wording (issue 15 contract), decided on the covariance-matched Gaussian null.
 BEYOND = "topology beyond geometry"
 EXPLAINED = "explained by its null"
 NO_TREND = "no size trend"
-FEW_SIZES = f"cannot decide: need >= {MIN_SIZES} sizes"
+FEW_SIZES = f"{CANNOT_DECIDE}: need >= {MIN_SIZES} sizes"
 NO_NULL = "no null columns: rerun summarise"
 BASELINE = "geometric baseline: no null"
 
@@ -49,16 +51,18 @@ def _degenerate_mask(df) -> np.ndarray:
 
 
 def _final_rows(metrics, runs_df):
-    """Each run's final-checkpoint rows of the runs in ``runs_df``, with ``activation`` and ``N`` joined."""
+    """Each run's final-checkpoint rows of the runs in ``runs_df``, with ``activation``, ``N`` (and ``target``)
+    joined."""
     df = metrics[metrics["step"] == metrics.groupby("run")["step"].transform("max")]
-    info = runs_df.set_index("run")[["activation", "N"]]
-    df = df[df["run"].isin(info.index)].drop(columns=["activation", "N"], errors="ignore")
+    cols = ["activation", "N"] + (["target"] if "target" in runs_df.columns else [])
+    info = runs_df.set_index("run")[cols]
+    df = df[df["run"].isin(info.index)].drop(columns=cols, errors="ignore")
     return df.join(info, on="run")
 
 
 def _layer_means(df, m: str):
     """Per (run, source): the layer mean of ``m`` and of its nulls (module doc of :func:`topology_vs_size`)."""
-    keys = ["run", "source", "activation", "N"]
+    keys = ["run", "source", "activation", "N"] + (["target"] if "target" in df.columns else [])
     v = df[m].astype(float)
     out = df.assign(_v=v).groupby(keys, as_index=False).agg(value=("_v", "mean"))
     for kind in NULLS:
@@ -103,7 +107,7 @@ def excludes_zero(ci) -> bool:
 def size_verdict(gamma_ci, adj_ci, n_sizes: int, has_null: bool, adj_note: str = "") -> str:
     """Verdict of one size fit (issue 15 contract).
 
-    ``"cannot decide: need >= 3 sizes"`` below :data:`MIN_SIZES` distinct sizes; else ``"no null columns:
+    ``"cannot decide: need >= 5 sizes"`` below :data:`MIN_SIZES` distinct sizes; else ``"no null columns:
     rerun summarise"`` when the metrics table has no ``{m}_null_mean``; else ``"cannot decide: <why>"``
     when the null-adjusted law could not be fitted; else ``"topology beyond geometry"`` when ``adj_ci``
     (of ``gamma_adj``) excludes 0, ``"explained by its null"`` when only ``gamma_ci`` (raw) does, and
@@ -137,6 +141,9 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
 
     Fits are log-log least squares (``N`` = non-embedding parameters) with a 95% bootstrap (over runs)
     percentile interval, made per activation and pooled ('all'); raw and adjusted fits use the same seed.
+    A size is a value of ``runs_df['target']`` (the config's target size, shared by the activations)
+    when that column exists, else of ``N``; the verdict needs :data:`MIN_SIZES` distinct sizes
+    (``gate``: :func:`toposcale.plan.decidability.fit_gate` with 2 parameters).
     A fit is omitted (NaN, with a note) when a value is <= 0 or there are fewer than 3 runs or 2 sizes.
 
     Returns
@@ -146,7 +153,8 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
         :func:`toposcale.stats.spearman`), ``gamma_null``/``_ci`` (the Gaussian null's layer mean),
         ``gamma_adj``/``_ci``/``k_adj``, ``gamma_perm_adj``/``_ci`` (NaN without ``{m}_perm_mean``),
         ``verdict`` (:func:`size_verdict`, Gaussian null; :data:`BASELINE` for metrics outside
-        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes``,
+        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes`` (distinct sizes), ``gate`` (decidable,
+        have, need, message),
         ``n_degenerate`` (clouds excluded), ``degenerate_clouds`` ('run/layer'), ``note`` and ``points``
         (per run: run, N, value, null_mean, null_sd, null_ratio, perm_mean, perm_sd, perm_ratio).
     """
@@ -174,10 +182,11 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
     x, y = g["N"].to_numpy(float), g["value"].to_numpy(float)
     rho, p = spearman(x, y)
     raw = _fit(x, y, n_bootstrap, seed)
-    n_sizes = int(len(np.unique(x)))
+    n_sizes = int(g["target"].nunique()) if "target" in g.columns else int(len(np.unique(x)))
+    gate = fit_gate(n_sizes, SIZE_FIT_PARAMS, "sizes")
     nan = float("nan")
     row = {"source": source, "metric": metric, "group": group, "n": int(len(x)), "n_sizes": n_sizes,
-           "gamma": raw["gamma"], "gamma_ci": raw["ci"], "k": raw["k"], "spearman_rho": rho,
+           "gate": gate, "gamma": raw["gamma"], "gamma_ci": raw["ci"], "k": raw["k"], "spearman_rho": rho,
            "spearman_p": p, "note": raw["note"],
            "n_degenerate": int(len(flagged)),
            "degenerate_clouds": [f"{r}/{l}" for r, l in zip(flagged["run"], flagged["layer"])]

@@ -4,7 +4,9 @@
   log-log axes, per activation: the runs used in the fit (filled circles), the held-out runs
   (observed: open diamonds; predicted: crosses with their 95% prediction interval), the fitted law
   with its 95% bootstrap confidence band, the pure power law ``A C^-alpha`` (dotted) and, when logs
-  are given, each run's validation-loss curve against the compute spent so far (thin lines).
+  are given, each run's validation-loss curve against the compute spent so far (thin lines). A fit or
+  comparison that cannot decide (too few sizes, :mod:`toposcale.plan.decidability`) is named in red
+  text on the panel with what it needs, and its comparison kind is left out of the title.
 * :func:`plot_topology_vs_size`: layer-mean topological metric at the final checkpoint against
   non-embedding parameters N, one panel per (source, metric), with per-activation power-law fits
   ``k N^gamma``, the covariance-matched Gaussian null's mean and band beside each raw series, and in
@@ -16,6 +18,8 @@ here except evaluating the stored power laws on a line.
 """
 
 from __future__ import annotations
+
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -147,6 +151,8 @@ def _legend_keys(ax, has_holdout: bool, has_logs: bool, has_power: bool, tpps=()
 def _loss_title(res: dict) -> str:
     parts = []
     for c in res.get("comparisons", []):
+        if c.get("kind") == "cannot decide":
+            continue                        # said on the panel (_decidability_note), not as a verdict
         mult = f"{_num(c['compute_multiplier']):.2f}× {_ci_text(c['compute_multiplier_ci'], 2)}"
         parts.append(f"{c['other']} vs {c['baseline']}: {c['kind']} ({c['other']} {mult} as "
                      f"compute-efficient)")
@@ -158,6 +164,16 @@ def _loss_title(res: dict) -> str:
         e = np.abs([e for _, e in errs])
         parts.append(f"holdout |error| mean {e.mean():.1f}%, max {e.max():.1f}% over {e.size} runs")
     return "Final validation loss vs training compute" + ("\n" + "; ".join(parts) if parts else "")
+
+
+def _decidability_note(res: dict) -> str:
+    """Panel text of the fits and comparisons that cannot decide ('' when every one can)."""
+    lines = [f"{act}: {a['gate']['message']}" for act, a in res.get("activations", {}).items()
+             if a.get("gate") and not a["gate"]["decidable"]]
+    lines += [c["verdict"] for c in res.get("comparisons", []) if c.get("kind") == "cannot decide"]
+    if not res.get("comparisons") and lines:
+        lines.append("no activation comparison")
+    return "\n".join(lines)
 
 
 def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 150,
@@ -210,6 +226,11 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
                  any(a.get("power_law") for a in acts.values()), tpps)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     ax.set_title(_loss_title(res), fontsize=10.5)
+    note = _decidability_note(res)
+    if note:
+        ax.text(0.01, 0.01, "\n".join(textwrap.fill(t, 110) for t in note.split("\n")), transform=ax.transAxes,
+                ha="left", va="bottom", fontsize=7, color="firebrick",
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "firebrick", "lw": 0.6})
     style.save(fig, path, dpi=dpi)
 
 

@@ -1,0 +1,242 @@
+"""What the data can decide: the minimum data of every verdict, and a plan of a config's verdicts.
+
+DESIGN.md 5b: every verdict states its minimum data and, below it, says ``"cannot decide: need ..."``
+instead. The thresholds live here, once; the analyses import them (:func:`fit_gate`, :data:`MIN_SEEDS`)
+and :func:`plan` applies the same rules to a validated config before any training, so a grid that
+cannot decide is found before it is paid for::
+
+    python -m toposcale.plan.decidability --configfile configs/smoke.yaml     # or: make plan CONFIG=...
+
+Rules (``have`` and ``need`` of each :func:`plan` row):
+
+* **Scaling law** per activation: residual degrees of freedom = distinct fitted points (distinct
+  non-holdout sizes for ``L(C)``; distinct (size, tokens per parameter) pairs for ``L(N, D)``) minus
+  the law's parameters (3 for ``L(C)``, 5 for ``L(N, D)``); decidable at >= :data:`MIN_RESIDUAL_DOF`.
+* **Activation comparison**: both activations' laws decidable (and fitted on the same law).
+* **Holdout prediction** per activation: a decidable law and at least one held-out size.
+* **Topology vs size** per activation and pooled: the log-log fit ``metric = k N**gamma`` has 2
+  parameters, so it needs ``2 + MIN_RESIDUAL_DOF`` = 5 distinct sizes (holdout sizes included).
+* **Dynamics, detrended correlation**: the detrended test removes a polynomial in log(step) of degree
+  :func:`toposcale.analysis.dynamics.detrend_degree` (n) and tests on ``n - 2 - degree`` degrees of
+  freedom; decidable when that degree is >= 1 (a trend is actually removed) and the test keeps
+  >= :data:`MIN_RESIDUAL_DOF` degrees of freedom, n = checkpoints at step > 0 of the shortest run.
+* **Dynamics seed spread** and the **grokking** null verdict: >= :data:`MIN_SEEDS` seeds.
+* **Forecasting, leave one size out**: >= :data:`MIN_FORECAST_SIZES` distinct sizes.
+* **Transitions vs size** per activation: a Spearman test over the runs can reach ``p <= alpha`` only
+  if its smallest achievable p, ``2 / n!`` (exact two-sided test, no ties, n runs), is <= alpha
+  (``dynamics.significance``); n counts every run of the activation, an upper bound, since only runs
+  with a detected transition enter the test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+#: Fewest residual degrees of freedom (distinct points minus fitted parameters) before a fit's
+#: intervals may carry a verdict. Reason: with 1 or 2 the fit nearly interpolates its points (the
+#: default grid's L(C), 4 sizes for 3 parameters, drove E to ~1e-10), the bootstrap over sizes refits
+#: subsets the law passes through exactly (7 to 13 distinct exponent values out of 1000 resamples), and
+#: a residual scale estimated on 1 degree of freedom has a t quantile of 12.7 (3.18 on 3): intervals are
+#: then neither reliably wide nor reliably narrow. Three is the fewest at which the residual variance is
+#: estimated at all usefully; it is a floor, not a guarantee of power.
+MIN_RESIDUAL_DOF = 3
+
+#: Fewest seeds for any across-seed claim (spread, sign agreement, a seed-bootstrap interval): one seed
+#: has no spread, and its interval is a point.
+MIN_SEEDS = 2
+
+#: Fewest distinct sizes for leave-one-size-out forecasting: a held-out size must leave at least two
+#: sizes to learn from, or the size feature (log n_nonembed) has no trend to learn.
+MIN_FORECAST_SIZES = 3
+
+#: Parameters of the topology-vs-size fit ``metric = k N**gamma`` (k and gamma).
+SIZE_FIT_PARAMS = 2
+
+#: Prefix of every undecidable verdict.
+CANNOT_DECIDE = "cannot decide"
+
+
+def _gate(decidable: bool, have: str, need: str, message: str) -> dict:
+    return {"decidable": bool(decidable), "have": have, "need": need, "message": message}
+
+
+def fit_gate(n_distinct: int, n_params: int, unit: str = "sizes") -> dict:
+    """Whether a fit of ``n_params`` parameters to ``n_distinct`` distinct points can decide.
+
+    Returns ``decidable`` (``n_distinct - n_params >= MIN_RESIDUAL_DOF``), ``residual_dof``
+    (``n_distinct - n_params``), ``have``, ``need`` (``n_params + MIN_RESIDUAL_DOF`` ``unit``) and
+    ``message``: ``"{n} {unit} for {p} parameters: {dof} residual dof"`` when decidable, else
+    ``"cannot decide: need >= {need} {unit} for {p} parameters (>= 3 residual dof), have {n}: add >= {k}"``.
+    """
+    n, p = int(n_distinct), int(n_params)
+    need, dof = p + MIN_RESIDUAL_DOF, n - p
+    have = f"{n} {unit}"
+    if dof >= MIN_RESIDUAL_DOF:
+        msg = f"{n} {unit} for {p} parameters: {dof} residual dof"
+    else:
+        msg = (f"{CANNOT_DECIDE}: need >= {need} {unit} for {p} parameters (>= {MIN_RESIDUAL_DOF} residual "
+               f"dof), have {n}: add >= {need - n} {unit}")
+    return {**_gate(dof >= MIN_RESIDUAL_DOF, have, f">= {need} {unit}", msg), "residual_dof": dof}
+
+
+def count_gate(n: int, minimum: int, unit: str) -> dict:
+    """``decidable`` when ``n >= minimum``, with the message ``"{n} {unit} (need >= {minimum})"``; else
+    ``"cannot decide: need >= {minimum} {unit}, have {n}"``."""
+    ok = int(n) >= int(minimum)
+    msg = f"{n} {unit} (need >= {minimum})" if ok else f"{CANNOT_DECIDE}: need >= {minimum} {unit}, have {n}"
+    return _gate(ok, f"{n} {unit}", f">= {minimum} {unit}", msg)
+
+
+def min_spearman_p(n: int) -> float:
+    """Smallest two-sided p-value an exact Spearman test over ``n`` untied pairs can give: ``2 / n!``
+    (1 for n < 2)."""
+    return 1.0 if n < 2 else min(1.0, 2.0 / math.factorial(int(n)))
+
+
+def runs_for_rank_test(alpha: float) -> int:
+    """Fewest runs ``n`` with :func:`min_spearman_p` (n) <= ``alpha`` (5 for alpha = 0.05)."""
+    n = 2
+    while min_spearman_p(n) > alpha:
+        n += 1
+    return n
+
+
+def detrend_checkpoints() -> int:
+    """Fewest checkpoints (step > 0) at which the detrended correlation removes a trend of degree >= 1 and
+    keeps >= :data:`MIN_RESIDUAL_DOF` degrees of freedom (see the module doc)."""
+    from toposcale.analysis.dynamics import detrend_degree
+
+    n = 3
+    while not (detrend_degree(n) >= 1 and n - 2 - detrend_degree(n) >= MIN_RESIDUAL_DOF):
+        n += 1
+    return n
+
+
+def _row(analysis: str, gate: dict) -> dict:
+    return {"analysis": analysis, **{k: gate[k] for k in ("decidable", "have", "need", "message")}}
+
+
+def plan(config: dict) -> list[dict]:
+    """Which analyses a validated config can decide, before any training (rules: module doc).
+
+    Returns one row per (analysis, group): ``analysis`` (e.g. ``'scaling law L(C) gelu'``),
+    ``decidable``, ``have``, ``need`` and ``message`` (``'cannot decide: need ...'`` when not decidable).
+    """
+    from toposcale.analysis.scaling.grid import choose_law
+    from toposcale.analysis.scaling.laws import law_parameters
+    from toposcale.plan.study import checkpoint_steps, study_runs
+
+    m = config["model"]
+    runs = study_runs(config)
+    tpps = sorted({float(t) for t in config["training"]["tokens_per_param"]})
+    rows, laws = [], {}
+    for act in m["activations"]:
+        fit = [r for r in runs if r.activation == act and not r.holdout]
+        law, _ = choose_law(len(tpps), len(fit))
+        points = {(r.target_params, r.tokens_per_param) for r in fit} if law == "chinchilla" else \
+            {r.target_params for r in fit}
+        unit = "(size, tokens/param) points" if law == "chinchilla" else "sizes"
+        gate = fit_gate(len(points), len(law_parameters(law)), unit)
+        laws[act] = (law, gate)
+        name = "L(N, D)" if law == "chinchilla" else "L(C)"
+        rows.append(_row(f"scaling law {name} {act}", gate))
+        held = {r.target_params for r in runs if r.activation == act and r.holdout}
+        if not gate["decidable"]:
+            hg = _gate(False, f"{len(held)} holdout sizes", "a decidable law and >= 1 holdout size",
+                       f"{CANNOT_DECIDE}: the law is not decidable ({gate['have']})")
+        else:
+            hg = count_gate(len(held), 1, "holdout sizes")
+        rows.append(_row(f"holdout prediction {act}", hg))
+    base = "gelu" if "gelu" in laws else (m["activations"][0] if m["activations"] else None)
+    for other in m["activations"]:
+        if other == base:
+            continue
+        (lb, gb), (lo, go) = laws[base], laws[other]
+        short = [f"{a} has {g['have']}" for a, g in ((base, gb), (other, go)) if not g["decidable"]]
+        bad = [f"need {gb['need'] if not gb['decidable'] else go['need']} per activation, "
+               + ", ".join(short)] if short else []
+        if lb != lo:
+            bad.append(f"different laws ({lb} vs {lo})")
+        msg = (f"{CANNOT_DECIDE}: " + "; ".join(bad)) if bad else f"both laws decidable ({gb['have']}, {go['have']})"
+        rows.append(_row(f"activation comparison {other} vs {base}",
+                         _gate(not bad, f"{gb['have']} / {go['have']}", "both laws decidable", msg)))
+    for group in list(m["activations"]) + ["all"]:
+        sizes = {r.target_params for r in runs if group in ("all", r.activation)}
+        rows.append(_row(f"topology vs size {group}", fit_gate(len(sizes), SIZE_FIT_PARAMS, "sizes")))
+    n_ck = min(len([s for s in checkpoint_steps(r.total_steps, config["training"]["n_checkpoints"]) if s > 0])
+               for r in runs)
+    rows.append(_row("dynamics detrended correlation", count_gate(n_ck, detrend_checkpoints(), "checkpoints per run")))
+    rows.append(_row("dynamics seed spread", count_gate(len(m["seeds"]), MIN_SEEDS, "seeds")))
+    rows.append(_row("forecasting leave one size out",
+                     count_gate(len(set(m["target_params"])), MIN_FORECAST_SIZES, "sizes")))
+    alpha = float(config["dynamics"]["significance"])
+    need = runs_for_rank_test(alpha)
+    for act in m["activations"]:
+        n = len([r for r in runs if r.activation == act])
+        g = count_gate(n, need, f"runs (smallest exact Spearman p 2/n! <= {alpha:g})")
+        rows.append(_row(f"transitions vs size {act}", g))
+    rows.append(_row("grokking null verdict", count_gate(len(config["grokking"]["seeds"]), MIN_SEEDS, "seeds")))
+    return rows
+
+
+# ----------------------------------------------------------------------------- command line
+
+def _merge(base: dict, new: dict) -> dict:
+    """Recursive update, as Snakemake merges config files: mappings merge, everything else replaces."""
+    out = dict(base)
+    for k, v in new.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_study_config(configfiles=(), overrides=(), base="config.yaml") -> dict:
+    """The validated config the Snakefile would see: ``base`` (its ``configfile:``, when it exists), then
+    each ``--configfile`` merged over it, then ``--config KEY=VALUE`` overrides (VALUE parsed as YAML)."""
+    import yaml
+
+    from toposcale.config import ConfigError, validate_config
+
+    cfg: dict = {}
+    for path in ([base] if base and Path(base).exists() else []) + list(configfiles):
+        if not Path(path).exists():
+            raise ConfigError(f"config error: config file {path} does not exist")
+        cfg = _merge(cfg, yaml.safe_load(Path(path).read_text()) or {})
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"config error: --config {item!r} is not KEY=VALUE")
+        cfg = _merge(cfg, {key: yaml.safe_load(value)})
+    return validate_config(cfg)
+
+
+def format_plan(rows: list[dict]) -> str:
+    """The plan as text: one line per row, ``ok`` or ``NO``, the analysis and its message."""
+    width = max(len(r["analysis"]) for r in rows)
+    lines = [f"{'ok ' if r['decidable'] else 'NO '} {r['analysis']:<{width}}  {r['message']}" for r in rows]
+    n = sum(not r["decidable"] for r in rows)
+    return "\n".join(lines + [f"{len(rows) - n} of {len(rows)} analyses decidable; {n} cannot decide."])
+
+
+def main(argv=None) -> int:
+    """``python -m toposcale.plan.decidability [--configfile FILE ...] [--config KEY=VALUE ...]``."""
+    ap = argparse.ArgumentParser(description="Which analyses a config can decide, before any training.")
+    ap.add_argument("--configfile", nargs="*", default=[], help="config files merged over config.yaml")
+    ap.add_argument("--config", nargs="*", default=[], help="KEY=VALUE overrides (VALUE as YAML)")
+    ap.add_argument("--base", default="config.yaml", help="the Snakefile's configfile (default config.yaml)")
+    args = ap.parse_args(argv)
+    from toposcale.config import ConfigError
+
+    try:
+        cfg = load_study_config(args.configfile, args.config, args.base)
+    except ConfigError as err:
+        print(err, file=sys.stderr)
+        return 1
+    print(format_plan(plan(cfg)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
