@@ -74,7 +74,7 @@ def test_two_variable_law_counts_size_budget_points():
     cfg = DEC.load_study_config([], base=ROOT / "config.yaml",
                                 overrides=["training={tokens_per_param: [10, 20]}"])
     law = _rows(cfg)["scaling law L(N, D) gelu"]
-    assert law["have"] == "8 (size, tokens/param) points" and law["decidable"]   # 4 sizes x 2 budgets, 5 params
+    assert law["have"] == "12 (size, tokens/param) points" and law["decidable"]  # 6 fitted sizes x 2 budgets, 5 params
 
 
 def test_cli_prints_plan_and_rejects_bad_config(tmp_path):

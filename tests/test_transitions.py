@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.transitions import (detect_transitions, family_counts, min_rank_p, min_runs_for,
-                                            size_trends)
+from toposcale.analysis.transitions import detect_transitions, family_counts, size_trends
+from toposcale.plan.decidability import min_spearman_p, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
 SIZES = [25_000, 56_000, 99_000, 198_000, 444_000]
@@ -257,14 +257,14 @@ def test_planted_ramp_survives_bh_among_noise_series():
     assert fam["n_bh"] == 4 and fam["expected_null"] == pytest.approx(0.05 * 32)
 
 
-def test_min_rank_p_is_the_exact_spearman_floor():
-    assert min_rank_p([1, 2, 3]) == pytest.approx(1 / 3)
-    assert min_rank_p(range(5)) == pytest.approx(1 / 60)
-    assert min_rank_p([1, 1, 2]) == pytest.approx(2 / 3) and min_rank_p([4, 4, 4]) == 1.0
+def test_min_spearman_p_is_the_exact_spearman_floor():
+    assert min_spearman_p([1, 2, 3]) == pytest.approx(1 / 3)
+    assert min_spearman_p(range(5)) == pytest.approx(1 / 60)
+    assert min_spearman_p([1, 1, 2]) == pytest.approx(2 / 3) and min_spearman_p([4, 4, 4]) == 1.0
     for x in ([1, 2, 3, 4, 5], [1, 1, 2, 2, 3, 3], [1, 2, 2, 3, 4]):
         y = np.arange(len(x), dtype=float)                       # a perfect monotone response reaches it
-        assert spearman(np.asarray(x, float), y)[1] == pytest.approx(min_rank_p(x))
-    assert min_runs_for(0.05) == 5 and min_runs_for(0.01) == 6 and min_runs_for(0.5) == 3
+        assert spearman(np.asarray(x, float), y)[1] == pytest.approx(min_spearman_p(x))
+    assert runs_for_rank_test(0.05) == 5 and runs_for_rank_test(0.01) == 6 and runs_for_rank_test(0.5) == 3
 
 
 def test_size_trend_gated_by_the_runs_available():

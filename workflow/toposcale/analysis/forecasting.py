@@ -50,6 +50,7 @@ import pandas as pd
 
 from toposcale.analysis.dynamics import NULL_Z_SUFFIX, RUN_COLUMNS, check_columns, non_degenerate, run_info
 from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
+from toposcale.plan.decidability import MIN_FORECAST_SIZES
 
 #: Forecast methods, in report order.
 METHODS = ("power_law", "ridge_loss", "ridge_topology", "ridge_topology_null", "last_observed")
@@ -62,11 +63,9 @@ DEFAULT_TOPOLOGY_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_n
 #: Evaluations of the learned methods, primary first (see :func:`folds`).
 EVALUATIONS = ("leave_one_size_out", "leave_one_run_out")
 PRIMARY_EVALUATION = EVALUATIONS[0]
-#: Fewest distinct model sizes for ``leave_one_size_out``. Each fold must leave at least 2 sizes to train
-#: on: with one training size ``log_n_nonembed`` is constant in training (the ridge drops it), so nothing
-#: about how the final loss moves with size can be learned, and the held-out size would be "forecast" from
-#: one other size's runs alone. Held-out size + 2 training sizes = 3.
-MIN_SIZES = 3
+#: Fewest distinct model sizes for ``leave_one_size_out`` (the rule and its reason live in
+#: :data:`toposcale.plan.decidability.MIN_FORECAST_SIZES`).
+MIN_SIZES = MIN_FORECAST_SIZES
 #: The ``note`` (and verdict) of leave-one-size-out results below :data:`MIN_SIZES`.
 CANNOT_DECIDE_SIZES = f"cannot decide: need >= {MIN_SIZES} sizes"
 #: Ridge penalties tried (features standardised), chosen by leave-one-out error on the training runs.

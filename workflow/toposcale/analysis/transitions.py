@@ -33,12 +33,10 @@ p-value is at least ``1 / (n_permutations + 1)``, so BH can confirm a series onl
 
 :func:`size_trends` asks whether transitions move with model size: the Spearman correlation, across
 runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``, tested
-only where the exact permutation test can reach ``alpha`` with the runs at hand (:func:`min_rank_p`).
+only where the exact permutation test can reach ``alpha`` with the runs at hand (:func:`min_spearman_p`).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -46,6 +44,7 @@ import pandas as pd
 from toposcale.analysis.changepoint import detect_change_points, diminishing_returns_index
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
+from toposcale.plan.decidability import min_spearman_p, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
 #: The keys of a multiple-testing family of series (see the module docstring).
@@ -228,30 +227,6 @@ def family_counts(transitions):
     return pd.DataFrame(rows)
 
 
-def min_rank_p(x) -> float:
-    """Smallest two-sided p-value an exact permutation test of a rank correlation with ``x`` can give.
-
-    With ``k`` values of ``x`` in tie groups of sizes ``t_1, t_2, ...`` (and a continuous, tie-free
-    response), the most extreme correlation of either sign is reached by ``prod(t_i!)`` of the ``k!``
-    orderings, so ``p_min = min(1, 2 prod(t_i!) / k!)``; without ties ``2 / k!`` (1/3 for 3 runs, 1/12
-    for 4, 1/60 for 5). 1.0 for fewer than 2 values or a constant ``x``.
-    """
-    x = np.asarray(x, dtype=float)
-    _, counts = np.unique(x, return_counts=True)
-    if len(x) < 2 or len(counts) < 2:
-        return 1.0
-    log_p = math.log(2.0) + sum(math.lgamma(t + 1) for t in counts) - math.lgamma(len(x) + 1)
-    return min(1.0, math.exp(log_p))
-
-
-def min_runs_for(alpha: float) -> int:
-    """Fewest runs of distinct sizes with which :func:`min_rank_p` reaches ``alpha`` (``2 / k! <= alpha``)."""
-    k = 2
-    while 2.0 / math.factorial(k) > alpha:
-        k += 1
-    return k
-
-
 def size_trends(transitions, alpha: float | None = None):
     """Do transition and diminishing-returns fractions change with model size?
 
@@ -259,9 +234,9 @@ def size_trends(transitions, alpha: float | None = None):
     with a significant transition; ``diminishing_returns_frac`` over the runs where it is defined), the
     Spearman correlation across runs with ``n_nonembed`` (:func:`toposcale.stats.spearman`: exact
     permutation p for up to 8 runs). A trend is tested only where the exact test can reach ``alpha`` with
-    those runs, ``min_rank_p(n_nonembed) <= alpha``; otherwise it is not a test at all (it could never
+    those runs, ``min_spearman_p(n_nonembed) <= alpha``; otherwise it is not a test at all (it could never
     be significant) and its verdict is ``'cannot decide: need >= K runs of distinct sizes'``, ``K =
-    min_runs_for(alpha)``, with ``p`` and ``q`` NaN. ``q`` is the Benjamini-Hochberg adjustment over
+    runs_for_rank_test(alpha)``, with ``p`` and ``q`` NaN. ``q`` is the Benjamini-Hochberg adjustment over
     the tested rows of the same quantity.
 
     Parameters
@@ -276,7 +251,7 @@ def size_trends(transitions, alpha: float | None = None):
     pandas.DataFrame
         Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``variant`` (when
         present), ``quantity``, ``n_runs``, ``rho`` (NaN for fewer than 3 runs), ``min_p``
-        (:func:`min_rank_p` of the runs' sizes), ``p``, ``q``, ``verdict`` ('increases with size' /
+        (:func:`min_spearman_p` of the runs' sizes), ``p``, ``q``, ``verdict`` ('increases with size' /
         'decreases with size' when ``q < alpha``, by the sign of ``rho``; 'no evidence of a trend';
         or the cannot-decide note).
     """
@@ -284,7 +259,7 @@ def size_trends(transitions, alpha: float | None = None):
                   "transitions table")
     if alpha is None:
         alpha = float(transitions["alpha"].iloc[0]) if "alpha" in transitions and len(transitions) else 0.05
-    blocked = f"cannot decide: need >= {min_runs_for(alpha)} runs of distinct sizes"
+    blocked = f"cannot decide: need >= {runs_for_rank_test(alpha)} runs of distinct sizes"
     keys = [c for c in ("activation",) if c in transitions.columns] + ["source", "layer", "metric"] + (
         ["variant"] if "variant" in transitions.columns else [])
     rows = []
@@ -293,7 +268,7 @@ def size_trends(transitions, alpha: float | None = None):
             sub = g[np.isfinite(g[quantity].to_numpy(float))]
             x, y = sub["n_nonembed"].to_numpy(float), sub[quantity].to_numpy(float)
             rho, p = spearman(x, y) if len(sub) >= 3 else (np.nan, np.nan)
-            floor = min_rank_p(x)
+            floor = min_spearman_p(x)
             rows.append(dict(zip(keys, key), quantity=quantity, n_runs=len(sub), rho=rho, min_p=floor,
                              p=p if floor <= alpha else np.nan))
     out = pd.DataFrame(rows, columns=keys + ["quantity", "n_runs", "rho", "min_p", "p"])

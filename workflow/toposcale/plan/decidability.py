@@ -35,6 +35,8 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 #: Fewest residual degrees of freedom (distinct points minus fitted parameters) before a fit's
 #: intervals may carry a verdict. Reason: with 1 or 2 the fit nearly interpolates its points (the
 #: default grid's L(C), 4 sizes for 3 parameters, drove E to ~1e-10), the bootstrap over sizes refits
@@ -90,10 +92,27 @@ def count_gate(n: int, minimum: int, unit: str) -> dict:
     return _gate(ok, f"{n} {unit}", f">= {minimum} {unit}", msg)
 
 
-def min_spearman_p(n: int) -> float:
-    """Smallest two-sided p-value an exact Spearman test over ``n`` untied pairs can give: ``2 / n!``
-    (1 for n < 2)."""
-    return 1.0 if n < 2 else min(1.0, 2.0 / math.factorial(int(n)))
+def min_spearman_p(x) -> float:
+    """Smallest two-sided p-value an exact permutation test of a rank correlation with ``x`` can give.
+
+    ``x`` is a count of runs (taken as untied) or the values themselves. With ``k`` values in tie groups of
+    sizes ``t_1, t_2, ...`` (and a continuous, tie-free response), the most extreme correlation of either
+    sign is reached by ``prod(t_i!)`` of the ``k!`` orderings, so ``p_min = min(1, 2 prod(t_i!) / k!)``;
+    without ties ``2 / k!`` (1/3 for 3 runs, 1/12 for 4, 1/60 for 5). 1.0 for fewer than 2 values or a
+    constant ``x``.
+
+    Examples
+    --------
+    >>> round(min_spearman_p(5), 6), round(min_spearman_p([1, 1, 2]), 6)
+    (0.016667, 0.666667)
+    """
+    if np.ndim(x) == 0:
+        x = np.arange(int(x))
+    _, counts = np.unique(np.asarray(x, dtype=float), return_counts=True)
+    if len(counts) < 2:
+        return 1.0
+    log_p = math.log(2.0) + sum(math.lgamma(t + 1) for t in counts) - math.lgamma(int(counts.sum()) + 1)
+    return min(1.0, math.exp(log_p))
 
 
 def runs_for_rank_test(alpha: float) -> int:
