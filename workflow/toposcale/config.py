@@ -186,6 +186,10 @@ def _check_consistency(cfg: dict) -> None:
                 f"config error: model.holdout_params contains {h}, which is not in model.target_params {targets}")
     if len(targets) - len(set(cfg["model"]["holdout_params"])) < 1:
         raise ConfigError("config error: model.holdout_params holds out every size; keep at least one to fit on")
+    acc = cfg["grokking"]["accuracy"]
+    if not acc["pre_grok"] < acc["grok"] < acc["post_grok"]:
+        raise ConfigError(f"config error: grokking.accuracy = {acc} is not allowed: must have "
+                          f"pre_grok < grok < post_grok")
 
 
 def load_config(path) -> dict:
