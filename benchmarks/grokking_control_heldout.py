@@ -27,7 +27,7 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import pandas as pd
@@ -56,10 +56,19 @@ DEFAULT_SETTINGS = ["p97", "frac0.3"]
 
 
 def run_one(job: dict) -> pd.DataFrame:
-    """Train and measure one (setting, arm, seed); the positive-control row of its final checkpoint."""
+    """Train and measure one (setting, arm, seed); the positive-control row of its final checkpoint.
+
+    A run whose ``log.csv`` already ends at the final step (training finished in an earlier call with the
+    same ``--out``) is not retrained; its ``train_s`` is then the training time from that log.
+    """
     cfg, arm, seed, outdir = job["cfg"], job["arm"], job["seed"], job["outdir"]
     t0 = time.perf_counter()
-    log = train(cfg, arm, seed, outdir, threads=1, log=lambda s: None)
+    done = Path(outdir) / "log.csv"
+    if done.exists() and pd.read_csv(done)["step"].iloc[-1] == int(cfg["steps"]):
+        log = pd.read_csv(done)
+        t0 -= float(log["elapsed_s"].iloc[-1])
+    else:
+        log = train(cfg, arm, seed, outdir, threads=1, log=lambda s: None)
     t1 = time.perf_counter()
     df = measure_run(outdir, cfg, arm, seed, noise_fraction=job["noise_fraction"], backend=job["backend"],
                      n_null_draws=job["n_null_draws"])
@@ -111,15 +120,19 @@ def main(argv=None) -> int:
                                  noise_fraction=config["topology"]["noise_fraction"],
                                  backend=config["topology"]["backend"],
                                  n_null_draws=config["topology"]["nulls"]["n_draws"]))
-    # the largest runs first, so that the last worker is not left alone with one
-    jobs.sort(key=lambda j: -j["cfg"]["p"] ** 2 * j["cfg"]["train_fraction"] * j["cfg"]["steps"])
+    # seed by seed (a stopped benchmark still has whole seeds of every setting), the largest runs first
+    jobs.sort(key=lambda j: (j["seed"], -j["cfg"]["p"] ** 2 * j["cfg"]["train_fraction"] * j["cfg"]["steps"]))
     print(f"{len(jobs)} runs, {args.workers} workers, thresholds {base['positive_control']}, "
           f"accuracy {base['accuracy']}, out {out}", flush=True)
     t0 = time.perf_counter()
+    partial = out / "heldout_runs_partial.csv"        # one row per finished run, as they finish
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = []
-        for job, row in zip(jobs, pool.map(run_one, jobs)):
+        futures = {pool.submit(run_one, job): job for job in jobs}
+        for fut in as_completed(futures):
+            job, row = futures[fut], fut.result()
             rows.append(row)
+            row.to_csv(partial, mode="a", header=not partial.exists(), index=False)
             r = row.iloc[0]
             print(f"  {job['setting']} {job['arm']}-s{job['seed']}: test acc {r['test_acc']:.3f}, ratio "
                   f"{r['plane_ratio']:.2f}, loop {r['plane_loop_size']:.2f}, circle {bool(r['circle'])} "
