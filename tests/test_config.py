@@ -31,6 +31,16 @@ def test_defaults_filled():
      "topology.nulls.kinds.1 = 'shuffle' is not allowed: must be one of ['gaussian', 'permutation']"),
     ({"topology": {"min_distinct_fraction": 0}}, "topology.min_distinct_fraction = 0 is not allowed: must be > 0"),
     ({"topology": {"min_distinct_fraction": 1.5}}, "topology.min_distinct_fraction = 1.5 is not allowed: must be <= 1"),
+    ({"grokking": {"positive_control": {"min_loop_size": 0}}},
+     "grokking.positive_control.min_loop_size = 0 is not allowed: must be > 0"),
+    ({"grokking": {"positive_control": {"min_dominance_ratio": 1}}},
+     "grokking.positive_control.min_dominance_ratio = 1 is not allowed: must be > 1"),
+    ({"grokking": {"positive_control": {"min_null_z": "high"}}},
+     "grokking.positive_control.min_null_z = 'high' is not allowed: must be of type number"),
+    ({"grokking": {"positive_control": {"min_ratio": 3}}}, "unknown key grokking.positive_control.'min_ratio'"),
+    ({"grokking": {"accuracy": {"post_grok": 1.0}}}, "grokking.accuracy.post_grok = 1.0 is not allowed: must be < 1"),
+    ({"grokking": {"accuracy": {"pre_grok": 0.6}}}, "grokking.accuracy = {'pre_grok': 0.6, 'post_grok': 0.99, "
+     "'grok': 0.5} is not allowed: must have pre_grok < grok < post_grok"),
 ])
 def test_bad_config_one_line_error(bad, fragment):
     with pytest.raises(ConfigError) as exc:

@@ -110,14 +110,14 @@ def test_fourier_plane_of_circle_is_one_round_loop_and_of_noise_is_not():
     X = g.fourier_plane(_circle(p, k=7, noise=0.05), p)
     assert X.shape == (p, 2)
     _, dg = g.cloud_measures(X)
-    assert g.dominance_ratio(dg.h1) >= g.MIN_DOMINANCE_RATIO
+    assert g.dominance_ratio(dg.h1) >= g.POSITIVE_CONTROL["min_dominance_ratio"]
     # evenly spaced points on a circle: sqrt(3) - 2 sin(pi / p) in units of the radius
     assert g.loop_size(X, dg.h1) == pytest.approx(math.sqrt(3) - 2 * math.sin(math.pi / p), rel=0.05)
     for seed in range(3):
         noise = np.random.default_rng(seed).normal(size=(p, 128))
         Y = g.fourier_plane(noise, p)
         _, dg = g.cloud_measures(Y)
-        assert g.loop_size(Y, dg.h1) < g.MIN_LOOP_SIZE
+        assert g.loop_size(Y, dg.h1) < g.POSITIVE_CONTROL["min_loop_size"]
 
 
 def test_dominance_by_hand():
@@ -126,6 +126,70 @@ def test_dominance_by_hand():
     assert g.dominance(h1) == pytest.approx(0.8)
     assert g.dominance_ratio(h1[1:2]) == math.inf and g.dominance(h1[1:2]) == 1.0
     assert math.isnan(g.dominance_ratio(np.empty((0, 2)))) and g.dominance(np.empty((0, 2))) == 0.0
+
+
+# ---------------------------------------------------------------------------- positive control and its thresholds
+
+def _final_rows(planes):
+    """A checkpoint table with one final row per (arm, plane cloud): the plane's measures as measure_run has them."""
+    rows = []
+    for seed, (arm, X) in enumerate(planes):
+        _, dg = g.cloud_measures(X)
+        rows.append(dict(seed=seed, arm=arm, step=100, test_acc=1.0 if arm == "grok" else 0.05, fourier_freq=1,
+                         fourier_share=0.5, plane_ratio=g.dominance_ratio(dg.h1), plane_loop_size=g.loop_size(X, dg.h1)))
+    return pd.DataFrame(rows)
+
+
+def test_positive_control_passes_a_circle_and_fails_a_gaussian_blob():
+    """Known answers: a noisy circle is a circle (one dominant loop, loop size near sqrt(3) - 2 sin(pi / p) = 1.63);
+    an isotropic Gaussian blob is not."""
+    p = 59
+    rng = np.random.default_rng(0)
+    angle = 2 * np.pi * np.arange(p) / p
+    circle = np.stack([np.cos(angle), np.sin(angle)], axis=1) + 0.03 * rng.normal(size=(p, 2))
+    blobs = [np.random.default_rng(s).normal(size=(p, 2)) for s in range(1, 4)]
+    pc = g.positive_control(_final_rows([("grok", circle)] + [("control", b) for b in blobs]))
+    assert pc["circle"].tolist() == [True, False, False, False] and pc["ok"].all()
+    assert pc.loc[0, "plane_loop_size"] > 1.3 and pc.loc[0, "plane_ratio"] > 10
+    assert (pc.loc[1:, "plane_loop_size"] < 0.75).all()
+    assert (pc["min_loop_size"] == g.POSITIVE_CONTROL["min_loop_size"]).all()
+
+
+def test_positive_control_thresholds_flow_from_the_config():
+    """The grokking.positive_control config keys decide the verdict: a looser loop size lets the
+    half-circle control pass (wrongly), a stricter ratio fails the circle."""
+    p = 59
+    angle = 2 * np.pi * np.arange(p) / p
+    circle = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    small = 0.2 * circle[:: 6] + np.array([3.0, 0.0])                       # a second, small loop beside it:
+    two_loops = np.concatenate([circle, small])                             # a finite dominance ratio
+    arc = circle[: p // 2] * np.array([1.0, 0.25])          # a flat arc: a small, dominant loop at most
+    df = _final_rows([("grok", two_loops), ("control", np.concatenate([arc, -arc + 0.01]))])
+    default = g.positive_control(df, **validate_config({})["grokking"]["positive_control"])
+    assert default["ok"].all()
+    ctrl = default.set_index("arm").loc["control"]
+    loose = validate_config({"grokking": {"positive_control": {"min_loop_size": 0.5 * ctrl["plane_loop_size"],
+                                                               "min_dominance_ratio": 1.01}}})
+    out = g.positive_control(df, **loose["grokking"]["positive_control"]).set_index("arm")
+    assert out.loc["control", "circle"] and not out.loc["control", "ok"] and out.loc["grok", "ok"]
+    assert out.loc["control", "min_loop_size"] == pytest.approx(0.5 * ctrl["plane_loop_size"])
+    assert np.isfinite(default.set_index("arm").loc["grok", "plane_ratio"])
+    strict = validate_config({"grokking": {"positive_control": {"min_dominance_ratio": 1e9}}})
+    assert not g.positive_control(df, **strict["grokking"]["positive_control"]).set_index("arm").loc["grok", "circle"]
+
+
+def test_accuracy_thresholds_flow_from_the_config():
+    acc = [0.1, 0.3, 0.6, 0.95, 1.0]
+    assert g.grok_labels(acc).tolist() == [0, -1, -1, -1, 1]
+    cfg = validate_config({"grokking": {"accuracy": {"pre_grok": 0.4, "post_grok": 0.9, "grok": 0.7}}})
+    assert g.grok_labels(acc, cfg["grokking"]["accuracy"]).tolist() == [0, 0, -1, 1, 1]
+    df = _synthetic_table(shift=10.0)
+    df.loc[df["test_acc"] == 1.0, "test_acc"] = 0.95                 # post-grok only under the looser threshold
+    assert g.detection_summary(df, {"m": "reference"}, n_boot=20)["n_post"].item() == 0
+    out = g.detection_summary(df, {"m": "reference"}, n_boot=20, accuracy=cfg["grokking"]["accuracy"])
+    assert out["n_post"].item() > 0 and out["auc"].item() == 1.0
+    with pytest.raises(ValueError, match="unknown accuracy threshold"):
+        g.accuracy_thresholds({"post": 0.9})
 
 
 # ---------------------------------------------------------------------------- null excess
@@ -141,10 +205,10 @@ def test_planted_circle_exceeds_its_gaussian_null_and_noise_does_not():
     Gaussian null, in the plane and in the full 64-d cloud; a Gaussian embedding's loop is within its null."""
     p = 29
     E = _circle(p, k=5, d=64, noise=0.05)
-    assert _null_z(g.fourier_plane(E, p), 16, 0) > 3 * g.MIN_NULL_Z
-    assert _null_z(E, 16, 0) > g.MIN_NULL_Z
+    assert _null_z(g.fourier_plane(E, p), 16, 0) > 3 * g.POSITIVE_CONTROL["min_null_z"]
+    assert _null_z(E, 16, 0) > g.POSITIVE_CONTROL["min_null_z"]
     z = np.array([_null_z(np.random.default_rng(s).normal(size=(p, 64)), 16, s) for s in range(8)])
-    assert abs(np.median(z)) < 1.0 and (z >= g.MIN_NULL_Z).sum() <= 1
+    assert abs(np.median(z)) < 1.0 and (z >= g.POSITIVE_CONTROL["min_null_z"]).sum() <= 1
 
 
 # ---------------------------------------------------------------------------- detection statistics
@@ -216,7 +280,7 @@ def test_detection_summary_raw_and_null_adjusted_side_by_side():
     """`m` jumps at grokking but so does its null (geometry): explained by its null. `t` jumps beyond its null."""
     df = _synthetic_table(shift=10.0)
     rng = np.random.default_rng(9)
-    post = (df["test_acc"] > g.POST_GROK_ACC).to_numpy()
+    post = (df["test_acc"] > g.ACCURACY["post_grok"]).to_numpy()
     df["m_null_z"] = rng.normal(size=len(df))                           # the null moved with it: no excess
     df["t"] = df["m"]
     df["t_null_z"] = rng.normal(size=len(df)) + 8.0 * post               # excess over the null appears
@@ -259,8 +323,8 @@ def test_positive_control_grok_arm_is_a_circle_control_is_not(tiny_runs, tmp_pat
         for m in g.CLOUD_MEASURES:
             assert {f"{c}_{m}_{s}" for s in g.NULL_SUFFIXES} <= set(df.columns)
     assert (df["n_null_draws"] == K).all()
-    assert pc.loc["grok", "loop_exceeds_null"] and pc.loc["grok", "loop_null_z"] > 3 * g.MIN_NULL_Z
-    assert final.loc["control", "embed_h1_max_lifetime_null_z"] < g.MIN_NULL_Z
+    assert pc.loc["grok", "loop_exceeds_null"] and pc.loc["grok", "loop_null_z"] > 3 * g.POSITIVE_CONTROL["min_null_z"]
+    assert final.loc["control", "embed_h1_max_lifetime_null_z"] < g.POSITIVE_CONTROL["min_null_z"]
     assert final.loc["grok", "embed_h1_max_lifetime_null_z"] > final.loc["control", "embed_h1_max_lifetime_null_z"]
     with pytest.raises(ValueError, match="topology.nulls.n_draws"):
         g.measure_run(tiny_runs["grok"][0], TINY, "grok", 0, n_null_draws=1)

@@ -263,3 +263,12 @@ def test_figure_run_choice_reruns_only_its_figures(smoke_results):
     out, _ = smoke_results
     jobs = _dry_run_jobs(out, "figures={run: swiglu-d16L1-s0}")
     assert set(jobs) - {"all"} == {"plot_diagrams", "plot_betti_curves"}, jobs
+
+
+def test_grokking_threshold_change_reruns_only_its_analysis(smoke_results):
+    """grokking.positive_control and grokking.accuracy are read by the analysis (and the figure), not by
+    training or measuring: changing one must not retrain or remeasure a grokking run."""
+    out, _ = smoke_results
+    jobs = _dry_run_jobs(out, "grokking={positive_control: {min_loop_size: 1.5}, accuracy: {pre_grok: 0.1}}")
+    assert "grokking_analyse" in jobs and "plot_grokking" in jobs, jobs
+    assert not {"grokking_train", "grokking_measure"} & set(jobs), jobs

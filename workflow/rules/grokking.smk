@@ -12,6 +12,8 @@ from toposcale.plan.resources import grokking_measure_runtime, grokking_train_ru
 from toposcale.plan.targets import grokking_runs, grokking_targets
 
 GROK = config["grokking"]
+# What training and measuring read: without the analysis thresholds, so that changing one reruns only the analysis.
+GROK_RUN_CFG = {k: v for k, v in GROK.items() if k not in ("positive_control", "accuracy")}
 GROK_STEPS = grokking_checkpoint_steps(GROK)
 GROK_SEEDS = [int(s) for s in GROK["seeds"]]
 GROK_RUN = "{arm}-s{seed}"
@@ -31,7 +33,7 @@ rule grokking_train:
         log_csv=PATHS.grokking(GROK_RUN, "log.csv"),
         ckpts=[PATHS.grokking_checkpoint(GROK_RUN, s) for s in GROK_STEPS],
     params:
-        cfg=GROK,
+        cfg=GROK_RUN_CFG,
     log:
         PATHS.log("grokking", f"train-{GROK_RUN}.log"),
     threads: 1
@@ -54,7 +56,7 @@ rule grokking_measure:
         measures=PATHS.grokking(GROK_RUN, "measures.csv"),
         diagrams=PATHS.grokking(GROK_RUN, "diagrams.npz"),
     params:
-        cfg=GROK,
+        cfg=GROK_RUN_CFG,
         noise_fraction=config["topology"]["noise_fraction"],
         backend=config["topology"]["backend"],
         n_null_draws=config["topology"]["nulls"]["n_draws"],
@@ -79,6 +81,8 @@ rule grokking_analyse:
         control=PATHS.analysis("grokking_positive_control.csv"),
     params:
         seed=config["seed"],
+        accuracy=GROK["accuracy"],
+        positive_control=GROK["positive_control"],
     log:
         PATHS.log("grokking", "analyse.log"),
     threads: 1
@@ -103,6 +107,8 @@ rule plot_grokking:
     params:
         dpi=config["figures"]["dpi"],
         seed=GROK_SEEDS[0],
+        accuracy=GROK["accuracy"],
+        positive_control=GROK["positive_control"],
     log:
         PATHS.log("grokking", "figure.log"),
     threads: 1

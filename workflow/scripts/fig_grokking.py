@@ -9,6 +9,7 @@ from toposcale.report.plots import plot_grokking, style
 sys.stderr = open(snakemake.log[0], "w")
 i = snakemake.input
 fig = plot_grokking(pd.read_csv(i.checkpoints), pd.read_csv(i.summary), load_run_diagrams(i.grok_diagrams),
-                    load_run_diagrams(i.control_diagrams), seed=snakemake.params.seed)
+                    load_run_diagrams(i.control_diagrams), seed=snakemake.params.seed,
+                    accuracy=snakemake.params.accuracy, positive_control=snakemake.params.positive_control)
 style.save(fig, snakemake.output[0], dpi=snakemake.params.dpi)
 print(f"wrote {snakemake.output[0]}", file=sys.stderr)

@@ -196,6 +196,10 @@ def _check_consistency(cfg: dict) -> None:
     if 0 < n_sub < MIN_RESAMPLES_95:
         raise ConfigError(f"config error: pretrained.n_resamples = {n_sub} is not allowed: its 95% intervals (2.5% "
                           f"and 97.5% quantiles) need at least {MIN_RESAMPLES_95} subsamples; use 0 for no intervals")
+    acc = cfg["grokking"]["accuracy"]
+    if not acc["pre_grok"] < acc["grok"] < acc["post_grok"]:
+        raise ConfigError(f"config error: grokking.accuracy = {acc} is not allowed: must have "
+                          f"pre_grok < grok < post_grok")
 
 
 def load_config(path) -> dict:

@@ -126,8 +126,9 @@ def _control_lines(ctrl) -> list[str]:
         exceeds = ctrl["loop_exceeds_null"].astype(str).str.lower() == "true"
         parts = [f"{int(exceeds[ctrl['arm'] == arm].sum())} of {int((ctrl['arm'] == arm).sum())} {arm}-arm runs"
                  for arm in ("grok", "control")]
+        z_min = f"{float(ctrl['min_null_z'].iloc[0]):g}" if "min_null_z" in ctrl else "the threshold"
         out[0] += (f" The plane's longest loop exceeds its covariance-matched Gaussian null (standardised excess "
-                   f"z >= 3) in {parts[0]} and {parts[1]}; the verdict does not use it (the plane is chosen for "
+                   f"z >= {z_min}) in {parts[0]} and {parts[1]}; the verdict does not use it (the plane is chosen for "
                    f"its strongest frequency, which the null does not repeat).")
     header = ["seed", "arm", "test accuracy", "plane H1 ratio", "dominant", "expected", "as expected"] + (
         ["loop null z", "exceeds null"] if has_null else [])

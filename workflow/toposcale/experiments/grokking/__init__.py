@@ -11,8 +11,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
               "loop_size", "NULL_SUFFIXES", "rms_radius"],
     "measures": ["checkpoint_measures", "measure_run", "point_clouds"],
     "diagrams": ["DIAGRAM_KEYS", "load_run_diagrams", "save_run_diagrams"],
-    "analysis": ["DETECTION_METRICS", "GROK_ACC", "MIN_DOMINANCE_RATIO", "MIN_LOOP_SIZE", "MIN_NULL_Z",
-                 "NULL_SUMMARY_COLUMNS", "null_finding", "POST_GROK_ACC",
-                 "PRE_GROK_ACC", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc",
+    "analysis": ["ACCURACY", "DETECTION_METRICS", "POSITIVE_CONTROL", "accuracy_thresholds",
+                 "NULL_SUMMARY_COLUMNS", "null_finding", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc",
                  "phase_steps", "positive_control", "seed_bootstrap_auc", "seed_timing", "settle_step"],
 })

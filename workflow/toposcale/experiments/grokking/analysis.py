@@ -7,12 +7,13 @@ loop); the no-weight-decay control's is not.
 
 Detection test (:func:`detection_summary`)
 ------------------------------------------
-Checkpoints of both arms are labelled pre-grok (test accuracy < 0.2) or post-grok (> 0.99); each
+Checkpoints of both arms are labelled pre-grok (test accuracy < ``pre_grok``, default 0.2) or post-grok
+(> ``post_grok``, default 0.99; the ``grokking.accuracy`` config keys); each
 measure's AUC for telling them apart gets a seed-cluster bootstrap interval. The control arm's
 memorised checkpoints are pre-grok negatives at the same training steps as the grokked ones, so a
 measure that merely tracks training time does not separate perfectly. Timing compares, per grok-arm
 run, when the measure settles past the midpoint of its pre/post medians with when test accuracy
-settles above 0.5.
+settles above ``grok`` (default 0.5).
 """
 
 from __future__ import annotations
@@ -20,36 +21,50 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from toposcale.config import validate_config
 from toposcale.experiments.grokking.loops import CLOUD_MEASURES, CLOUDS
 from toposcale.stats import percentile_ci, roc_auc
 
-#: Test-accuracy thresholds that define pre-grok and post-grok checkpoints in the detection test.
-PRE_GROK_ACC = 0.2
-POST_GROK_ACC = 0.99
-#: Test accuracy at which grokking "happens" for the timing comparison.
-GROK_ACC = 0.5
-#: Positive-control thresholds: one dominant loop (longest H1 bar >= 3x the second) that is also
-#: round (longest H1 lifetime >= 0.75 x the plane cloud's RMS radius, about half a perfect circle's).
-MIN_DOMINANCE_RATIO = 3.0
-MIN_LOOP_SIZE = 0.75
-#: The plane's longest H1 bar "exceeds its null" when its standardised excess over the covariance-matched
-#: Gaussian null is at least this (fixed before the data: with K = 4 draws a structureless cloud reaches
-#: it with probability about 0.04, from the t law with K - 1 degrees of freedom).
-MIN_NULL_Z = 3.0
+# The thresholds are config keys (their one home is workflow/schemas/config.schema.yaml); the dicts below
+# hold the schema defaults, used when a caller passes none.
+_DEFAULTS = validate_config({})["grokking"]
+#: ``grokking.accuracy`` defaults: test accuracy below ``pre_grok`` is pre-grok, above ``post_grok``
+#: post-grok (detection test); ``grok`` is where grokking "happens" (timing comparison).
+ACCURACY = dict(_DEFAULTS["accuracy"])
+#: ``grokking.positive_control`` defaults: one dominant loop (longest H1 bar >= 3x the second) that is
+#: also round (longest H1 lifetime >= 0.75 x the plane cloud's RMS radius, about half a perfect circle's);
+#: the plane's loop "exceeds its null" when its standardised excess over the covariance-matched Gaussian
+#: null is >= 3 (with K = 4 draws a structureless cloud reaches it with probability about 0.04, from the
+#: t law with K - 1 degrees of freedom).
+POSITIVE_CONTROL = dict(_DEFAULTS["positive_control"])
+
+
+def accuracy_thresholds(accuracy=None) -> dict:
+    """``{pre_grok, post_grok, grok}``: :data:`ACCURACY` updated with ``accuracy`` (the ``grokking.accuracy``
+    config section, or part of it); ``None`` gives the defaults."""
+    out = {**ACCURACY, **(accuracy or {})}
+    unknown = set(out) - set(ACCURACY)
+    if unknown:
+        raise ValueError(f"unknown accuracy threshold(s) {sorted(unknown)}; use {sorted(ACCURACY)}")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
 # Positive control
 # --------------------------------------------------------------------------------------------
 
-def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float = MIN_LOOP_SIZE,
-                     min_null_z: float = MIN_NULL_Z):
+def positive_control(df, min_dominance_ratio: float = POSITIVE_CONTROL["min_dominance_ratio"],
+                     min_loop_size: float = POSITIVE_CONTROL["min_loop_size"],
+                     min_null_z: float = POSITIVE_CONTROL["min_null_z"]):
     """The positive control on each run's final checkpoint.
+
+    The thresholds are the ``grokking.positive_control`` config keys (pass that section as keyword
+    arguments; the defaults are :data:`POSITIVE_CONTROL`).
 
     The grokked embedding, projected onto the plane of its strongest Fourier frequency
     (:func:`toposcale.experiments.grokking.fourier.fourier_plane`), should be a circle: one dominant H1 bar (``plane_ratio``, longest over
-    second-longest lifetime, ``>= min_ratio``) that is round (``plane_loop_size``, longest lifetime
-    over the cloud's RMS radius, ``>= min_loop``). The no-grokking control should not be.
+    second-longest lifetime, ``>= min_dominance_ratio``) that is round (``plane_loop_size``, longest lifetime
+    over the cloud's RMS radius, ``>= min_loop_size``). The no-grokking control should not be.
 
     The loop-size condition is needed because dominance alone is not specific: the plane is chosen
     for its strongest frequency, so even a random embedding is slightly circular in it (ratio about
@@ -59,14 +74,15 @@ def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float
     -------
     pandas.DataFrame
         One row per (seed, arm): ``step``, ``test_acc``, ``fourier_freq``, ``fourier_share``,
-        ``plane_ratio``, ``plane_loop_size``, ``dominant`` (ratio >= min_ratio), ``round``
-        (loop size >= min_loop), ``circle`` (both), ``expected`` (True for the grok arm), ``ok``
+        ``plane_ratio``, ``plane_loop_size``, ``dominant`` (ratio >= min_dominance_ratio), ``round``
+        (loop size >= min_loop_size), ``circle`` (both), ``expected`` (True for the grok arm), ``ok``
         (circle == expected) and ``ok_ratio_only`` (dominant == expected: the test with dominance
         alone). Beside the verdict (which does not use it): ``loop_null_z`` = the standardised
         excess of the plane's longest H1 lifetime over its covariance-matched Gaussian null
         (``plane_h1_max_lifetime_null_z``; equal to that of ``plane_loop_size``, since every null draw
         has the plane's RMS radius) and ``loop_exceeds_null`` = ``loop_null_z >= min_null_z``; NaN and
-        None when ``df`` has no null columns.
+        None when ``df`` has no null columns. Last, the three thresholds used (``min_dominance_ratio``,
+        ``min_loop_size``, ``min_null_z``), so that the table records what it was judged by.
 
     The plane is chosen for its strongest frequency, which the Gaussian null of the plane does not
     repeat, so a plane's loop can exceed its null a little without any learned circle; the verdict
@@ -75,8 +91,8 @@ def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float
     final = df.sort_values("step").groupby(["seed", "arm"], as_index=False).tail(1)
     cols = ["seed", "arm", "step", "test_acc", "fourier_freq", "fourier_share", "plane_ratio", "plane_loop_size"]
     out = final[cols].copy()
-    out["dominant"] = out["plane_ratio"].fillna(0) >= float(min_ratio)
-    out["round"] = out["plane_loop_size"] >= float(min_loop)
+    out["dominant"] = out["plane_ratio"].fillna(0) >= float(min_dominance_ratio)
+    out["round"] = out["plane_loop_size"] >= float(min_loop_size)
     out["circle"] = out["dominant"] & out["round"]
     out["expected"] = out["arm"] == "grok"
     out["ok"] = out["circle"] == out["expected"]
@@ -88,26 +104,30 @@ def positive_control(df, min_ratio: float = MIN_DOMINANCE_RATIO, min_loop: float
     else:
         out["loop_null_z"] = np.nan
         out["loop_exceeds_null"] = None
+    out["min_dominance_ratio"], out["min_loop_size"] = float(min_dominance_ratio), float(min_loop_size)
+    out["min_null_z"] = float(min_null_z)
     return out.sort_values(["seed", "arm"], ascending=[True, False]).reset_index(drop=True)
 
 
-def phase_steps(run) -> dict:
+def phase_steps(run, accuracy=None) -> dict:
     """Checkpoints before, during and after grokking in one grok-arm run (for figures).
 
-    ``before``: the last step with test accuracy < :data:`PRE_GROK_ACC` (the memorised state);
-    ``during``: the step whose test accuracy is closest to :data:`GROK_ACC` after it; ``after``: the
+    With the thresholds of :func:`accuracy_thresholds` (``accuracy``): ``before``: the last step with
+    test accuracy < ``pre_grok`` (the memorised state); ``during``: the step whose test accuracy is
+    closest to ``grok`` among the later ones with ``pre_grok <= accuracy <= post_grok``; ``after``: the
     final step. Missing phases (a run that never grokked) are left out.
     """
+    acc_t = accuracy_thresholds(accuracy)
     run = run.sort_values("step")
     steps, acc = run["step"].to_numpy(), run["test_acc"].to_numpy()
     out = {}
-    pre = np.flatnonzero(acc < PRE_GROK_ACC)
+    pre = np.flatnonzero(acc < acc_t["pre_grok"])
     if pre.size:
         out["before"] = int(steps[pre[-1]])
     later = np.arange(pre[-1] + 1 if pre.size else 0, steps.size)
-    mid = later[(acc[later] >= PRE_GROK_ACC) & (acc[later] <= POST_GROK_ACC)]
+    mid = later[(acc[later] >= acc_t["pre_grok"]) & (acc[later] <= acc_t["post_grok"])]
     if mid.size:
-        out["during"] = int(steps[mid[np.argmin(np.abs(acc[mid] - GROK_ACC))]])
+        out["during"] = int(steps[mid[np.argmin(np.abs(acc[mid] - acc_t["grok"]))]])
     out["after"] = int(steps[-1])
     return out
 
@@ -134,18 +154,20 @@ NULL_SUMMARY_COLUMNS = ["null_auc", "null_auc_lo", "null_auc_hi", "null_separate
 SUMMARY_COLUMNS += [*NULL_SUMMARY_COLUMNS, "finding"]
 
 
-def grok_labels(test_acc) -> np.ndarray:
-    """1 for post-grok (test accuracy > :data:`POST_GROK_ACC`), 0 for pre-grok (< :data:`PRE_GROK_ACC`),
-    -1 for checkpoints in between (left out of the detection test)."""
+def grok_labels(test_acc, accuracy=None) -> np.ndarray:
+    """1 for post-grok (test accuracy > ``post_grok``), 0 for pre-grok (< ``pre_grok``), -1 for
+    checkpoints in between (left out of the detection test); thresholds from :func:`accuracy_thresholds`
+    of ``accuracy`` (the ``grokking.accuracy`` config section; defaults 0.99 and 0.2)."""
+    t = accuracy_thresholds(accuracy)
     acc = np.asarray(test_acc, dtype=np.float64)
-    return np.where(acc > POST_GROK_ACC, 1, np.where(acc < PRE_GROK_ACC, 0, -1))
+    return np.where(acc > t["post_grok"], 1, np.where(acc < t["pre_grok"], 0, -1))
 
 
-def seed_bootstrap_auc(df, metric: str, n_boot: int = 2000, seed: int = 0, level: float = 0.95):
+def seed_bootstrap_auc(df, metric: str, n_boot: int = 2000, seed: int = 0, level: float = 0.95, accuracy=None):
     """AUC of ``metric`` for post- vs pre-grok checkpoints, with a seed-cluster bootstrap interval.
 
     The AUC is :func:`toposcale.stats.roc_auc` (post-grok checkpoints positive). Every checkpoint of
-    ``df`` (both arms) with a label from :func:`grok_labels` enters; the interval resamples whole seeds
+    ``df`` (both arms) with a label from :func:`grok_labels` (thresholds ``accuracy``) enters; the interval resamples whole seeds
     with replacement (checkpoints of one seed are not independent) and takes the percentile interval
     (:func:`toposcale.stats.percentile_ci`) of the AUC over resamples that contain both classes.
     Checkpoints where ``metric`` is NaN are left out (and not counted in ``n_pre``/``n_post``).
@@ -154,7 +176,7 @@ def seed_bootstrap_auc(df, metric: str, n_boot: int = 2000, seed: int = 0, level
     -------
     (auc, lo, hi, n_pre, n_post)
     """
-    lab = grok_labels(df["test_acc"])
+    lab = grok_labels(df["test_acc"], accuracy)
     keep = (lab >= 0) & df[metric].notna().to_numpy()   # e.g. a null z is NaN where its null sd is 0
     d, lab = df.loc[keep], lab[keep]
     n_pre, n_post = int((lab == 0).sum()), int((lab == 1).sum())
@@ -175,11 +197,12 @@ def seed_bootstrap_auc(df, metric: str, n_boot: int = 2000, seed: int = 0, level
     return point, lo, hi, n_pre, n_post
 
 
-def per_seed_auc(df, metric: str) -> np.ndarray:
-    """AUC of ``metric`` (post- vs pre-grok, both arms) within each seed that has both classes."""
+def per_seed_auc(df, metric: str, accuracy=None) -> np.ndarray:
+    """AUC of ``metric`` (post- vs pre-grok by :func:`grok_labels` with ``accuracy``, both arms) within each
+    seed that has both classes."""
     out = []
     for _, d in df.groupby("seed"):
-        lab = grok_labels(d["test_acc"])
+        lab = grok_labels(d["test_acc"], accuracy)
         keep = (lab >= 0) & d[metric].notna().to_numpy()
         if (lab[keep] == 0).any() and (lab[keep] == 1).any():
             out.append(roc_auc(d[metric].to_numpy()[keep], lab[keep]))
@@ -208,25 +231,26 @@ def settle_step(steps, values, threshold: float, rising: bool = True) -> float:
     return float(t[i] + frac * (t[i + 1] - t[i]))
 
 
-def seed_timing(run, metric: str) -> dict:
+def seed_timing(run, metric: str, accuracy=None) -> dict:
     """When one grok-arm run's ``metric`` moves, compared with its test accuracy.
 
-    ``pre`` and ``post`` are the metric's medians over the run's pre- and post-grok checkpoints
-    (:func:`grok_labels`); the metric's crossing is :func:`settle_step` at ``(pre + post) / 2``
-    in the direction of ``post - pre``; accuracy's is :func:`settle_step` of test accuracy at
-    :data:`GROK_ACC`. ``lead = acc_cross - metric_cross`` in steps (positive: the metric moves
-    first). ``train_cross`` is the same for training accuracy (memorisation), for context.
+    Thresholds from :func:`accuracy_thresholds` of ``accuracy``. ``pre`` and ``post`` are the metric's
+    medians over the run's pre- and post-grok checkpoints (:func:`grok_labels`); the metric's crossing
+    is :func:`settle_step` at ``(pre + post) / 2`` in the direction of ``post - pre``; accuracy's is
+    :func:`settle_step` of test accuracy at ``grok`` (default 0.5). ``lead = acc_cross - metric_cross``
+    in steps (positive: the metric moves first). ``train_cross`` is the same for training accuracy at ``grok`` (memorisation), for context.
     ``resolution`` is the gap between the two checkpoints around the accuracy crossing;
     the verdict is ``before`` if ``lead > resolution``, ``after`` if ``lead < -resolution``,
     ``with`` otherwise, and ``never`` if the run has no pre- or post-grok checkpoint, the medians
     are equal, or the metric does not settle. A measure that moves long before (after) grokking,
     so that its pre-grok (post-grok) median already sits at the other level, also reads ``never``.
     """
+    grok_acc = accuracy_thresholds(accuracy)["grok"]
     run = run.sort_values("step")
-    steps, lab = run["step"].to_numpy(), grok_labels(run["test_acc"])
+    steps, lab = run["step"].to_numpy(), grok_labels(run["test_acc"], accuracy)
     v = run[metric].to_numpy(dtype=np.float64)
-    acc_cross = settle_step(steps, run["test_acc"], GROK_ACC, rising=True)
-    train_cross = settle_step(steps, run["train_acc"], GROK_ACC) if "train_acc" in run else float("nan")
+    acc_cross = settle_step(steps, run["test_acc"], grok_acc, rising=True)
+    train_cross = settle_step(steps, run["train_acc"], grok_acc) if "train_acc" in run else float("nan")
     out = dict(acc_cross=acc_cross, train_cross=train_cross, metric_cross=float("nan"), lead=float("nan"),
                resolution=float("nan"), direction="none", verdict="never")
     if np.isnan(acc_cross) or not (lab == 0).any() or not (lab == 1).any():
@@ -253,12 +277,12 @@ def _overall_verdict(verdicts: list[str]) -> str:
     return str(values[best]) if counts[best] * 2 > len(verdicts) else "mixed"
 
 
-def _metric_row(df, grok, name: str, n_boot: int, seed: int) -> dict:
+def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy) -> dict:
     """The AUC, consistency and timing columns of :data:`SUMMARY_COLUMNS` for one column of ``df``."""
-    a, lo, hi, n_pre, n_post = seed_bootstrap_auc(df, name, n_boot=n_boot, seed=seed)
-    per_seed = per_seed_auc(df, name)
+    a, lo, hi, n_pre, n_post = seed_bootstrap_auc(df, name, n_boot=n_boot, seed=seed, accuracy=accuracy)
+    per_seed = per_seed_auc(df, name, accuracy)
     consistent = per_seed.size > 0 and (bool((per_seed > 0.5).all()) or bool((per_seed < 0.5).all()))
-    timings = [seed_timing(run, name) for _, run in grok.groupby("seed")]
+    timings = [seed_timing(run, name, accuracy) for _, run in grok.groupby("seed")]
     leads = np.array([t["lead"] for t in timings], dtype=np.float64)
     verdicts = [t["verdict"] for t in timings]
     finite = leads[np.isfinite(leads)]
@@ -309,7 +333,7 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological",
     return "explained by its null (covariance-matched Gaussian)" if raw_separates else "does not separate"
 
 
-def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
+def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accuracy=None):
     """One row per metric: how well it separates pre- from post-grok checkpoints, and when it moves,
     raw and null-adjusted side by side.
 
@@ -319,6 +343,9 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
         The per-checkpoint table (:func:`toposcale.experiments.grokking.measures.measure_run` rows of every seed and arm).
     metrics : dict, optional
         name -> kind; defaults to :data:`DETECTION_METRICS` (those present in ``df``).
+    accuracy : dict, optional
+        The ``grokking.accuracy`` config section (``pre_grok``, ``post_grok``, ``grok``; see
+        :func:`accuracy_thresholds`): the labels and the timing below use these thresholds.
 
     Returns
     -------
@@ -333,7 +360,7 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
         directions (``up``: larger after grokking); timing over grok-arm runs
         (:func:`seed_timing`): ``lead_steps`` median lead (steps, positive = metric first),
         ``lead_min``/``lead_max`` over seeds, medians of ``acc_cross_step``, ``metric_cross_step``,
-        ``train_cross_step`` (training accuracy settles above 0.5: memorisation) and
+        ``train_cross_step`` (training accuracy settles above ``grok``: memorisation) and
         ``resolution_steps``, ``verdict`` (majority of ``seed_verdicts``, or ``mixed``).
         Null-adjusted, for a topological metric whose ``{metric}_null_z`` column (standardised excess
         over the covariance-matched Gaussian null, :func:`toposcale.experiments.grokking.measures.checkpoint_measures`)
@@ -345,10 +372,10 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0):
     grok = df[df["arm"] == "grok"]
     rows = []
     for name, kind in metrics.items():
-        row = dict(metric=name, kind=kind, **_metric_row(df, grok, name, n_boot, seed))
+        row = dict(metric=name, kind=kind, **_metric_row(df, grok, name, n_boot, seed, accuracy))
         null = dict.fromkeys(NULL_SUMMARY_COLUMNS)
         if kind == "topological" and f"{name}_null_z" in df.columns:
-            adj = _metric_row(df, grok, f"{name}_null_z", n_boot, seed)
+            adj = _metric_row(df, grok, f"{name}_null_z", n_boot, seed, accuracy)
             null = {f"null_{k}": adj[k] for k in ("auc", "auc_lo", "auc_hi", "separates", "direction",
                                                    "lead_steps", "verdict")}
         row.update(null, finding=null_finding(row["separates"], null["null_separates"], kind, row["n_seeds"]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from toposcale.experiments.grokking import GROK_ACC, MIN_DOMINANCE_RATIO, MIN_LOOP_SIZE, phase_steps, settle_step
+from toposcale.experiments.grokking import POSITIVE_CONTROL, accuracy_thresholds, phase_steps, settle_step
 from toposcale.report.plots import style
 
 #: Curves panels: (column of the checkpoint table, y label, log y).
@@ -105,7 +105,8 @@ def _plane_panel(ax, points, title):
     return sc
 
 
-def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: int):
+def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: int, accuracy=None,
+                  positive_control=None):
     """The grokking figure.
 
     Parameters
@@ -118,11 +119,16 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
         :func:`toposcale.experiments.grokking.load_run_diagrams` of the grok and control runs of ``seed``.
     seed : int
         The seed whose diagrams are shown.
+    accuracy, positive_control : dict, optional
+        The ``grokking.accuracy`` and ``grokking.positive_control`` config sections (defaults: the
+        schema's): the grokking line, the phases and the circle verdict of the plane panels use them.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    acc_t = accuracy_thresholds(accuracy)
+    pc = {**POSITIVE_CONTROL, **(positive_control or {})}
     style.setup()
     fig = plt.figure(figsize=(17, 11.5))
     outer = fig.add_gridspec(3, 1, height_ratios=[1, 1, 1.15], hspace=0.45, top=0.93)
@@ -131,7 +137,7 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
     bottom = outer[2].subgridspec(1, 5, wspace=0.5)
     curve_axes = [fig.add_subplot(top[0, i]) for i in range(4)] + [fig.add_subplot(mid[0, i]) for i in range(4)]
     grok = checkpoints[checkpoints["arm"] == "grok"]
-    grok_steps = [s for s in (settle_step(r.sort_values("step")["step"], r.sort_values("step")["test_acc"], GROK_ACC)
+    grok_steps = [s for s in (settle_step(r.sort_values("step")["step"], r.sort_values("step")["test_acc"], acc_t["grok"])
                               for _, r in grok.groupby("seed")) if np.isfinite(s)]
     _accuracy_panel(curve_axes[0], checkpoints)
     for ax, (metric, label, logy) in zip(curve_axes[1:], CURVE_PANELS):
@@ -140,7 +146,7 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
         else:
             ax.set_visible(False)
     run = grok[grok["seed"] == seed]
-    phases = phase_steps(run) if len(run) else {}
+    phases = phase_steps(run, acc_t) if len(run) else {}
     shown = [(name, step) for name, step in phases.items() if step in grok_diagrams]
     lim = 1.05 * max((np.nanmax(np.where(np.isfinite(d), d, np.nan)) for name, step in shown
                       for d in (grok_diagrams[step]["embed_h0"], grok_diagrams[step]["embed_h1"]) if d.size),
@@ -162,12 +168,12 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
         extra = ""
         if len(row):
             r = row.iloc[0]
-            circle = r["plane_ratio"] >= MIN_DOMINANCE_RATIO and r["plane_loop_size"] >= MIN_LOOP_SIZE
+            circle = r["plane_ratio"] >= pc["min_dominance_ratio"] and r["plane_loop_size"] >= pc["min_loop_size"]
             extra = (f", test acc {r['test_acc']:.2f}\nfreq. {int(r['fourier_freq'])} plane: H1 ratio "
                      f"{r['plane_ratio']:.3g},\nloop/RMS radius {r['plane_loop_size']:.2f}: "
                      f"{'circle' if circle else 'no circle'}")
         _plane_panel(ax, dgs[step]["plane_points"], f"{label}, step {step}{extra}")
     fig.suptitle(f"Grokking positive control (p = {int(len(next(iter(grok_diagrams.values()))['plane_points']))}): "
-                 f"accuracy and progress measures (dashed: grok-arm test accuracy crosses {GROK_ACC}), "
+                 f"accuracy and progress measures (dashed: grok-arm test accuracy crosses {acc_t['grok']}), "
                  f"embedding diagrams of seed {seed}", y=0.985, fontsize=13)
     return fig
