@@ -17,7 +17,7 @@ Rules (``have`` and ``need`` of each :func:`plan` row):
 * **Topology vs size** per activation and pooled: the log-log fit ``metric = k N**gamma`` has 2
   parameters, so it needs ``2 + MIN_RESIDUAL_DOF`` = 5 distinct sizes (holdout sizes included).
 * **Dynamics, detrended correlation**: the detrended test removes a polynomial in log(step) of degree
-  :func:`toposcale.analysis.dynamics.detrend_degree` (n) and tests on ``n - 2 - degree`` degrees of
+  :func:`toposcale.serial.detrend_degree` (n) and tests on ``n - 2 - degree`` degrees of
   freedom; decidable when that degree is >= 1 (a trend is actually removed) and the test keeps
   >= :data:`MIN_RESIDUAL_DOF` degrees of freedom, n = checkpoints at step > 0 of the shortest run.
 * **Dynamics seed spread** and the **grokking** null verdict: >= :data:`MIN_SEEDS` seeds.
@@ -36,6 +36,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from toposcale.serial import detrend_degree
 
 #: Fewest residual degrees of freedom (distinct points minus fitted parameters) before a fit's
 #: intervals may carry a verdict. Reason: with 1 or 2 the fit nearly interpolates its points (the
@@ -126,8 +128,6 @@ def runs_for_rank_test(alpha: float) -> int:
 def detrend_checkpoints() -> int:
     """Fewest checkpoints (step > 0) at which the detrended correlation removes a trend of degree >= 1 and
     keeps >= :data:`MIN_RESIDUAL_DOF` degrees of freedom (see the module doc)."""
-    from toposcale.analysis.dynamics import detrend_degree
-
     n = 3
     while not (detrend_degree(n) >= 1 and n - 2 - detrend_degree(n) >= MIN_RESIDUAL_DOF):
         n += 1
