@@ -24,7 +24,7 @@ pytestmark = pytest.mark.workflow
 def test_default_config_dry_run(tmp_path):
     proc = run_snakemake(["-n", "--cores", "2", "--quiet", "rules", "--config", f"results={tmp_path}"], timeout=300)
     out = proc.stdout + proc.stderr
-    assert "train_gelu_d96L4_s0" in out and "train_swiglu_d32L2_s0" in out
+    assert "train_gelu_d64L2_s1" in out and "train_swiglu_d16L2_s0" in out   # the 28-run grid
     assert "topology_summarise" in out
 
 
