@@ -25,3 +25,13 @@ rule all:
     input:
         default_targets(config),
     default_target: True
+
+
+# Snakemake's re-evaluation timers would keep a finished run open for up to a timespan
+# (profiles/default sets it long: see toposcale.plan.scheduler).
+onsuccess:
+    cancel_reevaluation_timers()
+
+
+onerror:
+    cancel_reevaluation_timers()

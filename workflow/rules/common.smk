@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir).joinpath("workflow")))
 
 from toposcale.config import ConfigError, validate_config  # noqa: E402
 from toposcale.plan.paths import wildcard_constraints as plan_wildcard_constraints  # noqa: E402
+from toposcale.plan.scheduler import cancel_reevaluation_timers  # noqa: E402
 from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs  # noqa: E402
 from toposcale.plan.targets import analysis_tables, default_targets, resolve_external_logs, study_paths  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The study plan: runs and their checkpoint schedules, layer names, model shapes, every results path,
 the default targets, resource estimates, which runs/layers/steps the figures show, and which analyses the
-config can decide (``decidability``).
+config can decide (``decidability``), and the scheduler workaround (``scheduler``).
 
 Light imports only (standard library and numpy): the .smk files import this subpackage when Snakemake
 parses the workflow, before any job runs.
@@ -21,4 +21,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                 "middle_layer", "pick_run"],
     "decidability": ["CANNOT_DECIDE", "MIN_FORECAST_SIZES", "MIN_RESIDUAL_DOF", "MIN_SEEDS", "SIZE_FIT_PARAMS",
                      "count_gate", "fit_gate", "load_study_config", "plan"],
+    "scheduler": ["cancel_reevaluation_timers"],
 })
