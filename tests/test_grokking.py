@@ -155,6 +155,48 @@ def test_positive_control_passes_a_circle_and_fails_a_gaussian_blob():
     assert (pc["min_loop_size"] == g.POSITIVE_CONTROL["min_loop_size"]).all()
 
 
+def test_ground_truth_bands_from_accuracy_and_arm():
+    """Known answers, among them the two runs of the first held-out check that the arm got wrong."""
+    assert g.ground_truth(1.0, "grok")[0] is True
+    assert g.ground_truth(0.995, "control")[0] is True                     # a control that generalised
+    assert g.ground_truth(0.05, "control")[0] is False                     # memorised without weight decay
+    expected, why = g.ground_truth(0.32, "control")                        # p = 97 seed 2: partly generalised
+    assert expected is None and why.startswith("cannot decide: partly generalised")
+    expected, why = g.ground_truth(0.178, "grok")                          # train fraction 0.3 seed 0
+    assert expected is None and "before test accuracy moves" in why
+    assert g.ground_truth(0.995, "grok", {"post_grok": 0.999})[0] is None  # thresholds from grokking.accuracy
+    assert g.ground_truth(0.15, "control", {"pre_grok": 0.1})[0] is None
+
+
+def test_undecided_runs_do_not_count_and_a_circle_in_a_memorised_control_fails():
+    p = 59
+    angle = 2 * np.pi * np.arange(p) / p
+    circle = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    blob = np.random.default_rng(1).normal(size=(p, 2))
+    df = _final_rows([("grok", circle), ("control", blob), ("control", circle)])
+    df.loc[2, "test_acc"] = 0.32                                           # partly generalised, with a circle
+    pc = g.positive_control(df)
+    assert pc["decided"].tolist() == [True, True, False] and pc.loc[2, "ok"] is None
+    assert pc.loc[2, "circle"] and pc.loc[2, "ground_truth"].startswith("cannot decide")
+    assert g.control_verdict(pc).startswith("passes: as expected in 2 of 2 decided runs")
+    assert g.control_counts(pc) == dict(runs=3, generalised=1, memorised_controls=1, as_expected=2, undecided=1)
+    df.loc[2, "test_acc"] = 0.05                                           # now memorised: the circle is wrong
+    assert g.control_verdict(g.positive_control(df)).startswith("FAILS: as expected in 2 of 3")
+    only_grok = g.positive_control(df.iloc[:1])
+    assert g.control_verdict(only_grok).startswith("cannot decide: need a generalised run and a memorised control")
+
+
+def test_control_verdict_reads_the_table_back_from_csv(tmp_path):
+    p = 59
+    angle = 2 * np.pi * np.arange(p) / p
+    circle = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    df = _final_rows([("grok", circle), ("control", np.random.default_rng(2).normal(size=(p, 2))), ("grok", circle)])
+    df.loc[2, "test_acc"] = 0.5
+    pc = g.positive_control(df)
+    pc.to_csv(tmp_path / "c.csv", index=False)
+    assert g.control_verdict(pd.read_csv(tmp_path / "c.csv")) == g.control_verdict(pc)
+
+
 def test_positive_control_thresholds_flow_from_the_config():
     """The grokking.positive_control config keys decide the verdict: a looser loop size lets the
     half-circle control pass (wrongly), a stricter ratio fails the circle."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from toposcale.experiments.grokking.analysis import control_verdict
 from toposcale.report.text import fmt, fmt_ci, lacks_note, md_table, require_columns
 
 #: Most rows of the grokking measures table.
@@ -114,14 +115,14 @@ def grokking_lines(df, aux: dict | None = None) -> list[str]:
 
 def _control_lines(ctrl) -> list[str]:
     """The positive-control paragraph and table of :func:`grokking_lines`."""
-    note = lacks_note(ctrl, ["seed", "arm", "test_acc", "plane_ratio", "dominant", "expected", "ok"],
-                      "grokking_positive_control.csv", "control")
+    note = lacks_note(ctrl, ["seed", "arm", "test_acc", "plane_ratio", "dominant", "expected", "ground_truth",
+                             "decided", "ok"], "grokking_positive_control.csv", "control")
     if note:
         return note
-    ok = ctrl["ok"].fillna(False).astype(bool)
     has_null = {"loop_null_z", "loop_exceeds_null"} <= set(ctrl.columns)
-    out = [f"Positive control (final checkpoint; expected: a dominant H1 bar on the Fourier plane in "
-           f"the grok arm, none in the control): as expected in {int(ok.sum())} of {len(ctrl)} runs.", ""]
+    out = [f"Positive control (final checkpoint; a circle = one dominant, round H1 loop on the Fourier plane, "
+           f"expected where the run generalised, absent in a no-weight-decay control that memorised, and "
+           f"undecided in between): {control_verdict(ctrl)}.", ""]
     if has_null:
         exceeds = ctrl["loop_exceeds_null"].astype(str).str.lower() == "true"
         parts = [f"{int(exceeds[ctrl['arm'] == arm].sum())} of {int((ctrl['arm'] == arm).sum())} {arm}-arm runs"
@@ -130,12 +131,14 @@ def _control_lines(ctrl) -> list[str]:
         out[0] += (f" The plane's longest loop exceeds its covariance-matched Gaussian null (standardised excess "
                    f"z >= {z_min}) in {parts[0]} and {parts[1]}; the verdict does not use it (the plane is chosen for "
                    f"its strongest frequency, which the null does not repeat).")
-    header = ["seed", "arm", "test accuracy", "plane H1 ratio", "dominant", "expected", "as expected"] + (
+    header = ["seed", "arm", "test accuracy", "plane H1 ratio", "dominant", "circle expected", "as expected"] + (
         ["loop null z", "exceeds null"] if has_null else [])
     rows = []
     for r in ctrl.itertuples():
-        row = [r.seed, r.arm, fmt(r.test_acc), fmt(r.plane_ratio), fmt(bool(r.dominant)), fmt(bool(r.expected)),
-               fmt(bool(r.ok))]
+        decided = str(r.decided).lower() == "true"
+        expected = fmt(str(r.expected).lower() == "true") if decided else r.ground_truth
+        row = [r.seed, r.arm, fmt(r.test_acc), fmt(r.plane_ratio), fmt(bool(r.dominant)), expected,
+               fmt(str(r.ok).lower() == "true") if decided else "n/a"]
         if has_null:
             flag = str(r.loop_exceeds_null).lower()
             row += [fmt(r.loop_null_z), "yes" if flag == "true" else "no" if flag == "false" else "n/a"]

@@ -8,6 +8,7 @@ import numpy as np
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
 from toposcale.analysis.forecast_summary import primary_rows
 from toposcale.analysis.transitions import family_counts
+from toposcale.experiments.grokking.analysis import control_verdict
 from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns
@@ -130,9 +131,8 @@ def _grokking_keys(df, tables=None) -> list[str]:
         out.append(f"grokking, topological measures beyond their Gaussian null: "
                    f"{int((topo['finding'] == 'topology beyond geometry').sum())}/{len(topo)}")
     ctrl = (tables or {}).get("grokking_control")
-    if ctrl is not None and "ok" in ctrl:
-        out.append(f"grokking positive control as expected in {int(ctrl['ok'].fillna(False).astype(bool).sum())}"
-                   f"/{len(ctrl)} runs")
+    if ctrl is not None and {"decided", "expected", "ok"} <= set(ctrl.columns):
+        out.append(f"grokking positive control {control_verdict(ctrl)}")
     if ctrl is not None and {"arm", "loop_exceeds_null"} <= set(ctrl.columns):
         exceeds = ctrl["loop_exceeds_null"].astype(str).str.lower() == "true"
         out.append("grokking plane loop beyond its null: " + ", ".join(

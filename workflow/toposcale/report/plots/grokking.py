@@ -6,7 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from toposcale.experiments.grokking import POSITIVE_CONTROL, accuracy_thresholds, phase_steps, settle_step
+from toposcale.experiments.grokking import (POSITIVE_CONTROL, accuracy_thresholds, ground_truth, phase_steps,
+                                           settle_step)
 from toposcale.report.plots import style
 
 #: Curves panels: (column of the checkpoint table, y label, log y).
@@ -169,9 +170,11 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
         if len(row):
             r = row.iloc[0]
             circle = r["plane_ratio"] >= pc["min_dominance_ratio"] and r["plane_loop_size"] >= pc["min_loop_size"]
+            expected = ground_truth(float(r["test_acc"]), arm, acc_t)[0]
+            expect = "undecided" if expected is None else "circle" if expected else "none"
             extra = (f", test acc {r['test_acc']:.2f}\nfreq. {int(r['fourier_freq'])} plane: H1 ratio "
                      f"{r['plane_ratio']:.3g},\nloop/RMS radius {r['plane_loop_size']:.2f}: "
-                     f"{'circle' if circle else 'no circle'}")
+                     f"{'circle' if circle else 'no circle'} (expected: {expect})")
         _plane_panel(ax, dgs[step]["plane_points"], f"{label}, step {step}{extra}")
     fig.suptitle(f"Grokking positive control (p = {int(len(next(iter(grok_diagrams.values()))['plane_points']))}): "
                  f"accuracy and progress measures (dashed: grok-arm test accuracy crosses {acc_t['grok']}), "
