@@ -136,6 +136,22 @@ def test_verdicts_on_planted_exponents(g_raw, g_null, verdict, perm):
     assert r["points"]["null_sd"][0] == pytest.approx(np.sqrt(2 * 0.01 ** 2) / 2)   # sd of a 2-layer mean
 
 
+def test_interval_resamples_sizes_not_runs():
+    """Seeds of one size move together: replicating every run (identical seeds) adds no information, so the
+    cluster bootstrap over sizes gives exactly the interval of one seed per size, where a bootstrap over
+    runs would narrow it (a tripled sample looks like 3x the evidence)."""
+    one, one_table = synthetic(0.3, 0.0, seeds=1, noise=0.2, seed=3)
+    rep_table = pd.concat([one_table.assign(run=one_table["run"] + f"-r{r}") for r in range(3)], ignore_index=True)
+    rep = pd.concat([one.assign(run=one["run"] + f"-r{r}") for r in range(3)], ignore_index=True)
+    a = _pooled(S.topology_vs_size(one_table, one, n_bootstrap=N_BOOT), "h0_total_persistence_norm")
+    b = _pooled(S.topology_vs_size(rep_table, rep, n_bootstrap=N_BOOT), "h0_total_persistence_norm")
+    assert b["n"] == 3 * a["n"] and b["n_sizes"] == a["n_sizes"] == 5
+    assert b["gamma_ci"] == pytest.approx(a["gamma_ci"]) and b["gamma_adj_ci"] == pytest.approx(a["gamma_adj_ci"])
+    x, y = np.array(b["points"]["N"]), np.array(b["points"]["value"])
+    run_boot = S.bootstrap_fit(S.fit_power_law(x, y), n_bootstrap=N_BOOT, seed=0)["ci"]["alpha"]
+    assert run_boot[1] - run_boot[0] < 0.7 * (b["gamma_ci"][1] - b["gamma_ci"][0])   # ~1/sqrt(3)
+
+
 def test_degenerate_clouds_are_excluded_and_counted():
     runs, table = synthetic(0.3, 0.3)
     # a wild, degenerate layer in two runs: it would drag the fit if it were a point of it

@@ -112,7 +112,8 @@ def _size_lines(topology: list, pct: str) -> list[str]:
                      fmt(t.get("gamma_perm_adj")), fmt_ci(*(t.get("gamma_perm_adj_ci") or [None, None])),
                      t.get("n_degenerate", "n/a"), verdict, t.get("note") or ""])
     out = ["Topology against model size (final checkpoint, mean over layers, all activations pooled; "
-           f"N = non-embedding parameters; {pct} bootstrap CIs over runs). Raw: metric = k N^gamma. "
+           f"N = non-embedding parameters; {pct} bootstrap CIs resampling sizes, all runs of a size together). "
+           "Raw: metric = k N^gamma. "
            "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
            "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
            "Gaussian null's mean; gamma_perm_adj uses the entry-permutation null (weights). A size trend "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toposcale.analysis.scaling.bootstrap import bootstrap_fit
+from toposcale.analysis.scaling.bootstrap import bootstrap_fit, size_draws
 from toposcale.analysis.scaling.laws import fit_power_law
 from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, SIZE_FIT_PARAMS, fit_gate
 from toposcale.stats import spearman
@@ -83,8 +83,12 @@ def _layer_means(df, m: str):
     return out
 
 
-def _fit(x, y, n_bootstrap: int, seed: int) -> dict:
-    """``y = k x**gamma`` by log-log least squares with a bootstrap (over runs) percentile CI on gamma."""
+def _fit(x, y, n_bootstrap: int, seed: int, sizes=None) -> dict:
+    """``y = k x**gamma`` by log-log least squares with a 95% percentile CI on gamma from a cluster
+    bootstrap over sizes: each resample draws as many sizes as there are, with replacement, and takes every
+    run of each drawn size (:func:`~toposcale.analysis.scaling.bootstrap.size_draws`; ``sizes`` = the size
+    label of each point, default ``x``). Seeds of one size share that size's deviation from the law, so
+    resampling runs one by one would treat them as independent and narrow the interval."""
     nan = float("nan")
     out = {"gamma": nan, "ci": [nan, nan], "k": nan, "r2": nan, "note": ""}
     if not np.all(np.isfinite(y)) or np.any(y <= 0):
@@ -93,7 +97,9 @@ def _fit(x, y, n_bootstrap: int, seed: int) -> dict:
         out["note"] = "fewer than 3 runs or 2 sizes: no power law"
     else:
         pl = fit_power_law(x, y)
-        lo, hi = bootstrap_fit(pl, n_bootstrap=n_bootstrap, seed=seed)["ci"]["alpha"]
+        labels = np.asarray(x if sizes is None else sizes)
+        rows = size_draws({"fit": labels}, {"fit": 2}, n_bootstrap, seed)["rows"]["fit"]
+        lo, hi = bootstrap_fit(pl, resamples=rows)["ci"]["alpha"]
         out.update(gamma=-pl["params"]["alpha"], ci=[-hi, -lo], k=pl["params"]["A"], r2=pl["r2"])
     return out
 
@@ -139,8 +145,10 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
       sd of the null's layer mean, ``sqrt(sum_l sd_l**2) / L`` (null draws of different layers are
       independent), is kept for the figure's band.
 
-    Fits are log-log least squares (``N`` = non-embedding parameters) with a 95% bootstrap (over runs)
-    percentile interval, made per activation and pooled ('all'); raw and adjusted fits use the same seed.
+    Fits are log-log least squares (``N`` = non-embedding parameters) with a 95% percentile interval from
+    a cluster bootstrap over sizes (:func:`_fit`: all runs of a drawn size together, in the pooled fit
+    both activations' runs of that size too), made per activation and pooled ('all'); raw and adjusted
+    fits use the same seed, hence the same drawn sizes.
     A size is a value of ``runs_df['target']`` (the config's target size, shared by the activations)
     when that column exists, else of ``N``; the verdict needs :data:`MIN_SIZES` distinct sizes
     (``gate``: :func:`toposcale.plan.decidability.fit_gate` with 2 parameters).
@@ -181,8 +189,9 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
 def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
     x, y = g["N"].to_numpy(float), g["value"].to_numpy(float)
     rho, p = spearman(x, y)
-    raw = _fit(x, y, n_bootstrap, seed)
-    n_sizes = int(g["target"].nunique()) if "target" in g.columns else int(len(np.unique(x)))
+    sizes = g["target"].to_numpy() if "target" in g.columns else x
+    raw = _fit(x, y, n_bootstrap, seed, sizes)
+    n_sizes = int(len(np.unique(sizes)))
     gate = fit_gate(n_sizes, SIZE_FIT_PARAMS, "sizes")
     nan = float("nan")
     row = {"source": source, "metric": metric, "group": group, "n": int(len(x)), "n_sizes": n_sizes,
@@ -201,12 +210,15 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
         has = f"{kind}_ratio" in g.columns and bool(np.isfinite(g[f"{kind}_ratio"]).any())
         adj = {"gamma": nan, "ci": [nan, nan], "k": nan, "note": "no null columns"}
         if has:
-            s = g[np.isfinite(g[f"{kind}_ratio"])]
-            adj = _fit(s["N"].to_numpy(float), s[f"{kind}_ratio"].to_numpy(float), n_bootstrap, seed)
+            keep = np.isfinite(g[f"{kind}_ratio"]).to_numpy()
+            s = g[keep]
+            adj = _fit(s["N"].to_numpy(float), s[f"{kind}_ratio"].to_numpy(float), n_bootstrap, seed,
+                       sizes[keep])
             for c in ("mean", "sd", "ratio"):
                 points[f"{kind}_{c}"] = g[f"{kind}_{c}"].tolist()
             if kind == "null":
-                nul = _fit(s["N"].to_numpy(float), s["null_mean"].to_numpy(float), n_bootstrap, seed)
+                nul = _fit(s["N"].to_numpy(float), s["null_mean"].to_numpy(float), n_bootstrap, seed,
+                           sizes[keep])
                 row.update(gamma_null=nul["gamma"], gamma_null_ci=nul["ci"])
         row.update({f"gamma_{pre}adj": adj["gamma"], f"gamma_{pre}adj_ci": adj["ci"],
                     f"k_{pre}adj": adj["k"]})
