@@ -324,3 +324,17 @@ def test_report_lines_say_whether_null_adjusted_topology_helps():
     assert "| leave_one_run_out | 30% | ridge_topology_null | ridge_loss | 12 |" in text
     old = summ[summ.method != "ridge_topology_null"]
     assert NO_NULL_NOTE in forecast_lines(old, {})
+
+
+def test_forecast_intervals_resample_sizes_not_runs():
+    """Runs of one held-out size share one fold's model: a second seed that repeats each run's errors exactly
+    adds no information, so the intervals (cluster bootstrap over sizes) equal those of one run per size."""
+    fc = forecast(synthetic_runs(n_runs=12, late_effect=0.3, seed=2), fractions=(0.3,))
+    fc = fc[fc["evaluation"] == "leave_one_size_out"]
+    twin = fc.assign(run=fc["run"] + "-twin", seed=fc["seed"] + 100)
+    a, b = summarise_forecasts(fc, n_bootstrap=300), summarise_forecasts(pd.concat([fc, twin]), n_bootstrap=300)
+    cols = ["mean_abs_error", "mean_abs_error_ci_low", "mean_abs_error_ci_high"]
+    np.testing.assert_allclose(a["methods"][cols].to_numpy(), b["methods"][cols].to_numpy())
+    np.testing.assert_allclose(a["comparisons"][["ci_low", "ci_high"]].to_numpy(),
+                               b["comparisons"][["ci_low", "ci_high"]].to_numpy())
+    assert (b["methods"]["n_runs"] == 2 * a["methods"]["n_runs"]).all()

@@ -377,16 +377,37 @@ def percentile_ci(samples, level: float = 0.95) -> tuple[float, float]:
 
 
 def bootstrap_ci(values, statistic=np.mean, n_resamples: int = 2000, level: float = 0.95,
-                 seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic`` over i.i.d. resamples of the finite ``values``.
+                 seed: int = 0, clusters=None) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over resamples of the finite ``values``.
 
-    Returns NaNs when fewer than 2 finite values are given.
+    Without ``clusters`` the values are resampled one by one (i.i.d.). With ``clusters`` (a label per
+    value) each resample draws as many clusters as there are, with replacement, and takes every finite
+    value of each drawn cluster (a cluster bootstrap: values that share a cluster, e.g. the runs of one
+    held-out size, move together). Returns NaNs when fewer than 2 finite values (or 2 clusters) are given.
+
+    Examples
+    --------
+    >>> v = [1.0, 1.0, 3.0, 3.0]
+    >>> bootstrap_ci(v, n_resamples=500, clusters=["a", "a", "b", "b"]) == bootstrap_ci([1.0, 3.0], n_resamples=500)
+    True
     """
     v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) < 2:
+    finite = np.isfinite(v)
+    if clusters is None:
+        v = v[finite]
+        if len(v) < 2:
+            return float("nan"), float("nan")
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, len(v), size=(n_resamples, len(v)))
+        stats_ = np.array([statistic(v[i]) for i in idx])
+        return percentile_ci(stats_, level)
+    labels = np.asarray(clusters)[finite]
+    v = v[finite]
+    levels = list(dict.fromkeys(labels.tolist()))           # first-seen order: reproducible draws
+    if len(levels) < 2:
         return float("nan"), float("nan")
+    members = [v[labels == lv] for lv in levels]
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(v), size=(n_resamples, len(v)))
-    stats_ = np.array([statistic(v[i]) for i in idx])
+    idx = rng.integers(0, len(levels), size=(n_resamples, len(levels)))
+    stats_ = np.array([statistic(np.concatenate([members[j] for j in row])) for row in idx])
     return percentile_ci(stats_, level)

@@ -49,12 +49,15 @@ def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: 
     dict
         ``methods``: DataFrame per (evaluation, fraction, method) with ``n_runs`` (runs with a finite
         error), ``mean_abs_error``, ``mean_abs_error_ci_low/high``, ``mean_rel_error``,
-        ``mean_rel_error_ci_low/high`` (percentile bootstrap over runs) and ``note`` ('' or
+        ``mean_rel_error_ci_low/high`` (percentile cluster bootstrap over sizes: the runs of a drawn size
+        together, since a held-out size's runs share one fold's model and its extrapolation; over runs when
+        the table has no ``size`` column) and ``note`` ('' or
         :data:`~toposcale.analysis.forecasting.CANNOT_DECIDE_SIZES`, then the errors are NaN);
         ``comparisons``: DataFrame per (evaluation, fraction, method, reference) with ``n_runs``,
         ``mean_diff_abs_error`` (method minus reference, over runs where both exist), ``ci_low``,
-        ``ci_high`` and ``verdict`` ('better' when the interval lies below 0, 'worse' above,
-        'inconclusive' when it straddles 0, 'insufficient runs' with fewer than 2 paired runs, or the
+        ``ci_high`` (the same cluster bootstrap of the paired differences) and ``verdict`` ('better' when
+        the interval lies below 0, 'worse' above, 'inconclusive' when it straddles 0, 'insufficient runs'
+        with fewer than 2 paired runs or 2 sizes, or the
         cannot-decide note of either side); ``text``: per fraction and evaluation (primary first), one
         sentence on whether ``ridge_topology`` beats ``power_law`` and one on whether it beats
         ``ridge_loss``; the same two for ``ridge_topology_null`` against ``ridge_loss`` and
@@ -71,19 +74,25 @@ def summarise_forecasts(fc, n_bootstrap: int = 2000, level: float = 0.95, seed: 
                 rows = g[g["method"] == method]
                 notes[method] = note_of(rows)
                 m = rows[np.isfinite(rows["abs_error"])]
-                lo_a, hi_a = bootstrap_ci(m["abs_error"], n_resamples=n_bootstrap, level=level, seed=seed)
-                lo_r, hi_r = bootstrap_ci(m["rel_error"], n_resamples=n_bootstrap, level=level, seed=seed)
+                sizes = m["size"] if "size" in m else None
+                lo_a, hi_a = bootstrap_ci(m["abs_error"], n_resamples=n_bootstrap, level=level, seed=seed,
+                                          clusters=sizes)
+                lo_r, hi_r = bootstrap_ci(m["rel_error"], n_resamples=n_bootstrap, level=level, seed=seed,
+                                          clusters=sizes)
                 mrows.append({"evaluation": evaluation, "fraction": f, "method": method, "n_runs": len(m),
                               "mean_abs_error": m["abs_error"].mean(), "mean_abs_error_ci_low": lo_a,
                               "mean_abs_error_ci_high": hi_a, "mean_rel_error": m["rel_error"].mean(),
                               "mean_rel_error_ci_low": lo_r, "mean_rel_error_ci_high": hi_r,
                               "note": notes[method]})
             wide = g.pivot_table(index="run", columns="method", values="abs_error", aggfunc="first")
+            size_of = g.drop_duplicates("run").set_index("run")["size"] if "size" in g else None
             for method, ref in COMPARISONS:
                 if method not in notes or ref not in notes:
                     continue
-                d = (wide[method] - wide[ref]).dropna().to_numpy() if method in wide and ref in wide else np.zeros(0)
-                lo, hi = bootstrap_ci(d, n_resamples=n_bootstrap, level=level, seed=seed)
+                diff = (wide[method] - wide[ref]).dropna() if method in wide and ref in wide else pd.Series(dtype=float)
+                d = diff.to_numpy()
+                clusters = size_of.reindex(diff.index).to_numpy() if size_of is not None else None
+                lo, hi = bootstrap_ci(d, n_resamples=n_bootstrap, level=level, seed=seed, clusters=clusters)
                 blocked = notes[method] or notes[ref]
                 verdict = blocked or (("better" if hi < 0 else "worse" if lo > 0 else "inconclusive")
                                       if np.isfinite(lo) else "insufficient runs")
@@ -108,7 +117,7 @@ def _sentence(f, evaluation, method, ref, d, lo, hi, verdict, level) -> str:
     if verdict.startswith("cannot decide"):
         return f"{at}: {verdict} to compare {method} with {other}."
     if verdict == "insufficient runs":
-        return f"{at}: too few runs ({len(d)}) to compare {method} with {other}."
+        return f"{at}: too few runs or sizes ({len(d)} runs) to compare {method} with {other}."
     who = _METHOD_WORDS.get(method, method)
     what = {"better": f"{who} beat {other}",
             "worse": f"{who} are worse than {other}",

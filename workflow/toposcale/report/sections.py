@@ -230,7 +230,8 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
     header = ["observed fraction", "method", "runs", "mean abs. error"] + (["95% CI"] if has_ci else []) + [
         "mean rel. error"]
     out = ["Error of each method's forecast of the final validation loss from the first fraction of "
-           "training (absolute error in nats/token, mean over runs; rows sorted best first). Every number "
+           "training (absolute error in nats/token, mean over runs, intervals resampling sizes; rows sorted "
+           "best first). Every number "
            "names its evaluation: leave-one-size-out (primary) holds out every run of one model size (all "
            "activations and seeds) and trains on the other sizes; leave-one-run-out (secondary) holds out one "
            "run, so the same size's other runs, with nearly the same final loss, stay in training and the "
@@ -266,7 +267,8 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
             comp = comp.assign(evaluation=evaluations_of(comp),
                                _order=evaluations_of(comp).map({e: i for i, e in enumerate(EVALUATIONS)}))
             out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
-                    "a 95% bootstrap interval; 'better' = interval below 0):", "",
+                    "a 95% bootstrap interval resampling sizes, all runs of a size together; 'better' = interval below 0):",
+                    "",
                     md_table(["evaluation", "fraction", "method", "reference", "runs", "mean difference", "95% CI",
                               "verdict"],
                              [[r.evaluation, f"{100 * float(r.fraction):g}%", r.method, r.reference,
