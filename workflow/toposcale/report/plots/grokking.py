@@ -172,8 +172,8 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
             circle = r["plane_ratio"] >= pc["min_dominance_ratio"] and r["plane_loop_size"] >= pc["min_loop_size"]
             expected = ground_truth(float(r["test_acc"]), arm, acc_t)[0]
             expect = "undecided" if expected is None else "circle" if expected else "none"
-            extra = (f", test acc {r['test_acc']:.2f}\nfreq. {int(r['fourier_freq'])} plane: H1 ratio "
-                     f"{r['plane_ratio']:.3g},\nloop/RMS radius {r['plane_loop_size']:.2f}: "
+            extra = (f", test acc {r['test_acc']:.2f}\nfreq. {int(r['fourier_freq'])}: H1 ratio "
+                     f"{r['plane_ratio']:.3g}, loop/RMS {r['plane_loop_size']:.2f}\n"
                      f"{'circle' if circle else 'no circle'} (expected: {expect})")
         _plane_panel(ax, dgs[step]["plane_points"], f"{label}, step {step}{extra}")
     fig.suptitle(f"Grokking positive control (p = {int(len(next(iter(grok_diagrams.values()))['plane_points']))}): "
