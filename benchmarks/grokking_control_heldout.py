@@ -41,7 +41,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from toposcale.config import load_config  # noqa: E402
-from toposcale.experiments.grokking.analysis import control_counts, control_verdict, ground_truth, positive_control  # noqa: E402
+from toposcale.experiments.grokking.analysis import (control_counts, control_verdict, judge,  # noqa: E402
+                                                     positive_control)
 from toposcale.experiments.grokking.measures import measure_run  # noqa: E402
 from toposcale.experiments.grokking.runs import ARMS  # noqa: E402
 from toposcale.experiments.grokking.training import train  # noqa: E402
@@ -85,18 +86,6 @@ def run_one(job: dict) -> pd.DataFrame:
     final = log.iloc[-1]
     return row.assign(setting=job["setting"], train_acc=float(final["train_acc"]),
                       train_s=round(t1 - t0, 1), measure_s=round(t2 - t1, 1))
-
-
-def judge(runs: pd.DataFrame, accuracy: dict) -> pd.DataFrame:
-    """The ground truth and ``ok`` of each run row (``arm``, ``test_acc``, ``circle``), by
-    :func:`~toposcale.experiments.grokking.analysis.ground_truth` (for rows measured before it existed)."""
-    truth = [ground_truth(float(a), arm, accuracy) for a, arm in zip(runs["test_acc"], runs["arm"])]
-    out = runs.copy()
-    out["expected"] = pd.Series([t[0] for t in truth], index=out.index, dtype=object)
-    out["ground_truth"] = [t[1] for t in truth]
-    out["decided"] = out["expected"].notna()
-    out["ok"] = [None if e is None else bool(c == e) for c, e in zip(out["circle"].astype(bool), out["expected"])]
-    return out
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:

@@ -13,5 +13,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "diagrams": ["DIAGRAM_KEYS", "load_run_diagrams", "save_run_diagrams"],
     "analysis": ["ACCURACY", "DETECTION_METRICS", "POSITIVE_CONTROL", "accuracy_thresholds",
                  "NULL_SUMMARY_COLUMNS", "null_finding", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc",
-                 "phase_steps", "positive_control", "ground_truth", "control_counts", "control_verdict", "seed_bootstrap_auc", "seed_timing", "settle_step"],
+                 "phase_steps", "positive_control", "ground_truth", "judge", "control_counts", "control_verdict", "seed_bootstrap_auc", "seed_timing", "settle_step"],
 })

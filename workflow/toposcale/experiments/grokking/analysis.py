@@ -98,6 +98,21 @@ def ground_truth(test_acc, arm, accuracy=None):
     return None, f"{CANNOT_DECIDE}: partly generalised ({acc['pre_grok']:g} <= test acc <= {acc['post_grok']:g})"
 
 
+def judge(runs, accuracy=None):
+    """``runs`` (one row per run with ``arm``, ``test_acc``, ``circle`` and optionally ``dominant``) with the
+    control's verdict columns added: ``expected`` and ``ground_truth`` (:func:`ground_truth`), ``decided``,
+    ``ok`` (circle == expected, None where undecided) and, with ``dominant``, ``ok_ratio_only``."""
+    out = runs.copy()
+    truth = [ground_truth(float(a), arm, accuracy) for a, arm in zip(out["test_acc"], out["arm"])]
+    out["expected"] = pd.Series([t[0] for t in truth], index=out.index, dtype=object)
+    out["ground_truth"] = [t[1] for t in truth]
+    out["decided"] = out["expected"].notna()
+    out["ok"] = [None if e is None else bool(c) == e for c, e in zip(out["circle"], out["expected"])]
+    if "dominant" in out:
+        out["ok_ratio_only"] = [None if e is None else bool(d) == e for d, e in zip(out["dominant"], out["expected"])]
+    return out
+
+
 def positive_control(df, min_dominance_ratio: float = POSITIVE_CONTROL["min_dominance_ratio"],
                      min_loop_size: float = POSITIVE_CONTROL["min_loop_size"],
                      min_null_z: float = POSITIVE_CONTROL["min_null_z"], accuracy=None):
@@ -145,12 +160,7 @@ def positive_control(df, min_dominance_ratio: float = POSITIVE_CONTROL["min_domi
     out["dominant"] = out["plane_ratio"].fillna(0) >= float(min_dominance_ratio)
     out["round"] = out["plane_loop_size"] >= float(min_loop_size)
     out["circle"] = out["dominant"] & out["round"]
-    truth = [ground_truth(float(a), arm, acc) for a, arm in zip(out["test_acc"], out["arm"])]
-    out["expected"] = pd.Series([t[0] for t in truth], index=out.index, dtype=object)
-    out["ground_truth"] = [t[1] for t in truth]
-    out["decided"] = out["expected"].notna()
-    out["ok"] = [None if e is None else bool(c == e) for c, e in zip(out["circle"], out["expected"])]
-    out["ok_ratio_only"] = [None if e is None else bool(d == e) for d, e in zip(out["dominant"], out["expected"])]
+    out = judge(out, acc)
     if "plane_h1_max_lifetime_null_z" in final:
         z = final["plane_h1_max_lifetime_null_z"].to_numpy(dtype=np.float64)
         out["loop_null_z"] = z
