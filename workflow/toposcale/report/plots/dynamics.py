@@ -175,7 +175,7 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     ax.set_xlabel("fraction of training observed")
     ax.set_ylabel("mean |forecast - final| / final (log scale)")
     n_runs = int(methods["n_runs"].max())
-    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% bootstrap CI)\nsolid: "
+    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% CI, sizes resampled)\nsolid: "
                  f"{first.replace('_', '-')}", fontsize=10)
     ax.legend(fontsize=8)
 
@@ -183,7 +183,7 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     pairs = [(m, r) for m, r in (("ridge_topology", "power_law"), ("ridge_topology", "ridge_loss"),
                                  ("ridge_topology_null", "ridge_loss"))
              if ((comparisons["method"] == m) & (comparisons["reference"] == r)).any()]
-    for off, (method, ref) in zip(np.linspace(-0.015, 0.015, max(len(pairs), 1)), pairs):
+    for k, (off, (method, ref)) in enumerate(zip(np.linspace(-0.015, 0.015, max(len(pairs), 1)), pairs)):
         g = comparisons[(comparisons["method"] == method) & (comparisons["reference"] == ref)].sort_values("fraction")
         null = method.endswith("_null")                 # colour = reference; dashed, open = null-adjusted
         color, marker = METHOD_STYLE[ref][1], METHOD_STYLE[method][2]
@@ -195,7 +195,8 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
                     mfc="none" if null else color)
         for f, yy, v in zip(g["fraction"], g["ci_high"], g["verdict"]):
             if v in ("better", "worse") and np.isfinite(yy):
-                bx.annotate(v, (f + off, yy), textcoords="offset points", xytext=(0, 3), ha="center",
+                # stacked by series, so labels of neighbouring series at one fraction do not overprint
+                bx.annotate(v, (f + off, yy), textcoords="offset points", xytext=(0, 3 + 9 * k), ha="center",
                             va="bottom", fontsize=7, color=color)
     bx.axhline(0.0, color="0.3", lw=1)
     bx.set_xticks(fracs)
