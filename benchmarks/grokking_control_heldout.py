@@ -8,11 +8,11 @@ no-weight-decay control) on other settings, 3 seeds each, with the library's own
 with the configured thresholds), and prints
 
 * per run: final train/test accuracy, plane H1 ratio, loop size, loop null z, circle, and the control's
-  ground truth (:func:`~toposcale.experiments.grokking.analysis.ground_truth`: circle expected where the
+  ground truth (:func:`~toposcale.experiments.grokking.control.ground_truth`: circle expected where the
   run generalised, final test accuracy > ``grokking.accuracy.post_grok``; absent in a no-weight-decay
   control that memorised, < ``pre_grok``; cannot decide otherwise) with ``ok`` = circle as expected;
 * per setting: decided runs, how many were as expected, undecided runs, and the verdict of
-  :func:`~toposcale.experiments.grokking.analysis.control_verdict` (passes only when every decided run is
+  :func:`~toposcale.experiments.grokking.control.control_verdict` (passes only when every decided run is
   as expected and both kinds were decided).
 
     python benchmarks/grokking_control_heldout.py [--configfile config.yaml] [--workers 2] [--out DIR]
@@ -41,8 +41,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from toposcale.config import load_config  # noqa: E402
-from toposcale.experiments.grokking.analysis import (control_counts, control_verdict, judge,  # noqa: E402
-                                                     positive_control)
+from toposcale.experiments.grokking.control import (control_counts, control_verdict, judge,  # noqa: E402
+                                                    positive_control)
 from toposcale.experiments.grokking.measures import measure_run  # noqa: E402
 from toposcale.experiments.grokking.runs import ARMS  # noqa: E402
 from toposcale.experiments.grokking.training import train  # noqa: E402
@@ -89,7 +89,7 @@ def run_one(job: dict) -> pd.DataFrame:
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per setting: :func:`~toposcale.experiments.grokking.analysis.control_counts` and the verdict."""
+    """Per setting: :func:`~toposcale.experiments.grokking.control.control_counts` and the verdict."""
     rows = []
     for setting, d in runs.groupby("setting", sort=False):
         wall = round(float((d["train_s"] + d["measure_s"]).mean()), 1) if "train_s" in d else float("nan")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toposcale.experiments.grokking.analysis import control_verdict
+from toposcale.experiments.grokking.control import control_verdict
 from toposcale.report.text import fmt, fmt_ci, lacks_note, md_table, require_columns
 
 #: Most rows of the grokking measures table.

@@ -8,7 +8,7 @@ import numpy as np
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
 from toposcale.analysis.forecast_summary import primary_rows
 from toposcale.analysis.transitions import family_counts
-from toposcale.experiments.grokking.analysis import control_verdict
+from toposcale.experiments.grokking.control import control_verdict
 from toposcale.report.sections import SIZE_METRICS, forecast_means, metric_kind
 from toposcale.report.summary import SECTIONS
 from toposcale.report.text import MissingColumns, fmt, fmt_ci, fmt_pct, require_columns

@@ -11,7 +11,8 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
               "loop_size", "NULL_SUFFIXES", "rms_radius"],
     "measures": ["checkpoint_measures", "measure_run", "point_clouds"],
     "diagrams": ["DIAGRAM_KEYS", "load_run_diagrams", "save_run_diagrams"],
-    "analysis": ["ACCURACY", "DETECTION_METRICS", "POSITIVE_CONTROL", "accuracy_thresholds",
-                 "NULL_SUMMARY_COLUMNS", "null_finding", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc",
-                 "phase_steps", "positive_control", "ground_truth", "judge", "control_counts", "control_verdict", "seed_bootstrap_auc", "seed_timing", "settle_step"],
+    "analysis": ["ACCURACY", "DETECTION_METRICS", "accuracy_thresholds", "NULL_SUMMARY_COLUMNS", "null_finding",
+                 "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc", "phase_steps",
+                 "seed_bootstrap_auc", "seed_timing", "settle_step"],
+    "control": ["POSITIVE_CONTROL", "control_counts", "control_verdict", "ground_truth", "judge", "positive_control"],
 })
