@@ -6,8 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from toposcale.experiments.grokking import (POSITIVE_CONTROL, accuracy_thresholds, ground_truth, phase_steps,
-                                           settle_step)
+from toposcale.experiments.grokking import POSITIVE_CONTROL, accuracy_thresholds, phase_steps, settle_step
+from toposcale.experiments.grokking import positive_control as control_table  # the name is also a parameter
 from toposcale.report.plots import style
 
 #: Curves panels: (column of the checkpoint table, y label, log y).
@@ -168,13 +168,11 @@ def plot_grokking(checkpoints, summary, grok_diagrams, control_diagrams, seed: i
         row = checkpoints[(checkpoints["arm"] == arm) & (checkpoints["seed"] == seed) & (checkpoints["step"] == step)]
         extra = ""
         if len(row):
-            r = row.iloc[0]
-            circle = r["plane_ratio"] >= pc["min_dominance_ratio"] and r["plane_loop_size"] >= pc["min_loop_size"]
-            expected = ground_truth(float(r["test_acc"]), arm, acc_t)[0]
-            expect = "undecided" if expected is None else "circle" if expected else "none"
+            r = control_table(row.iloc[:1], **pc, accuracy=acc_t).iloc[0]   # the table's verdict, not a re-derivation
+            expect = "undecided" if r["expected"] is None else "circle" if r["expected"] else "none"
             extra = (f", test acc {r['test_acc']:.2f}\nfreq. {int(r['fourier_freq'])}: H1 ratio "
                      f"{r['plane_ratio']:.3g}, loop/RMS {r['plane_loop_size']:.2f}\n"
-                     f"{'circle' if circle else 'no circle'} (expected: {expect})")
+                     f"{'circle' if r['circle'] else 'no circle'} (expected: {expect})")
         _plane_panel(ax, dgs[step]["plane_points"], f"{label}, step {step}{extra}")
     fig.suptitle(f"Grokking positive control (p = {int(len(next(iter(grok_diagrams.values()))['plane_points']))}): "
                  f"accuracy and progress measures (dashed: grok-arm test accuracy crosses {acc_t['grok']}), "
