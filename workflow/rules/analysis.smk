@@ -91,3 +91,22 @@ rule analysis_scaling:
         ENV_ANALYSIS
     script:
         "../scripts/scaling.py"
+
+
+rule analysis_operating:
+    output:
+        csv=PATHS.analysis("operating_characteristics.csv"),
+    params:
+        config=config,
+        n_sim=config["operating"]["n_sim"],
+        seed=config["seed"],
+    log:
+        PATHS.log("analysis", "operating.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/operating.py"

@@ -32,6 +32,7 @@ ANALYSIS_TABLES = {
     "grokking": "grokking.csv",
     "grokking_control": "grokking_positive_control.csv",
     "pretrained": "pretrained.csv",
+    "operating": "operating_characteristics.csv",
 }
 
 

@@ -17,6 +17,10 @@ key of ``paths``           table (written by)
 ``pretrained``             ``analysis/pretrained.csv`` (:func:`toposcale.experiments.pretrained.comparison_table`)
 ========================  ==================================================================
 
+``operating`` (``analysis/operating_characteristics.csv``, :func:`toposcale.operating.run_checks`) has its
+own section and is also handed to every other section as ``aux["operating"]``, so a verdict line can
+print its power and false-positive rate beside it (:func:`toposcale.report.operating.power_note`).
+
 Auxiliary tables enrich a section when given with its main table (:data:`AUX_TABLES`):
 ``forecast_summary`` / ``forecast_comparisons`` (``analysis/forecast_summary.csv``,
 ``forecast_comparisons.csv``: mean errors with bootstrap intervals and paired verdicts of
@@ -48,6 +52,7 @@ SECTIONS = (
     ("transitions", "Phase transitions"),
     ("grokking", "Grokking positive control"),
     ("pretrained", "Pretrained models: expansion ratios"),
+    ("operating", "Operating characteristics of the verdicts"),
 )
 #: Auxiliary table key -> the section it enriches.
 AUX_TABLES = {
@@ -90,12 +95,18 @@ def build_summary(paths: dict, title: str = "toposcale: summary of the study") -
         return "\n".join(out + ["No analysis tables were given.", ""])
     read = [p for k, p in paths.items() if p and (k in known or AUX_TABLES.get(k) in dict(used))]
     out += ["Generated from: " + ", ".join(f"`{Path(p).name}`" for p in read) + ".", ""]
+    shared = {}
+    if paths.get("operating") and Path(paths["operating"]).exists():
+        try:
+            shared["operating"] = read_table(paths["operating"])
+        except (OSError, ValueError):
+            pass  # its own section says why
     for key, path in used:
         out += [f"## {known[key]}", ""]
         if not Path(path).exists():
             out += [f"_Table `{path}` does not exist; section skipped._", ""]
             continue
-        aux, notes = {}, []
+        aux, notes = ({} if key == "operating" else dict(shared)), []
         for akey, section in AUX_TABLES.items():
             if section != key or not paths.get(akey):
                 continue
