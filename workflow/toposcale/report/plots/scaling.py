@@ -69,6 +69,36 @@ def _ci_text(ci, digits: int = 3) -> str:
     return f"[{_f(lo, digits)}, {_f(hi, digits)}]"
 
 
+def data_ylim(y, top_pad: float = 1.06, bottom_pad: float = 1.04) -> tuple[float, float]:
+    """Log-axis y-limits that hold every value of ``y`` (positive, finite) with a small margin.
+
+    >>> data_ylim([1.6, 3.4])
+    (1.5384615384615385, 3.604)
+    """
+    y = np.asarray(y, float)
+    return float(np.nanmin(y) / bottom_pad), float(np.nanmax(y) * top_pad)
+
+
+def _holdout_values(acts: dict) -> np.ndarray:
+    """Observed and predicted losses of the held-out runs (their intervals are not data)."""
+    vals = [h.get(k) for a in acts.values() for h in a.get("holdout", []) for k in ("observed", "predicted")]
+    return np.asarray([_num(v) for v in vals], float)
+
+
+def _draw_levels(ax, levels: list | None) -> None:
+    """Dashed grey lines at the n-gram loss levels inside the current y-range, labelled at the right."""
+    if not levels:
+        return
+    lo, hi = ax.get_ylim()
+    for lev in levels:
+        v = _num(lev.get("nats"))
+        if not (np.isfinite(v) and lo < v < hi):
+            continue
+        ax.axhline(v, color="0.45", lw=0.8, ls=(0, (4, 3)), zorder=1.5)
+        ax.text(1.0, v, f" {lev.get('name', 'order ' + str(lev.get('order')))} {v:.2f}", color="0.35",
+                fontsize=7, va="center", ha="left", transform=ax.get_yaxis_transform(), clip_on=False)
+
+
 def _training_curves(ax, logs: dict, points: list, color) -> None:
     N = {p["run"]: p["N"] for p in points}
     for run, log in logs.items():
@@ -177,7 +207,7 @@ def _decidability_note(res: dict) -> str:
 
 
 def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 150,
-                         training_curves: bool = True) -> None:
+                         training_curves: bool = True, levels: list | None = None) -> None:
     """Log-log final loss vs compute with fitted laws, bands and holdout predictions (module doc).
 
     Parameters
@@ -192,6 +222,10 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         Resolution of the saved PNG.
     training_curves : bool
         Draw the per-run training curves when ``logs`` is given.
+    levels : list of dict, optional
+        The corpus's n-gram loss levels (``levels`` of ``data/{corpus}/ngram_levels.json``: ``order``,
+        ``name``, ``nats``), drawn as labelled horizontal lines where they fall inside the y-range, so
+        a reader sees which stage each run ended on.
     """
     style.setup()
     acts = res.get("activations", {})
@@ -206,17 +240,18 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         ys += [p["loss"] for p in a.get("points", [])]
     ax.set_xscale("log")
     ax.set_yscale("log")
-    # y range from the final losses and their fits, not from the untrained start of the log curves
-    y = np.asarray(ys, float)
-    for a in acts.values():
-        for c in a.get("curves") or []:
-            y = np.concatenate([y, [v for v in c["lo"] + c["hi"] if v is not None]])
+    # y range from the data (final losses, held-out observations and predictions), never from the bands:
+    # a bootstrap band of a law extrapolated past its points can reach tens of nats and would flatten
+    # the data into one line. Bands and prediction intervals are clipped by the axes instead.
+    y = np.concatenate([np.asarray(ys, float), _holdout_values(acts)])
+    y = y[np.isfinite(y) & (y > 0)]
     if y.size:
-        lo, hi = np.nanmin(y), np.nanmax(y)
-        ax.set_ylim(lo / 1.04, hi * (1.35 if use_logs else 1.06))
+        ax.set_ylim(*data_ylim(y, top_pad=1.25 if use_logs else 1.06))
         xs = np.concatenate([np.asarray(c["C"], float) for a in acts.values() for c in a.get("curves") or []]
                             or [np.asarray([p["C"] for a in acts.values() for p in a["points"]], float)])
         ax.set_xlim(xs.min() / 1.2, xs.max() * 1.2)
+    _draw_levels(ax, levels)
+    if y.size:
         _plain_log_ticks(ax)
     ax.set_xlabel("training compute C = 6 N D (FLOPs)")
     ax.set_ylabel("validation loss (nats / token)")

@@ -28,6 +28,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from toposcale.report.plots import style
+from toposcale.report.plots.scaling import data_ylim
 from toposcale.report.plots.style import fmt_count
 from toposcale.report.plots.training import activation_styles, draw_training_curves, run_size_colors, runs_table
 from toposcale.report.variants import dynamics_variants, raw_rows
@@ -37,6 +38,8 @@ SUMMARY_METRIC = "h0_total_persistence_norm"
 METRIC_LABEL = "H0 total persistence / scale\n(mean over layers)"
 SOURCE_MARKERS = {"weights": "o", "activations": "s"}
 FIGSIZE = (17.0, 10.0)
+#: Characters per line of a panel title at FIGSIZE (a third of the width at 10.5 pt).
+TITLE_WIDTH = 62
 
 
 def layer_mean(metrics, column: str = SUMMARY_METRIC):
@@ -93,6 +96,13 @@ def _panel_scaling(ax, info, scaling) -> str:
         ax.errorbar([], [], yerr=[[0], [0]], color="0.3", marker="x", ls="", capsize=3, label="predicted, 95% PI")
     ax.set_xscale("log")
     style.log_y_if_wide(ax, info["final_loss"])
+    # y range from the data (final losses and holdout predictions), not from the fits' bands
+    ys = np.concatenate([info["final_loss"].to_numpy(float),
+                         [h["predicted"] for r in acts_res.values() for h in r.get("holdout", []) or []
+                          if h.get("predicted") is not None]])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if ys.size:
+        ax.set_ylim(*data_ylim(ys, top_pad=1.08, bottom_pad=1.06))
     tidy_log_axis(ax.xaxis)
     tidy_log_axis(ax.yaxis)
     ax.set_xlabel("training compute C = 6 N D (FLOPs, log)")
@@ -278,6 +288,8 @@ def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, d
     titles.append(_panel_topology_loss(axes[1, 0], lm, info, "weights", dynamics))
     titles.append(_panel_topology_loss(axes[1, 1], lm, info, "activations", dynamics))
     for ax, t in zip(axes.flat, titles):
+        # wrapped to the panel's width: a long title (e.g. four holdout errors) overprinted its neighbour
+        t = "\n".join(textwrap.fill(line, TITLE_WIDTH) for line in t.split("\n"))
         ax.set_title(t, fontsize=10.5 if "\n" not in t else 9.5, loc="left")
     _panel_text(axes[1, 2], list(key_lines), list(missing))
     n_act = info["activation"].nunique()
