@@ -434,3 +434,23 @@ def test_interval_keeps_an_infinite_bound_where_interpolation_gives_nan():
     assert percentile_ci(samples, level=0.5) == (1.75, np.inf)
     assert percentile_ci([1.0, 2.0, 3.0, 4.0], level=0.5) == (1.75, 3.25)
     assert all(np.isnan(percentile_ci([np.nan, np.nan])))
+
+
+def test_loss_figure_takes_its_y_range_from_the_data_and_draws_the_levels(tmp_path, default_study):
+    # issue 23: a bootstrap band reaching 30 nats stretched the axis while the data lay in 1.6-3.4
+    import copy
+
+    from toposcale.report.plots.scaling import plot_loss_vs_compute
+
+    logs, res = default_study
+    res = copy.deepcopy(json.loads(json.dumps(S.jsonable(res))))
+    losses = [p["loss"] for a in res["activations"].values() for p in a["points"]]
+    for a in res["activations"].values():
+        for c in a.get("curves") or []:
+            c["hi"] = [30.0 for _ in c["hi"]]
+    levels = [{"order": 1, "name": "unigram", "nats": float(np.median(losses))},
+              {"order": 5, "name": "5-gram", "nats": min(losses) / 3}]
+    out = plot_loss_vs_compute(res, tmp_path / "loss.png", dpi=50, training_curves=False, levels=levels)
+    lo, hi = out["ylim"]
+    assert lo <= min(losses) and max(losses) <= hi < 1.2 * max(losses)
+    assert out["levels"] == ["unigram"]            # the 5-gram level lies below the data: not drawn

@@ -85,10 +85,12 @@ def _holdout_values(acts: dict) -> np.ndarray:
     return np.asarray([_num(v) for v in vals], float)
 
 
-def _draw_levels(ax, levels: list | None) -> None:
-    """Dashed grey lines at the n-gram loss levels inside the current y-range, labelled at the right."""
+def _draw_levels(ax, levels: list | None) -> list:
+    """Dashed grey lines at the n-gram loss levels inside the current y-range, labelled at the right;
+    returns the names drawn."""
+    drawn = []
     if not levels:
-        return
+        return drawn
     lo, hi = ax.get_ylim()
     for lev in levels:
         v = _num(lev.get("nats"))
@@ -97,6 +99,8 @@ def _draw_levels(ax, levels: list | None) -> None:
         ax.axhline(v, color="0.45", lw=0.8, ls=(0, (4, 3)), zorder=1.5)
         ax.text(1.0, v, f" {lev.get('name', 'order ' + str(lev.get('order')))} {v:.2f}", color="0.35",
                 fontsize=7, va="center", ha="left", transform=ax.get_yaxis_transform(), clip_on=False)
+        drawn.append(lev.get("name"))
+    return drawn
 
 
 def _training_curves(ax, logs: dict, points: list, color) -> None:
@@ -207,7 +211,7 @@ def _decidability_note(res: dict) -> str:
 
 
 def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 150,
-                         training_curves: bool = True, levels: list | None = None) -> None:
+                         training_curves: bool = True, levels: list | None = None) -> dict:
     """Log-log final loss vs compute with fitted laws, bands and holdout predictions (module doc).
 
     Parameters
@@ -226,6 +230,11 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         The corpus's n-gram loss levels (``levels`` of ``data/{corpus}/ngram_levels.json``: ``order``,
         ``name``, ``nats``), drawn as labelled horizontal lines where they fall inside the y-range, so
         a reader sees which stage each run ended on.
+
+    Returns
+    -------
+    dict
+        ``ylim`` (the y-range drawn) and ``levels`` (names of the levels drawn).
     """
     style.setup()
     acts = res.get("activations", {})
@@ -250,7 +259,7 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         xs = np.concatenate([np.asarray(c["C"], float) for a in acts.values() for c in a.get("curves") or []]
                             or [np.asarray([p["C"] for a in acts.values() for p in a["points"]], float)])
         ax.set_xlim(xs.min() / 1.2, xs.max() * 1.2)
-    _draw_levels(ax, levels)
+    drawn = _draw_levels(ax, levels)
     if y.size:
         _plain_log_ticks(ax)
     ax.set_xlabel("training compute C = 6 N D (FLOPs)")
@@ -266,7 +275,9 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         ax.text(0.01, 0.01, "\n".join(textwrap.fill(t, 110) for t in note.split("\n")), transform=ax.transAxes,
                 ha="left", va="bottom", fontsize=7, color="firebrick",
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "firebrick", "lw": 0.6})
+    ylim = ax.get_ylim()
     style.save(fig, path, dpi=dpi)
+    return {"ylim": ylim, "levels": drawn}
 
 
 def _gamma_text(r: dict, key: str = "gamma", name: str = "γ") -> str:
