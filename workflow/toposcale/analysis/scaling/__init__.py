@@ -3,7 +3,9 @@
 ``laws`` (the laws, their log-space Huber fits and prediction), ``bootstrap`` (parameter and
 prediction intervals), ``compute`` (compute-optimal allocation, compute at equal loss), ``tables`` (any
 table of runs), ``grid`` (the trained grid: per-activation fits, activation comparison, the whole
-analysis), ``size`` (topology vs model size, raw and null-adjusted), ``outputs`` (flat table, JSON, reading the inputs).
+analysis), ``size`` (topology vs model size, raw and null-adjusted), ``outputs`` (flat table, JSON, reading the inputs),
+``stages`` (refuse a law fitted across the n-gram staircase), ``envelope`` (the lower envelope of every
+checkpoint's loss against compute, Chinchilla's first approach).
 """
 from toposcale._exports import lazy_exports
 
