@@ -8,7 +8,7 @@ import torch
 
 from toposcale.analysis.probes import (COLUMNS, ProbeError, best_induction_head, induction_attention_scores,
                                        induction_length, induction_loss_drop, kl_to_tables, ngram_log_tables,
-                                       probe_run, repeated_sequences)
+                                       probe_run, repeated_sequences, uniform_induction_attention)
 from toposcale.io import save_state
 from toposcale.train.model import GPT, GPTConfig
 
@@ -85,6 +85,7 @@ def test_induction_attention_index_arithmetic():
     assert scores[0, 0] == pytest.approx(1.0)                    # the induction head
     expected_uniform = np.mean([1.0 / (t + 1) for t in range(length, 2 * length)])
     assert scores[0, 1] == pytest.approx(expected_uniform)
+    assert uniform_induction_attention(length) == pytest.approx(expected_uniform)
     # attending to the previous occurrence itself (t - L), not the token after it, scores as uniform's zero
     wrong = torch.zeros_like(att)
     for t in range(length, 2 * length):
@@ -160,5 +161,5 @@ def test_probe_run_writes_one_row_per_checkpoint(tmp_path, corpus):
     assert np.isfinite(back[["kl_unigram", "kl_bigram", "induction_attention", "induction_loss_drop"]]).all().all()
     # a near-uniform initial model over 6 tokens (one never seen): divergences > 0; induction length 5 (tokens 0..4)
     assert (back["kl_unigram"] > 0).all() and (back["kl_bigram"] > back["kl_unigram"]).all()
-    assert back["induction_layer"].eq(1).all()
+    assert back["induction_layer"].eq(1).all() and back["induction_length"].eq(5).all()
     assert df["step"].tolist() == [0, 10]

@@ -15,5 +15,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                  "fit_linear", "fit_logistic", "fit_offset_power_law", "logistic_support"],
     "scaling": ["analyse_grid", "read_grid", "write_outputs"],
     "probes": ["ProbeError", "induction_attention_scores", "induction_loss_drop", "kl_to_tables", "ngram_log_tables",
-               "probe_run"],
+               "probe_run", "uniform_induction_attention"],
 })

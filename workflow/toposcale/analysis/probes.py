@@ -29,8 +29,9 @@ Per checkpoint of a trained run (one row of ``analysis/probes/{run}.csv``):
     ``t = L .. 2L-1`` and the sequences. ``induction_attention`` is the maximum of the scores over the heads
     of layers 1 .. n_layers-1 (0-based: every layer but the first, since an induction head needs a
     previous-token head in an earlier layer); NaN for a 1-layer model. ``induction_layer`` and
-    ``induction_head`` name the maximising head. Uniform causal attention scores
-    ``mean_{t=L..2L-1} 1/(t+1)``; a perfect induction head scores 1.
+    ``induction_head`` (0-based) name the maximising head, ``induction_length`` is ``L``. Uniform causal
+    attention scores ``mean_{t=L..2L-1} 1/(t+1)`` (:func:`uniform_induction_attention`, about
+    ``ln(2) / L``); a perfect induction head scores 1.
   - ``induction_loss_drop`` (nats): mean next-token cross-entropy on the first repeat (targets at
     positions ``1 .. L-1``) minus that on the second repeat (targets at ``L+1 .. 2L-1``, the ones a copy of
     the first repeat predicts); ``repeat_loss_first`` and ``repeat_loss_second`` are the two means. Positive
@@ -57,7 +58,7 @@ from toposcale.train.model import GPT, GPTConfig
 
 #: Columns of ``analysis/probes/{run}.csv``, in order.
 COLUMNS = ["run", "step", "tokens", "kl_unigram", "kl_bigram", "induction_attention", "induction_loss_drop",
-           "induction_layer", "induction_head", "repeat_loss_first", "repeat_loss_second", "probe_loss"]
+           "induction_layer", "induction_head", "induction_length", "repeat_loss_first", "repeat_loss_second", "probe_loss"]
 
 
 class ProbeError(ValueError):
@@ -157,6 +158,17 @@ def induction_loss_drop(logits: torch.Tensor, tokens: torch.Tensor, length: int)
     return first, second, first - second
 
 
+def uniform_induction_attention(length: int) -> float:
+    """The induction attention score of uniform causal attention: ``mean_{t=L..2L-1} 1 / (t + 1)``.
+
+    Examples
+    --------
+    >>> round(uniform_induction_attention(32), 4)
+    0.0214
+    """
+    return float(np.mean(1.0 / np.arange(length + 1, 2 * length + 1)))
+
+
 def best_induction_head(scores: np.ndarray) -> tuple[float, float, float]:
     """(max score, layer, head) over layers >= 1 of a (n_layers, heads) score array; NaNs for one layer."""
     if scores.shape[0] < 2:
@@ -188,7 +200,7 @@ def measure_checkpoint(model: GPT, probe: np.ndarray, log_unigram: np.ndarray, l
     first, second, drop = induction_loss_drop(logits.float().cpu(), x.cpu(), length)
     best, layer, head = best_induction_head(scores)
     return {"kl_unigram": kl_u, "kl_bigram": kl_b, "induction_attention": best, "induction_loss_drop": drop,
-            "induction_layer": layer, "induction_head": head, "repeat_loss_first": first,
+            "induction_layer": layer, "induction_head": head, "induction_length": length, "repeat_loss_first": first,
             "repeat_loss_second": second, "probe_loss": loss}
 
 
