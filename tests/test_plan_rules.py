@@ -62,7 +62,7 @@ def test_default_targets_of_the_smoke_study():
     assert "out/analysis/external_demo_claims.csv" in targets and "out/figures/external_own_runs.png" in targets
     assert not any("pretrained" in t for t in targets)
     assert sorted(t for t in targets if t.endswith(".png")) == sorted(
-        f"out/figures/{n}.png" for n in ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary",
+        f"out/figures/{n}.png" for n in ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary", "probes",
                                          "dynamics_heatmap", "forecast", "transitions", "scaling_loss",
                                          "scaling_topology", "grokking", "external_own_runs", "external_demo"))
     cfg["grokking"]["enabled"] = False

@@ -163,3 +163,26 @@ def test_probe_run_writes_one_row_per_checkpoint(tmp_path, corpus):
     assert (back["kl_unigram"] > 0).all() and (back["kl_bigram"] > back["kl_unigram"]).all()
     assert back["induction_layer"].eq(1).all() and back["induction_length"].eq(5).all()
     assert df["step"].tolist() == [0, 10]
+
+
+def test_probes_figure_draws_every_run_and_rejects_an_old_table(tmp_path):
+    from toposcale.report.plots.probes import plot_probes
+
+    runs, tables = [], {}
+    for i, (act, layers) in enumerate([("gelu", 1), ("gelu", 2), ("swiglu", 2)]):
+        name = f"{act}-d16L{layers}-s0"
+        runs.append({"name": name, "activation": act, "size": f"d16L{layers}", "seed": 0,
+                     "n_nonembed": 3000 * layers})
+        steps = np.array([0, 1, 4, 16, 64])
+        tables[name] = pd.DataFrame({
+            "run": name, "step": steps, "tokens": steps * 512, "kl_unigram": 9.0 / (1 + steps),
+            "kl_bigram": 7.0 / (1 + steps) + 0.5,
+            "induction_attention": np.nan if layers == 1 else 0.02 + 0.01 * np.log1p(steps),
+            "induction_loss_drop": 0.01 * steps, "induction_uniform": 0.0214})
+    out = plot_probes(tables, runs, tmp_path / "probes.png", dpi=50)
+    assert (tmp_path / "probes.png").stat().st_size > 5_000
+    assert out["runs"] == ["gelu-d16L1-s0", "gelu-d16L2-s0", "swiglu-d16L2-s0"]
+    assert "Probes of 3 runs" in out["title"] and "2 runs with >= 2 layers" in out["title"]
+    old = {k: v.drop(columns="kl_bigram") for k, v in tables.items()}
+    with pytest.raises(ValueError, match="kl_bigram"):
+        plot_probes(old, runs, tmp_path / "x.png")

@@ -30,8 +30,8 @@ Per checkpoint of a trained run (one row of ``analysis/probes/{run}.csv``):
     of layers 1 .. n_layers-1 (0-based: every layer but the first, since an induction head needs a
     previous-token head in an earlier layer); NaN for a 1-layer model. ``induction_layer`` and
     ``induction_head`` (0-based) name the maximising head, ``induction_length`` is ``L``. Uniform causal
-    attention scores ``mean_{t=L..2L-1} 1/(t+1)`` (:func:`uniform_induction_attention`, about
-    ``ln(2) / L``); a perfect induction head scores 1.
+    attention scores ``induction_uniform`` = ``mean_{t=L..2L-1} 1/(t+1)``
+    (:func:`uniform_induction_attention`, about ``ln(2) / L``); a perfect induction head scores 1.
   - ``induction_loss_drop`` (nats): mean next-token cross-entropy on the first repeat (targets at
     positions ``1 .. L-1``) minus that on the second repeat (targets at ``L+1 .. 2L-1``, the ones a copy of
     the first repeat predicts); ``repeat_loss_first`` and ``repeat_loss_second`` are the two means. Positive
@@ -58,7 +58,7 @@ from toposcale.train.model import GPT, GPTConfig
 
 #: Columns of ``analysis/probes/{run}.csv``, in order.
 COLUMNS = ["run", "step", "tokens", "kl_unigram", "kl_bigram", "induction_attention", "induction_loss_drop",
-           "induction_layer", "induction_head", "induction_length", "repeat_loss_first", "repeat_loss_second", "probe_loss"]
+           "induction_layer", "induction_head", "induction_length", "induction_uniform", "repeat_loss_first", "repeat_loss_second", "probe_loss"]
 
 
 class ProbeError(ValueError):
@@ -200,7 +200,8 @@ def measure_checkpoint(model: GPT, probe: np.ndarray, log_unigram: np.ndarray, l
     first, second, drop = induction_loss_drop(logits.float().cpu(), x.cpu(), length)
     best, layer, head = best_induction_head(scores)
     return {"kl_unigram": kl_u, "kl_bigram": kl_b, "induction_attention": best, "induction_loss_drop": drop,
-            "induction_layer": layer, "induction_head": head, "induction_length": length, "repeat_loss_first": first,
+            "induction_layer": layer, "induction_head": head, "induction_length": length,
+            "induction_uniform": uniform_induction_attention(length), "repeat_loss_first": first,
             "repeat_loss_second": second, "probe_loss": loss}
 
 

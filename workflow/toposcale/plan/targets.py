@@ -146,7 +146,8 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
 
 def default_targets(config: dict) -> list[str]:
     """Everything ``snakemake`` builds by default (``rule all``): per run its run.json, metrics table, probes
-    table and bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, dynamics and scaling figures and tables; the grokking control when
+    table and bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, probes,
+    dynamics and scaling figures and tables; the grokking control when
     enabled; every external log's tables and figure; and report/summary.md. The pretrained comparison is
     optional and never a default target.
     """
@@ -159,6 +160,7 @@ def default_targets(config: dict) -> list[str]:
     targets += [paths.bootstrap(r.name, s) for r in runs
                 for s in bootstrap_steps(checkpoint_steps(r.total_steps, n_ckpt), n_boot)]
     targets += [paths.figure(n) for n in STUDY_FIGURES]
+    targets.append(paths.figure("probes"))      # from the probes tables (probes.smk), not the metrics
     targets += [paths.analysis(n) for n in ("dynamics.csv", "forecast.csv", "transitions.csv", "scaling.json")]
     targets += [paths.figure(n) for n in ANALYSIS_FIGURES]
     targets += grokking_targets(config, paths)
