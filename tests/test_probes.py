@@ -140,7 +140,7 @@ def test_model_attention_matches_the_fused_path_and_sums_to_one():
 def test_probe_run_writes_one_row_per_checkpoint(tmp_path, corpus):
     run = {"name": "gelu-d16L2-s0", "vocab_size": V, "d_model": 16, "n_layers": 2, "n_heads": 2,
            "activation": "gelu", "tokens_per_step": 100}
-    cfg = {"seed": 0, "corpus": {"seq_len": 16}, "probes": {"alpha": 0.1, "induction_sequences": 4,
+    cfg = {"seed": 0, "corpus": {"seq_len": 16}, "probes": {"alpha": 0.1, "induction_sequences": 4, "probe_sequences": 3,
                                                               "induction_length": 0}}
     train = tmp_path / "train.bin"
     corpus.astype("<u2").tofile(train)
@@ -186,3 +186,53 @@ def test_probes_figure_draws_every_run_and_rejects_an_old_table(tmp_path):
     old = {k: v.drop(columns="kl_bigram") for k, v in tables.items()}
     with pytest.raises(ValueError, match="kl_bigram"):
         plot_probes(old, runs, tmp_path / "x.png")
+
+
+class _HandModel(torch.nn.Module):
+    """A 2-layer stand-in for GPT with hand-set outputs: ``copy`` puts logit 30 on the token after the
+    previous occurrence of the current token and attends there (layer 1, head 0); ``bag`` puts logit 30 on
+    every token seen so far and attends uniformly."""
+
+    def __init__(self, kind, vocab):
+        super().__init__()
+        self.kind, self.vocab = kind, vocab
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, idx, targets=None, return_attention=False):
+        n, T = idx.shape
+        logits = torch.zeros(n, T, self.vocab)
+        att = torch.tril(torch.ones(T, T)) / torch.arange(1, T + 1)[:, None]
+        att = att.expand(2, n, 1, T, T).clone()
+        for b in range(n):
+            for t in range(T):
+                if self.kind == "bag":
+                    logits[b, t, idx[b, :t + 1]] = 30.0
+                    continue
+                prev = [j for j in range(t) if idx[b, j] == idx[b, t]]
+                if prev:
+                    logits[b, t, idx[b, prev[-1] + 1]] = 30.0
+                    att[1, b, 0, t] = 0.0
+                    att[1, b, 0, t, prev[-1] + 1] = 1.0
+        return (logits, None, att) if return_attention else (logits, None)
+
+
+def test_measure_checkpoint_separates_induction_from_seen_token_copying(corpus):
+    from toposcale.analysis.probes import measure_checkpoint, shuffled_controls
+
+    lu, lb = ngram_log_tables(corpus, V, 0.1)
+    vocab, length = 40, 12
+    x = repeated_sequences(6, length, np.arange(vocab), seed=1)
+    ctrl = shuffled_controls(x, seed=1)
+    assert (ctrl[:, :length] == x[:, :length]).all() and (np.sort(ctrl[:, length:]) == np.sort(x[:, :length])).all()
+    assert (ctrl[:, length:] != x[:, length:]).any()
+    probe = np.zeros((1, 4), dtype=np.int64)
+    flat = np.zeros((vocab, vocab))                              # tables over the hand models' vocabulary
+    copy = measure_checkpoint(_HandModel("copy", vocab), probe, flat[0], flat, x, ctrl)
+    assert copy["induction_attention"] == pytest.approx(1.0) and copy["induction_layer"] == 1
+    assert copy["repeat_loss_second"] == pytest.approx(0.0, abs=1e-9)
+    assert copy["induction_loss_drop"] == pytest.approx(math.log(vocab), rel=1e-6)
+    assert copy["induction_order_gain"] > 1.0                    # the shuffled control defeats the copier
+    bag = measure_checkpoint(_HandModel("bag", vocab), probe, flat[0], flat, x, ctrl)
+    assert bag["induction_loss_drop"] > 5.0                      # the seen tokens get all the mass ...
+    assert bag["induction_order_gain"] == pytest.approx(0.0, abs=1e-9)   # ... whatever their order
+    assert bag["induction_attention"] == pytest.approx(uniform_induction_attention(length))

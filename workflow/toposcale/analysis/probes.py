@@ -35,11 +35,19 @@ Per checkpoint of a trained run (one row of ``analysis/probes/{run}.csv``):
   - ``induction_loss_drop`` (nats): mean next-token cross-entropy on the first repeat (targets at
     positions ``1 .. L-1``) minus that on the second repeat (targets at ``L+1 .. 2L-1``, the ones a copy of
     the first repeat predicts); ``repeat_loss_first`` and ``repeat_loss_second`` are the two means. Positive
-    when the model uses the repeat; a perfect copier drops by the whole first-repeat loss.
-* ``probe_loss`` (nats): mean next-token cross-entropy on the probe set (targets at positions 1 .. T-1),
-  for comparison with the divergences.
+    when the model uses the repeat; a perfect copier drops by the whole first-repeat loss. Without
+    replacement, every second-repeat target has already occurred in the context and no first-repeat
+    target has, so a model that merely up-weights tokens seen in its context (a 1-layer model can) also
+    shows a drop.
+  - ``induction_order_gain`` (nats): the part of the drop that needs the order of the first repeat. Control
+    sequences keep each first repeat ``s`` and replace the second by a random permutation of ``s`` (same
+    tokens, new order; seeded); the gain is the mean loss of the control at targets ``L+1 .. 2L-1`` minus
+    that of the true repeat at the same positions. Seeing the tokens helps both equally; only copying the
+    successor of the previous occurrence (induction) helps the repeat alone.
+* ``probe_loss`` (nats): mean next-token cross-entropy on the same probe rows (targets at positions
+  1 .. T-1), for comparison with the divergences.
 
-Cost: two forward passes per checkpoint (probe set, induction batch), float32 on the CPU; a few seconds per
+Cost: three forward passes per checkpoint (probe rows, repeats, controls), float32 on the CPU; a few seconds per
 run at the default study's sizes.
 """
 
@@ -58,7 +66,8 @@ from toposcale.train.model import GPT, GPTConfig
 
 #: Columns of ``analysis/probes/{run}.csv``, in order.
 COLUMNS = ["run", "step", "tokens", "kl_unigram", "kl_bigram", "induction_attention", "induction_loss_drop",
-           "induction_layer", "induction_head", "induction_length", "induction_uniform", "repeat_loss_first", "repeat_loss_second", "probe_loss"]
+           "induction_layer", "induction_head", "induction_length", "induction_uniform", "repeat_loss_first",
+           "repeat_loss_second", "induction_order_gain", "probe_loss"]
 
 
 class ProbeError(ValueError):
@@ -145,6 +154,19 @@ def induction_attention_scores(attention, length: int) -> np.ndarray:
     return picked.double().mean(dim=(1, 3)).numpy()
 
 
+def shuffled_controls(tokens: np.ndarray, seed: int) -> np.ndarray:
+    """Control sequences for :func:`induction_loss_drop`: first halves kept, second halves permuted.
+
+    ``tokens`` (n, 2L) from :func:`repeated_sequences`; each row's second half becomes a random
+    permutation of its first half (generator seeded with ``(seed, 22)``).
+    """
+    tokens = np.asarray(tokens)
+    length = tokens.shape[1] // 2
+    rng = np.random.default_rng([seed, 22])
+    second = np.stack([rng.permutation(row[:length]) for row in tokens])
+    return np.concatenate([tokens[:, :length], second], axis=1)
+
+
 def induction_loss_drop(logits: torch.Tensor, tokens: torch.Tensor, length: int) -> tuple[float, float, float]:
     """(first-repeat loss, second-repeat loss, first minus second) in nats; see module docstring.
 
@@ -180,8 +202,11 @@ def best_induction_head(scores: np.ndarray) -> tuple[float, float, float]:
 
 @torch.no_grad()
 def measure_checkpoint(model: GPT, probe: np.ndarray, log_unigram: np.ndarray, log_bigram: np.ndarray,
-                       induction_tokens: np.ndarray, batch_size: int = 64) -> dict:
-    """Every probe of one model (the columns of :data:`COLUMNS` after run, step, tokens)."""
+                       induction_tokens: np.ndarray, control_tokens: np.ndarray, batch_size: int = 64) -> dict:
+    """Every probe of one model (the columns of :data:`COLUMNS` after run, step, tokens).
+
+    ``induction_tokens`` from :func:`repeated_sequences`, ``control_tokens`` from :func:`shuffled_controls`.
+    """
     model.eval()
     device = next(model.parameters()).device
     kl_u = kl_b = loss = 0.0
@@ -199,10 +224,25 @@ def measure_checkpoint(model: GPT, probe: np.ndarray, log_unigram: np.ndarray, l
     scores = induction_attention_scores(attention.float().cpu(), length)
     first, second, drop = induction_loss_drop(logits.float().cpu(), x.cpu(), length)
     best, layer, head = best_induction_head(scores)
+    xc = torch.as_tensor(control_tokens, dtype=torch.long, device=device)
+    control_second = induction_loss_drop(model(xc)[0].float().cpu(), xc.cpu(), length)[1]
     return {"kl_unigram": kl_u, "kl_bigram": kl_b, "induction_attention": best, "induction_loss_drop": drop,
             "induction_layer": layer, "induction_head": head, "induction_length": length,
             "induction_uniform": uniform_induction_attention(length), "repeat_loss_first": first,
-            "repeat_loss_second": second, "probe_loss": loss}
+            "repeat_loss_second": second, "induction_order_gain": control_second - second, "probe_loss": loss}
+
+
+def probe_rows(probe: np.ndarray, n: int) -> np.ndarray:
+    """``n`` evenly spaced rows of the probe set (first and last included), or all of it when it has no more.
+
+    Examples
+    --------
+    >>> probe_rows(np.arange(10)[:, None], 4).ravel().tolist()
+    [0, 3, 6, 9]
+    """
+    if len(probe) <= n:
+        return probe
+    return probe[np.linspace(0, len(probe) - 1, n).round().astype(int)]
 
 
 def probe_run(run: dict, config: dict, checkpoints: list, steps: list, probe_path, train_path, out,
@@ -221,13 +261,14 @@ def probe_run(run: dict, config: dict, checkpoints: list, steps: list, probe_pat
     support = np.flatnonzero(np.bincount(np.asarray(train, dtype=np.int64), minlength=vocab))
     length = induction_length(pcfg["induction_length"], seq_len, len(support))
     ind = repeated_sequences(pcfg["induction_sequences"], length, support, config["seed"])
-    probe = np.load(probe_path)
+    control = shuffled_controls(ind, config["seed"])
+    probe = probe_rows(np.load(probe_path), pcfg["probe_sequences"])
     model = GPT(GPTConfig.from_run(run, seq_len))
     rows = []
     for ckpt, step in zip(checkpoints, steps):
         load_model_weights(model, ckpt)
         row = {"run": run["name"], "step": int(step), "tokens": int(step) * int(run["tokens_per_step"])}
-        row.update(measure_checkpoint(model, probe, log_uni, log_bi, ind))
+        row.update(measure_checkpoint(model, probe, log_uni, log_bi, ind, control))
         for key in ("kl_unigram", "kl_bigram", "probe_loss"):
             if not math.isfinite(row[key]):
                 raise ProbeError(f"run {run['name']}, checkpoint {ckpt}: {key} = {row[key]}; the checkpoint "
