@@ -73,6 +73,9 @@ def plot_probes(probes: dict, runs, path, dpi: int = 150) -> dict:
         ax.set_ylabel(label, fontsize=9)
         if col.startswith("kl_"):
             ax.set_yscale("log")
+    # 0 (no attention to the target) to at least 0.1: a perfect induction head scores 1, uniform ~ln(2)/L
+    top = np.nanmax([probes[r]["induction_attention"].max() for r in info["run"]] + [0.0])
+    axes[1, 0].set_ylim(0.0, max(0.1, 1.1 * top))
     for level in sorted(uniform):
         axes[1, 0].axhline(level, color="0.4", ls=":", lw=1)
     axes[1, 1].axhline(0.0, color="0.4", ls=":", lw=1)
