@@ -7,7 +7,8 @@ Per checkpoint of a trained run (one row of ``analysis/probes/{run}.csv``):
   ``p_model`` the model's next-token distribution at position ``t`` of a probe sequence (softmax of the
   logits) and ``q`` the corpus unigram distribution (``kl_unigram``) or the corpus bigram conditional
   ``q(v | x_t)`` given the current token ``x_t`` (``kl_bigram``). The mean runs over every position
-  ``t = 0 .. T-1`` of every probe sequence (``probe.npy``, validation split), equal weights. The direction is
+  ``t = 0 .. T-1`` of ``probes.probe_sequences`` evenly spaced rows of the probe set (``probe.npy``,
+  validation split; all rows when it has no more), equal weights. The direction is
   model-first: the divergence *of the model from* the table, which stays finite for any model because
   ``q > 0`` everywhere (below). A model in its unigram stage has ``kl_unigram`` near 0; in its bigram stage
   ``kl_bigram`` near 0 and ``kl_unigram`` near the mutual information of consecutive tokens.
