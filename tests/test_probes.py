@@ -140,8 +140,8 @@ def test_model_attention_matches_the_fused_path_and_sums_to_one():
 def test_probe_run_writes_one_row_per_checkpoint(tmp_path, corpus):
     run = {"name": "gelu-d16L2-s0", "vocab_size": V, "d_model": 16, "n_layers": 2, "n_heads": 2,
            "activation": "gelu", "tokens_per_step": 100}
-    cfg = {"seed": 0, "corpus": {"seq_len": 16}, "probes": {"alpha": 0.1, "induction_sequences": 4, "probe_sequences": 3,
-                                                              "induction_length": 0}}
+    cfg = {"seed": 0, "corpus": {"seq_len": 16},
+           "probes": {"alpha": 0.1, "induction_sequences": 4, "probe_sequences": 3, "induction_length": 0}}
     train = tmp_path / "train.bin"
     corpus.astype("<u2").tofile(train)
     probe = tmp_path / "probe.npy"
