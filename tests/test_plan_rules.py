@@ -49,6 +49,8 @@ def test_default_targets_of_the_smoke_study():
     n_boot = sum(len(bootstrap_steps(checkpoint_steps(r.total_steps, cfg["training"]["n_checkpoints"]),
                                      cfg["topology"]["bootstrap"]["n_checkpoints"])) for r in runs)
     assert sum(t.endswith("/run.json") for t in targets) == len(runs) == 8
+    assert [t for t in targets if t.startswith("out/analysis/probes/")] == [f"out/analysis/probes/{r.name}.csv"
+                                                                              for r in runs]
     assert sum(t.startswith("out/bootstrap/") for t in targets) == n_boot == 16
     # the bootstrap tables are opt-in: none without topology.bootstrap.n_checkpoints
     off = load_config(ROOT / "configs" / "smoke.yaml")
@@ -60,7 +62,7 @@ def test_default_targets_of_the_smoke_study():
     assert "out/analysis/external_demo_claims.csv" in targets and "out/figures/external_own_runs.png" in targets
     assert not any("pretrained" in t for t in targets)
     assert sorted(t for t in targets if t.endswith(".png")) == sorted(
-        f"out/figures/{n}.png" for n in ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary",
+        f"out/figures/{n}.png" for n in ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary", "probes",
                                          "dynamics_heatmap", "forecast", "transitions", "scaling_loss",
                                          "scaling_topology", "grokking", "external_own_runs", "external_demo"))
     cfg["grokking"]["enabled"] = False

@@ -227,3 +227,27 @@ rule plot_scaling_topology:
         ENV_ANALYSIS
     script:
         "../scripts/fig_scaling.py"
+
+
+#: Runs of probes.png: every run of the lowest seed (both activations, all sizes).
+PROBE_FIG_RUNS = [r.name for r in RUNS if r.seed == min(x.seed for x in RUNS)]
+
+
+rule plot_probes:
+    localrule: True
+    input:
+        probes=[PATHS.probes(n) for n in PROBE_FIG_RUNS],
+        runs=[PATHS.run_json(n) for n in PROBE_FIG_RUNS],
+    output:
+        fig("probes", CATEGORY["training"]),
+    params:
+        dpi=FIG["dpi"],
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        PATHS.log("figures", "fig_probes.log"),
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_probes.py"

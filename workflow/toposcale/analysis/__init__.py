@@ -1,4 +1,5 @@
-"""Analyses of the trained grid: dynamics, forecasting, transitions, change points, logistic fits, scaling laws."""
+"""Analyses of the trained grid: dynamics, forecasting, transitions, change points, logistic fits, scaling laws,
+probes of checkpoints (n-gram divergences, induction)."""
 from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
@@ -13,4 +14,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "logistic": ["LogisticFit", "NullFit", "aicc", "analyse_logistic", "bootstrap_logistic", "compare_models",
                  "fit_linear", "fit_logistic", "fit_offset_power_law", "logistic_support"],
     "scaling": ["analyse_grid", "read_grid", "write_outputs"],
+    "probes": ["ProbeError", "induction_attention_scores", "induction_loss_drop", "kl_to_tables", "ngram_log_tables",
+               "probe_run", "uniform_induction_attention"],
 })

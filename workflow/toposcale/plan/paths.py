@@ -128,6 +128,10 @@ class StudyPaths:
         """An analysis table ``analysis/{name}`` (name with its extension)."""
         return f"{self.results}/analysis/{name}"
 
+    def probes(self, run: str) -> str:
+        """Per-checkpoint probes of one run (toposcale.analysis.probes): ``analysis/probes/{run}.csv``."""
+        return self.analysis(f"probes/{run}.csv")
+
     def figure(self, name: str) -> str:
         """``figures/{name}.png``."""
         return f"{self.results}/figures/{name}.png"

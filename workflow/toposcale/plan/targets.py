@@ -145,8 +145,9 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
 
 
 def default_targets(config: dict) -> list[str]:
-    """Everything ``snakemake`` builds by default (``rule all``): per run its run.json, metrics table and
-    bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, dynamics and scaling figures and tables; the grokking control when
+    """Everything ``snakemake`` builds by default (``rule all``): per run its run.json, metrics table, probes
+    table and bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, probes,
+    dynamics and scaling figures and tables; the grokking control when
     enabled; every external log's tables and figure; and report/summary.md. The pretrained comparison is
     optional and never a default target.
     """
@@ -155,9 +156,11 @@ def default_targets(config: dict) -> list[str]:
     n_ckpt, n_boot = config["training"]["n_checkpoints"], config["topology"]["bootstrap"]["n_checkpoints"]
     targets = [paths.run_json(r.name) for r in runs]
     targets += [paths.metrics(r.name) for r in runs]
+    targets += [paths.probes(r.name) for r in runs]
     targets += [paths.bootstrap(r.name, s) for r in runs
                 for s in bootstrap_steps(checkpoint_steps(r.total_steps, n_ckpt), n_boot)]
     targets += [paths.figure(n) for n in STUDY_FIGURES]
+    targets.append(paths.figure("probes"))      # from the probes tables (probes.smk), not the metrics
     targets += [paths.analysis(n) for n in ("dynamics.csv", "forecast.csv", "transitions.csv", "scaling.json")]
     targets += [paths.figure(n) for n in ANALYSIS_FIGURES]
     targets += grokking_targets(config, paths)

@@ -43,12 +43,26 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(self, x):
+    def forward(self, x, return_attention: bool = False):
+        """Output of the layer; with ``return_attention`` also the attention weights (batch, heads, t, t).
+
+        The weights are computed explicitly (softmax of the causally masked ``q k^T / sqrt(head_dim)``,
+        the same function ``scaled_dot_product_attention`` evaluates in fused form); only probes ask for
+        them, so training keeps the fused kernel.
+        """
         b, t, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=2)
         q, k, v = (z.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2) for z in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.out(y.transpose(1, 2).contiguous().view(b, t, d))
+        att = None
+        if return_attention:
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))
+            causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+            att = torch.softmax(scores.float().masked_fill(~causal, float("-inf")), dim=-1)
+            y = (att.to(v.dtype) @ v)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = self.out(y.transpose(1, 2).contiguous().view(b, t, d))
+        return (y, att) if return_attention else y
 
 
 class MLP(nn.Module):
@@ -75,7 +89,11 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = MLP(cfg)
 
-    def forward(self, x):
+    def forward(self, x, return_attention: bool = False):
+        if return_attention:
+            a, att = self.attn(self.ln1(x), return_attention=True)
+            x = x + a
+            return x + self.mlp(self.ln2(x)), att
         x = x + self.attn(self.ln1(x))
         return x + self.mlp(self.ln2(x))
 
@@ -115,16 +133,25 @@ class GPT(nn.Module):
             n -= self.wte.weight.numel() + self.wpe.weight.numel()
         return n
 
-    def forward(self, idx, targets=None, return_hidden: bool = False):
+    def forward(self, idx, targets=None, return_hidden: bool = False, return_attention: bool = False):
         """Logits (and mean cross-entropy if ``targets``); with ``return_hidden`` also the hidden states
-        ``[embedding output, block 0 output, ..., block L-1 output, ln_f output]``."""
+        ``[embedding output, block 0 output, ..., block L-1 output, ln_f output]``; with
+        ``return_attention`` also the attention weights of every block, a tensor (n_layers, batch, heads,
+        t, t) whose entry ``[l, b, h, i, j]`` is the weight query position ``i`` gives key position ``j``
+        (rows sum to 1, zero above the diagonal). Returned in the order logits, loss, [hidden], [attention].
+        """
         t = idx.shape[1]
         if t > self.cfg.seq_len:
             raise ValueError(f"sequence of {t} tokens exceeds seq_len {self.cfg.seq_len}")
         x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
         hidden = [x] if return_hidden else None
+        attention = [] if return_attention else None
         for block in self.blocks:
-            x = block(x)
+            if return_attention:
+                x, att = block(x, return_attention=True)
+                attention.append(att)
+            else:
+                x = block(x)
             if return_hidden:
                 hidden.append(x)
         x = self.ln_f(x)
@@ -134,9 +161,12 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1))
+        out = (logits, loss)
         if return_hidden:
-            return logits, loss, hidden
-        return logits, loss
+            out += (hidden,)
+        if return_attention:
+            out += (torch.stack(attention),)
+        return out
 
     def param_groups(self, weight_decay: float):
         """AdamW groups: decay on 2-D linear weights only (not on norms, biases or embeddings)."""

@@ -19,4 +19,5 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "grokking": ["plot_grokking"],
     "pretrained": ["plot_h0_h1", "plot_betti", "plot_expansion"],
     "external": ["plot_external"],
+    "probes": ["plot_probes", "read_probes"],
 })

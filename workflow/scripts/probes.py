@@ -1,0 +1,9 @@
+"""Snakemake script: probes of every checkpoint of one run (see toposcale.analysis.probes)."""
+import sys
+
+from toposcale.analysis import probe_run
+
+sys.stderr = open(snakemake.log[0], "w")
+probe_run(snakemake.params.run, snakemake.params.config, list(snakemake.input.ckpts), list(snakemake.params.steps),
+          snakemake.input.probe, snakemake.input.train, snakemake.output.csv, threads=snakemake.threads,
+          log=lambda line: print(line, file=sys.stderr, flush=True))
