@@ -3,8 +3,10 @@ of the trained grid (toposcale.analysis.scaling.analyse_grid) -> analysis/scalin
 import sys
 
 from toposcale.analysis import analyse_grid, read_grid, write_outputs
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 i, cfg = snakemake.input, snakemake.params.cfg
 runs, logs, metrics = read_grid(i.runs, i.logs, i.metrics)
 res = analyse_grid(runs, logs, metrics, n_bootstrap=cfg["n_bootstrap"], delta=cfg["huber_delta"],
