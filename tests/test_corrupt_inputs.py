@@ -187,3 +187,17 @@ def test_missing_truncated_or_incomplete_log_csv(tmp_path):
     path.write_text("step,tokens\n0,0\n")
     with pytest.raises(InputFileError, match=r"lacks columns \['train_loss', 'val_loss'\]"):
         read_run_log(path)
+
+
+def test_truncated_grokking_diagram_file(tmp_path):
+    from toposcale.experiments.grokking.diagrams import load_run_diagrams, save_run_diagrams
+
+    dg, X = _diagrams()
+    path = tmp_path / "grokking" / "grok-s0" / "diagrams.npz"
+    save_run_diagrams(path, {0: {"embed": dg, "plane": dg, "plane_points": X[:, :2]},
+                             10: {"embed": dg, "plane": dg, "plane_points": X[:, :2]}})
+    assert sorted(load_run_diagrams(path)) == [0, 10]
+    _cut(path)
+    with pytest.raises(InputFileError) as err:
+        load_run_diagrams(path)
+    _assert_names(str(err.value), path)

@@ -318,8 +318,9 @@ def read_run_log(path):
 
 
 def versions(*packages: str) -> dict:
-    """Provenance for an output: Python, platform, toposcale and numpy versions, plus each of ``packages``
-    that is installed (read from package metadata, so nothing heavy is imported)."""
+    """Software versions (run.json's ``versions``): Python, platform, toposcale and numpy versions, plus each
+    of ``packages`` that is installed (read from package metadata, so nothing heavy is imported). The config
+    hash and git revision of an output are :mod:`toposcale.provenance`'s record."""
     out = {"python": sys.version.split()[0], "platform": platform.platform(), "toposcale": __version__}
     for pkg in ("numpy", *packages):
         try:
