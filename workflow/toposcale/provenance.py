@@ -1,6 +1,6 @@
 """Provenance of an output: the config hash, the toposcale version and the git revision it was made from.
 
-Every table and figure records a :func:`record` at write time (the writers of :mod:`toposcale.io` and
+Every table and figure records a provenance record at write time (the writers of :mod:`toposcale.io` and
 :func:`toposcale.report.plots.style.save` call :func:`current`), and ``summary.md`` prints the record
 of the job that wrote it. The record is computed inside the job, never passed as a Snakemake
 ``params:`` value: a rule's params are part of what Snakemake compares to decide whether an output is
@@ -34,8 +34,7 @@ import subprocess
 from importlib import metadata as package_metadata
 from pathlib import Path
 
-__all__ = ["KEYS", "config_hash", "current", "git_revision", "package_version", "record", "short",
-           "use_config"]
+__all__ = ["KEYS", "config_hash", "current", "git_revision", "package_version", "short", "use_config"]
 
 #: Keys of a provenance record, in the order summaries print them.
 KEYS = ("config_sha256", "toposcale_version", "git_revision")
@@ -107,15 +106,9 @@ def use_config(config: dict | None) -> str | None:
     return _CONTEXT["config_sha256"]
 
 
-def record(config: dict | None = None) -> dict:
-    """The provenance record (module docstring) of ``config``; ``config=None`` gives ``config_sha256``
-    ``None``."""
-    return {"config_sha256": None if config is None else config_hash(config),
-            "toposcale_version": package_version(), "git_revision": git_revision()}
-
-
 def current() -> dict:
-    """The provenance record of the config named by :func:`use_config` in this process."""
+    """The provenance record (module docstring) of this process: the config named by :func:`use_config`
+    (``config_sha256`` ``None`` if none was), this package's version and git revision."""
     return {"config_sha256": _CONTEXT["config_sha256"], "toposcale_version": package_version(),
             "git_revision": git_revision()}
 
