@@ -110,6 +110,13 @@ def test_git_revision_head_dirty_and_unknown(tmp_path):
     plain.mkdir()
     P.git_revision.cache_clear()
     assert P.git_revision(plain) == "unknown"
+    inside = repo / "sub"                    # a folder inside a checkout is not a checkout of its own
+    inside.mkdir()
+    P.git_revision.cache_clear()
+    assert P.git_revision(inside) == "unknown"
+    P.git_revision.cache_clear()
+    assert P.git_revision() == _git(ROOT, "rev-parse", "HEAD") + ("+dirty" if _git(
+        ROOT, "status", "--porcelain", "--untracked-files=no") else "")   # this checkout
     P.git_revision.cache_clear()
 
 

@@ -81,13 +81,16 @@ def _git(root: Path, *args: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def git_revision(root=None) -> str:
-    """``git rev-parse HEAD`` of the checkout at ``root`` (default: the one holding this package), plus
-    ``+dirty`` when a tracked file differs from HEAD; ``unknown`` when ``root`` is not in a git checkout
-    or git is not installed. Cached per ``root`` for the life of the process."""
-    root = Path(root) if root is not None else PACKAGE_ROOT
+    """``git rev-parse HEAD`` of the checkout whose top folder is ``root`` (default: the one holding this
+    package), plus ``+dirty`` when a tracked file differs from HEAD; ``unknown`` when ``root`` is not the
+    top of a git checkout (an installed copy of the package inside some other checkout, say) or git is not
+    installed. Cached per ``root`` for the life of the process."""
+    root = Path(root).resolve() if root is not None else PACKAGE_ROOT
     try:
-        head = _git(root, "rev-parse", "HEAD")
-    except (OSError, subprocess.SubprocessError):
+        top, head = _git(root, "rev-parse", "--show-toplevel", "HEAD").splitlines()
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return "unknown"
+    if Path(top).resolve() != root:  # e.g. an installed copy inside some other checkout: not its revision
         return "unknown"
     try:
         dirty = bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
