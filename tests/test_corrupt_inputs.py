@@ -10,7 +10,7 @@ import pytest
 
 from toposcale.io import (CheckpointError, InputFileError, load_state, read_run_info, read_run_log, save_state,
                           write_csv_atomic, write_json_atomic)
-from toposcale.topology import load_clouds, load_diagrams, load_null_diagrams, persist_files, rips_persistence
+from toposcale.topology import CloudError, load_clouds, load_diagrams, load_null_diagrams, persist_files, rips_persistence
 from toposcale.topology.diagram_io import save_diagrams, save_null_diagrams
 from toposcale.topology.persist import main as persist_main
 from toposcale.topology.summarise import bootstrap_checkpoint, summarise_run
@@ -111,7 +111,12 @@ def test_truncated_cloud_file_in_the_persistence_and_interval_jobs(tmp_path, cap
     clouds = load_clouds(path)
     assert list(clouds) == ["weights/embed", "activations/embed"]
     assert clouds["activations/embed"][0].shape == (10, 3) and clouds["weights/embed"][1].shape == (3,)
+    assert list(load_clouds(path, only="activations/embed")) == ["activations/embed"]
+    with pytest.raises(CloudError, match=r"has no layer 'weights/block07' \(has \['weights/embed', 'activations/embed'\]\)"):
+        load_clouds(path, only="weights/block07")
     _cut(path, 300)
+    with pytest.raises(InputFileError):
+        load_clouds(path, only="activations/embed")
     for call in (lambda: persist_files([path], tmp_path / "diagrams" / "r"),
                  lambda: bootstrap_checkpoint(path, {"bootstrap": {"n_resamples": 2, "fraction": 0.8}, "max_dim": 1,
                                                      "backend": "auto", "noise_fraction": 0.01}, 0, "r", 0)):

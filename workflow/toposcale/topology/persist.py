@@ -91,12 +91,8 @@ def persist_files(clouds: list, out_root, only: str | None = None, max_dim: int 
     total = 0.0
     for cpath in map(Path, clouds):
         step = _step_of(cpath)
-        cloud = load_clouds(cpath)  # a corrupt file: InputFileError naming it and the command that rebuilds it
+        cloud = load_clouds(cpath, only)  # a corrupt file: InputFileError naming it and the command that rebuilds it
         keys = list(cloud)
-        if only is not None:
-            if only not in keys:
-                raise CloudError(f"clouds file {cpath} has no layer {only!r} (has {keys})")
-            keys = [only]
         for key in keys:
             source, layer = key.split("/")
             X, base = cloud[key]
