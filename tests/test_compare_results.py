@@ -40,3 +40,15 @@ def test_changes_are_reported(tmp_path):
     assert n == 4 and "analysis/t.csv: columns differ ['y']" in text and "analysis/t.csv.x" in text
     assert "analysis/s.json.gamma: 1.0 vs 1.001" in text and "report/summary.md: text differs" in text
     assert "seconds" not in text  # wall-clock columns are skipped
+
+
+def test_provenance_is_not_compared(tmp_path):
+    """A refactor changes the git revision by definition: sidecars and summary.md's Provenance section differ."""
+    tail = "\n## Provenance\n\n- git revision: `{}`\n"
+    a = _results(tmp_path / "a", summary="# summary\n" + tail.format("a" * 40))
+    b = _results(tmp_path / "b", summary="# summary\n" + tail.format("b" * 40))
+    for root, rev in ((a, "a" * 40), (b, "b" * 40)):
+        (root / "analysis" / "t.csv.provenance.json").write_text(json.dumps({"git_revision": rev}))
+    assert C.compare_results(a, b) == (4, [])
+    c = _results(tmp_path / "c", summary="# summary changed\n" + tail.format("a" * 40))
+    assert "report/summary.md: text differs" in "\n".join(C.compare_results(a, c)[1])

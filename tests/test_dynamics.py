@@ -156,6 +156,10 @@ def test_detrended_correlation_when_loss_is_strictly_monotone():
     assert other["significant_detrended"].mean() <= 0.15
 
 
+#: The config of the stand-in ``snakemake`` object (its hash is the provenance of what the scripts write).
+SCRIPT_CONFIG = {"seed": 0, "results": "stand-in"}
+
+
 def run_script(name, inputs, outputs, params, tmp_path):
     """Execute workflow/scripts/{name}.py with a stand-in for Snakemake's ``snakemake`` object."""
     import runpy
@@ -166,7 +170,7 @@ def run_script(name, inputs, outputs, params, tmp_path):
 
     log = tmp_path / f"{name}.log"
     fake = SimpleNamespace(input=Namedlist(fromdict=inputs), output=Namedlist(fromdict=outputs),
-                           params=Namedlist(fromdict=params), log=Namedlist([str(log)]))
+                           params=Namedlist(fromdict=params), log=Namedlist([str(log)]), config=SCRIPT_CONFIG)
     script = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / f"{name}.py"
     saved = sys.stderr  # a script redirects sys.stderr to its log, as each Snakemake job does
     try:
@@ -195,6 +199,12 @@ def test_scripts_write_table_and_heatmap(tmp_path):
     run_script("fig_dynamics", {"dynamics": out["csv"]}, {"heatmap": str(png)},
                {"dpi": 60, "fdr_alpha": cfg["fdr_alpha"]}, tmp_path)
     assert png.stat().st_size > 10_000
+    # provenance: the scripts named their config, so table and figure carry its hash
+    from toposcale.io import read_provenance
+    from toposcale.provenance import config_hash
+
+    for written in (out["csv"], out["seeds"], png):
+        assert read_provenance(written)["config_sha256"] == config_hash(SCRIPT_CONFIG)
 
 
 def null_metrics(rng_seed=0, degenerate_steps=()):

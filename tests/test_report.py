@@ -204,7 +204,7 @@ def test_sections_follow_inputs_and_problems_become_notes(tables, tmp_path):
     heads = [line for line in full.splitlines() if line.startswith("## ")]
     assert heads == ["## Scaling laws and holdout prediction", "## Topology against loss during training",
                      "## Forecasting the final loss from partial training", "## Phase transitions",
-                     "## Pretrained models: expansion ratios"]
+                     "## Pretrained models: expansion ratios", "## Provenance"]
     only = R.build_summary({"pretrained": tables["pretrained"], "grokking": None})
     assert "## Pretrained" in only and "Scaling" not in only and "Grokking" not in only
     # a missing column: the section names it and prints no numbers

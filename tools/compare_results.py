@@ -4,7 +4,9 @@
 
 Every file of ``analysis/`` and ``metrics/`` in BEFORE (plus ``report/summary.md``) must exist in AFTER
 with the same columns and rows: integers and strings exactly, floats within ``rtol`` relative (NaN equals
-NaN), wall-clock columns (``*seconds*``, ``tokens_per_s``, ``elapsed*``) skipped. Prints one line per
+NaN), wall-clock columns (``*seconds*``, ``tokens_per_s``, ``elapsed*``) skipped. Provenance is skipped
+too (``*.provenance.json`` sidecars and summary.md's ``## Provenance`` section): a refactor changes the
+git revision by definition. Prints one line per
 difference and a count; exits 1 when anything differs.
 """
 
@@ -24,6 +26,17 @@ WALL_CLOCK = ("seconds", "tokens_per_s", "elapsed")
 
 def _skip(name: str) -> bool:
     return any(w in name for w in WALL_CLOCK)
+
+
+def _without_provenance(text: str) -> list[str]:
+    """summary.md's lines without its ``## Provenance`` section (that heading up to the next ``## ``)."""
+    out, skipping = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            skipping = line.strip() == "## Provenance"
+        if not skipping:
+            out.append(line)
+    return out
 
 
 def _close(a: float, b: float, rtol: float) -> bool:
@@ -75,7 +88,7 @@ def compare_results(before, after, rtol: float = 1e-9) -> tuple[int, list[str]]:
     """``(files compared, differences)`` between two results folders (module docstring)."""
     before, after = Path(before), Path(after)
     files = sorted(p.relative_to(before) for d in ("analysis", "metrics") for p in (before / d).glob("*")
-                   if p.is_file())
+                   if p.is_file() and not p.name.endswith(".provenance.json"))
     files.append(Path("report/summary.md"))
     out = []
     for rel in files:
@@ -87,8 +100,9 @@ def compare_results(before, after, rtol: float = 1e-9) -> tuple[int, list[str]]:
         elif rel.suffix in (".parquet", ".csv"):
             read = pd.read_parquet if rel.suffix == ".parquet" else pd.read_csv
             out += compare_frames(read(a), read(b), str(rel), rtol)
-        elif a.read_text() != b.read_text():
-            diff = difflib.unified_diff(a.read_text().splitlines(), b.read_text().splitlines(), lineterm="", n=0)
+        elif _without_provenance(a.read_text()) != _without_provenance(b.read_text()):
+            diff = difflib.unified_diff(_without_provenance(a.read_text()), _without_provenance(b.read_text()),
+                                        lineterm="", n=0)
             out.append(f"{rel}: text differs\n" + "\n".join(list(diff)[:20]))
     return len(files), out
 

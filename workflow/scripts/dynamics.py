@@ -8,8 +8,10 @@ import sys
 
 from toposcale.analysis import correlate, load_metrics, seed_summary
 from toposcale.io import write_csv_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 cfg = snakemake.params.cfg
 metrics = load_metrics(snakemake.input.metrics)
 corr = correlate(metrics, metric_cols=cfg["metrics"] or None, n_bootstrap=int(cfg["n_bootstrap"]),

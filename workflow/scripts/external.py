@@ -2,8 +2,10 @@
 import sys
 
 from toposcale.experiments.external import analyse_log, claims_summary, load_log, write_analysis
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 entry, section = snakemake.params.entry, snakemake.params.section
 log = load_log(entry["path"], schema=entry["schema"], mapping=entry.get("mapping"), name=entry["name"], warn=False)
 for message in log.messages:

@@ -11,8 +11,10 @@ import pandas as pd
 
 from toposcale.analysis import load_metrics
 from toposcale.report.plots import plot_correlation_heatmap, plot_forecast, plot_transitions
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 i, out, p = snakemake.input, snakemake.output, snakemake.params
 dpi = int(p.dpi)
 if "heatmap" in out.keys():

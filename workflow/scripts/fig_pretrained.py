@@ -4,8 +4,10 @@ import sys
 import pandas as pd
 
 from toposcale.report.plots import pretrained as plots
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 p, i, out = snakemake.params, snakemake.input, snakemake.output[0]
 if p.figure == "expansion":
     plots.plot_expansion(pd.read_csv(i.layers), pd.read_csv(i.models), out, dpi=p.dpi)

@@ -7,8 +7,10 @@ import sys
 
 from toposcale.analysis import read_grid
 from toposcale.report.plots import plot_loss_vs_compute, plot_topology_vs_size
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 i, o, dpi = snakemake.input, snakemake.output, snakemake.params.dpi
 with open(i.json) as fh:
     res = json.load(fh)

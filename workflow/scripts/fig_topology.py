@@ -6,15 +6,18 @@ import sys
 
 import pandas as pd
 
+from toposcale.io import read_run_log
+from toposcale.provenance import use_config
 from toposcale.report.plots import plot_betti_curves, plot_diagrams, plot_metric_evolution
 from toposcale.topology import load_diagrams
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)
 p, i, out = snakemake.params, snakemake.input, snakemake.output[0]
 
 
 def step_tokens(log_path):
-    log = pd.read_csv(log_path)
+    log = read_run_log(log_path)
     return dict(zip(log["step"].astype(int), log["tokens"].astype(float)))
 
 

@@ -10,8 +10,10 @@ import sys
 
 from toposcale.analysis import forecast, load_metrics, summarise_forecasts
 from toposcale.io import write_csv_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 cfg = snakemake.params.cfg
 fc = forecast(load_metrics(snakemake.input.metrics), fractions=tuple(cfg["forecast_fractions"]))
 write_csv_atomic(fc, snakemake.output.csv)

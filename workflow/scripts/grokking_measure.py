@@ -5,8 +5,10 @@ import time
 
 from toposcale.experiments.grokking import measure_run
 from toposcale.io import write_csv_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 t0 = time.perf_counter()
 p, wc = snakemake.params, snakemake.wildcards
 df = measure_run(os.path.dirname(snakemake.input.log_csv), p.cfg, wc.arm, int(wc.seed),

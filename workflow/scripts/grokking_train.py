@@ -3,8 +3,10 @@ import os
 import sys
 
 from toposcale.experiments.grokking import train
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 
 
 def log(line):

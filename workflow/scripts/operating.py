@@ -8,8 +8,10 @@ import sys
 
 from toposcale.io import write_csv_atomic
 from toposcale.operating import Design, run_checks
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 design = Design.from_config(snakemake.params.config)
 table = run_checks(design, n_sim=int(snakemake.params.n_sim), seed=int(snakemake.params.seed),
                    progress=lambda m: print(m, file=sys.stderr, flush=True))

@@ -8,8 +8,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported:
 
 from toposcale.experiments.pretrained import ModelSpec, resolve_model_dir, run_activations  # noqa: E402
 from toposcale.train import pick_device  # noqa: E402
+from toposcale.provenance import use_config  # noqa: E402
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 p = snakemake.params
 spec = ModelSpec(**p.spec)
 with open(snakemake.input.probes) as fh:

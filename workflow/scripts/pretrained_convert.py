@@ -8,8 +8,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported:
 import torch  # noqa: E402
 
 from toposcale.experiments.pretrained import builtin_gguf_file, convert_gguf  # noqa: E402
+from toposcale.provenance import use_config  # noqa: E402
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 torch.set_num_threads(max(1, snakemake.threads))
 t0 = time.perf_counter()
 gguf = builtin_gguf_file(snakemake.wildcards.pmodel)

@@ -2,9 +2,11 @@
 import sys
 
 from toposcale.experiments.pretrained import analyse_clouds, load_activations
-from toposcale.io import atomic_path
+from toposcale.io import write_parquet_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 p, topo = snakemake.params, snakemake.params.topology
 layers, _, meta = load_activations(snakemake.input.acts)
 layer_df, resample_df, betti_df, _ = analyse_clouds(
@@ -15,5 +17,4 @@ layer_df, resample_df, betti_df, _ = analyse_clouds(
     where=f"{meta['model']}/{meta['corpus']}", log=lambda line: print(line, file=sys.stderr, flush=True))
 for df, out in ((layer_df, snakemake.output.layers), (resample_df, snakemake.output.resamples),
                 (betti_df, snakemake.output.betti)):
-    with atomic_path(out) as tmp:
-        df.to_parquet(tmp, index=False)
+    write_parquet_atomic(df, out)

@@ -6,8 +6,10 @@ import pandas as pd
 from toposcale.experiments.pretrained import (comparison_table, corpus_comparison, layers_long, load_run_results,
                                               summarise_model, trained_layer_table)
 from toposcale.io import write_csv_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 p, i = snakemake.params, snakemake.input
 results = load_run_results(p.pairs, i.acts, i.layers, i.resamples)
 rows = [summarise_model(r["layers"], r["resamples"], r["meta"]) for r in results.values()]

@@ -6,8 +6,10 @@ from toposcale.analysis import analyse_grid, read_grid, write_outputs
 from toposcale.analysis.scaling.envelope import envelope_fit
 from toposcale.analysis.scaling.grid import grid_table
 from toposcale.analysis.scaling.outputs import jsonable
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 i, cfg = snakemake.input, snakemake.params.cfg
 runs, logs, metrics = read_grid(i.runs, i.logs, i.metrics)
 res = analyse_grid(runs, logs, metrics, n_bootstrap=cfg["n_bootstrap"], delta=cfg["huber_delta"],

@@ -3,8 +3,10 @@ import os
 import sys
 
 from toposcale.train import train_run
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "a")  # a resumed run appends to the log of the interrupted one
+use_config(snakemake.config)  # provenance of every table and figure written below
 
 
 def log(line):

@@ -10,8 +10,10 @@ import sys
 
 from toposcale.analysis import detect_transitions, family_counts, load_metrics, size_trends
 from toposcale.io import write_csv_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 cfg = snakemake.params.cfg
 metrics = load_metrics(snakemake.input.metrics)
 tr = detect_transitions(metrics, metric_cols=cfg["metrics"] or None, n_permutations=int(cfg["n_permutations"]),

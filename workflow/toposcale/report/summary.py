@@ -28,6 +28,11 @@ Auxiliary tables enrich a section when given with its main table (:data:`AUX_TAB
 :func:`toposcale.analysis.transitions.size_trends`) and ``grokking_control``
 (``analysis/grokking_positive_control.csv``, :func:`toposcale.experiments.grokking.positive_control`).
 
+The last section, ``## Provenance``, gives the provenance of the job that wrote the summary (config hash,
+toposcale version, git revision: :mod:`toposcale.provenance`) and names every table read whose recorded
+provenance (:func:`toposcale.io.read_provenance`) differs from it, e.g. a table left from an older
+revision (a new commit alone reruns nothing).
+
 A key that is absent (or ``None``) gives no section. A table that exists but lacks a needed column
 gives its section with a one-line note naming the missing columns instead of numbers.
 
@@ -40,7 +45,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from toposcale.io import atomic_path, read_table
+from toposcale import provenance as _provenance
+from toposcale.io import read_provenance, read_table, write_text_atomic
 from toposcale.report.sections import SECTION_BUILDERS
 from toposcale.report.text import MissingColumns
 
@@ -65,7 +71,34 @@ AUX_TABLES = {
 TABLE_KEYS = tuple(k for k, _ in SECTIONS) + tuple(AUX_TABLES)
 
 
-def build_summary(paths: dict, title: str = "toposcale: summary of the study") -> str:
+def provenance_section(own: dict, paths) -> list[str]:
+    """Lines of the ``## Provenance`` section: ``own`` (the writer's record) in full, then each table of
+    ``paths`` (existing files only) whose recorded provenance differs from ``own``, or that records none."""
+    out = ["## Provenance", "",
+           f"- config SHA-256: `{own.get('config_sha256') or 'unknown'}` (the validated config)",
+           f"- toposcale version: `{own.get('toposcale_version')}`",
+           f"- git revision: `{own.get('git_revision')}`", ""]
+    keys = _provenance.KEYS
+    others = []
+    for path in paths:
+        if not Path(path).is_file():
+            continue
+        try:
+            rec = read_provenance(path)
+        except (OSError, ValueError):
+            rec = None
+        if rec is None:
+            others.append(f"- `{Path(path).name}`: no provenance recorded")
+        elif any(rec.get(k) != own.get(k) for k in keys):
+            others.append(f"- `{Path(path).name}`: {_provenance.short(rec)}")
+    if others:
+        out += ["Tables read whose provenance differs from the above:", "", *others, ""]
+    else:
+        out += ["Every table read records the same provenance.", ""]
+    return out
+
+
+def build_summary(paths: dict, title: str = "toposcale: summary of the study", provenance: dict | None = None) -> str:
     """Markdown summary of the analysis tables named in ``paths``.
 
     Parameters
@@ -76,12 +109,15 @@ def build_summary(paths: dict, title: str = "toposcale: summary of the study") -
         an error (a typo would silently drop a section).
     title : str
         First-level heading.
+    provenance : dict, optional
+        The writer's provenance record for the last section (:func:`provenance_section`); default
+        :func:`toposcale.provenance.current`.
 
     Returns
     -------
     str
         The document: the title, a list of the tables read, then one ``##`` section per main table
-        given, in :data:`SECTIONS` order. A table missing on disk, unreadable, or lacking a needed
+        given, in :data:`SECTIONS` order, then ``## Provenance``. A table missing on disk, unreadable, or lacking a needed
         column gives its section (or part) with a note instead of numbers. Auxiliary tables without
         their main table are not used.
     """
@@ -90,9 +126,10 @@ def build_summary(paths: dict, title: str = "toposcale: summary of the study") -
     if unknown:
         raise ValueError(f"build_summary: unknown table keys {unknown}; use {list(TABLE_KEYS)}")
     used = [(k, paths[k]) for k, _ in SECTIONS if paths.get(k)]
+    own = _provenance.current() if provenance is None else provenance
     out = [f"# {title}", ""]
     if not used:
-        return "\n".join(out + ["No analysis tables were given.", ""])
+        return "\n".join(out + ["No analysis tables were given.", ""] + provenance_section(own, []))
     read = [p for k, p in paths.items() if p and (k in known or AUX_TABLES.get(k) in dict(used))]
     out += ["Generated from: " + ", ".join(f"`{Path(p).name}`" for p in read) + ".", ""]
     shared = {}
@@ -122,12 +159,13 @@ def build_summary(paths: dict, title: str = "toposcale: summary of the study") -
             out += [f"_Could not read `{Path(path).name}`: {type(err).__name__}: {err}; section skipped._", ""]
         for n in notes:
             out += [n, ""]
+    out += provenance_section(own, read)
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_summary(paths: dict, out_path, title: str = "toposcale: summary of the study") -> str:
-    """:func:`build_summary` written atomically to ``out_path``; returns the text."""
-    text = build_summary(paths, title=title)
-    with atomic_path(out_path) as tmp:
-        tmp.write_text(text)
+def write_summary(paths: dict, out_path, title: str = "toposcale: summary of the study",
+                  provenance: dict | None = None) -> str:
+    """:func:`build_summary` written atomically to ``out_path`` (with its provenance sidecar); returns the text."""
+    text = build_summary(paths, title=title, provenance=provenance)
+    write_text_atomic(text, out_path, provenance)
     return text

@@ -6,6 +6,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "distances": ["CloudError", "h0_mst", "pairwise_distances", "validate_cloud"],
     "backends": ["available_backends", "cone_radius", "h1_birth_bound", "h1_diagram", "resolve_backend"],
     "homology": ["Diagrams", "rips_persistence", "rips_persistence_from_distances"],
+    "cloud_io": ["load_clouds"],
     "diagram_io": ["load_diagrams", "load_null_diagrams", "save_diagrams", "save_null_diagrams"],
     "hygiene": ["cloud_hygiene"],
     "nulls": ["NULL_KINDS", "gaussian_null", "null_clouds", "null_seed", "permutation_null"],

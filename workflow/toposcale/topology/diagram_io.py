@@ -2,7 +2,8 @@
 (:func:`save_diagrams`) and for its null draws (:func:`save_null_diagrams`).
 
 numpy only (plus :mod:`toposcale.io` for the atomic write): the per-layer persistence jobs write these
-files and the summaries read them.
+files and the summaries read them. A missing, truncated or corrupt file raises
+:class:`toposcale.io.InputFileError` naming the file and the ``snakemake`` command that rebuilds it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toposcale.io import savez_atomic
+from toposcale.io import reading, savez_atomic
 from toposcale.topology.homology import Diagrams
 
 __all__ = ["RESERVED_KEYS", "load_diagrams", "load_null_diagrams", "save_diagrams", "save_null_diagrams"]
@@ -71,14 +72,14 @@ def load_diagrams(path) -> dict:
         ``seconds`` (float) and every extra key as a Python scalar.
     """
     out: dict = {}
-    with np.load(Path(path), allow_pickle=False) as npz:
+    with reading(path, "diagram file"), np.load(Path(path), allow_pickle=False) as npz:
         for key in npz.files:
             arr = npz[key]
             out[key] = arr if key in ("h0", "h1") else arr.item()
-    out["n_points"] = int(out["n_points"])
-    out["scale"] = float(out["scale"])
-    out["backend"] = str(out["backend"])
-    out["seconds"] = float(out["seconds"])
+        out["n_points"] = int(out["n_points"])
+        out["scale"] = float(out["scale"])
+        out["backend"] = str(out["backend"])
+        out["seconds"] = float(out["seconds"])
     return out
 
 
@@ -132,7 +133,7 @@ def load_null_diagrams(path) -> dict:
         the kind's seed).
     """
     out: dict = {}
-    with np.load(Path(path), allow_pickle=False) as npz:
+    with reading(path, "null file"), np.load(Path(path), allow_pickle=False) as npz:
         for kind in (str(k) for k in npz["kinds"]):
             split = {}
             for dim in ("h0", "h1"):

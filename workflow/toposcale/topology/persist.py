@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from toposcale.plan.paths import STEP_DIGITS
+from toposcale.topology.cloud_io import load_clouds
 from toposcale.topology.diagram_io import save_diagrams, save_null_diagrams
 from toposcale.topology.distances import CloudError
 from toposcale.topology.homology import rips_persistence
@@ -90,28 +91,21 @@ def persist_files(clouds: list, out_root, only: str | None = None, max_dim: int 
     total = 0.0
     for cpath in map(Path, clouds):
         step = _step_of(cpath)
-        try:
-            npz = np.load(cpath, allow_pickle=False)
-        except Exception as exc:
-            raise CloudError(f"clouds file {cpath} is unreadable ({exc}); delete it and rerun snakemake") from exc
-        with npz:
-            keys = [k for k in npz.files if not k.endswith("/baselines")]
-            if only is not None:
-                if only not in keys:
-                    raise CloudError(f"clouds file {cpath} has no layer {only!r} (has {keys})")
-                keys = [only]
-            for key in keys:
-                source, layer = key.split("/")
-                where = f"{out_root.name} {source} step {step} layer {layer} ({cpath})"
-                dg, scale, extra = persist_cloud(npz[key], source, npz[key + "/baselines"], max_dim, backend, where)
-                total += dg.seconds
-                save_diagrams(out_root / source / f"step{step}" / f"{layer}.npz", dg, scale, extra)
-                if with_nulls:
-                    seeds = {k: null_seed(seed, run, int(step), source, layer, k) for k in kinds}
-                    draws = persist_nulls(npz[key], source, kinds, n_draws, seeds, max_dim, backend, where)
-                    total += sum(d.seconds for pairs in draws.values() for d, _ in pairs)
-                    save_null_diagrams(Path(null_root) / source / f"step{step}" / f"{layer}.npz", draws,
-                                       {k: seeds[k] for k in draws})
+        cloud = load_clouds(cpath, only)  # a corrupt file: InputFileError naming it and the command that rebuilds it
+        keys = list(cloud)
+        for key in keys:
+            source, layer = key.split("/")
+            X, base = cloud[key]
+            where = f"{out_root.name} {source} step {step} layer {layer} ({cpath})"
+            dg, scale, extra = persist_cloud(X, source, base, max_dim, backend, where)
+            total += dg.seconds
+            save_diagrams(out_root / source / f"step{step}" / f"{layer}.npz", dg, scale, extra)
+            if with_nulls:
+                seeds = {k: null_seed(seed, run, int(step), source, layer, k) for k in kinds}
+                draws = persist_nulls(X, source, kinds, n_draws, seeds, max_dim, backend, where)
+                total += sum(d.seconds for pairs in draws.values() for d, _ in pairs)
+                save_null_diagrams(Path(null_root) / source / f"step{step}" / f"{layer}.npz", draws,
+                                   {k: seeds[k] for k in draws})
         if log:
             log(f"{cpath}: diagrams written ({len(keys)} layers, {n_draws if with_nulls else 0} null draws per kind)")
     return total
@@ -136,7 +130,7 @@ def main(argv=None) -> int:
         persist_files(args.clouds, args.out_root, args.only, args.max_dim, args.backend,
                       log=lambda line: print(line, file=sys.stderr, flush=True), null_root=args.null_root,
                       n_draws=args.n_draws, kinds=args.kinds, seed=args.seed)
-    except (CloudError, ValueError) as exc:
+    except (CloudError, ValueError) as exc:  # InputFileError (a corrupt clouds file) is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

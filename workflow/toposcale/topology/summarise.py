@@ -26,14 +26,15 @@ its own scale.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from toposcale.io import read_run_info, read_run_log
 from toposcale.plan.paths import step_name
 from toposcale.stats import null_excess, percentile_ci
+from toposcale.topology.cloud_io import load_clouds
 from toposcale.topology.diagram_io import load_diagrams, load_null_diagrams
 from toposcale.topology.homology import rips_persistence
 from toposcale.topology.metrics import METRIC_COLUMNS, BASELINE_COLUMNS, betti_curve, diagram_metrics, diagram_scale
@@ -78,8 +79,8 @@ def summarise_run(diagrams_root, sources, layers: dict, steps, log_csv, run_json
     are NaN and ``n_null_draws`` is 0. ``topology`` is the config's ``topology`` section
     (``noise_fraction``, ``betti_grid_*``, ``min_distinct_fraction``).
     """
-    run = json.loads(Path(run_json).read_text())
-    log = pd.read_csv(log_csv).set_index("step")
+    run = read_run_info(run_json)
+    log = read_run_log(log_csv).set_index("step")
     grid = np.linspace(0.0, topology["betti_grid_max"], topology["betti_grid_size"])
     rows, betti = [], []
     for step in steps:
@@ -131,22 +132,19 @@ def bootstrap_checkpoint(clouds_path, topology: dict, seed: int, run: str, step:
     """
     boot = topology["bootstrap"]
     rows = []
-    with np.load(clouds_path, allow_pickle=False) as npz:
-        keys = [k for k in npz.files if not k.endswith("/baselines")]
-        for i, key in enumerate(keys):
-            source, layer = key.split("/")
-            X = npz[key]
-            full = rips_persistence(X, max_dim=topology["max_dim"], backend=topology["backend"],
-                                    where=f"{run} {key} step {step}")
-            est = diagram_metrics(full.h0, full.h1, scale=diagram_scale(full.h0),
-                                  noise_fraction=topology["noise_fraction"])
-            reps = bootstrap_cloud(X, n_resamples=boot["n_resamples"], fraction=boot["fraction"],
-                                   seed=seed * 7919 + step * 31 + i, max_dim=topology["max_dim"],
-                                   backend=topology["backend"], noise_fraction=topology["noise_fraction"])
-            m = int(round(boot["fraction"] * len(X)))
-            for metric, value in est.items():
-                values = [r[metric] for r in reps]
-                lo, hi = percentile_ci(values)
-                rows.append({"run": run, "step": step, "source": source, "layer": layer, "metric": metric,
-                             "estimate": value, "lo": lo, "hi": hi, "n_resamples": len(reps), "m": m})
+    for i, (key, (X, _)) in enumerate(load_clouds(clouds_path).items()):
+        source, layer = key.split("/")
+        full = rips_persistence(X, max_dim=topology["max_dim"], backend=topology["backend"],
+                                where=f"{run} {key} step {step}")
+        est = diagram_metrics(full.h0, full.h1, scale=diagram_scale(full.h0),
+                              noise_fraction=topology["noise_fraction"])
+        reps = bootstrap_cloud(X, n_resamples=boot["n_resamples"], fraction=boot["fraction"],
+                               seed=seed * 7919 + step * 31 + i, max_dim=topology["max_dim"],
+                               backend=topology["backend"], noise_fraction=topology["noise_fraction"])
+        m = int(round(boot["fraction"] * len(X)))
+        for metric, value in est.items():
+            values = [r[metric] for r in reps]
+            lo, hi = percentile_ci(values)
+            rows.append({"run": run, "step": step, "source": source, "layer": layer, "metric": metric,
+                         "estimate": value, "lo": lo, "hi": hi, "n_resamples": len(reps), "m": m})
     return pd.DataFrame(rows)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from toposcale.io import CheckpointError, atomic_path, load_state, save_state, versions
+from toposcale.io import CheckpointError, atomic_path, load_state, save_state, versions, write_json_atomic, write_provenance
 from toposcale.plan.paths import step_name
 from toposcale.plan.study import checkpoint_steps
 from toposcale.train.corpus import load_tokens
@@ -282,6 +282,7 @@ class Trainer:
             w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
             w.writeheader()
             w.writerows(self.rows)
+        write_provenance(self.run_dir / "log.csv")
         tokens_seen = self.step * self.run["tokens_per_step"]
         info = dict(self.run)
         info.update({
@@ -292,8 +293,7 @@ class Trainer:
             "wall_seconds": self.elapsed, "device": self.device, "seed_effective": self.seed,
             "config": {k: self.cfg[k] for k in ("seed", "corpus", "model", "training")},
             "versions": versions("torch")})
-        with atomic_path(self.run_dir / "run.json") as tmp:
-            tmp.write_text(json.dumps(info, indent=2))
+        write_json_atomic(info, self.run_dir / "run.json", indent=2)
         shutil.rmtree(self.partial, ignore_errors=True)
         return info
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.dynamics import load_metrics
-from toposcale.io import atomic_path, read_table, write_csv_atomic
+from toposcale.io import read_run_info, read_run_log, write_csv_atomic, write_json_atomic
 
 TABLE_COLUMNS = ("section", "activation", "law", "subject", "quantity", "estimate", "ci_lo", "ci_hi",
                  "observed", "rel_error_pct", "p_value", "n", "verdict", "decidable", "needs")
@@ -115,9 +114,9 @@ def jsonable(obj):
 
 
 def write_outputs(res: dict, json_path, csv_path) -> None:
-    """Write the analysis JSON and its flat table CSV atomically (temporary name + rename)."""
-    with atomic_path(json_path) as tmp:
-        tmp.write_text(json.dumps(res, indent=1, allow_nan=False))
+    """Write the analysis JSON and its flat table CSV atomically (temporary name + rename), each with its
+    provenance sidecar (:func:`toposcale.io.write_json_atomic`, :func:`toposcale.io.write_csv_atomic`)."""
+    write_json_atomic(res, json_path, indent=1, allow_nan=False)
     write_csv_atomic(pd.DataFrame(res.get("table", []), columns=list(TABLE_COLUMNS)), csv_path)
 
 
@@ -128,7 +127,7 @@ def read_grid(run_paths, log_paths=(), metric_paths=()):
     name is the parent folder); ``metric_paths``: ``results/metrics/{run}.parquet`` (or .csv).
     Returns ``(runs, logs, metrics)`` with ``metrics`` None when no metric file is given.
     """
-    runs = [json.loads(Path(p).read_text()) for p in run_paths]
-    logs = {Path(p).parent.name: read_table(p) for p in log_paths}
+    runs = [read_run_info(p) for p in run_paths]
+    logs = {Path(p).parent.name: read_run_log(p) for p in log_paths}
     metrics = load_metrics(metric_paths) if len(metric_paths) else None
     return runs, logs, metrics

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toposcale.io import savez_atomic
+from toposcale.io import reading, savez_atomic
 
 #: Arrays stored per checkpoint step (keys ``{name}_{step}``).
 DIAGRAM_KEYS = ("embed_h0", "embed_h1", "plane_h1", "plane_points")
@@ -37,5 +37,5 @@ def save_run_diagrams(path, per_step: dict) -> None:
 
 def load_run_diagrams(path) -> dict:
     """Read :func:`save_run_diagrams`: ``{step: {'embed_h0', 'embed_h1', 'plane_h1', 'plane_points'}}``."""
-    with np.load(Path(path), allow_pickle=False) as npz:
+    with reading(path, "grokking diagram file"), np.load(Path(path), allow_pickle=False) as npz:
         return {int(s): {k: npz[f"{k}_{s}"] for k in DIAGRAM_KEYS} for s in npz["steps"]}

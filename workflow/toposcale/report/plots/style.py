@@ -6,6 +6,7 @@ so the backend is set before any figure is drawn.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -16,7 +17,8 @@ import seaborn as sns  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from toposcale.io import atomic_path  # noqa: E402
+from toposcale.io import PROVENANCE_KEY, atomic_path, write_provenance  # noqa: E402
+from toposcale.provenance import current  # noqa: E402
 
 #: Okabe-Ito colours, safe for the common forms of colour blindness.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -30,12 +32,23 @@ def setup() -> None:
                          "axes.labelsize": 11, "legend.fontsize": 9})
 
 
-def save(fig, path, dpi: int = 150) -> None:
-    """Save ``fig`` to ``path`` through a temporary file and rename, so a killed job leaves no PNG."""
+def save(fig, path, dpi: int = 150, provenance: dict | None = None) -> None:
+    """Save ``fig`` to ``path`` through a temporary file and rename, so a killed job leaves no PNG.
+
+    The figure records its provenance (``provenance``, or this process's record:
+    :func:`toposcale.provenance.current`): a PNG as a text chunk ``toposcale.provenance`` holding the
+    record as JSON (:func:`toposcale.io.read_provenance` reads it; so does ``PIL.Image.open(p).text``),
+    any other format in a sidecar ``<path>.provenance.json``.
+    """
     path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    rec = current() if provenance is None else provenance
+    meta = {PROVENANCE_KEY: json.dumps(rec, sort_keys=True)} if fmt == "png" else None
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+        fig.savefig(tmp, dpi=dpi, format=fmt, metadata=meta)
     plt.close(fig)
+    if fmt != "png":
+        write_provenance(path, rec)
 
 
 def fmt_count(x: float) -> str:
