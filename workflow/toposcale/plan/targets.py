@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from toposcale.plan.paths import StudyPaths
-from toposcale.plan.study import bootstrap_steps, checkpoint_steps, study_runs
+from toposcale.plan.study import bootstrap_steps, run_checkpoint_steps, study_runs
 
 #: Figures of the trained study drawn by figures.smk.
 STUDY_FIGURES = ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary")
@@ -152,11 +152,11 @@ def default_targets(config: dict) -> list[str]:
     """
     paths = study_paths(config)
     runs = study_runs(config)
-    n_ckpt, n_boot = config["training"]["n_checkpoints"], config["topology"]["bootstrap"]["n_checkpoints"]
+    n_boot = config["topology"]["bootstrap"]["n_checkpoints"]
     targets = [paths.run_json(r.name) for r in runs]
     targets += [paths.metrics(r.name) for r in runs]
     targets += [paths.bootstrap(r.name, s) for r in runs
-                for s in bootstrap_steps(checkpoint_steps(r.total_steps, n_ckpt), n_boot)]
+                for s in bootstrap_steps(run_checkpoint_steps(r.total_steps, config["training"]), n_boot)]
     targets += [paths.figure(n) for n in STUDY_FIGURES]
     targets += [paths.analysis(n) for n in ("dynamics.csv", "forecast.csv", "transitions.csv", "scaling.json")]
     targets += [paths.figure(n) for n in ANALYSIS_FIGURES]
