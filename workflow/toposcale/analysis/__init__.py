@@ -1,4 +1,4 @@
-"""Analyses of the trained grid: dynamics, forecasting, transitions, change points, logistic fits, scaling laws."""
+"""Analyses of the trained grid: dynamics, forecasting, transitions, change points, logistic fits, scaling laws, n-gram stages."""
 from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
@@ -13,4 +13,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "logistic": ["LogisticFit", "NullFit", "aicc", "analyse_logistic", "bootstrap_logistic", "compare_models",
                  "fit_linear", "fit_logistic", "fit_offset_power_law", "logistic_support"],
     "scaling": ["analyse_grid", "read_grid", "write_outputs"],
+    "stages": ["CROSSING_COLUMNS", "MIN_CHECKPOINTS_IN_DROP", "STAGE_COLUMNS", "coverage_warnings", "run_crossings",
+               "run_stages", "smooth_loss", "stage_of", "stages_from_files", "study_stages"],
 })

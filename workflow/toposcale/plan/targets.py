@@ -159,6 +159,7 @@ def default_targets(config: dict) -> list[str]:
                 for s in bootstrap_steps(run_checkpoint_steps(r.total_steps, config["training"]), n_boot)]
     targets += [paths.figure(n) for n in STUDY_FIGURES]
     targets += [paths.analysis(n) for n in ("dynamics.csv", "forecast.csv", "transitions.csv", "scaling.json")]
+    targets += [paths.ngram_levels()] + [paths.analysis(n) for n in ("stages.csv", "stage_crossings.csv")]
     targets += [paths.figure(n) for n in ANALYSIS_FIGURES]
     targets += grokking_targets(config, paths)
     targets += external_targets(paths, [entry["name"] for entry in config["external"]["logs"]])
