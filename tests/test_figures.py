@@ -224,6 +224,30 @@ def test_training_curves_png_size_scales_with_dpi(study, tmp_path):
     assert not (tmp_path / "a.tmp.png").exists()
 
 
+def test_training_curves_mark_levels_and_crossings(study, tmp_path):
+    import matplotlib.pyplot as plt
+
+    runs, logs, _, _ = study
+    runs = [dict(r, tokens_per_step=TOKENS_PER_STEP) for r in runs]
+    levels = [{"order": 1, "name": "unigram", "nats": 3.0}, {"order": 2, "name": "bigram", "nats": 2.2},
+              {"order": 3, "name": "trigram", "nats": 1.7}, {"order": 4, "name": "4-gram", "nats": 1.3}]
+    cross = pd.DataFrame({"run": ["gelu-d32L4-s0", "gelu-d16L1-s0"], "step_cross": [30.0, np.nan],
+                          "level_from": [3.0, 3.0], "level_to": [2.2, 2.2]})
+    fig, ax = plt.subplots()
+    drawn = TR.draw_training_curves(ax, logs, runs)
+    lowest = min(float(log["val_loss"][log["tokens"] > 0].min()) for log in logs.values())
+    TR.draw_stage_marks(ax, levels, cross, drawn["info"], TR.run_size_colors(drawn["info"]))
+    flat = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":")
+    below = [lv["nats"] for lv in levels if lv["nats"] < lowest]
+    assert flat == sorted(lv["nats"] for lv in levels if lv["nats"] >= lowest or lv["nats"] == max(below))
+    marks = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(marks) == 1  # the crossing without a step is not drawn
+    assert marks[0].get_xdata()[0] == 30 * TOKENS_PER_STEP and marks[0].get_ydata()[0] == pytest.approx(2.6)
+    plt.close(fig)
+    TR.plot_training_curves(logs, runs, tmp_path / "c.png", dpi=50, levels=levels, crossings=cross)
+    assert (tmp_path / "c.png").exists()
+
+
 def test_training_curves_missing_log_is_an_error(study, tmp_path):
     runs, logs, _, _ = study
     with pytest.raises(ValueError, match="gelu-d16L1-s0"):
