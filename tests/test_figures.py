@@ -105,13 +105,26 @@ def make_diagram(n_points=30, seed=0, scale=0.2):
     return {"h0": h0, "h1": h1, "n_points": n_points, "scale": scale, "backend": "test", "seconds": 0.0}
 
 
-def write_study(root, runs=None):
+def write_study(root, runs=None, corpus="kjv"):
     """Write a synthetic study (:func:`make_study`) under ``root`` in the results/ layout: run.json,
-    log.csv, metrics and Betti parquet tables and every diagram file; returns the run dicts."""
+    log.csv, metrics and Betti parquet tables, every diagram file, the corpus's n-gram levels and a stage
+    crossing table (one crossing of the first run); returns the run dicts."""
+    from toposcale.analysis.stages import CROSSING_COLUMNS
     from toposcale.topology import Diagrams, save_diagrams
 
     root = Path(root)
     runs, logs, metrics, betti = make_study(runs=runs)
+    (root / "data" / corpus).mkdir(parents=True, exist_ok=True)
+    (root / "data" / corpus / "ngram_levels.json").write_text(json.dumps({"levels": [
+        {"order": 1, "name": "unigram", "nats": 3.0}, {"order": 2, "name": "bigram", "nats": 2.2}]}))
+    (root / "analysis").mkdir(parents=True, exist_ok=True)
+    first = runs[0]
+    row = {c: np.nan for c in CROSSING_COLUMNS}
+    row.update(run=first["name"], activation=first["activation"], n_nonembed=first["n_nonembed"], seed=first["seed"],
+               crossing="unigram->bigram", from_order=1, to_order=2, level_from=3.0, level_to=2.2,
+               step_start=first["checkpoint_steps"][-2], step_cross=first["checkpoint_steps"][-2], complete=False,
+               n_checkpoints_in_drop=2, margin=0.05)
+    pd.DataFrame([row], columns=CROSSING_COLUMNS).to_csv(root / "analysis" / "stage_crossings.csv", index=False)
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     for r in runs:
         d = root / "runs" / r["name"]

@@ -107,6 +107,14 @@ def test_smoothing_shift_is_within_its_documented_bound():
         assert abs(sm - 405) <= 2 * 5
 
 
+def test_stage_never_goes_back():
+    t = np.arange(0, 101, 5)
+    loss = np.where(t < 50, 3.0, 2.2)
+    loss[t >= 80] = 3.5  # the loss rises again (e.g. a spike that lasts)
+    st, _ = run_stages("r", dense(t, loss), info(100, [0, 100]), LEVEL_DICTS, dict(CFG, smoothing_window=1))
+    assert st["stage"].tolist() == [1] * 10 + [2] * 11
+
+
 def test_stage_of_examples_and_warnings():
     assert stage_of(np.array([3.06, 3.05, 2.0]), LEVELS, 0.05).tolist() == [0, 1, 2]
     t = np.arange(0, 1001, 5)

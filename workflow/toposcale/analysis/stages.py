@@ -13,8 +13,9 @@ Definitions (thresholds are config keys ``stages.*``, fixed before any run is lo
   loss is below a threshold is never more than ``(w - 1) / 2`` points earlier than the first raw point
   below it (at least half of the window must be below the threshold); single-point spikes of the fixed
   validation batch do not move it at all.
-* **Stage** of a step: the highest order k with ``loss <= L_k + stages.margin`` (0 above
-  ``L_1 + margin``, i.e. before the unigram plateau is reached).
+* **Stage** of a step: the highest order k whose ``L_k + stages.margin`` the smoothed loss has reached
+  at this step or before (0 until it first falls to ``L_1 + margin``, i.e. before the unigram plateau),
+  so the stage never goes back when the loss rises again.
 * **Drop** from order k-1 to k (crossing ``'{name_{k-1}}->{name_k}'``), with ``D = L_{k-1} - L_k`` and
   ``f = stages.drop_fraction``: it starts at the first step whose smoothed loss is ``<= L_{k-1} - f D``
   (``step_start``), crosses at the first step ``<= (L_{k-1} + L_k) / 2`` (``step_cross``) and ends at
@@ -151,7 +152,7 @@ def run_stages(run: str, dense: pd.DataFrame, info: dict, levels: list[dict], cf
         last = r["step_end"] if r["complete"] else np.inf
         in_drop |= (steps >= r["step_start"]) & (steps <= last)
     stages = pd.DataFrame({"run": run, "step": steps.astype(int), "frac": steps / total, "loss": loss,
-                           "stage": stage_of(loss, nats, cfg["margin"]).astype(int), "in_drop": in_drop})
+                           "stage": np.maximum.accumulate(stage_of(loss, nats, cfg["margin"])).astype(int), "in_drop": in_drop})
     cross = pd.DataFrame([{"run": run, "activation": info["activation"], "n_nonembed": int(info["n_nonembed"]),
                            "seed": int(info["seed"]), **r, "frac_cross": r["step_cross"] / total,
                            "margin": float(cfg["margin"])} for r in rows], columns=CROSSING_COLUMNS)
