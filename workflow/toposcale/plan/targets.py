@@ -146,7 +146,8 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
 
 def default_targets(config: dict) -> list[str]:
     """Everything ``snakemake`` builds by default (``rule all``): per run its run.json, metrics table and
-    bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, dynamics and scaling figures and tables; the grokking control when
+    bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, dynamics and scaling figures and tables; the corpus's n-gram levels and the stage
+    tables (analysis/stages.csv, stage_crossings.csv); the grokking control when
     enabled; every external log's tables and figure; and report/summary.md. The pretrained comparison is
     optional and never a default target.
     """
