@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 from toposcale.config import load_config  # noqa: E402
 from toposcale.plan.paths import step_name  # noqa: E402
-from toposcale.plan.study import checkpoint_steps, layer_names, run_map  # noqa: E402
+from toposcale.plan.study import layer_names, run_checkpoint_steps, run_map  # noqa: E402
 from toposcale.topology.diagram_io import load_null_diagrams  # noqa: E402
 from toposcale.topology.persist import persist_files  # noqa: E402
 
@@ -114,7 +114,7 @@ def main() -> None:
             if gran == "layer" or chosen != runs:
                 specs = run_map(cfg)
                 targets = [str(dst / "diagrams" / r / s / step_name(t) / f"{l}.npz") for r in chosen
-                           for t in checkpoint_steps(specs[r].total_steps, cfg["training"]["n_checkpoints"])
+                           for t in run_checkpoint_steps(specs[r].total_steps, cfg["training"])
                            for s in cfg["topology"]["sources"] for l in layer_names(s, specs[r].n_layers)]
             else:
                 targets = ["diagrams_all"]

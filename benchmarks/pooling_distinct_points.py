@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from toposcale.config import load_config  # noqa: E402
 from toposcale.io import load_model_weights  # noqa: E402
-from toposcale.plan import StudyPaths, checkpoint_steps, layer_order, study_runs  # noqa: E402
+from toposcale.plan import StudyPaths, layer_order, run_checkpoint_steps, study_runs  # noqa: E402
 from toposcale.topology.clouds import activation_clouds  # noqa: E402
 from toposcale.train import GPT, GPTConfig  # noqa: E402
 
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     probe = np.load(Path(args.results) / "data" / config["corpus"]["name"] / "probe.npy")
     rows = []
     for run in study_runs(config):
-        steps = checkpoint_steps(run.total_steps, config["training"]["n_checkpoints"])
+        steps = run_checkpoint_steps(run.total_steps, config["training"])
         chosen = [steps[-1]] if args.steps == "final" else [steps[0], steps[len(steps) // 2], steps[-1]]
         model = GPT(GPTConfig.from_run(run.to_dict(), config["corpus"]["seq_len"]))
         for step in chosen:

@@ -105,13 +105,26 @@ def make_diagram(n_points=30, seed=0, scale=0.2):
     return {"h0": h0, "h1": h1, "n_points": n_points, "scale": scale, "backend": "test", "seconds": 0.0}
 
 
-def write_study(root, runs=None):
+def write_study(root, runs=None, corpus="kjv"):
     """Write a synthetic study (:func:`make_study`) under ``root`` in the results/ layout: run.json,
-    log.csv, metrics and Betti parquet tables and every diagram file; returns the run dicts."""
+    log.csv, metrics and Betti parquet tables, every diagram file, the corpus's n-gram levels and a stage
+    crossing table (one crossing of the first run); returns the run dicts."""
+    from toposcale.analysis.stages import CROSSING_COLUMNS
     from toposcale.topology import Diagrams, save_diagrams
 
     root = Path(root)
     runs, logs, metrics, betti = make_study(runs=runs)
+    (root / "data" / corpus).mkdir(parents=True, exist_ok=True)
+    (root / "data" / corpus / "ngram_levels.json").write_text(json.dumps({"levels": [
+        {"order": 1, "name": "unigram", "nats": 3.0}, {"order": 2, "name": "bigram", "nats": 2.2}]}))
+    (root / "analysis").mkdir(parents=True, exist_ok=True)
+    first = runs[0]
+    row = {c: np.nan for c in CROSSING_COLUMNS}
+    row.update(run=first["name"], activation=first["activation"], n_nonembed=first["n_nonembed"], seed=first["seed"],
+               crossing="unigram->bigram", from_order=1, to_order=2, level_from=3.0, level_to=2.2,
+               step_start=first["checkpoint_steps"][-2], step_cross=first["checkpoint_steps"][-2], complete=False,
+               n_checkpoints_in_drop=2, margin=0.05)
+    pd.DataFrame([row], columns=CROSSING_COLUMNS).to_csv(root / "analysis" / "stage_crossings.csv", index=False)
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     for r in runs:
         d = root / "runs" / r["name"]
@@ -222,6 +235,30 @@ def test_training_curves_png_size_scales_with_dpi(study, tmp_path):
     assert "6 runs: 3 sizes (3k-40k params)" in out["title"]
     assert f"{init[0]:.2f}-{init[-1]:.2f} nats" in out["title"]
     assert not (tmp_path / "a.tmp.png").exists()
+
+
+def test_training_curves_mark_levels_and_crossings(study, tmp_path):
+    import matplotlib.pyplot as plt
+
+    runs, logs, _, _ = study
+    runs = [dict(r, tokens_per_step=TOKENS_PER_STEP) for r in runs]
+    levels = [{"order": 1, "name": "unigram", "nats": 3.0}, {"order": 2, "name": "bigram", "nats": 2.2},
+              {"order": 3, "name": "trigram", "nats": 1.7}, {"order": 4, "name": "4-gram", "nats": 1.3}]
+    cross = pd.DataFrame({"run": ["gelu-d32L4-s0", "gelu-d16L1-s0"], "step_cross": [30.0, np.nan],
+                          "level_from": [3.0, 3.0], "level_to": [2.2, 2.2]})
+    fig, ax = plt.subplots()
+    drawn = TR.draw_training_curves(ax, logs, runs)
+    lowest = min(float(log["val_loss"][log["tokens"] > 0].min()) for log in logs.values())
+    TR.draw_stage_marks(ax, levels, cross, drawn["info"], TR.run_size_colors(drawn["info"]))
+    flat = sorted(line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == ":")
+    below = [lv["nats"] for lv in levels if lv["nats"] < lowest]
+    assert flat == sorted(lv["nats"] for lv in levels if lv["nats"] >= lowest or lv["nats"] == max(below))
+    marks = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(marks) == 1  # the crossing without a step is not drawn
+    assert marks[0].get_xdata()[0] == 30 * TOKENS_PER_STEP and marks[0].get_ydata()[0] == pytest.approx(2.6)
+    plt.close(fig)
+    TR.plot_training_curves(logs, runs, tmp_path / "c.png", dpi=50, levels=levels, crossings=cross)
+    assert (tmp_path / "c.png").exists()
 
 
 def test_training_curves_missing_log_is_an_error(study, tmp_path):

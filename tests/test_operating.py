@@ -5,7 +5,7 @@ import pytest
 from toposcale.operating import COLUMNS, Characteristic, Design, proportion, register, run_checks
 from toposcale.operating import characteristics as oc
 from toposcale.plan.decidability import load_study_config
-from toposcale.plan.study import checkpoint_steps, study_runs
+from toposcale.plan.study import run_checkpoint_steps, study_runs
 
 
 def test_design_matches_the_plan_of_the_default_config(tmp_path):
@@ -19,7 +19,7 @@ def test_design_matches_the_plan_of_the_default_config(tmp_path):
     assert d.seeds == len(cfg["model"]["seeds"])
     assert d.k_nulls == cfg["topology"]["nulls"]["n_draws"]
     shortest = min(runs, key=lambda r: r.total_steps)
-    assert d.n_checkpoints == len([s for s in checkpoint_steps(shortest.total_steps, cfg["training"]["n_checkpoints"])
+    assert d.n_checkpoints == len([s for s in run_checkpoint_steps(shortest.total_steps, cfg["training"])
                                    if s > 0])
     assert d.checkpoint_fracs[-1] == 1.0 and np.all(np.diff(d.checkpoint_fracs) > 0)
     assert d.n_runs * len(d.activations) == len(runs)

@@ -9,7 +9,7 @@ from toposcale.config import load_config, validate_config
 from toposcale.plan.paths import StudyPaths, step_name, wildcard_constraints
 from toposcale.plan.resources import (grokking_measure_runtime, grokking_seconds, grokking_train_runtime,
                                       pretrained_resamples, train_mem_mb, train_runtime)
-from toposcale.plan.study import bootstrap_steps, checkpoint_steps, study_runs
+from toposcale.plan.study import bootstrap_steps, run_checkpoint_steps, study_runs
 from toposcale.plan.targets import (analysis_tables, default_targets, external_log_inputs, external_targets,
                                     grokking_runs, grokking_targets, pretrained_targets, resolve_external_logs,
                                     study_paths)
@@ -46,7 +46,7 @@ def test_default_targets_of_the_smoke_study():
     targets = default_targets(cfg)
     assert len(targets) == len(set(targets))
     runs = study_runs(cfg)
-    n_boot = sum(len(bootstrap_steps(checkpoint_steps(r.total_steps, cfg["training"]["n_checkpoints"]),
+    n_boot = sum(len(bootstrap_steps(run_checkpoint_steps(r.total_steps, cfg["training"]),
                                      cfg["topology"]["bootstrap"]["n_checkpoints"])) for r in runs)
     assert sum(t.endswith("/run.json") for t in targets) == len(runs) == 8
     assert [t for t in targets if t.startswith("out/analysis/probes/")] == [f"out/analysis/probes/{r.name}.csv"

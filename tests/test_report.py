@@ -364,14 +364,14 @@ def test_figure_and_report_rules_on_synthetic_tables(tmp_path):
     from test_figures import write_study
 
     from toposcale.config import validate_config
-    from toposcale.plan.study import checkpoint_steps, study_runs
+    from toposcale.plan.study import run_checkpoint_steps, study_runs
 
     cfg = validate_config(yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text()))
     res = tmp_path / "res"
     specs = []
     for r in study_runs(cfg):
         d = r.to_dict()
-        d["checkpoint_steps"] = checkpoint_steps(r.total_steps, cfg["training"]["n_checkpoints"])
+        d["checkpoint_steps"] = run_checkpoint_steps(r.total_steps, cfg["training"])
         specs.append(d)
     write_study(res, specs)
     (tmp_path / "analysis").mkdir()

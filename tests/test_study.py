@@ -1,7 +1,7 @@
 import math
 
 from toposcale.config import load_config, validate_config
-from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs
+from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, run_checkpoint_steps, study_runs
 
 
 def test_checkpoint_schedule_log_spaced_with_ends():
@@ -15,6 +15,17 @@ def test_checkpoint_schedule_log_spaced_with_ends():
 
 def test_short_runs_checkpoint_every_step():
     assert checkpoint_steps(5, 25) == [0, 1, 2, 3, 4, 5]
+
+
+def test_linear_checkpoints_join_the_log_spaced_ones():
+    log_only = checkpoint_steps(1000, 25)
+    both = checkpoint_steps(1000, 25, 10)
+    assert set(log_only) | {100 * i for i in range(1, 11)} == set(both) and both == sorted(set(both))
+    gaps = [b - a for a, b in zip(both, both[1:])]
+    assert max(gaps) <= 100  # no stretch of training longer than total/n_linear without a checkpoint
+    assert checkpoint_steps(1000, 25, 0) == log_only
+    assert checkpoint_steps(8, 3, 12) == list(range(9))  # fewer steps than checkpoints: every step
+    assert run_checkpoint_steps(1000, {"n_checkpoints": 25, "n_linear_checkpoints": 10}) == both
 
 
 def test_bootstrap_steps_include_final():

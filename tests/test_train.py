@@ -91,6 +91,37 @@ def test_resume_matches_uninterrupted(tmp_path, tiny_corpus):
     b = pd.read_csv(tmp_path / "b" / "log.csv")
     assert (a["step"] == b["step"]).all()
     assert np.allclose(a["val_loss"], b["val_loss"], atol=1e-4)
+    da = pd.read_csv(tmp_path / "a" / "dense_log.csv")
+    db = pd.read_csv(tmp_path / "b" / "dense_log.csv")
+    assert da["step"].tolist() == db["step"].tolist()
+    assert np.allclose(da[["train_loss", "val_loss", "lr"]], db[["train_loss", "val_loss", "lr"]], atol=1e-4,
+                       equal_nan=True)
+
+
+def test_dense_log_rows_and_validation_cadence(tmp_path, tiny_corpus):
+    """dense_log.csv: a row every dense_log_every steps plus every checkpoint; val every dense_val_every
+    steps plus checkpoints; train_loss the mean of the step losses since the previous row."""
+    torch.set_num_threads(1)
+    cfg = tiny_config(dense_log_every=2, dense_val_every=4, dense_val_windows=4)
+    run = study_runs(cfg)[0].to_dict()
+    info = train_run(run, cfg, tiny_corpus, tmp_path / "run", log=lambda s: None)
+    d = pd.read_csv(tmp_path / "run" / "dense_log.csv")
+    total, ck = run["total_steps"], set(info["checkpoint_steps"])
+    assert list(d.columns) == ["step", "tokens", "train_loss", "val_loss", "lr"]
+    expected = sorted({0, total} | ck | set(range(0, total + 1, 2)))
+    assert d["step"].tolist() == expected
+    has_val = set(d.loc[d["val_loss"].notna(), "step"])
+    assert has_val == {s for s in expected if s % 4 == 0 or s in ck or s == total}
+    assert (d["tokens"] == d["step"] * run["tokens_per_step"]).all()
+    log = pd.read_csv(tmp_path / "run" / "log.csv")
+    assert log["step"].tolist() == info["checkpoint_steps"]  # log.csv keeps one row per checkpoint
+    # the dense train losses, weighted by the steps they cover, average to the checkpoint rows' losses
+    steps = d["step"].to_numpy()
+    width = np.diff(steps, prepend=0)
+    for a, b in zip(log["step"][:-1], log["step"][1:]):
+        sel = (steps > a) & (steps <= b)
+        mean = np.sum(d["train_loss"][sel] * width[sel]) / np.sum(width[sel])
+        assert mean == pytest.approx(log.set_index("step").loc[b, "train_loss"], rel=1e-9)
 
 
 def test_divergence_is_reported(tmp_path, tiny_corpus):

@@ -16,7 +16,7 @@ import yaml
 from conftest import ROOT, SNAKEMAKE, run_snakemake
 from toposcale.config import load_config, validate_config
 from toposcale.plan.paths import StudyPaths
-from toposcale.plan.study import checkpoint_steps, layer_names, study_runs
+from toposcale.plan.study import layer_names, run_checkpoint_steps, study_runs
 
 pytestmark = pytest.mark.workflow
 
@@ -71,7 +71,7 @@ def test_persistence_jobs_write_the_null_draws_of_every_layer(tmp_path, granular
     runs = study_runs(cfg)
     n, n_ckpt = 0, 0
     for r in runs:
-        for step in checkpoint_steps(r.total_steps, cfg["training"]["n_checkpoints"]):
+        for step in run_checkpoint_steps(r.total_steps, cfg["training"]):
             n_ckpt += 1
             for source in cfg["topology"]["sources"]:
                 for layer in layer_names(source, r.n_layers):

@@ -110,3 +110,25 @@ rule analysis_operating:
         ENV_ANALYSIS
     script:
         "../scripts/operating.py"
+
+
+rule analysis_stages:
+    input:
+        dense=[PATHS.dense_log(r.name) for r in RUNS],
+        runs=[PATHS.run_json(r.name) for r in RUNS],
+        levels=PATHS.ngram_levels(),
+    output:
+        stages=PATHS.analysis("stages.csv"),
+        crossings=PATHS.analysis("stage_crossings.csv"),
+    params:
+        cfg=config["stages"],
+    log:
+        PATHS.log("analysis", "stages.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/stages.py"

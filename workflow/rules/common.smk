@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir).joinpath("workflow")))
 from toposcale.config import ConfigError, validate_config  # noqa: E402
 from toposcale.plan.paths import wildcard_constraints as plan_wildcard_constraints  # noqa: E402
 from toposcale.plan.scheduler import cancel_reevaluation_timers  # noqa: E402
-from toposcale.plan.study import bootstrap_steps, checkpoint_steps, layer_names, study_runs  # noqa: E402
+from toposcale.plan.study import bootstrap_steps, layer_names, run_checkpoint_steps, study_runs, vocab_size  # noqa: E402
 from toposcale.plan.targets import analysis_tables, default_targets, resolve_external_logs, study_paths  # noqa: E402
 
 try:
@@ -29,7 +29,7 @@ CORPUS = config["corpus"]["name"]
 RUNS = study_runs(config)
 RUN_BY_NAME = {r.name: r for r in RUNS}
 SOURCES = config["topology"]["sources"]
-STEPS = {r.name: checkpoint_steps(r.total_steps, config["training"]["n_checkpoints"]) for r in RUNS}
+STEPS = {r.name: run_checkpoint_steps(r.total_steps, config["training"]) for r in RUNS}
 BOOT_STEPS = {
     r.name: bootstrap_steps(STEPS[r.name], config["topology"]["bootstrap"]["n_checkpoints"])
     for r in RUNS

@@ -32,6 +32,8 @@ rule plot_training_curves:
     input:
         runs=RUN_JSONS,
         logs=RUN_LOGS,
+        levels=PATHS.ngram_levels(),
+        crossings=PATHS.analysis("stage_crossings.csv"),
     output:
         fig("training_curves", CATEGORY["training"]),
     params:

@@ -13,6 +13,7 @@ for _run in RUNS:
         output:
             ckpts=[PATHS.checkpoint(_run.name, s) for s in STEPS[_run.name]],
             log_csv=PATHS.run_log(_run.name),
+            dense_csv=PATHS.dense_log(_run.name),
             run_json=PATHS.run_json(_run.name),
         params:
             run=_run.to_dict(),

@@ -1,5 +1,5 @@
 """Analyses of the trained grid: dynamics, forecasting, transitions, change points, logistic fits, scaling laws,
-probes of checkpoints (n-gram divergences, induction)."""
+n-gram stages, probes of checkpoints (n-gram divergences, induction)."""
 from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
@@ -16,4 +16,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "scaling": ["analyse_grid", "read_grid", "write_outputs"],
     "probes": ["ProbeError", "induction_attention_scores", "induction_loss_drop", "kl_to_tables", "ngram_log_tables",
                "probe_run", "uniform_induction_attention"],
+    "stages": ["CROSSING_COLUMNS", "MIN_CHECKPOINTS_IN_DROP", "STAGE_COLUMNS", "coverage_warnings", "run_crossings",
+               "run_stages", "smooth_loss", "stage_of", "stages_from_files", "study_stages"],
 })

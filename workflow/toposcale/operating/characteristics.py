@@ -72,14 +72,14 @@ class Design:
     @classmethod
     def from_config(cls, config: dict) -> "Design":
         """The design of a validated config (the same plan the Snakefile builds)."""
-        from toposcale.plan.study import checkpoint_steps, study_runs
+        from toposcale.plan.study import run_checkpoint_steps, study_runs
 
         runs = study_runs(config)
         first = [r for r in runs if r.activation == runs[0].activation]
         fitted = sorted({r.n_nonembed for r in first if not r.holdout})
         held = sorted({r.n_nonembed for r in first if r.holdout})
         shortest = min(runs, key=lambda r: r.total_steps)
-        steps = [s for s in _schedule(checkpoint_steps, shortest, config) if s > 0]
+        steps = [s for s in _schedule(run_checkpoint_steps, shortest, config) if s > 0]
         fracs = tuple(s / shortest.total_steps for s in steps)
         dyn = config.get("dynamics", {})
         grok = config.get("grokking", {})
@@ -92,9 +92,9 @@ class Design:
                    grokking_checkpoints=int(grok.get("n_checkpoints", 0)))
 
 
-def _schedule(checkpoint_steps, run, config) -> list[int]:
+def _schedule(run_checkpoint_steps, run, config) -> list[int]:
     """The run's checkpoint steps as the plan computes them (one call site to follow the plan's signature)."""
-    return checkpoint_steps(run.total_steps, config["training"]["n_checkpoints"])
+    return run_checkpoint_steps(run.total_steps, config["training"])
 
 
 def proportion(k: int, n: int) -> tuple[float, float]:

@@ -9,7 +9,7 @@ from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "study": ["BYTE_VOCAB", "RunSpec", "bootstrap_steps", "checkpoint_steps", "layer_names", "run_map",
-              "study_runs", "vocab_size"],
+              "run_checkpoint_steps", "study_runs", "vocab_size"],
     "sizing": ["Shape", "build_shape", "mlp_hidden", "non_embedding_params", "swiglu_hidden", "total_params"],
     "paths": ["STEP_DIGITS", "StudyPaths", "step_name", "wildcard_constraints"],
     "targets": ["ANALYSIS_FIGURES", "ANALYSIS_TABLES", "EXTERNAL_TABLES", "PRETRAINED_FIGURES", "STUDY_FIGURES",

@@ -146,7 +146,7 @@ def plan(config: dict) -> list[dict]:
     """
     from toposcale.analysis.scaling.grid import choose_law
     from toposcale.analysis.scaling.laws import law_parameters
-    from toposcale.plan.study import checkpoint_steps, study_runs
+    from toposcale.plan.study import run_checkpoint_steps, study_runs
 
     m = config["model"]
     runs = study_runs(config)
@@ -185,7 +185,7 @@ def plan(config: dict) -> list[dict]:
     for group in list(m["activations"]) + ["all"]:
         sizes = {r.target_params for r in runs if group in ("all", r.activation)}
         rows.append(_row(f"topology vs size {group}", fit_gate(len(sizes), SIZE_FIT_PARAMS, "sizes")))
-    n_ck = min(len([s for s in checkpoint_steps(r.total_steps, config["training"]["n_checkpoints"]) if s > 0])
+    n_ck = min(len([s for s in run_checkpoint_steps(r.total_steps, config["training"]) if s > 0])
                for r in runs)
     rows.append(_row("dynamics detrended correlation", count_gate(n_ck, detrend_checkpoints(), "checkpoints per run")))
     rows.append(_row("dynamics seed spread", count_gate(len(m["seeds"]), MIN_SEEDS, "seeds")))

@@ -88,6 +88,14 @@ class StudyPaths:
         """The training log table ``runs/{run}/log.csv``."""
         return f"{self.run_dir(run)}/log.csv"
 
+    def dense_log(self, run: str) -> str:
+        """The dense loss log ``runs/{run}/dense_log.csv`` (toposcale.train.trainer.DENSE_COLUMNS)."""
+        return f"{self.run_dir(run)}/dense_log.csv"
+
+    def ngram_levels(self) -> str:
+        """The corpus's n-gram loss levels ``data/{corpus}/ngram_levels.json`` (toposcale.train.ngram)."""
+        return self.data("ngram_levels.json")
+
     def run_json(self, run: str) -> str:
         return f"{self.run_dir(run)}/run.json"
 

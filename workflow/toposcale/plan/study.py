@@ -95,20 +95,26 @@ def run_map(config: dict) -> dict[str, RunSpec]:
     return {r.name: r for r in study_runs(config)}
 
 
-def checkpoint_steps(total_steps: int, n_checkpoints: int) -> list[int]:
-    """Step 0, at least ``n_checkpoints`` log-spaced steps in [1, total_steps], and ``total_steps``.
+def checkpoint_steps(total_steps: int, n_checkpoints: int, n_linear: int = 0) -> list[int]:
+    """Step 0, at least ``n_checkpoints`` log-spaced steps in [1, total_steps], ``n_linear`` linearly
+    spaced steps, and ``total_steps`` (sorted, without repeats).
 
-    Log spacing puts most checkpoints early, where weights and losses move fastest. When the run has
-    fewer steps than requested checkpoints, every step is a checkpoint.
+    Log spacing puts most checkpoints early, where weights and losses move fastest; the linearly spaced
+    steps ``round(i * total_steps / n_linear)``, i = 1..n_linear, cover mid and late training, where the
+    loss drops between the n-gram stages of a language model sit. When the run has fewer steps than
+    requested checkpoints, every step is a checkpoint. Callers pass the config's
+    ``training.n_checkpoints`` and ``training.n_linear_checkpoints`` (:func:`run_checkpoint_steps`).
 
     Examples
     --------
     >>> checkpoint_steps(100, 5)
     [0, 1, 3, 10, 32, 100]
+    >>> checkpoint_steps(100, 5, 4)
+    [0, 1, 3, 10, 25, 32, 50, 75, 100]
     >>> checkpoint_steps(3, 25)
     [0, 1, 2, 3]
     """
-    if total_steps <= n_checkpoints:
+    if total_steps <= max(n_checkpoints, n_linear):
         return list(range(0, total_steps + 1))
     k = n_checkpoints
     while True:
@@ -116,7 +122,20 @@ def checkpoint_steps(total_steps: int, n_checkpoints: int) -> list[int]:
         if len(steps) >= n_checkpoints or k > 10 * n_checkpoints + total_steps:
             break
         k += 1
-    return [0] + steps
+    linear = {int(round(i * total_steps / n_linear)) for i in range(1, n_linear + 1)} if n_linear else set()
+    return [0] + sorted(set(steps) | linear)
+
+
+def run_checkpoint_steps(total_steps: int, training: dict) -> list[int]:
+    """The checkpoint steps of a study run: :func:`checkpoint_steps` with the config's ``training``
+    section (``n_checkpoints`` log-spaced, ``n_linear_checkpoints`` linearly spaced).
+
+    Examples
+    --------
+    >>> run_checkpoint_steps(100, {"n_checkpoints": 5, "n_linear_checkpoints": 2})
+    [0, 1, 3, 10, 32, 50, 100]
+    """
+    return checkpoint_steps(total_steps, int(training["n_checkpoints"]), int(training["n_linear_checkpoints"]))
 
 
 def _geomspace(a: float, b: float, n: int) -> list[float]:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from toposcale.plan.paths import StudyPaths
-from toposcale.plan.study import bootstrap_steps, checkpoint_steps, study_runs
+from toposcale.plan.study import bootstrap_steps, run_checkpoint_steps, study_runs
 
 #: Figures of the trained study drawn by figures.smk.
 STUDY_FIGURES = ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary")
@@ -147,21 +147,23 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
 def default_targets(config: dict) -> list[str]:
     """Everything ``snakemake`` builds by default (``rule all``): per run its run.json, metrics table, probes
     table and bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, probes,
-    dynamics and scaling figures and tables; the grokking control when
+    dynamics and scaling figures and tables; the corpus's n-gram levels and the stage tables
+    (analysis/stages.csv, stage_crossings.csv); the grokking control when
     enabled; every external log's tables and figure; and report/summary.md. The pretrained comparison is
     optional and never a default target.
     """
     paths = study_paths(config)
     runs = study_runs(config)
-    n_ckpt, n_boot = config["training"]["n_checkpoints"], config["topology"]["bootstrap"]["n_checkpoints"]
+    n_boot = config["topology"]["bootstrap"]["n_checkpoints"]
     targets = [paths.run_json(r.name) for r in runs]
     targets += [paths.metrics(r.name) for r in runs]
     targets += [paths.probes(r.name) for r in runs]
     targets += [paths.bootstrap(r.name, s) for r in runs
-                for s in bootstrap_steps(checkpoint_steps(r.total_steps, n_ckpt), n_boot)]
+                for s in bootstrap_steps(run_checkpoint_steps(r.total_steps, config["training"]), n_boot)]
     targets += [paths.figure(n) for n in STUDY_FIGURES]
     targets.append(paths.figure("probes"))      # from the probes tables (probes.smk), not the metrics
     targets += [paths.analysis(n) for n in ("dynamics.csv", "forecast.csv", "transitions.csv", "scaling.json")]
+    targets += [paths.ngram_levels()] + [paths.analysis(n) for n in ("stages.csv", "stage_crossings.csv")]
     targets += [paths.figure(n) for n in ANALYSIS_FIGURES]
     targets += grokking_targets(config, paths)
     targets += external_targets(paths, [entry["name"] for entry in config["external"]["logs"]])

@@ -10,6 +10,17 @@ Files. Work in progress lives in ``runs/{run}/.partial/`` (checkpoints, ``log.cs
 declared outputs before it reruns the job, so resumable state must live outside them; when training
 finishes, checkpoints are renamed into ``runs/{run}/checkpoints/`` and ``log.csv`` and ``run.json`` are
 written last, and ``.partial`` is removed.
+
+Dense log. Besides the checkpoint rows of ``log.csv``, the trainer keeps ``dense_log.csv``
+(:data:`DENSE_COLUMNS`): a row at step 0, at every multiple of ``training.dense_log_every``, at every
+checkpoint step and at the last step. ``train_loss`` is the mean of the per-step training losses of the
+updates since the previous dense row (the loss of the batch of step 0 before any update for the first
+row); ``val_loss`` is the mean next-token cross-entropy (nats per token) on a fixed cheap validation batch
+(``training.dense_val_windows`` evenly spaced windows of the val split, :func:`eval_offsets`: the same for
+every run of a corpus and ``seq_len``), evaluated at step 0, every multiple of ``training.dense_val_every``,
+every checkpoint and the last step, NaN elsewhere; ``lr`` is the rate of the update that produced the
+step (as in ``log.csv``). Dense rows live in the resume state with the checkpoint rows, and every
+checkpoint closes a dense row, so a resumed run writes the same file as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -29,11 +40,12 @@ import torch
 
 from toposcale.io import CheckpointError, atomic_path, load_state, save_state, versions, write_json_atomic, write_provenance
 from toposcale.plan.paths import step_name
-from toposcale.plan.study import checkpoint_steps
+from toposcale.plan.study import run_checkpoint_steps
 from toposcale.train.corpus import load_tokens
 from toposcale.train.model import GPT, GPTConfig
 
 LOG_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr", "tokens_per_s", "elapsed_s"]
+DENSE_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr"]
 
 
 def lr_at(step: int, total_steps: int, lr: float, warmup_frac: float, min_lr_frac: float) -> float:
@@ -120,13 +132,16 @@ class Trainer:
         b1, b2 = self.t["betas"]
         self.opt = torch.optim.AdamW(self.model.param_groups(self.t["weight_decay"]), lr=self.t["lr"],
                                      betas=(b1, b2))
-        self.steps = checkpoint_steps(run["total_steps"], self.t["n_checkpoints"])
+        self.steps = run_checkpoint_steps(run["total_steps"], self.t)
         self.fingerprint = _fingerprint(run, self.t, self.seq_len)
         self.rows: list[dict] = []
+        self.dense_rows: list[dict] = []
         self.step = 0
         self.elapsed = 0.0
         self.eval_x, self.eval_y = _windows(self.val_data, eval_offsets(
             len(self.val_data), self.seq_len, self.t["eval_batches"] * self.t["batch_size"]), self.seq_len)
+        self.dense_x, self.dense_y = _windows(self.val_data, eval_offsets(
+            len(self.val_data), self.seq_len, self.t["dense_val_windows"]), self.seq_len)
 
     # ---- state ---------------------------------------------------------------------------------------
     def _opt_tensors(self) -> dict:
@@ -145,7 +160,7 @@ class Trainer:
         tensors.update(self._opt_tensors())
         save_state(self.partial / "resume.safetensors", tensors,
                    {"step": self.step, "elapsed": self.elapsed, "fingerprint": self.fingerprint,
-                    "rows": json.dumps(self.rows)})
+                    "rows": json.dumps(self.rows), "dense_rows": json.dumps(self.dense_rows)})
 
     def _try_resume(self) -> bool:
         path = self.partial / "resume.safetensors"
@@ -168,6 +183,7 @@ class Trainer:
         self.step = int(meta["step"])
         self.elapsed = float(meta["elapsed"])
         self.rows = json.loads(meta["rows"])
+        self.dense_rows = json.loads(meta.get("dense_rows", "[]"))
         self.log(f"[{self.run['name']}] resuming from step {self.step} ({path})")
         return True
 
@@ -177,17 +193,29 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def evaluate(self) -> float:
+    def evaluate(self, dense: bool = False) -> float:
+        """Mean validation loss (nats per token) on the checkpoint batch, or on the dense batch."""
+        xs, ys = (self.dense_x, self.dense_y) if dense else (self.eval_x, self.eval_y)
         self.model.eval()
         losses = []
         bs = self.t["batch_size"]
         with torch.no_grad(), self._autocast():
-            for i in range(0, len(self.eval_x), bs):
-                x = self.eval_x[i:i + bs].to(self.device)
-                y = self.eval_y[i:i + bs].to(self.device)
+            for i in range(0, len(xs), bs):
+                x = xs[i:i + bs].to(self.device)
+                y = ys[i:i + bs].to(self.device)
                 losses.append(float(self.model(x, y)[1]) * len(x))
         self.model.train()
-        return sum(losses) / len(self.eval_x)
+        return sum(losses) / len(xs)
+
+    def _dense_row(self, train_loss: float, with_val: bool) -> None:
+        """Append the dense-log row of the current step (see the module docstring)."""
+        val = self.evaluate(dense=True) if with_val else float("nan")
+        if with_val:
+            self._check_finite(val, "dense validation loss")
+        lr = lr_at(max(self.step - 1, 0), self.run["total_steps"], self.t["lr"], self.t["warmup_frac"],
+                   self.t["min_lr_frac"])
+        self.dense_rows.append({"step": self.step, "tokens": self.step * self.run["tokens_per_step"],
+                                "train_loss": train_loss, "val_loss": val, "lr": lr})
 
     def _check_finite(self, value: float, what: str) -> None:
         if not math.isfinite(value):
@@ -219,15 +247,18 @@ class Trainer:
         resumed = self._try_resume()
         if not resumed:
             shutil.rmtree(self.partial / "checkpoints", ignore_errors=True)
-            self.rows = []
+            self.rows, self.dense_rows = [], []
             with torch.no_grad():
                 x, y = self._batch(0, 0)
                 first = float(self.model(x, y)[1])
+            self._dense_row(first, True)
             self._checkpoint(first, 0.0)
         total = self.run["total_steps"]
         pending = {s for s in self.steps if s > self.step}
         accum, bs = self.t["grad_accum"], self.t["batch_size"]
+        log_every, val_every = self.t["dense_log_every"], self.t["dense_val_every"]
         window_loss, window_steps, window_t0, window_tokens = 0.0, 0, time.perf_counter(), 0
+        dense_loss, dense_steps = 0.0, 0
         start_wall = time.perf_counter()
         self.model.train()
         while self.step < total:
@@ -236,7 +267,14 @@ class Trainer:
             window_loss += step_loss
             window_steps += 1
             window_tokens += bs * accum * self.seq_len
-            if self.step in pending:
+            dense_loss += step_loss
+            dense_steps += 1
+            at_ckpt = self.step in pending
+            if at_ckpt or self.step % log_every == 0 or self.step == total:
+                self._dense_row(dense_loss / dense_steps,
+                                at_ckpt or self.step % val_every == 0 or self.step == total)
+                dense_loss, dense_steps = 0.0, 0
+            if at_ckpt:
                 now = time.perf_counter()
                 self.elapsed += now - window_t0
                 self._checkpoint(window_loss / window_steps, window_tokens / max(now - window_t0, 1e-9))
@@ -282,7 +320,12 @@ class Trainer:
             w = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
             w.writeheader()
             w.writerows(self.rows)
+        with atomic_path(self.run_dir / "dense_log.csv") as tmp, open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=DENSE_COLUMNS)
+            w.writeheader()
+            w.writerows(self.dense_rows)
         write_provenance(self.run_dir / "log.csv")
+        write_provenance(self.run_dir / "dense_log.csv")
         tokens_seen = self.step * self.run["tokens_per_step"]
         info = dict(self.run)
         info.update({

@@ -1,8 +1,9 @@
 """Training figures: validation loss against training tokens for every run of the study.
 
 Reads ``results/runs/{run}/log.csv`` (columns step, tokens, train_loss, val_loss, ...) and
-``results/runs/{run}/run.json`` (name, activation, size, seed, n_nonembed, holdout, ...). Nothing is
-recomputed: every plotted number is a value of those tables.
+``results/runs/{run}/run.json`` (name, activation, size, seed, n_nonembed, holdout, ...), and optionally
+the corpus's n-gram loss levels (``data/{corpus}/ngram_levels.json``) and the stage crossings
+(``analysis/stage_crossings.csv``). Nothing is recomputed: every plotted number is a value of those tables.
 
 Conventions shared by the study figures (also used by :mod:`toposcale.report.plots.evolution` and
 :mod:`toposcale.report.plots.summary`): colour encodes model size on a sequential, colour-blind-safe palette
@@ -156,6 +157,38 @@ def draw_training_curves(ax, logs: dict, runs, legend_fontsize: float = 8) -> di
     return {"info": info, "init": init}
 
 
+def draw_stage_marks(ax, levels, crossings, info, colors: dict) -> None:
+    """Horizontal dotted lines at the n-gram loss levels and a cross at each run's stage crossing.
+
+    Levels are drawn down to the first one below every plotted loss (the next stage no run reached),
+    labelled at the right edge. A crossing is marked at (``step_cross`` x tokens per step of the run,
+    midpoint of its two levels), which is where its smoothed dense loss first fell below that midpoint.
+    """
+    lo, hi = ax.get_ylim()
+    drawn = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()]
+    lowest = min((np.nanmin(y) for y in drawn if y.size and np.isfinite(y).any()), default=lo)
+    shown = []
+    for lv in sorted(levels or [], key=lambda lv: -float(lv["nats"])):
+        shown.append(lv)
+        if float(lv["nats"]) < lowest:
+            break
+    for lv in shown:
+        y = float(lv["nats"])
+        ax.axhline(y, color="0.45", ls=":", lw=0.9, zorder=0)
+        ax.annotate(f"{lv['name']} {y:.2f}", xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(-2, 2),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7, color="0.35")
+    if shown:
+        ax.set_ylim(min(lo, min(float(lv["nats"]) for lv in shown) - 0.05), hi)
+    if crossings is None or len(crossings) == 0:
+        return
+    per_step = {r.run: getattr(r, "tokens_per_step", np.nan) for r in info.itertuples()}
+    for r in crossings.itertuples(index=False):
+        if r.run not in colors or not np.isfinite(r.step_cross) or not np.isfinite(per_step.get(r.run, np.nan)):
+            continue
+        ax.plot(r.step_cross * per_step[r.run], 0.5 * (r.level_from + r.level_to), marker="x", ms=6, mew=1.6,
+                color=colors[r.run], ls="", zorder=5)
+
+
 def training_title(info, init) -> str:
     """Title of the training figure from the data: counts of runs, sizes, activations, seeds, the
     parameter range and the validation loss at initialisation."""
@@ -170,7 +203,7 @@ def training_title(info, init) -> str:
             f"{init_txt}")
 
 
-def plot_training_curves(logs: dict, runs, path, dpi: int = 150) -> dict:
+def plot_training_curves(logs: dict, runs, path, dpi: int = 150, levels=None, crossings=None) -> dict:
     """Validation loss against training tokens, one line per run.
 
     Colour = model size (non-embedding parameters, :func:`size_colors`), line style = activation
@@ -188,6 +221,10 @@ def plot_training_curves(logs: dict, runs, path, dpi: int = 150) -> dict:
         Output PNG.
     dpi : int
         Resolution (config ``figures.dpi``).
+    levels : list of dict, optional
+        ``levels`` of ``ngram_levels.json``: drawn as dotted horizontal lines (:func:`draw_stage_marks`).
+    crossings : pandas.DataFrame, optional
+        ``analysis/stage_crossings.csv``: each crossing a cross in its run's colour.
 
     Returns
     -------
@@ -197,6 +234,8 @@ def plot_training_curves(logs: dict, runs, path, dpi: int = 150) -> dict:
     style.setup()
     fig, ax = plt.subplots(figsize=FIGSIZE)
     drawn = draw_training_curves(ax, logs, runs)
+    if levels or crossings is not None:
+        draw_stage_marks(ax, levels, crossings, drawn["info"], run_size_colors(drawn["info"]))
     title = training_title(drawn["info"], drawn["init"])
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
