@@ -164,7 +164,7 @@ def align_series(runs: list[dict], n_null: int = 999, widen: int = 1, max_lag: i
     u = [standardised_increments(r["values"]) if len(r["steps"]) >= 3 else np.full(0, np.nan) for r in runs]
     wins = [window(r["steps"], r["step_start"], r["step_end"], widen) if len(ui) else None
             for r, ui in zip(runs, u)]
-    used = np.array([w is not None and np.isfinite(ui).all() for w, ui in zip(wins, u)])
+    used = np.array([w is not None and np.isfinite(ui).all() for w, ui in zip(wins, u)], dtype=bool)
     z = np.full(n, np.nan)
     lags = np.full(n, np.nan)
     for i in np.flatnonzero(used):
@@ -280,6 +280,8 @@ def align(metrics, crossings, series=TOPOLOGY_SERIES, variants=("raw", "null_z")
                 continue
             traj = trajectory(clean, source, layer, metric, variant)
             traj = traj[np.isfinite(traj["value"].to_numpy(float))]
+            if traj.empty:                          # the study has no such source (or only NaN): no row
+                continue
             by_run = {r: g for r, g in traj.groupby("run", sort=False)}
             for crossing, g in cr.groupby("crossing", sort=True):
                 g = g[g["run"].isin(by_run)].sort_values("run")

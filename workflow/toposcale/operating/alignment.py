@@ -69,13 +69,14 @@ def _ramp(logstep, lo, hi):
     return np.clip((logstep - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
 
 
-def simulate(design: Design, kind: str, rng) -> list[dict]:
+def simulate(design: Design, kind: str, rng, cr=None) -> list[dict]:
     """One simulated study: the runs of :func:`toposcale.analysis.alignment.align_series` with series
-    ``kind`` ('planted' or one of :data:`CONTROLS`)."""
+    ``kind`` ('planted' or one of :data:`CONTROLS`); ``cr``: the crossings (default
+    :func:`crossing_fracs`, drawn from ``rng``)."""
     fracs = np.asarray(design.checkpoint_fracs, float)
     steps = fracs * TOTAL_STEPS
     x = np.log(steps)
-    cr = crossing_fracs(design, rng)
+    cr = crossing_fracs(design, rng) if cr is None else np.asarray(cr, float)
     n, k = len(cr), len(fracs)
     eps = rng.normal(0, np.sqrt(1 - AR_PHI ** 2), (n, k))
     noise = np.empty((n, k))
