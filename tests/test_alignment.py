@@ -48,7 +48,8 @@ def tables(kinds: dict, d=None, seed=0, null_kinds=None):
         for src in sorted({s for s, _ in cols}):
             for b, off in (("block00", -0.5), ("block01", 0.5)):
                 for t, f in enumerate(d.checkpoint_fracs):
-                    row = {"run": run, "n_nonembed": int(n_ne[i]), "step": f * OC.TOTAL_STEPS, "frac": f,
+                    row = {"run": run, "activation": ("gelu", "swiglu")[i % 2], "size": f"d{16 * int(n_ne[i])}L2",
+                           "seed": i // (2 * len(sizes)), "n_nonembed": int(n_ne[i]), "step": f * OC.TOTAL_STEPS, "frac": f,
                            "source": src, "layer": b, "val_loss": 3.0, "degenerate": False}
                     row.update({m: cols[(s, m)][i, t] + off for s, m in cols if s == src})
                     rows.append(row)
@@ -116,6 +117,11 @@ def test_too_few_crossings_cannot_decide_and_incomplete_ones_do_not_count():
     r = row(out)
     assert r["n_crossings"] == 3 and r["verdict"] == "cannot decide: need >= 4 complete unigram->bigram crossings, have 3"
     assert np.isnan(r["q_value"])
+    later = pd.concat([crossings, crossings.iloc[:2].assign(crossing="bigram->trigram", complete="False")])
+    out = AL.align(metrics, later, series=[("activations", "blocks", H0)], variants=("raw",), n_null=99,
+                   n_bootstrap=0)
+    assert list(out["crossing"]) == ["bigram->trigram", CROSS] and list(out["n_runs"]) == [0, 3]
+    assert out["verdict"].iloc[0] == "cannot decide: need >= 4 complete bigram->trigram crossings, have 0"
     with pytest.raises(ValueError, match="stage_crossings.csv"):
         AL.align(metrics, crossings.drop(columns="step_end"))
 
@@ -181,3 +187,45 @@ def test_plan_row_and_registered_check():
     r = [r for r in plan(cfg) if r["analysis"] == "topology at stage crossings"][0]
     assert not r["decidable"] and r["message"].startswith("cannot decide: need >= 4")
     assert checks()["alignment"] is OC.check
+
+
+def test_summary_section_quotes_verdicts_with_power_and_says_cannot_decide(tmp_path):
+    from toposcale.operating import run_checks
+    from toposcale.report.summary import build_summary
+
+    metrics, crossings = tables({("activations", H0): "planted", ("weights", H0): "fixed fraction"})
+    table = AL.align(metrics, crossings, n_null=199, n_bootstrap=100)
+    table.to_csv(tmp_path / "alignment.csv", index=False)
+    run_checks(design(), 10, 0, families=["alignment"]).to_csv(tmp_path / "oc.csv", index=False)
+    md = build_summary({"alignment": str(tmp_path / "alignment.csv"), "operating": str(tmp_path / "oc.csv")})
+    assert "## Topology at the loss's stage crossings" in md
+    line = next(x for x in md.splitlines() if x.startswith("- **activations blocks h0_total_persistence_norm**"))
+    raw, nz = row(table), row(table, variant="null_z")          # verdicts are quoted from the table
+    assert f"raw: {raw['verdict']} (rate {raw['statistic']:.2f} [" in line and f"; null_z: {nz['verdict']} (rate" in line
+    assert raw["p_random"] < 0.05 and raw["p_swap"] < 0.05 and "swap null p" in line and "; lag " in line
+    assert "- **weights blocks h0_total_persistence_norm** at unigram->bigram (24 complete crossings): raw: no alignment" in md
+    assert "_Power of these verdicts at this design: power 1.00 ± 0.00 (4-sd drop" in md
+    AL.align(metrics, crossings.iloc[:0]).to_csv(tmp_path / "empty.csv", index=False)
+    md = build_summary({"alignment": str(tmp_path / "empty.csv")})
+    assert "No stage crossing in this study (the stage-crossings table is empty): cannot decide" in md
+
+
+def test_alignment_figure(tmp_path):
+    from PIL import Image
+
+    from toposcale.report.plots.alignment import plot_alignment, shown_runs
+
+    metrics, crossings = tables({("activations", H0): "planted", ("activations", H1): "fixed fraction",
+                                 ("weights", H0): "smooth trend", ("weights", H1): "noise"})
+    out, det = AL.align(metrics, crossings, n_null=99, n_bootstrap=50, details=True)
+    path = tmp_path / "alignment.png"
+    res = plot_alignment(metrics, crossings, out, AL.null_table(det["nulls"]), path, dpi=60)
+    assert len(res["runs"]) == 4 and len(res["rows"]) == 8
+    sizes = metrics.drop_duplicates("run").set_index("run").loc[res["runs"], "n_nonembed"]
+    assert list(sizes) == sorted(sizes) and sizes.nunique() == 4            # spread over sizes
+    assert res["runs"] == shown_runs(metrics, crossings)
+    w, h = Image.open(path).size
+    assert w > 800 and h > 400
+    empty = tmp_path / "empty.png"
+    plot_alignment(metrics, crossings.iloc[:0], out.iloc[:0], AL.null_table({}), empty, dpi=50)
+    assert empty.stat().st_size > 5_000

@@ -234,7 +234,7 @@ def complete_crossings(crossings) -> pd.DataFrame:
     """The complete crossings, one per (run, crossing type): the earliest ``step_cross`` if a run lists
     a type twice. Raises ValueError naming missing columns."""
     check_columns(crossings, CROSSING_COLUMNS, "stage-crossings table (results/analysis/stage_crossings.csv)")
-    ok = crossings[crossings["complete"].astype(bool)]
+    ok = crossings[crossings["complete"].map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))]
     return ok.sort_values("step_cross").drop_duplicates(["run", "crossing"]).reset_index(drop=True)
 
 
@@ -262,12 +262,15 @@ def align(metrics, crossings, series=TOPOLOGY_SERIES, variants=("raw", "null_z")
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS`; the definitions are in the module docstring. ``n_crossings``: complete
-        crossings of the type in the table; ``n_runs``: those entering the statistic (their run has the
-        series with a usable window); ``min_crossings``: the decidability floor.
+        Columns :data:`COLUMNS`; the definitions are in the module docstring. One row per crossing type
+        of the table, complete or not (a type no run completed has ``n_runs = 0`` and says "cannot
+        decide"); ``n_crossings``: complete crossings of the type whose run has the series;
+        ``n_runs``: those entering the statistic (usable window and typical rate); ``min_crossings``:
+        the decidability floor.
     """
     check_columns(metrics, ("run", "step", "frac", "source", "layer"))
     cr = complete_crossings(crossings)
+    types = sorted(crossings["crossing"].dropna().unique())     # a type without complete crossings: cannot decide
     clean = non_degenerate(metrics)
     total = _total_steps(clean)
     sizes = clean.drop_duplicates("run").set_index("run")["n_nonembed"] if "n_nonembed" in clean else None
@@ -283,8 +286,8 @@ def align(metrics, crossings, series=TOPOLOGY_SERIES, variants=("raw", "null_z")
             if traj.empty:                          # the study has no such source (or only NaN): no row
                 continue
             by_run = {r: g for r, g in traj.groupby("run", sort=False)}
-            for crossing, g in cr.groupby("crossing", sort=True):
-                g = g[g["run"].isin(by_run)].sort_values("run")
+            for crossing in types:
+                g = cr[(cr["crossing"] == crossing) & cr["run"].isin(by_run)].sort_values("run")
                 data = [{"steps": by_run[r.run]["step"].to_numpy(float),
                          "values": by_run[r.run]["value"].to_numpy(float), "total_steps": float(total[r.run]),
                          "step_start": float(r.step_start), "step_cross": float(r.step_cross),
@@ -318,3 +321,17 @@ def align(metrics, crossings, series=TOPOLOGY_SERIES, variants=("raw", "null_z")
     if details:
         return out, {"crossings": pd.concat(per, ignore_index=True) if per else pd.DataFrame(), "nulls": nulls}
     return out
+
+
+def null_table(nulls: dict) -> pd.DataFrame:
+    """The null draws of :func:`align` (``details=True``) as a long table: ``source, layer, metric,
+    variant, crossing, null`` ('random' | 'swap'), ``draw``, ``statistic`` (the pooled statistic of
+    that draw) (``results/analysis/alignment_nulls.csv``)."""
+    parts = []
+    for (source, layer, metric, variant, crossing), pair in nulls.items():
+        for name, draws in zip(("random", "swap"), pair):
+            parts.append(pd.DataFrame({"source": source, "layer": layer, "metric": metric, "variant": variant,
+                                       "crossing": crossing, "null": name, "draw": np.arange(len(draws)),
+                                       "statistic": draws}))
+    cols = ["source", "layer", "metric", "variant", "crossing", "null", "draw", "statistic"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)

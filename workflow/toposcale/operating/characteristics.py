@@ -89,7 +89,8 @@ class Design:
                    n_permutations=int(dyn.get("n_permutations", 199)),
                    n_surrogates=int(dyn.get("n_surrogates", 999)),
                    grokking_seeds=len(grok.get("seeds", [])) if grok.get("enabled", True) else 0,
-                   grokking_checkpoints=int(grok.get("n_checkpoints", 0)))
+                   grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
+                   extra={"alignment": dict(config.get("alignment", {}))})
 
 
 def _schedule(checkpoint_steps, run, config) -> list[int]:
