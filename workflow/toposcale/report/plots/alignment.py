@@ -57,13 +57,16 @@ def plot_alignment(metrics, crossings, table, nulls, path, dpi: int = 150, serie
     info = runs_table(metrics[metrics["run"].isin(runs)].drop_duplicates("run")) if runs else None
     colors = run_size_colors(info) if runs else {}
     dashes = activation_styles(info["activation"]) if runs else {}
-    series = [s for s in series if s[2] in metrics.columns]
+    series = [s for s in series if s[2] in metrics.columns
+              and np.isfinite(trajectory(metrics, *s)["value"].to_numpy(float)).any()]
     style.setup()
-    fig = plt.figure(figsize=(4.2 * max(len(series), 2), 4.0 + 0.42 * max(len(table), 4)))
-    gs = fig.add_gridspec(2, max(len(series), 2) * 2, height_ratios=[1.0, 0.12 * max(len(table), 4)],
-                          hspace=0.45, wspace=0.9)
+    n_top = max(len(series), 1)
+    fig = plt.figure(figsize=(max(4.2 * n_top + 2.8, 15.0), 4.4 + 0.45 * max(len(table), 4)))
+    outer = fig.add_gridspec(2, 1, height_ratios=[1.0, 0.13 * max(len(table), 4)], hspace=0.5)
+    top = outer[0].subgridspec(1, n_top, wspace=0.3)
+    bottom = outer[1].subgridspec(1, 3, width_ratios=[2.4, 1.0, 0.55], wspace=0.06)
     for k, (source, layer, metric) in enumerate(series):
-        ax = fig.add_subplot(gs[0, 2 * k:2 * k + 2])
+        ax = fig.add_subplot(top[0, k])
         curves = trajectory(metrics, source, layer, metric)
         for run in runs:
             c = curves[curves["run"] == run]
@@ -76,15 +79,15 @@ def plot_alignment(metrics, crossings, table, nulls, path, dpi: int = 150, serie
             ax.set_xscale("log")
         ax.set_xlabel("training step (log scale)")
         ax.set_title(_label(source, layer, metric), fontsize=10)
-    if runs:
+    if runs and series:
         handles = [plt.Line2D([], [], color=colors[r], ls=dashes[info.set_index("run").loc[r, "activation"]],
                               label=f"{r} ({info.set_index('run').loc[r, 'size_label']})") for r in runs]
         handles.append(Patch(color="0.5", alpha=0.3, label="loss drop (10-90%), dotted: crossing"))
-        fig.legend(handles=handles, fontsize=9, loc="lower center", ncol=len(handles), frameon=False,
-                   bbox_to_anchor=(0.5, 0.93))
+        fig.axes[len(series) - 1].legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                                         frameon=False)
     rows = [f"{r.source} {r.metric.split('_')[0].upper()} {r.variant} · {r.crossing}" for r in table.itertuples()]
-    axr = fig.add_subplot(gs[1, :max(len(series), 2) + 1])
-    axl = fig.add_subplot(gs[1, max(len(series), 2) + 1:], sharey=axr)
+    axr = fig.add_subplot(bottom[0, 0])
+    axl = fig.add_subplot(bottom[0, 1], sharey=axr)
     y = np.arange(len(table))[::-1]
     for yi, r in zip(y, table.itertuples()):
         for off, null in ((0.18, "random"), (-0.18, "swap")):
@@ -110,18 +113,17 @@ def plot_alignment(metrics, crossings, table, nulls, path, dpi: int = 150, serie
     axr.set_yticks(y)
     axr.set_yticklabels(rows, fontsize=8)
     axr.axvline(1.0, color="0.7", lw=1, ls="--")
-    axr.set_xlabel("pooled rate at the crossing (x the run's median change per checkpoint interval)")
-    axr.set_title("rate at the crossings vs its nulls (bands: 95% of null draws)", fontsize=10)
-    axr.legend(handles=[Patch(color=c, alpha=0.6, label=f"null: {n}") for n, c in _NULL_STYLE.values()]
-               + [plt.Line2D([], [], marker="o", color="k", ls="", label="observed (filled: passes), 95% CI")],
-               fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False)
+    axr.set_xlabel("rate at the crossing (x the run's median change per checkpoint interval)")
+    axr.set_title("pooled rate at the crossings (dot: filled = passes; bar: 95% CI) vs 95% of the draws of the\n"
+                  "random-position null (grey, above) and the swap-between-runs null (orange, below); | = median",
+                  fontsize=9)
     axl.axvline(0.0, color="0.7", lw=1, ls="--")
     axl.tick_params(labelleft=False)
-    axl.set_xlabel("lag (checkpoint intervals; < 0: topology first)")
+    axl.set_xlabel("lag (checkpoint intervals)\n< 0: topology moves first")
     axl.set_title("lead / lag", fontsize=10)
     if len(table) == 0:
         axr.text(0.5, 0.5, "no stage crossing in this study: cannot decide", transform=axr.transAxes,
                  ha="center", va="center", color="0.4")
-    fig.suptitle("Does topology change at the loss's stage crossings?", fontsize=13, y=1.0)
+    fig.suptitle("Does topology change at the loss's stage crossings?", fontsize=13, y=1.01)
     style.save(fig, path, dpi=dpi)
     return {"runs": runs, "rows": rows}
