@@ -25,7 +25,8 @@ absolute change per checkpoint interval around the crossing, in units of the run
 the type per run, its complete crossings; a run whose series has ``s = 0`` or fewer than 3 checkpoints
 drops out).
 
-**Nulls** (``n_null`` draws each, ``p = (1 + #{T* >= T}) / (1 + n_null)``):
+**Nulls** (``n_null`` draws each, ``p = (1 + #{T* >= T}) / (1 + n_null)``; a swap draw in which no
+window falls inside its run is undefined and left out of both counts):
 
 * *random position* (``p_random``): every run's window moves to a uniformly random position in the
   same run, same width in intervals; a series that moves a lot everywhere, or more at any stage of
@@ -58,6 +59,8 @@ pass: ``"explained by its null"``; otherwise ``"no alignment"``.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -193,12 +196,19 @@ def align_series(runs: list[dict], n_null: int = 999, widen: int = 1, max_lag: i
     m = np.vstack([_window_means(u[i], *windows(runs[i]["steps"], f0 * runs[i]["total_steps"],
                                                  f1 * runs[i]["total_steps"], widen)) for i in idx])
     perms = rng.permuted(np.tile(np.arange(len(idx)), (n_null, 1)), axis=1)
-    swap = np.nanmean(m[np.arange(len(idx))[None, :], perms], axis=1)
+    with warnings.catch_warnings():              # a permutation whose every window misses its run: NaN draw
+        warnings.simplefilter("ignore", RuntimeWarning)
+        swap = np.nanmean(m[np.arange(len(idx))[None, :], perms], axis=1)
     tol = 1e-12 * max(1.0, abs(stat))
     out.update(statistic=stat, null_random=rand, null_swap=swap, lag=float(np.nanmean(lags[idx])),
-               p_random=float((1 + np.sum(rand >= stat - tol)) / (1 + n_null)),
-               p_swap=float((1 + np.sum(swap >= stat - tol)) / (1 + n_null)))
+               p_random=_mc_p(rand, stat - tol), p_swap=_mc_p(swap, stat - tol))
     return out
+
+
+def _mc_p(draws, stat: float) -> float:
+    """``(1 + #{draws >= stat}) / (1 + #draws)`` over the finite draws (NaN when there are none)."""
+    d = draws[np.isfinite(draws)]
+    return float((1 + np.sum(d >= stat)) / (1 + len(d))) if len(d) else float("nan")
 
 
 def verdicts(rows: pd.DataFrame) -> list[str]:
