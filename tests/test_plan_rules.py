@@ -64,7 +64,7 @@ def test_default_targets_of_the_smoke_study():
     assert sorted(t for t in targets if t.endswith(".png")) == sorted(
         f"out/figures/{n}.png" for n in ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary", "probes",
                                          "dynamics_heatmap", "forecast", "transitions", "scaling_loss",
-                                         "scaling_topology", "grokking", "external_own_runs", "external_demo"))
+                                         "scaling_topology", "alignment", "grokking", "external_own_runs", "external_demo"))
     cfg["grokking"]["enabled"] = False
     assert not [t for t in default_targets(cfg) if "grokking" in t]
 

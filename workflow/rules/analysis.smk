@@ -132,3 +132,26 @@ rule analysis_stages:
         ENV_ANALYSIS
     script:
         "../scripts/stages.py"
+
+
+rule analysis_alignment:
+    """Does each headline topology series change at the loss's stage crossings? (issue 21, item 6)"""
+    input:
+        metrics=METRICS,
+        crossings=PATHS.analysis("stage_crossings.csv"),
+    output:
+        csv=PATHS.analysis("alignment.csv"),
+        nulls=PATHS.analysis("alignment_nulls.csv"),
+    params:
+        cfg=config["alignment"],
+        seed=config["seed"],
+    log:
+        PATHS.log("analysis", "alignment.log"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/alignment.py"

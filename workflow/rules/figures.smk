@@ -253,3 +253,22 @@ rule plot_probes:
         ENV_ANALYSIS
     script:
         "../scripts/fig_probes.py"
+
+
+rule plot_alignment:
+    localrule: True
+    input:
+        metrics=[PATHS.metrics(r.name) for r in RUNS],
+        crossings=PATHS.analysis("stage_crossings.csv"),
+        alignment=PATHS.analysis("alignment.csv"),
+        nulls=PATHS.analysis("alignment_nulls.csv"),
+    output:
+        fig("alignment", CATEGORY["dynamics"]),
+    params:
+        dpi=FIG["dpi"],
+    log:
+        PATHS.log("figures", "alignment.log"),
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/fig_alignment.py"

@@ -6,8 +6,10 @@ import time
 from toposcale.io import atomic_path
 from toposcale.train.corpus import load_tokens
 from toposcale.train.ngram import ngram_levels
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 t0 = time.perf_counter()
 doc = ngram_levels(load_tokens(snakemake.input.train), load_tokens(snakemake.input.val), int(snakemake.params.vocab),
                    int(snakemake.params.max_order), corpus=snakemake.params.corpus)

@@ -10,8 +10,10 @@ import sys
 
 from toposcale.analysis.stages import coverage_warnings, stages_from_files
 from toposcale.io import write_csv_atomic
+from toposcale.provenance import use_config
 
 sys.stderr = open(snakemake.log[0], "w")
+use_config(snakemake.config)  # provenance of every table and figure written below
 stages, crossings = stages_from_files(snakemake.input.dense, snakemake.input.runs, snakemake.input.levels,
                                       snakemake.params.cfg)
 write_csv_atomic(stages, snakemake.output.stages)

@@ -22,6 +22,11 @@ Rules (``have`` and ``need`` of each :func:`plan` row):
   >= :data:`MIN_RESIDUAL_DOF` degrees of freedom, n = checkpoints at step > 0 of the shortest run.
 * **Dynamics seed spread** and the **grokking** null verdict: >= :data:`MIN_SEEDS` seeds.
 * **Forecasting, leave one size out**: >= :data:`MIN_FORECAST_SIZES` distinct sizes.
+* **Topology at the stage crossings** (:mod:`toposcale.analysis.alignment`), pooled over all runs: the
+  swap null permutes the crossings between runs, so with ``n`` crossings its smallest p-value is
+  ``1 / n!``; decidable at ``n >= crossings_for_alignment(alpha)`` (4 at alpha = 0.05) complete
+  crossings of a type. Before training the plan counts every run (an upper bound: only the runs whose
+  loss gets past a drop's 90% point have a complete crossing).
 * **Transitions vs size** per activation: a Spearman test over the runs can reach ``p <= alpha`` only
   if its smallest achievable p, ``2 / n!`` (exact two-sided test, no ties, n runs), is <= alpha
   (``dynamics.significance``); n counts every run of the activation, an upper bound, since only runs
@@ -125,6 +130,20 @@ def runs_for_rank_test(alpha: float) -> int:
     return n
 
 
+def crossings_for_alignment(alpha: float) -> int:
+    """Fewest complete crossings ``n`` of a type at which the alignment's swap null (a permutation of the
+    crossings between runs) can give ``p <= alpha``: the smallest ``n`` with ``1 / n! <= alpha`` (4 for
+    alpha = 0.05: 1/24).
+
+    >>> crossings_for_alignment(0.05), crossings_for_alignment(0.01)
+    (4, 5)
+    """
+    n = 2
+    while math.lgamma(n + 1) < -math.log(alpha):
+        n += 1
+    return n
+
+
 def detrend_checkpoints() -> int:
     """Fewest checkpoints (step > 0) at which the detrended correlation removes a trend of degree >= 1 and
     keeps >= :data:`MIN_RESIDUAL_DOF` degrees of freedom (see the module doc)."""
@@ -197,6 +216,9 @@ def plan(config: dict) -> list[dict]:
         n = len([r for r in runs if r.activation == act])
         g = count_gate(n, need, f"runs (smallest exact Spearman p 2/n! <= {alpha:g})")
         rows.append(_row(f"transitions vs size {act}", g))
+    need = crossings_for_alignment(float(config.get("alignment", {}).get("significance", alpha)))
+    rows.append(_row("topology at stage crossings",
+                     count_gate(len(runs), need, "runs that may complete a crossing")))
     rows.append(_row("grokking null verdict", count_gate(len(config["grokking"]["seeds"]), MIN_SEEDS, "seeds")))
     return rows
 

@@ -15,7 +15,7 @@ from toposcale.plan.study import bootstrap_steps, run_checkpoint_steps, study_ru
 #: Figures of the trained study drawn by figures.smk.
 STUDY_FIGURES = ("training_curves", "metric_evolution", "diagrams", "betti_curves", "summary")
 #: Figures of the training-dynamics and scaling analyses drawn by analysis.smk.
-ANALYSIS_FIGURES = ("dynamics_heatmap", "forecast", "transitions", "scaling_loss", "scaling_topology")
+ANALYSIS_FIGURES = ("dynamics_heatmap", "forecast", "transitions", "scaling_loss", "scaling_topology", "alignment")
 #: Figures per (model, corpus) of the pretrained comparison.
 PRETRAINED_FIGURES = ("summary", "h0h1", "betti")
 #: Output tables of one external log (see :meth:`StudyPaths.external_table`).
@@ -33,6 +33,7 @@ ANALYSIS_TABLES = {
     "grokking_control": "grokking_positive_control.csv",
     "pretrained": "pretrained.csv",
     "operating": "operating_characteristics.csv",
+    "alignment": "alignment.csv",
 }
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
+from toposcale.report.alignment_section import alignment_lines
 from toposcale.report.operating import operating_section
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
@@ -406,4 +407,5 @@ SECTION_BUILDERS = {
     "grokking": grokking_lines,
     "pretrained": pretrained_lines,
     "operating": operating_section,
+    "alignment": alignment_lines,
 }

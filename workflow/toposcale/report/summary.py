@@ -13,6 +13,7 @@ key of ``paths``           table (written by)
 ``forecast``               ``analysis/forecast.csv`` (:func:`toposcale.analysis.forecasting.forecast` rows, or the
                            per-(evaluation, fraction, method) summary of :func:`toposcale.analysis.forecast_summary.summarise_forecasts`)
 ``transitions``            ``analysis/transitions.csv`` (:mod:`toposcale.analysis.transitions`)
+``alignment``              ``analysis/alignment.csv`` (:func:`toposcale.analysis.alignment.align`)
 ``grokking``               ``analysis/grokking.csv`` (:mod:`toposcale.experiments.grokking`)
 ``pretrained``             ``analysis/pretrained.csv`` (:func:`toposcale.experiments.pretrained.comparison_table`)
 ========================  ==================================================================
@@ -56,6 +57,7 @@ SECTIONS = (
     ("dynamics", "Topology against loss during training"),
     ("forecast", "Forecasting the final loss from partial training"),
     ("transitions", "Phase transitions"),
+    ("alignment", "Topology at the loss's stage crossings"),
     ("grokking", "Grokking positive control"),
     ("pretrained", "Pretrained models: expansion ratios"),
     ("operating", "Operating characteristics of the verdicts"),
