@@ -203,6 +203,7 @@ rule plot_scaling_loss:
     input:
         json=PATHS.analysis("scaling.json"),
         logs=RUN_LOGS,
+        levels=PATHS.ngram_levels(),
     output:
         loss=fig("scaling_loss", CATEGORY["scaling"]),
     params:
