@@ -79,7 +79,7 @@ def _transitions_keys(df, tables=None) -> list[str]:
         for r in family_counts(df).itertuples():
             if getattr(r, "primary", False):
                 out.append(f"primary transitions: {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
-                           f"({fmt(r.expected_null)} by chance), {r.n_bh} after BH")
+                           f"({fmt(r.expected_null)} by chance), {int(r.n_bh)} after BH")
             elif r.variant == "raw":
                 out.append(f"{r.source} transitions (exploratory): {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
                            f"({fmt(r.expected_null)} by chance)")
