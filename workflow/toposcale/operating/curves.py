@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import expit
 
 from toposcale.analysis.changepoint import ar1_noise
 
@@ -67,7 +68,7 @@ def plateau_drop(n: int, centre, drop: float, span: float = 3.0, level: float = 
     centre = np.atleast_1d(np.asarray(centre, dtype=float))
     s = span / (2.0 * _LN9)
     i = np.arange(n)[None, :]
-    return level - drop / (1.0 + np.exp(-(i - centre[:, None]) / s))
+    return level - drop * expit((i - centre[:, None]) / s)
 
 
 def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15) -> dict[str, np.ndarray]:
@@ -79,3 +80,42 @@ def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15) -> d
     log = np.array([s for s in checkpoint_steps(total, n_log) if s > 0], dtype=float)
     lin = np.round(np.linspace(total / n_linear, total, n_linear))
     return {"log": log, "log+linear": np.unique(np.r_[log, lin])}
+
+
+#: The settings of the known-answer simulations: negative controls and the planted drop.
+KINDS = ("power_decay", "cosine", "plateau_drop")
+
+
+def simulate(kind: str, step, phi: float, n_draws: int, rng, *, sigma: float = 0.02, drop_sd: float = 5.0,
+             span: float = 3.0, total: int | None = None):
+    """``(Y, centres)``: ``n_draws`` noisy curves of ``kind`` at checkpoint ``step`` with AR(1) noise
+    (``phi``, marginal sd ``sigma``). ``'plateau_drop'`` plants a drop of ``drop_sd * sigma`` whose 10%-90%
+    part spans ``span`` checkpoints, centred uniformly in the middle 30%-80% of the checkpoints (``centres``:
+    the midpoints); the others have ``centres`` None. ``total`` (default the last step) is the run length
+    of the cosine schedule."""
+    step = np.asarray(step, dtype=float)
+    n = len(step)
+    noise = ar1(n_draws, n, phi, sigma, rng)
+    if kind == "power_decay":
+        return power_decay(step)[None, :] + noise, None
+    if kind == "cosine":
+        return cosine_schedule_loss(step, int(total or step[-1]))[None, :] + noise, None
+    if kind == "plateau_drop":
+        centres = rng.uniform(0.3 * (n - 1), 0.8 * (n - 1), n_draws)
+        return plateau_drop(n, centres, drop_sd * sigma, span) + noise, centres
+    raise ValueError(f"kind={kind!r}; use one of {KINDS}")
+
+
+def rejection_rates(results, centres=None) -> dict:
+    """Rates over a batch of :func:`toposcale.analysis.changepoint.change_points_batch` results, each with
+    its Monte Carlo standard error: ``reject`` (first scan ``p < significance``, i.e. at least one change
+    point) and, with the planted ``centres``, ``located`` (a change point within one checkpoint of the
+    midpoint)."""
+    from toposcale.operating.characteristics import proportion
+
+    rej = np.array([bool(r["change_points"]) for r in results])
+    out = {"n": len(results), "reject": proportion(int(rej.sum()), len(rej))}
+    if centres is not None:
+        hit = [any(abs(c - m) <= 1.0 for c in r["change_points"]) for r, m in zip(results, centres)]
+        out["located"] = proportion(int(np.sum(hit)), len(hit))
+    return out
