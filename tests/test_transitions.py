@@ -5,9 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.transitions import (CHANGE_POINT_COLUMNS, detect_transitions, family_counts,
-                                            primary_null_draws, size_trends)
-from toposcale.plan.decidability import min_spearman_p, runs_for_rank_test
+from toposcale.analysis.transitions import CHANGE_POINT_COLUMNS, detect_transitions, family_counts, size_trends
+from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
 SIZES = [25_000, 56_000, 99_000, 198_000, 444_000]
@@ -228,3 +227,13 @@ def test_size_trend_gated_by_the_runs_available():
     assert five["p"] == pytest.approx(1 / 60) and five["verdict"] == "decreases with size"
     flat = table(6).assign(transition_frac=[0.5, 0.2, 0.6, 0.3, 0.4, 0.45])
     assert size_trends(flat).set_index("quantity").loc["transition_frac", "verdict"] == "no evidence of a trend"
+
+
+def test_plan_states_what_the_primary_family_needs():
+    from toposcale.plan.decidability import load_study_config, plan
+
+    rows = {r["analysis"]: r for r in plan(load_study_config(["config.yaml"]))}
+    r = rows["transitions primary family"]
+    assert r["decidable"] and "9 primary series" in r["have"] and "null draws per primary series" in r["message"]
+    smoke = {r["analysis"]: r for r in plan(load_study_config(["configs/smoke.yaml"]))}["transitions primary family"]
+    assert not smoke["decidable"] and smoke["message"].startswith("cannot decide: need >= 12 checkpoints")

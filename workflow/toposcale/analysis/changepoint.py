@@ -239,8 +239,10 @@ def _check(Y, x):
 
 def min_points(smooth_df: int = SMOOTH_DF, widths=RAMP_WIDTHS, min_plateau: int = MIN_PLATEAU,
                null_df: int = NULL_DF) -> int:
-    """Fewest points the test accepts: one candidate, and residual degrees of freedom beyond the null fit."""
-    return max(2 * min_plateau + max(widths) - 1, max(smooth_df, null_df) + 6)
+    """Fewest points the test accepts (:func:`toposcale.plan.decidability.changepoint_min_points`)."""
+    from toposcale.plan.decidability import changepoint_min_points
+
+    return changepoint_min_points(smooth_df, null_df, widths, min_plateau)
 
 
 def _p_values(Y, smooth, sigma, phi, S, Z, allowed, E, *, chunk_cells: int = 4_000_000):

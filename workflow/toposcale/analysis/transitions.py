@@ -31,15 +31,13 @@ only where the exact permutation test can reach ``alpha`` with the runs at hand 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from toposcale.analysis.changepoint import change_points_batch, diminishing_returns_index
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
-from toposcale.plan.decidability import min_spearman_p, runs_for_rank_test
+from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
 #: The keys of a multiple-testing family of series (see the module docstring).
@@ -128,18 +126,6 @@ def primary_keys(settings: dict) -> set[tuple[str, str, str, str]]:
         out.add((p["source"], "-" if p["source"] == "loss" else p.get("layer", "blocks"), p["metric"],
                  p.get("variant", "raw")))
     return out
-
-
-def primary_null_draws(family_size: int, alpha: float, requested: int = 0) -> int:
-    """Null draws per primary series so that the p-value floor ``1 / (B + 1)`` lies below ``alpha /
-    family_size`` (BH can then confirm any member alone): ``B = floor(family_size / alpha) + 1``, or
-    ``requested`` when it is at least that (a smaller request is an error naming the key and the need)."""
-    need = int(math.floor(family_size / alpha + 1e-9)) + 1 if family_size > 0 else 0
-    if requested and requested < need:
-        raise ValueError(f"transitions.primary_n_null={requested} is too small for a primary family of "
-                         f"{family_size} series at alpha {alpha:g}: the p-value floor 1/(B+1) must lie below "
-                         f"alpha/{family_size}; set it to >= {need} or 0 (automatic)")
-    return max(int(requested), need)
 
 
 def _collect(metrics, cols, null_cols, aggregate_blocks, include_loss, min_points):
