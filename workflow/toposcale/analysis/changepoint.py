@@ -57,12 +57,12 @@ checkpoints from every change point found (a drop that is not exactly linear lea
 ends), with its own null, up to ``max_change_points``; the sequence stops at the first ``p >=
 significance``. The first p-value is the series' p-value.
 
-Dense curves (:func:`change_points_dense`): a curve with thousands of points (a loss logged every few steps)
-is averaged into ``n_bins`` equal-width bins of log step (empty bins dropped). Bin means of AR(1) noise
-are heteroscedastic (``Var = sigma^2 / n_b^2 * sum_{i,j < n_b} phi^|i-j|``), so ``W`` is the diagonal
-that standardises them; ``phi`` is the lag-1 autocorrelation of the dense OLS spline residuals (thousands
-of points: no correction needed) and the null draws are dense AR(1) series binned the same way. Locations
-are bin indices.
+Dense curves (:func:`change_points_dense`): a curve with thousands of points (a loss logged every few
+steps) is averaged into ``n_bins`` equal-width bins of log step (empty bins dropped). Bin means of AR(1)
+noise are heteroscedastic (``Var = sigma^2 / n_b^2 * sum_{i,j < n_b} phi^|i-j|``), so each bin is weighted
+by the inverse of that variance at ``phi_d``, the lag-1 autocorrelation of the dense OLS spline residuals
+(thousands of points: no correction needed), and the weighted bin means are tested as above (the AR(1)
+model then applies across bins). Locations are bin indices.
 
 Why hand-written: ``ruptures`` segments with a penalty but has no test (no null distribution) and its
 PELT is pure Python per series; ``statsmodels`` fits AR models but offers no ramp scan. The mechanics here
