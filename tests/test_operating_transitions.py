@@ -17,3 +17,19 @@ def test_transitions_check_power_and_fpr_at_the_default_design():
     assert (tab["fpr"] <= bound).all(), tab[["control", "fpr"]]
     assert set(tab["control"]) == {"smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
                                    "warmup + cosine schedule loss shape, AR(1) phi 0.9"}
+
+
+def test_summary_prints_the_check_beside_the_transitions_verdict():
+    import pandas as pd
+
+    from toposcale.operating.transitions import VERDICT
+    from toposcale.report.sections import TRANSITION_VERDICT, transitions_lines
+
+    assert TRANSITION_VERDICT == VERDICT
+    tr = pd.DataFrame({"run": ["r"], "source": ["loss"], "layer": ["-"], "metric": ["val_loss"], "variant": ["raw"],
+                       "p_value": [0.01], "q_value": [0.01], "alpha": [0.05], "p_min": [0.001], "significant": [True],
+                       "transition_frac": [0.3], "primary": [True], "family": ["primary"], "n_points": [25]})
+    oc = pd.DataFrame([{"verdict": VERDICT, "planted": "drop", "power": 0.98, "power_mcse": 0.01,
+                        "control": "smooth decay", "fpr": 0.1, "fpr_mcse": 0.02, "n_sim": 200, "decidable": True}])
+    text = "\n".join(transitions_lines(tr, {"operating": oc}))
+    assert "Operating characteristics of the change-point test at this design: power 0.98" in text

@@ -237,3 +237,13 @@ def test_plan_states_what_the_primary_family_needs():
     assert r["decidable"] and "9 primary series" in r["have"] and "null draws per primary series" in r["message"]
     smoke = {r["analysis"]: r for r in plan(load_study_config(["configs/smoke.yaml"]))}["transitions primary family"]
     assert not smoke["decidable"] and smoke["message"].startswith("cannot decide: need >= 12 checkpoints")
+
+
+def test_report_says_cannot_decide_when_series_are_too_short(result):
+    from toposcale.report.sections import transitions_lines
+
+    df, _, _, _ = result
+    short = df[df.step.isin(sorted(df.step.unique())[:9])]
+    tr, cp = detect_transitions(short, metric_cols=COLS, settings=SETTINGS)
+    assert tr["p_value"].isna().all() and cp.empty
+    assert "Transitions: cannot decide: every series is shorter" in "\n".join(transitions_lines(tr))

@@ -9,12 +9,16 @@ import pandas as pd
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
-from toposcale.report.operating import operating_section
+from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
 from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, dynamics_variants, forecast_null_lines,
                                       null_verdict_lines, raw_rows, variant_label)
+
+#: The verdict key of the change-point test in the operating-characteristics table
+#: (:data:`toposcale.operating.transitions.VERDICT`).
+TRANSITION_VERDICT = "transition (change point) in a series"
 
 #: Metrics quoted from the topology-vs-size fits of scaling.json.
 SIZE_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm")
@@ -293,8 +297,15 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     method = ("a ramp scan on a regression spline in log(step), tested against the fitted smooth plus AR(1) "
               "noise" if "phi" in df.columns else "piecewise-linear PELT with a permutation null")
     out = [f"{df['run'].nunique()} runs, {len(df)} series tested for change points over log(step) ({method}).", ""]
+    if "p_value" in df and "n_points" in df and not np.isfinite(df["p_value"].to_numpy(float)).any():
+        out += [f"Transitions: cannot decide: every series is shorter than the change-point test needs "
+                f"(at most {int(df['n_points'].max())} checkpoints at step > 0; `make plan` states the "
+                f"minimum for the configured test).", ""]
     if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
         out += _transition_family_lines(family_counts(df))
+        note = power_note((aux or {}).get("operating"), TRANSITION_VERDICT)
+        if note:
+            out += [f"Operating characteristics of the change-point test at this design: {note}.", ""]
     else:
         label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
         rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
