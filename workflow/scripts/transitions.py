@@ -1,10 +1,11 @@
 """Snakemake script: change points and diminishing-returns points per run and series (toposcale.analysis.transitions).
 
-input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``dynamics`` section
-(``metrics``, ``n_permutations``, ``significance``); params.seed. Writes output.csv =
-results/analysis/transitions.csv, output.sizes = the Spearman trends of transition and
-diminishing-returns fractions with model size, and output.families = per (source, variant) family the
-expected null count beside the raw and the Benjamini-Hochberg counts.
+input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``transitions`` section;
+params.metrics: the ``dynamics.metrics`` list; params.seed. Writes output.csv = results/analysis/transitions.csv
+(one row per series), output.change_points = results/analysis/change_points.csv (one row per change point),
+output.sizes = the Spearman trends of transition and diminishing-returns fractions with model size, and
+output.families = per family (primary, and each exploratory (source, variant)) the expected null count
+beside the raw and the Benjamini-Hochberg counts.
 """
 import sys
 
@@ -16,12 +17,16 @@ sys.stderr = open(snakemake.log[0], "w")
 use_config(snakemake.config)  # provenance of every table and figure written below
 cfg = snakemake.params.cfg
 metrics = load_metrics(snakemake.input.metrics)
-tr = detect_transitions(metrics, metric_cols=cfg["metrics"] or None, n_permutations=int(cfg["n_permutations"]),
-                        significance=float(cfg["significance"]), seed=int(snakemake.params.seed))
+tr, cp = detect_transitions(metrics, metric_cols=snakemake.params.metrics or None, settings=cfg,
+                            seed=int(snakemake.params.seed))
 write_csv_atomic(tr, snakemake.output.csv)
+write_csv_atomic(cp, snakemake.output.change_points)
 write_csv_atomic(size_trends(tr), snakemake.output.sizes)
 fam = family_counts(tr)
 write_csv_atomic(fam, snakemake.output.families)
-print(f"{len(tr)} series, {int(tr['significant_raw'].sum())} with p < {cfg['significance']} "
-      f"({fam['expected_null'].sum():g} expected by chance), {int(tr['significant'].sum())} with a significant "
-      f"change point after Benjamini-Hochberg within each (source, variant)", file=sys.stderr)
+prim = fam[fam["primary"]]
+print(f"{len(tr)} series; primary family: {int(prim['n_tests'].sum())} series, "
+      f"{int(prim['n_bh'].fillna(0).sum())} significant after Benjamini-Hochberg "
+      f"({int(tr.loc[tr['primary'], 'n_null'].max()) if tr['primary'].any() else 0} null draws each); exploratory: "
+      f"{int(fam.loc[~fam['primary'], 'n_raw'].sum())} with p < {cfg['significance']} where "
+      f"{fam.loc[~fam['primary'], 'expected_null'].sum():g} are expected by chance", file=sys.stderr)

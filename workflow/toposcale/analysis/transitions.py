@@ -2,34 +2,27 @@
 
 For every run and series (each (source, layer, metric) of the metrics table; the mean over the
 ``blockNN`` layers as layer ``blocks``; and ``val_loss`` / ``train_loss`` as source ``loss``), the series
-over the checkpoints with ``step > 0`` is segmented against ``x = log(step)`` by
-:func:`toposcale.analysis.changepoint.detect_change_points` (piecewise-linear PELT, shuffled-increment permutation
-null; see that module for the exact statistic). A change point at index ``c`` is reported as the step of
-checkpoint ``c`` (the first checkpoint of the new segment) and its training fraction ``frac``. The
-*transition* of a series is its most significant change point (smallest adjusted p-value, earliest on
-ties). The diminishing-returns point is :func:`toposcale.analysis.changepoint.diminishing_returns_index`: the
-first checkpoint after which the metric's rate of change per unit log step stays below ``dr_frac`` of
-its peak.
+over the checkpoints with ``step > 0`` is tested against ``x = log(step)`` by
+:func:`toposcale.analysis.changepoint.change_points_batch` (a ramp scan on a regression spline against a
+smooth curve plus AR(1) noise; see that module), every series with the same settings (the config's
+``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
+checkpoint's step and training fraction ``frac``. The *transition* of a series is the first change point
+the sequential scan finds (the largest ramp). The diminishing-returns point is
+:func:`toposcale.analysis.changepoint.diminishing_returns_index`.
 
-Raw and null-adjusted (issue 15): every topological metric ``m`` with a ``{m}_null_z`` column (its
-standardised excess over the covariance-matched Gaussian null) is segmented a second time on that
-column, as rows with ``variant = 'null_z'``; the raw rows (``variant = 'raw'``) are exactly those of a
-table without nulls. The null_z series leave out degenerate clouds (``degenerate == True``). A table
-without null columns gives raw rows only, with a warning.
+Raw and null-adjusted: every topological metric ``m`` with a ``{m}_null_z`` column is tested a second time
+on that column (``variant = 'null_z'``). Degenerate clouds (``degenerate == True``) are left out of both
+variants (a collapsed cloud's metric is not a point of the trajectory); the loss keeps every checkpoint.
 
-Multiplicity. Each series gets one test (its permutation ``p_value``; a valid p-value is below ``alpha``
-with probability at most ``alpha`` under the null), and a study has thousands of series, so ``alpha``
-times their number are expected to pass by chance. The p-values are Benjamini-Hochberg adjusted
-(:func:`toposcale.stats.bh_adjust`) within each *family* = (source, variant): all runs, layers and
-metrics of the loss, the weights or the activations, raw or null_z. A family is the set of tests behind
-one count the report states ("n of m weight series have a transition"), so the false discovery rate is
-controlled for each statement made; sources and variants are separate statements (and the null_z series
-re-test the raw ones, so pooling them would count a series twice). ``significant`` means ``q_value <
-alpha``, strictly as the detector's own rule (so a significant series always has its change point), and
-a transition is reported only for such series. :func:`family_counts` gives, per family, the expected
-null count ``alpha * m`` beside the observed count of raw ``p < alpha`` and the BH count. A permutation
-p-value is at least ``1 / (n_permutations + 1)``, so BH can confirm a series only when at least
-``min_bh_discoveries`` series of its family reach that floor.
+Primary and exploratory (pre-registered). The config key ``transitions.primary`` lists the primary series
+(source, layer, metric, variant); default: the validation loss and the block-mean scale-normalised H0/H1
+total persistence of weights and activations, raw and null_z (:data:`HEADLINE_SERIES`). Over all runs
+they form ONE family, Benjamini-Hochberg adjusted together; ``significant`` means a primary series with
+``q_value < alpha``. Each primary series gets ``B = max(n_null, floor(m / alpha) + 1)`` null draws
+(:func:`primary_null_draws`, ``m`` the family size), so the p-value floor lies below ``alpha / m`` and BH
+can confirm any member. Every other series is exploratory: tested with ``n_null`` draws, counted per
+(source, variant) beside its expected null count ``alpha * m`` (:func:`family_counts`), never called
+significant.
 
 :func:`size_trends` asks whether transitions move with model size: the Spearman correlation, across
 runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``, tested
@@ -41,10 +34,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.changepoint import detect_change_points, diminishing_returns_index
+from toposcale.analysis.changepoint import change_points_batch, diminishing_returns_index
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
-from toposcale.plan.decidability import min_spearman_p, runs_for_rank_test
+from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
 #: The keys of a multiple-testing family of series (see the module docstring).
@@ -91,11 +84,13 @@ def trajectory(metrics, source: str, layer: str, metric: str, variant: str = "ra
     """One series of every run, as analysed here: columns ``run``, ``step``, ``frac``, ``value``.
 
     ``source='loss'`` (layer ignored) gives the loss column ``metric``; ``layer='blocks'`` the mean over
-    the ``blockNN`` layers at each step; otherwise the rows of that source and layer. Step 0 is dropped.
-    ``variant='null_z'`` reads ``{metric}_null_z`` over the clouds that are not degenerate.
+    the ``blockNN`` layers at each step; otherwise the rows of that source and layer. Step 0 is dropped, and
+    so are degenerate clouds (both variants). ``variant='null_z'`` reads ``{metric}_null_z``.
     """
+    if source != "loss":
+        metrics = non_degenerate(metrics)
     if variant == "null_z" and source != "loss":
-        metrics, metric = non_degenerate(metrics), metric + NULL_Z_SUFFIX
+        metric = metric + NULL_Z_SUFFIX
     check_columns(metrics, ("run", "step", "frac", "source", "layer", metric))
     m = metrics[metrics["step"] > 0]
     if source == "loss":
@@ -113,9 +108,49 @@ def _fmt(values) -> str:
     return ";".join(f"{v:g}" for v in values)
 
 
-def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, significance: float = 0.05,
-                       seed: int = 0, dr_frac: float = 0.1, min_points: int = 8,
-                       aggregate_blocks: bool = True, include_loss: bool = True):
+#: Defaults of the ``transitions`` config section (the schema holds the study's values; these serve callers
+#: without a config, e.g. tests).
+DEFAULT_SETTINGS = {"n_null": 999, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
+                    "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0,
+                    "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
+                                for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
+
+
+def primary_keys(settings: dict) -> set[tuple[str, str, str, str]]:
+    """The pre-registered primary series as (source, layer, metric, variant); the loss's layer is '-'."""
+    out = set()
+    for i, p in enumerate(settings.get("primary", DEFAULT_SETTINGS["primary"])):
+        missing = {"source", "metric"} - set(p)
+        if missing:
+            raise ValueError(f"transitions.primary[{i}] lacks {sorted(missing)}; give source, layer, metric, variant")
+        out.add((p["source"], "-" if p["source"] == "loss" else p.get("layer", "blocks"), p["metric"],
+                 p.get("variant", "raw")))
+    return out
+
+
+def _collect(metrics, cols, null_cols, aggregate_blocks, include_loss, min_points):
+    """Every series of every run: list of (keys dict, step, frac, y) over finite points at step > 0."""
+    out = []
+    for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
+        info = run_info(g_run)
+        clean = non_degenerate(g_run)
+        loss_rows = g_run if include_loss else g_run.iloc[:0]
+        series = [("raw", t) for t in _series(loss_rows, [], False, include_loss)]
+        series += [("raw", t) for t in _series(clean, cols, aggregate_blocks, False)]
+        if null_cols:
+            series += [("null_z", t) for t in _series(clean, null_cols, aggregate_blocks, False, "null_z")]
+        for variant, (source, layer, metric, step, frac, y) in series:
+            ok = np.isfinite(y)
+            if ok.sum() < min_points:
+                continue
+            out.append((dict(info, run=run, source=source, layer=layer, metric=metric, variant=variant),
+                        step[ok], frac[ok], y[ok]))
+    return out
+
+
+def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, seed: int = 0,
+                       dr_frac: float = 0.1, min_points: int = 8, aggregate_blocks: bool = True,
+                       include_loss: bool = True):
     """Change points and diminishing-returns points of every series of every run.
 
     Parameters
@@ -124,10 +159,10 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
         Rows of ``results/metrics/{run}.parquet`` (several runs concatenated).
     metric_cols : sequence of str, optional
         Metric columns; default :data:`toposcale.analysis.dynamics.DEFAULT_METRICS` (those present).
-    n_permutations, significance : int, float
-        Passed to :func:`toposcale.analysis.changepoint.detect_change_points`.
+    settings : dict, optional
+        The config's ``transitions`` section (keys of :data:`DEFAULT_SETTINGS`; missing keys take those).
     seed : int
-        Base seed; each series gets a reproducible derived seed.
+        Seed of the null draws.
     dr_frac : float
         Threshold of the diminishing-returns point, as a fraction of the peak rate.
     min_points : int
@@ -137,65 +172,94 @@ def detect_transitions(metrics, metric_cols=None, n_permutations: int = 199, sig
 
     Returns
     -------
-    pandas.DataFrame
-        One row per (run, source, layer, metric, variant): run descriptors, ``variant`` ('raw' |
-        'null_z', see the module docstring), ``n_points``, ``p_value`` (the series' permutation
-        p-value, NaN when it is too short to split), ``statistic``, ``alpha`` (= ``significance``),
-        ``p_min`` (``1 / (n_permutations + 1)``, the smallest p-value the test can give),
-        ``significant_raw`` (``p_value < alpha``, one test alone), ``family`` ('{source}/{variant}'),
-        ``q_value`` (Benjamini-Hochberg within the family), ``significant`` (``q_value < alpha``),
-        ``n_change_points``, ``transition_step``, ``transition_frac``, ``transition_p``,
-        ``change_point_steps`` and ``change_point_fracs`` (';'-separated, in order; the change points
-        with a within-series max-T p below ``alpha``; 0, NaN and '' unless ``significant``),
-        ``diminishing_returns_step``, ``diminishing_returns_frac`` (NaN when the rate never settles).
+    (transitions, change_points) : pandas.DataFrame, pandas.DataFrame
+        ``transitions``: one row per (run, source, layer, metric, variant): run descriptors, ``variant``,
+        ``n_points``, ``primary`` (a pre-registered series), ``n_null`` (null draws of its test),
+        ``p_value`` (the first scan's p; NaN below the test's minimum length), ``statistic``, ``phi``,
+        ``alpha``, ``p_min`` (``1 / (n_null + 1)``), ``significant_raw`` (``p_value < alpha``, one test
+        alone), ``family`` ('primary', or '{source}/{variant}' for exploratory series), ``q_value``
+        (Benjamini-Hochberg within the family), ``significant`` (primary and ``q_value < alpha``; an
+        exploratory series is never significant), ``n_change_points``, ``transition_step``,
+        ``transition_frac``, ``transition_p`` (the first change point found: the largest ramp),
+        ``change_point_steps``, ``change_point_fracs`` (';'-separated, in order found; filled only for
+        significant series), ``n_detected`` (change points the sequential scan found at level ``alpha``,
+        any series), ``diminishing_returns_step``, ``diminishing_returns_frac``.
+        ``change_points``: one row per change point the sequential scan found (``p < alpha`` at its step):
+        run, source, layer, metric, variant, index (checkpoint index among the series' points), step,
+        frac, p_value (that step's p), q_value (the series' q), significant (the series is significant:
+        primary, its q below alpha), primary.
     """
     check_columns(metrics, ("run", "step", "frac", "source", "layer", "val_loss"))
+    st = dict(DEFAULT_SETTINGS, **(settings or {}))
+    alpha = float(st["significance"])
     cols = resolve_metrics(metrics, metric_cols)
     null_cols = [c for _, v, c in null_z_series(metrics, cols) if v == "null_z"]
-    rows = []
-    for run, g_run in metrics[metrics["step"] > 0].groupby("run", sort=True):
-        info = run_info(g_run)
-        series = [("raw", s) for s in _series(g_run, cols, aggregate_blocks, include_loss)]
-        if null_cols:
-            series += [("null_z", s) for s in _series(non_degenerate(g_run), null_cols, aggregate_blocks, False,
-                                                      "null_z")]
-        for variant, (source, layer, metric, step, frac, y) in series:
-            ok = np.isfinite(y)
-            if ok.sum() < min_points:
-                continue
-            step, frac, y = step[ok], frac[ok], y[ok]
-            keys = (run, source, layer, metric) + (("null_z",) if variant == "null_z" else ())
-            res = detect_change_points(y, np.log(step), n_permutations=n_permutations,
-                                       significance=significance, seed=stable_seed(seed, *keys))
-            cps = res["change_points"]
-            row = dict(info, source=source, layer=layer, metric=metric, variant=variant, n_points=len(y),
-                       p_value=res["p_value"], statistic=res["statistic"], alpha=significance,
-                       p_min=1.0 / (n_permutations + 1.0), n_change_points=len(cps), transition_step=np.nan,
-                       transition_frac=np.nan, transition_p=np.nan, change_point_steps=_fmt(step[cps]),
-                       change_point_fracs=_fmt(frac[cps]))
-            if cps:
-                pmap = dict(zip(res["candidates"], res["candidate_p_values"]))
-                best = min(cps, key=lambda c: (pmap[c], c))
-                row.update(transition_step=step[best], transition_frac=frac[best], transition_p=pmap[best])
-            dr = diminishing_returns_index(y, step, frac=dr_frac)
-            row["diminishing_returns_step"] = step[dr] if dr is not None else np.nan
-            row["diminishing_returns_frac"] = frac[dr] if dr is not None else np.nan
-            rows.append(row)
-    if not rows:
-        raise ValueError(f"no series with >= {min_points} checkpoints at step > 0; nothing to segment")
-    return _adjust(pd.DataFrame(rows), significance)
+    series = _collect(metrics, cols, null_cols, aggregate_blocks, include_loss, min_points)
+    if not series:
+        raise ValueError(f"no series with >= {min_points} checkpoints at step > 0; nothing to test")
+    prim = primary_keys(st)
+    is_primary = [(k["source"], k["layer"], k["metric"], k["variant"]) in prim for k, *_ in series]
+    b_primary = primary_null_draws(int(sum(is_primary)), alpha, int(st["primary_n_null"]))
+    kw = dict(significance=alpha, smooth_df=int(st["smooth_df"]), null_df=int(st["null_df"]),
+              widths=tuple(int(w) for w in st["ramp_widths"]), min_plateau=int(st["min_plateau"]),
+              max_change_points=int(st["max_change_points"]))
+    # batch the series sharing positions and null size: one call per (run's steps, primary or not)
+    groups: dict[tuple, list[int]] = {}
+    for i, (k, step, _, _) in enumerate(series):
+        groups.setdefault((step.tobytes(), is_primary[i]), []).append(i)
+    results: list = [None] * len(series)
+    n_null = [0] * len(series)
+    for (_, prim_flag), idx in groups.items():
+        b = max(b_primary, int(st["n_null"])) if prim_flag else int(st["n_null"])
+        step = series[idx[0]][1]
+        res = change_points_batch(np.stack([series[i][3] for i in idx]), np.log(step), n_null=b,
+                                  seed=stable_seed(seed, len(step), prim_flag), **kw)
+        for i, r in zip(idx, res):
+            results[i], n_null[i] = r, b
+    rows, cps = [], []
+    for i, (k, step, frac, y) in enumerate(series):
+        r = results[i]
+        loc = r["change_points"]
+        row = dict(k, n_points=len(y), primary=is_primary[i], n_null=n_null[i], p_value=r["p_value"],
+                   statistic=r["statistic"], phi=r["phi"], alpha=alpha, p_min=1.0 / (n_null[i] + 1.0),
+                   n_change_points=len(loc), n_detected=len(loc), transition_step=np.nan,
+                   transition_frac=np.nan, transition_p=np.nan, change_point_steps=_fmt(step[loc]),
+                   change_point_fracs=_fmt(frac[loc]))
+        if loc:
+            row.update(transition_step=step[loc[0]], transition_frac=frac[loc[0]],
+                       transition_p=r["change_point_p_values"][0])
+        dr = diminishing_returns_index(y, step, frac=dr_frac)
+        row["diminishing_returns_step"] = step[dr] if dr is not None else np.nan
+        row["diminishing_returns_frac"] = frac[dr] if dr is not None else np.nan
+        rows.append(row)
+        for c, p in zip(loc, r["change_point_p_values"]):
+            cps.append(dict(run=k["run"], source=k["source"], layer=k["layer"], metric=k["metric"],
+                            variant=k["variant"], index=int(c), step=step[c], frac=frac[c], p_value=p,
+                            primary=is_primary[i], _row=i))
+    tr = _adjust(pd.DataFrame(rows), alpha)
+    cp = pd.DataFrame(cps, columns=CHANGE_POINT_COLUMNS + ("_row",))
+    cp["q_value"] = tr["q_value"].to_numpy()[cp["_row"].to_numpy(int)] if len(cp) else []
+    cp["significant"] = tr["significant"].to_numpy()[cp["_row"].to_numpy(int)] if len(cp) else []
+    return tr, cp[list(CHANGE_POINT_COLUMNS)].reset_index(drop=True)
+
+
+#: Columns of ``analysis/change_points.csv``.
+CHANGE_POINT_COLUMNS = ("run", "source", "layer", "metric", "variant", "index", "step", "frac", "p_value",
+                        "q_value", "significant", "primary")
 
 
 def _adjust(tr, alpha: float):
     """Add ``significant_raw``, ``family``, ``q_value`` and ``significant``; clear the transition columns of
-    the series that are not significant after BH."""
+    the series that are not significant (exploratory series never are)."""
     tr.insert(tr.columns.get_loc("p_min") + 1, "significant_raw", (tr["p_value"] < alpha).to_numpy())
-    tr.insert(tr.columns.get_loc("significant_raw") + 1, "family", tr["source"] + "/" + tr["variant"])
+    fam = np.where(tr["primary"].to_numpy(bool), "primary", (tr["source"] + "/" + tr["variant"]).to_numpy())
+    tr.insert(tr.columns.get_loc("significant_raw") + 1, "family", fam)
     q = np.full(len(tr), np.nan)
     for _, idx in tr.groupby("family", sort=True).indices.items():
         q[idx] = bh_adjust(tr["p_value"].to_numpy(float)[idx])
     tr.insert(tr.columns.get_loc("family") + 1, "q_value", q)
-    tr.insert(tr.columns.get_loc("q_value") + 1, "significant", np.where(np.isfinite(q), q < alpha, False))
+    sig = np.where(np.isfinite(q), q < alpha, False) & tr["primary"].to_numpy(bool)
+    tr.insert(tr.columns.get_loc("q_value") + 1, "significant", sig)
     off = ~tr["significant"]
     tr.loc[off, ["transition_step", "transition_frac", "transition_p"]] = np.nan
     tr.loc[off, ["change_point_steps", "change_point_fracs"]] = ""
@@ -204,27 +268,37 @@ def _adjust(tr, alpha: float):
 
 
 def family_counts(transitions):
-    """Per multiple-testing family (source, variant): what chance alone gives beside what was found.
+    """Per multiple-testing family: what chance alone gives beside what was found.
+
+    The primary family (pre-registered series, all runs) is one BH family whose members can be called
+    significant; every exploratory family (source, variant) only counts, beside its expected null count.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``source``, ``variant``, ``n_tests`` (series with a p-value), ``alpha``, ``expected_null``
-        (``alpha * n_tests``: the expected count of ``p < alpha`` if no series had a transition),
-        ``n_raw`` (series with ``p_value < alpha``), ``n_bh`` (series with ``q_value < alpha``), ``p_min``
-        and ``min_bh_discoveries`` (the fewest series BH can confirm at once: the smallest ``k`` with
-        ``n_tests * p_min / k < alpha``).
+        Columns ``family``, ``source`` and ``variant`` ('all' for the primary family), ``primary``,
+        ``n_tests`` (series with a p-value), ``alpha``, ``expected_null`` (``alpha * n_tests``: the expected
+        count of ``p < alpha`` if no series had a transition), ``n_raw`` (series with ``p_value < alpha``),
+        ``n_bh`` (series with ``q_value < alpha``; NaN for exploratory families, which are never called
+        significant), ``p_min`` and ``min_bh_discoveries`` (the fewest series BH can confirm at once: the
+        smallest ``k`` with ``n_tests * p_min / k < alpha``).
     """
     check_columns(transitions, ("source", "variant", "p_value", "q_value", "alpha", "p_min"), "transitions table")
+    tr = transitions
+    if "family" not in tr.columns or "primary" not in tr.columns:   # a table written before the primary family
+        tr = tr.assign(primary=False, family=tr["source"] + "/" + tr["variant"])
     rows = []
-    for (source, variant), g in transitions.groupby(list(FAMILY_KEYS), sort=True):
+    for family, g in tr.groupby("family", sort=True):
         alpha, p_min = float(g["alpha"].iloc[0]), float(g["p_min"].max())
+        primary = bool(g["primary"].astype(bool).all())
         m = int(np.isfinite(g["p_value"].to_numpy(float)).sum())
-        rows.append({"source": source, "variant": variant, "n_tests": m, "alpha": alpha,
-                     "expected_null": alpha * m, "n_raw": int((g["p_value"] < alpha).sum()),
-                     "n_bh": int((g["q_value"] < alpha).sum()), "p_min": p_min,
+        rows.append({"family": family, "source": "all" if primary else g["source"].iloc[0],
+                     "variant": "all" if primary else g["variant"].iloc[0], "primary": primary, "n_tests": m,
+                     "alpha": alpha, "expected_null": alpha * m, "n_raw": int((g["p_value"] < alpha).sum()),
+                     "n_bh": int((g["q_value"] < alpha).sum()) if primary else np.nan, "p_min": p_min,
                      "min_bh_discoveries": int(np.floor(m * p_min / alpha + 1e-12)) + 1})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return out.sort_values("primary", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def size_trends(transitions, alpha: float | None = None):

@@ -153,6 +153,45 @@ def detrend_checkpoints() -> int:
     return n
 
 
+def changepoint_min_points(smooth_df: int, null_df: int, widths, min_plateau: int) -> int:
+    """Fewest checkpoints the change-point test (:mod:`toposcale.analysis.changepoint`) accepts: one
+    candidate ramp with ``min_plateau`` points on each side, and 6 residual degrees of freedom beyond the
+    larger spline."""
+    return max(2 * min_plateau + max(widths) - 1, max(smooth_df, null_df) + 6)
+
+
+def primary_null_draws(family_size: int, alpha: float, requested: int = 0) -> int:
+    """Null draws per primary series so that the p-value floor ``1 / (B + 1)`` lies below ``alpha /
+    family_size`` (BH can then confirm any member alone): ``B = floor(family_size / alpha) + 1``, or
+    ``requested`` when it is at least that (a smaller request is an error naming the key and the need)."""
+    need = int(math.floor(family_size / alpha + 1e-9)) + 1 if family_size > 0 else 0
+    if requested and requested < need:
+        raise ValueError(f"transitions.primary_n_null={requested} is too small for a primary family of "
+                         f"{family_size} series at alpha {alpha:g}: the p-value floor 1/(B+1) must lie below "
+                         f"alpha/{family_size}; set it to >= {need} or 0 (automatic)")
+    return max(int(requested), need)
+
+
+def transitions_primary_gate(config: dict, n_runs: int, n_checkpoints: int) -> dict:
+    """What the pre-registered primary family of the transitions analysis needs: its size (runs x primary
+    series), the null draws per member (:func:`primary_null_draws`) and enough checkpoints per run for the
+    test (:func:`changepoint_min_points`)."""
+    t = config["transitions"]
+    m = n_runs * len(t["primary"])
+    alpha = float(t["significance"])
+    try:
+        b = primary_null_draws(m, alpha, int(t["primary_n_null"]))
+    except ValueError as err:
+        return _gate(False, f"primary_n_null {t['primary_n_null']}", "a larger primary_n_null", f"{CANNOT_DECIDE}: {err}")
+    need_ck = changepoint_min_points(int(t["smooth_df"]), int(t["null_df"]), t["ramp_widths"], int(t["min_plateau"]))
+    have = f"{n_checkpoints} checkpoints per run; family {m} = {n_runs} runs x {len(t['primary'])} primary series"
+    if n_checkpoints < need_ck:
+        return _gate(False, have, f">= {need_ck} checkpoints", f"{CANNOT_DECIDE}: need >= {need_ck} checkpoints "
+                     f"at step > 0 per run for the change-point test, have {n_checkpoints}")
+    return _gate(True, have, f">= {need_ck} checkpoints", f"{have}: {b} null draws per primary series "
+                 f"(p floor 1/{b + 1} < {alpha:g}/{m}); BH over the family at {alpha:g}")
+
+
 def _row(analysis: str, gate: dict) -> dict:
     return {"analysis": analysis, **{k: gate[k] for k in ("decidable", "have", "need", "message")}}
 
@@ -219,6 +258,7 @@ def plan(config: dict) -> list[dict]:
     need = crossings_for_alignment(float(config.get("alignment", {}).get("significance", alpha)))
     rows.append(_row("topology at stage crossings",
                      count_gate(len(runs), need, "runs that may complete a crossing")))
+    rows.append(_row("transitions primary family", transitions_primary_gate(config, len(runs), n_ck)))
     rows.append(_row("grokking null verdict", count_gate(len(config["grokking"]["seeds"]), MIN_SEEDS, "seeds")))
     return rows
 

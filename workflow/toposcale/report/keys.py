@@ -76,9 +76,13 @@ def _transitions_keys(df, tables=None) -> list[str]:
            + (f", at {fmt(sig['transition_frac'].min(), 2)}-{fmt(sig['transition_frac'].max(), 2)} of training"
               if len(sig) else "")]
     if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
-        for r in family_counts(df[df["variant"] == "raw"]).itertuples():
-            out.append(f"{r.source} transitions: {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
-                       f"({fmt(r.expected_null)} by chance), {r.n_bh} after BH")
+        for r in family_counts(df).itertuples():
+            if getattr(r, "primary", False):
+                out.append(f"primary transitions: {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
+                           f"({fmt(r.expected_null)} by chance), {int(r.n_bh)} after BH")
+            elif r.variant == "raw":
+                out.append(f"{r.source} transitions (exploratory): {r.n_raw}/{r.n_tests} series p < {r.alpha:g} "
+                           f"({fmt(r.expected_null)} by chance)")
     if "variant" in df and (df["variant"] == "null_z").any():
         blocks = df[(df["layer"] == "blocks") & df["metric"].str.startswith(("h0_", "h1_"))]
         for src, g in blocks.groupby("source", sort=True):

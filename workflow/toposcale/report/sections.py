@@ -10,12 +10,16 @@ from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
 from toposcale.report.alignment_section import alignment_lines
-from toposcale.report.operating import operating_section
+from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
 from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, dynamics_variants, forecast_null_lines,
                                       null_verdict_lines, raw_rows, variant_label)
+
+#: The verdict key of the change-point test in the operating-characteristics table
+#: (:data:`toposcale.operating.transitions.VERDICT`).
+TRANSITION_VERDICT = "transition (change point) in a series"
 
 #: Metrics quoted from the topology-vs-size fits of scaling.json.
 SIZE_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm")
@@ -291,10 +295,18 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition timing
     with model size, tested only where the runs can reach the significance level."""
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
-    out = [f"{df['run'].nunique()} runs, {len(df)} series segmented over log(step) (change points by "
-           f"piecewise-linear PELT with a permutation null).", ""]
+    method = ("a ramp scan on a regression spline in log(step), tested against the fitted smooth plus AR(1) "
+              "noise" if "phi" in df.columns else "piecewise-linear PELT with a permutation null")
+    out = [f"{df['run'].nunique()} runs, {len(df)} series tested for change points over log(step) ({method}).", ""]
+    if "p_value" in df and "n_points" in df and not np.isfinite(df["p_value"].to_numpy(float)).any():
+        out += [f"Transitions: cannot decide: every series is shorter than the change-point test needs "
+                f"(at most {int(df['n_points'].max())} checkpoints at step > 0; `make plan` states the "
+                f"minimum for the configured test).", ""]
     if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
         out += _transition_family_lines(family_counts(df))
+        note = power_note((aux or {}).get("operating"), TRANSITION_VERDICT)
+        if note:
+            out += [f"Operating characteristics of the change-point test at this design: {note}.", ""]
     else:
         label = df["source"] + (df["variant"].map(variant_label) if "variant" in df else "")
         rows = [[src, len(g), _count_share(g["significant"])] for src, g in df.groupby(label, sort=True)]
@@ -347,17 +359,22 @@ def _transition_family_lines(fam) -> list[str]:
     """The multiplicity table of :func:`toposcale.analysis.transitions.family_counts` and its sentence."""
     alpha = float(fam["alpha"].iloc[0])
     a = f"{alpha:g}"
-    rows = [[f"{r.source} ({r.variant})", r.n_tests, fmt(r.expected_null), r.n_raw, r.n_bh,
-             f"{r.min_bh_discoveries} (p_min {fmt(r.p_min, 2)})"] for r in fam.itertuples()]
-    raw = fam[fam["variant"] == "raw"]
-    return [f"Each series is one test at level {a}, so about {a} x (series tested) pass "
-            f"by chance alone. Benjamini-Hochberg (q < {a}) runs within each family = (source, "
-            f"variant), across its runs, layers and metrics; only those series count as having a transition. "
-            f"Raw series: {int(raw['n_raw'].sum())} of {int(raw['n_tests'].sum())} have p < {a} where "
-            f"{fmt(raw['expected_null'].sum())} are expected by chance; {int(raw['n_bh'].sum())} survive BH.", "",
-            md_table(["family", "series tested", f"expected by chance ({a} x tests)",
-                      f"raw p < {a}", f"BH q < {a}",
-                      "fewest series BH can confirm (permutation floor)"], rows), ""]
+    primary = fam["primary"].astype(bool) if "primary" in fam else np.zeros(len(fam), dtype=bool)
+    rows = [[("primary (pre-registered)" if p else f"{r.source} ({r.variant}), exploratory"), r.n_tests,
+             fmt(r.expected_null), r.n_raw, (r.n_bh if p else "not tested for significance"),
+             f"{r.min_bh_discoveries} (p_min {fmt(r.p_min, 2)})"] for p, r in zip(primary, fam.itertuples())]
+    prim, expl = fam[primary.to_numpy()], fam[~primary.to_numpy()]
+    lines = [f"Each series is one test at level {a}, so about {a} x (series tested) pass by chance alone."]
+    if len(prim):
+        lines[0] += (f" Only the pre-registered primary series (transitions.primary, all runs) form a "
+                     f"Benjamini-Hochberg family whose members can be called significant: "
+                     f"{int(prim['n_bh'].sum())} of {int(prim['n_tests'].sum())} have q < {a}.")
+    if len(expl):
+        lines[0] += (f" Exploratory series are counted, never called significant: {int(expl['n_raw'].sum())} "
+                     f"of {int(expl['n_tests'].sum())} have p < {a} where {fmt(expl['expected_null'].sum())} "
+                     f"are expected by chance.")
+    return lines + ["", md_table(["family", "series tested", f"expected by chance ({a} x tests)", f"raw p < {a}",
+                                  f"BH q < {a}", "fewest series BH can confirm (p floor)"], rows), ""]
 
 
 def _transition_size_lines(sizes) -> list[str]:

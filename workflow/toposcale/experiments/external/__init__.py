@@ -31,7 +31,7 @@ the tables).
   run's series against ``log10(step)``, matched to the log's grokking windows within a tolerance in
   decades of step (:func:`match_transitions`: precision and recall, per run and pooled).
 * Plateaus of ``beta_estimate`` per run (:func:`plateaus`): piecewise-linear PELT segmentation of
-  ``ln(beta)`` (shared :func:`toposcale.analysis.changepoint.pelt`), rows inside grokking windows excluded
+  ``ln(beta)`` (shared :func:`toposcale.analysis.pelt.pelt`), rows inside grokking windows excluded
   because the claims treat the spike separately; a plateau's beta is the geometric mean of its rows.
 * Claims, each with a stated null, a p-value and a verdict -- ``survives``, ``falsified`` (the data
   contradict the claimed number), ``not supported`` (no evidence for the claimed effect) or

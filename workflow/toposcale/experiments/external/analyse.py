@@ -67,8 +67,7 @@ def _transition_columns(frame, col, flagged, *, tolerance, n_permutations, signi
            "tolerance_decades": tolerance}
     cps = []
     if y.size >= 2 * min_size:
-        res = detect_change_points(y, log_time(steps), n_permutations=n_permutations, significance=significance,
-                     min_size=min_size, seed=seed)
+        res = detect_change_points(y, log_time(steps), n_null=n_permutations, significance=significance, seed=seed)
         cps = sorted(int(c) for c in res["change_points"])
         out.update(n_change_points=len(cps), cp_p_value=res["p_value"], cp_method=res["method"],
                    change_point_steps=";".join(format_value(steps[c]) for c in cps))

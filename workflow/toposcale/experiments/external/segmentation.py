@@ -3,7 +3,7 @@ plateaus with their flatness test.
 
 Everything here places rows on a ``log10(step)`` axis (:func:`log_time`), so step-0 rows are left out.
 Plateaus of ``beta_estimate`` per run (:func:`plateaus`): piecewise-linear PELT segmentation of
-``ln(beta)`` (shared :func:`toposcale.analysis.changepoint.pelt`); a plateau's beta is the geometric
+``ln(beta)`` (shared :func:`toposcale.analysis.pelt.pelt`); a plateau's beta is the geometric
 mean of its rows.
 """
 
@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from toposcale.analysis.changepoint import pelt, robust_sigma
+from toposcale.analysis.pelt import pelt, robust_sigma
 from toposcale.experiments.external.schema import FLAG_COLUMN
 
 #: Penalty per beta-plateau boundary in units of ``ln(n) sigma**2`` (BIC: a line's 2 coefficients + location).
@@ -107,10 +107,10 @@ def match_transitions(change_times, spans, tolerance: float = 0.1) -> dict:
 def plateaus(steps, beta, *, min_size: int = 3) -> list:
     """Segment one run's beta trajectory (rows in step order) into plateaus.
 
-    ``ln(beta)`` against :func:`log_time` is segmented by :func:`toposcale.analysis.changepoint.pelt`
+    ``ln(beta)`` against :func:`log_time` is segmented by :func:`toposcale.analysis.pelt.pelt`
     (piecewise least-squares lines, every segment at least ``min_size`` rows) with the BIC penalty
     of a new line segment (intercept, slope and location: ``3 ln(n) sigma**2``),
-    ``sigma`` = :func:`toposcale.analysis.changepoint.robust_sigma` of
+    ``sigma`` = :func:`toposcale.analysis.pelt.robust_sigma` of
     ``ln(beta)`` (floored at ``1e-6`` so noise-free plateaus are not split). A jump between two rows
     is a change of level the line segments cannot follow, so each step of a staircase becomes one
     segment, while a smooth climb stays in few sloped segments (:func:`plateau_flatness` then finds

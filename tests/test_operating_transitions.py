@@ -1,0 +1,35 @@
+"""The registered 'transitions' operating check at the default design, reduced Monte Carlo size (n_sim 60)."""
+import math
+
+from toposcale.operating import Design, run_checks
+from toposcale.plan.decidability import load_study_config
+
+
+def test_transitions_check_power_and_fpr_at_the_default_design():
+    design = Design.from_config(load_study_config(["config.yaml"]))
+    tab = run_checks(design, n_sim=60, seed=0, families=["transitions"])
+    assert len(tab) == 2 and set(tab["family"]) == {"transitions"}
+    assert tab["verdict"].nunique() == 1 and tab["power"].nunique() == 1
+    assert "3.05 -> 2.3" in tab["planted"].iloc[0] and "phi 0.9" in tab["planted"].iloc[0]
+    # 0.75-nat drop = 25 noise sds over 3 checkpoints: found and located in (nearly) every series
+    assert tab["power"].iloc[0] >= 0.9 and tab["decidable"].all()
+    bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / 60)                  # FPR: nominal + 3 MC standard errors
+    assert (tab["fpr"] <= bound).all(), tab[["control", "fpr"]]
+    assert set(tab["control"]) == {"smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
+                                   "warmup + cosine schedule loss shape, AR(1) phi 0.9"}
+
+
+def test_summary_prints_the_check_beside_the_transitions_verdict():
+    import pandas as pd
+
+    from toposcale.operating.transitions import VERDICT
+    from toposcale.report.sections import TRANSITION_VERDICT, transitions_lines
+
+    assert TRANSITION_VERDICT == VERDICT
+    tr = pd.DataFrame({"run": ["r"], "source": ["loss"], "layer": ["-"], "metric": ["val_loss"], "variant": ["raw"],
+                       "p_value": [0.01], "q_value": [0.01], "alpha": [0.05], "p_min": [0.001], "significant": [True],
+                       "transition_frac": [0.3], "primary": [True], "family": ["primary"], "n_points": [25]})
+    oc = pd.DataFrame([{"verdict": VERDICT, "planted": "drop", "power": 0.98, "power_mcse": 0.01,
+                        "control": "smooth decay", "fpr": 0.1, "fpr_mcse": 0.02, "n_sim": 200, "decidable": True}])
+    text = "\n".join(transitions_lines(tr, {"operating": oc}))
+    assert "Operating characteristics of the change-point test at this design: power 0.98" in text

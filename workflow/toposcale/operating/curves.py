@@ -1,0 +1,121 @@
+"""Simulated training curves with known answers, for the change-point test's operating characteristics.
+
+One home for the curves the known-answer tests (``tests/test_changepoint.py``), the benchmark
+(``benchmarks/changepoint_power.py``) and the registered check (:mod:`toposcale.operating.transitions`)
+plant or use as negative controls. Every generator is vectorised over rows (Monte Carlo draws).
+
+- :func:`power_decay`: ``E + A * step**(-alpha)``, a smooth decay with no transition.
+- :func:`cosine_schedule_loss`: the loss a warmup + cosine learning-rate schedule gives, smooth in the
+  schedule: ``E + A * S(t)**(-alpha) + c * lr(t) / lr_max`` with ``S(t)`` the cumulative learning rate
+  (in units of ``lr_max`` steps) and the last term the learning-rate-proportional noise floor whose decay
+  during annealing is the late speed-up (a known shape, not a transition).
+- :func:`plateau_drop`: plateau, a logistic drop whose 10%-90% span is ``span`` checkpoints, plateau.
+- :func:`ar1`: stationary AR(1) noise of marginal sd ``sigma``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import expit
+
+from toposcale.analysis.changepoint import ar1_noise
+
+#: ln(9): the logistic ``1 / (1 + exp(-u / s))`` goes from 10% to 90% over ``2 ln(9) s``.
+_LN9 = math.log(9.0)
+
+
+def ar1(n_draws: int, n: int, phi: float, sigma: float, rng) -> np.ndarray:
+    """``(n_draws, n)`` stationary AR(1) noise with coefficient ``phi`` and marginal sd ``sigma``."""
+    return sigma * ar1_noise(float(phi), (int(n_draws), int(n)), rng)
+
+
+def power_decay(step, E: float = 1.6, A: float = 4.0, alpha: float = 0.35) -> np.ndarray:
+    """``E + A * step**(-alpha)`` (nats), the smooth decay of a loss with no stage."""
+    return E + A * np.asarray(step, dtype=float) ** (-alpha)
+
+
+def cosine_lr(t, total: int, warmup_frac: float = 0.05, min_lr_frac: float = 0.1) -> np.ndarray:
+    """Learning rate / lr_max at steps ``t``: linear warmup over ``warmup_frac * total`` steps, then a
+    cosine from 1 to ``min_lr_frac`` at ``total`` (the training schedule of :mod:`toposcale.train`)."""
+    t = np.asarray(t, dtype=float)
+    wu = max(warmup_frac * total, 1.0)
+    prog = np.clip((t - wu) / max(total - wu, 1.0), 0.0, 1.0)
+    cos = min_lr_frac + (1.0 - min_lr_frac) * 0.5 * (1.0 + np.cos(math.pi * prog))
+    return np.where(t < wu, t / wu, cos)
+
+
+def cosine_schedule_loss(step, total: int, E: float = 1.6, L0: float = 5.545, alpha: float = 0.35,
+                         anneal: float = 0.15, warmup_frac: float = 0.05, min_lr_frac: float = 0.1) -> np.ndarray:
+    """Loss at ``step`` under warmup + cosine: ``E + A * S**(-alpha) + anneal * lr / lr_max``, with ``S`` the
+    cumulative learning rate in lr_max-steps (``S = sum_{u <= step} lr(u) / lr_max``) and ``A`` such that the
+    loss at step 1 is ``L0`` (ln 256: a uniform byte model). The annealing term falls by
+    ``anneal * (1 - min_lr_frac)`` (default 0.135 nats) over the cosine: the late speed-up."""
+    step = np.asarray(step, dtype=float)
+    t = np.arange(1, total + 1)
+    lr = cosine_lr(t, total, warmup_frac, min_lr_frac)
+    cum = np.cumsum(lr)
+    A = (L0 - E - anneal * lr[0]) * cum[0] ** alpha
+    s = np.interp(step, t, cum)
+    return E + A * s ** (-alpha) + anneal * cosine_lr(step, total, warmup_frac, min_lr_frac)
+
+
+def plateau_drop(n: int, centre, drop: float, span: float = 3.0, level: float = 3.05) -> np.ndarray:
+    """Rows ``level - drop * logistic((i - centre) / s)`` over checkpoint index ``i = 0..n-1``, with ``s``
+    such that the drop's 10%-90% part spans ``span`` checkpoints; ``centre`` one value per row (the
+    midpoint, the location a detector must find)."""
+    centre = np.atleast_1d(np.asarray(centre, dtype=float))
+    s = span / (2.0 * _LN9)
+    i = np.arange(n)[None, :]
+    return level - drop * expit((i - centre[:, None]) / s)
+
+
+def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15) -> dict[str, np.ndarray]:
+    """Checkpoint steps (> 0) at the study's density: ``'log'`` the default config's log-spaced schedule
+    (:func:`toposcale.plan.study.checkpoint_steps`, 26 steps at 4336 total), ``'log+linear'`` the same
+    plus ``n_linear`` linearly spaced steps (about 40): the two densities the tests are written against."""
+    from toposcale.plan.study import checkpoint_steps
+
+    log = np.array([s for s in checkpoint_steps(total, n_log) if s > 0], dtype=float)
+    lin = np.round(np.linspace(total / n_linear, total, n_linear))
+    return {"log": log, "log+linear": np.unique(np.r_[log, lin])}
+
+
+#: The settings of the known-answer simulations: negative controls and the planted drop.
+KINDS = ("power_decay", "cosine", "plateau_drop")
+
+
+def simulate(kind: str, step, phi: float, n_draws: int, rng, *, sigma: float = 0.02, drop_sd: float = 5.0,
+             span: float = 3.0, total: int | None = None):
+    """``(Y, centres)``: ``n_draws`` noisy curves of ``kind`` at checkpoint ``step`` with AR(1) noise
+    (``phi``, marginal sd ``sigma``). ``'plateau_drop'`` plants a drop of ``drop_sd * sigma`` whose 10%-90%
+    part spans ``span`` checkpoints, centred uniformly in the middle 30%-80% of the checkpoints (``centres``:
+    the midpoints); the others have ``centres`` None. ``total`` (default the last step) is the run length
+    of the cosine schedule."""
+    step = np.asarray(step, dtype=float)
+    n = len(step)
+    noise = ar1(n_draws, n, phi, sigma, rng)
+    if kind == "power_decay":
+        return power_decay(step)[None, :] + noise, None
+    if kind == "cosine":
+        return cosine_schedule_loss(step, int(total or step[-1]))[None, :] + noise, None
+    if kind == "plateau_drop":
+        centres = rng.uniform(0.3 * (n - 1), 0.8 * (n - 1), n_draws)
+        return plateau_drop(n, centres, drop_sd * sigma, span) + noise, centres
+    raise ValueError(f"kind={kind!r}; use one of {KINDS}")
+
+
+def rejection_rates(results, centres=None) -> dict:
+    """Rates over a batch of :func:`toposcale.analysis.changepoint.change_points_batch` results, each with
+    its Monte Carlo standard error: ``reject`` (first scan ``p < significance``, i.e. at least one change
+    point) and, with the planted ``centres``, ``located`` (a change point within one checkpoint of the
+    midpoint)."""
+    from toposcale.operating.characteristics import proportion
+
+    rej = np.array([bool(r["change_points"]) for r in results])
+    out = {"n": len(results), "reject": proportion(int(rej.sum()), len(rej))}
+    if centres is not None:
+        hit = [any(abs(c - m) <= 1.0 for c in r["change_points"]) for r, m in zip(results, centres)]
+        out["located"] = proportion(int(np.sum(hit)), len(hit))
+    return out
