@@ -37,3 +37,19 @@ def test_no_change_point_is_a_miss_and_nearest_index():
         columns=["run", "source", "layer", "metric", "variant", "step", "significant"]), {"a": STEPS})
     assert not det.loc[0, "detected"] and np.isnan(det.loc[0, "offset"])
     assert nearest_index([1, 2, 4], 0) == 0 and nearest_index([1, 2, 4], 99) == 2
+
+
+def test_summary_section_reports_levels_checkpoints_and_recall(tmp_path):
+    from toposcale.analysis.stage_recall import crossing_detection, recall_table
+    from toposcale.report import build_summary
+
+    cr = _crossings([("a", 150, True), ("b", 150, True), ("c", 250, False)])
+    cr["level_from"], cr["level_to"], cr["frac_cross"] = 3.02, 2.26, [0.5, 0.5, 0.8]
+    cps = _cps([("a", 150, True, "loss"), ("b", 150, True, "loss")])
+    rec = recall_table(crossing_detection(cr, cps, {r: STEPS for r in "abc"}))
+    cr.to_csv(tmp_path / "stage_crossings.csv", index=False)
+    rec.to_csv(tmp_path / "stage_recall.csv", index=False)
+    text = build_summary({"stages": str(tmp_path / "stage_crossings.csv"),
+                          "stage_recall": str(tmp_path / "stage_recall.csv")})
+    assert "## The n-gram staircase of the loss" in text
+    assert "| unigram->bigram | 3.020 -> 2.260 | 3 / 2 | 0.50 (0.50-0.50) | 3 | 2 of 2 (100%; target 90%: met) |" in text

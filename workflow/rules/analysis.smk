@@ -114,6 +114,29 @@ rule analysis_operating:
         "../scripts/operating.py"
 
 
+rule analysis_stage_recall:
+    """Does the change-point test on the loss checkpoints find the dense curve's stage crossings? (issue 21)"""
+    input:
+        crossings=PATHS.analysis("stage_crossings.csv"),
+        change_points=PATHS.analysis("change_points.csv"),
+        logs=[PATHS.run_log(r.name) for r in RUNS],
+    output:
+        detection=PATHS.analysis("stage_detection.csv"),
+        recall=PATHS.analysis("stage_recall.csv"),
+    params:
+        runs=[r.name for r in RUNS],
+    log:
+        PATHS.log("analysis", "stage_recall.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        ENV_ANALYSIS
+    script:
+        "../scripts/stage_recall.py"
+
+
 rule analysis_stages:
     input:
         dense=[PATHS.dense_log(r.name) for r in RUNS],

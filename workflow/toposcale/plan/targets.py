@@ -34,6 +34,8 @@ ANALYSIS_TABLES = {
     "pretrained": "pretrained.csv",
     "operating": "operating_characteristics.csv",
     "alignment": "alignment.csv",
+    "stages": "stage_crossings.csv",
+    "stage_recall": "stage_recall.csv",
 }
 
 

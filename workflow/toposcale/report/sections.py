@@ -10,6 +10,7 @@ from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
 from toposcale.report.alignment_section import alignment_lines
+from toposcale.report.stages_section import stages_lines
 from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
@@ -420,6 +421,7 @@ SECTION_BUILDERS = {
     "scaling": scaling_lines,
     "dynamics": dynamics_lines,
     "forecast": forecast_lines,
+    "stages": stages_lines,
     "transitions": transitions_lines,
     "grokking": grokking_lines,
     "pretrained": pretrained_lines,

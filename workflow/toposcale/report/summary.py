@@ -56,6 +56,7 @@ SECTIONS = (
     ("scaling", "Scaling laws and holdout prediction"),
     ("dynamics", "Topology against loss during training"),
     ("forecast", "Forecasting the final loss from partial training"),
+    ("stages", "The n-gram staircase of the loss"),
     ("transitions", "Phase transitions"),
     ("alignment", "Topology at the loss's stage crossings"),
     ("grokking", "Grokking positive control"),
@@ -67,6 +68,7 @@ AUX_TABLES = {
     "forecast_summary": "forecast",
     "forecast_comparisons": "forecast",
     "transition_sizes": "transitions",
+    "stage_recall": "stages",
     "grokking_control": "grokking",
 }
 #: Every key :func:`build_summary` accepts.
