@@ -287,15 +287,19 @@ def pooled_sd(sd, window: int) -> np.ndarray:
     --------
     >>> pooled_sd([1.0, 1.0, 7.0, np.nan], 1).round(3).tolist()
     [1.0, 4.123, 5.0, 7.0]
+    >>> pooled_sd([2.0], 3).tolist()
+    [2.0]
     """
     sd = np.asarray(sd, dtype=np.float64).ravel()
     if window < 0:
         raise ValueError(f"window = {window} must be >= 0 (topology.nulls.sd_pool_window)")
     ok = np.isfinite(sd)
     var = np.where(ok, sd * sd, 0.0)
-    w = np.ones(2 * int(window) + 1)
-    total = np.convolve(var, w, mode="same") if sd.size else var
-    count = np.convolve(ok.astype(float), w, mode="same") if sd.size else var
+    if sd.size == 0:
+        return sd
+    w, cut = np.ones(2 * int(window) + 1), slice(int(window), int(window) + sd.size)
+    total = np.convolve(var, w)[cut]    # full convolution: entry i + window sums var[i - window .. i + window]
+    count = np.convolve(ok.astype(float), w)[cut]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, np.sqrt(total / np.maximum(count, 1)), np.nan)
 

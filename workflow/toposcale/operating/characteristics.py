@@ -26,7 +26,7 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ()
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.nulls",)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ class Design:
                    n_permutations=int(dyn.get("n_permutations", 199)),
                    n_surrogates=int(dyn.get("n_surrogates", 999)),
                    grokking_seeds=len(grok.get("seeds", [])) if grok.get("enabled", True) else 0,
-                   grokking_checkpoints=int(grok.get("n_checkpoints", 0)))
+                   grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
+                   extra={"sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"])})
 
 
 def _schedule(checkpoint_steps, run, config) -> list[int]:

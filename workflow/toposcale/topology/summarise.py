@@ -75,32 +75,36 @@ def null_columns(real: dict, draws: dict, noise_fraction: float) -> dict:
     return out
 
 
-def pool_null_sd(metrics: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Add ``{m}_{prefix}_sd_pooled`` and set ``{m}_{prefix}_z`` from it (module docstring), in place.
+def pool_null_sd(metrics: pd.DataFrame, window: int, metric_cols=NULL_METRICS) -> pd.DataFrame:
+    """``metrics`` with ``{m}_{prefix}_sd_pooled`` added and ``{m}_{prefix}_z`` set from it (module docstring).
 
-    Pools within each (run, source, layer) over its rows ordered by ``step``; returns ``metrics``.
+    Pools within each (run, source, layer) over its rows ordered by ``step``, for every ``m`` of
+    ``metric_cols`` with a ``{m}_{prefix}_sd`` column (and ``{m}_{prefix}_mean``).
     """
-    keys = [k for k in ("run", "source", "layer") if k in metrics.columns]
     if metrics.empty:
         return metrics
-    groups = ([g.sort_values("step", kind="stable").index for _, g in metrics.groupby(keys, sort=False)]
-              if keys else [metrics.sort_values("step", kind="stable").index])
+    keys = [k for k in ("run", "source", "layer") if k in metrics.columns]
+    gid = metrics.groupby(keys, sort=False).ngroup().to_numpy() if keys else np.zeros(len(metrics), dtype=int)
+    pos = np.lexsort((metrics["step"].to_numpy(), gid))
+    cuts = np.flatnonzero(np.diff(gid[pos])) + 1
+    slices = np.split(np.arange(len(pos)), cuts)
     new = {}
     for prefix in NULL_PREFIX.values():
-        for m in NULL_METRICS:
+        for m in metric_cols:
             sd_col = f"{m}_{prefix}_sd"
             if sd_col not in metrics.columns:
                 continue
-            pooled = pd.Series(np.nan, index=metrics.index)
-            for idx in groups:
-                pooled.loc[idx] = pooled_sd(metrics.loc[idx, sd_col].to_numpy(float), window)
+            sd = metrics[sd_col].to_numpy(float)[pos]
+            pooled_sorted = np.concatenate([pooled_sd(sd[sl], window) for sl in slices])
+            pooled = np.empty(len(pos))
+            pooled[pos] = pooled_sorted
             new[f"{m}_{prefix}_sd_pooled"] = pooled
-            new[f"{m}_{prefix}_z"] = pd.Series(standardised_excess(
-                metrics[m].to_numpy(float), metrics[f"{m}_{prefix}_mean"].to_numpy(float), pooled.to_numpy()),
-                index=metrics.index)
-    for col, values in new.items():  # existing _z columns keep their place, _sd_pooled go last
-        metrics[col] = values
-    return metrics
+            new[f"{m}_{prefix}_z"] = standardised_excess(metrics[m].to_numpy(float),
+                                                         metrics[f"{m}_{prefix}_mean"].to_numpy(float), pooled)
+    metrics = metrics.drop(columns=[c for c in new if c.endswith("_sd_pooled") and c in metrics.columns])
+    for col in [c for c in new if c in metrics.columns]:   # existing _z columns keep their place
+        metrics[col] = new.pop(col)
+    return pd.concat([metrics, pd.DataFrame(new, index=metrics.index)], axis=1) if new else metrics
 
 
 def _betti(bars, scale: float, grid) -> np.ndarray:
