@@ -50,7 +50,7 @@ METRIC_NOISE = 0.1
 #: simulation (raw 91 of 100).
 LOSS_AR, LOSS_NOISE = 0.6, 0.12
 #: Series per simulated run (one loss curve, one BH family of series x variants).
-PER_RUN = 20
+PER_RUN = 5
 #: Null-mean trend of the 'null tracks the loss' control, in null sds per loss sd.
 NULL_TREND = 2.0
 #: Schema default of topology.nulls.sd_pool_window (used when the design does not carry it).

@@ -118,7 +118,9 @@ def _size_lines(topology: list, pct: str) -> list[str]:
            "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
            "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
            "Gaussian null's mean; gamma_perm_adj uses the entry-permutation null (weights). A size trend "
-           "is called topology beyond geometry only where gamma_adj's CI excludes 0, and only with >= 5 "
+           "is called topology beyond geometry only where the null-adjusted CI excludes 0 for every null of "
+           "its source (weights: Gaussian and entry permutation; activations: Gaussian and Gaussian copula; "
+           "'beyond the <nulls> null only' where only some do), and only with >= 5 "
            "distinct sizes (2 parameters, >= 3 residual dof; else 'cannot decide'); degenerate clouds "
            "are excluded from every fit and counted.", "",
            md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "gamma_null",
