@@ -321,3 +321,18 @@ def test_report_lines_put_raw_and_null_side_by_side():
 
     old = correlate(synthetic_metrics(), metric_cols=cols[:1], n_bootstrap=0)
     assert NO_NULL_NOTE in dynamics_lines(old)
+
+
+def test_dynamics_section_prints_the_power_of_the_null_verdict():
+    """summary.md prints the 'nulls' operating characteristics beside the raw-vs-null verdicts (issue 22)."""
+    from toposcale.operating import COLUMNS
+    from toposcale.operating.nulls import VERDICT
+    from toposcale.report.sections import dynamics_lines
+
+    out = correlate(null_metrics(), metric_cols=["h1_total_persistence_norm"], n_bootstrap=0, seed=0)
+    oc = pd.DataFrame([dict(zip(COLUMNS, (VERDICT, "nulls", "d", "planted X", 0.64, 0.03, "fake", 0.01, 0.005,
+                                          200, False, "")))])
+    text = "\n".join(dynamics_lines(out, {"operating": oc}))
+    assert ("'topology beyond geometry' along training: power 0.64 ± 0.03 (planted X) — below 0.8: cannot decide "
+            "at this design; FPR 0.01 ± 0.01 (fake).") in text
+    assert "along training: power" not in "\n".join(dynamics_lines(out, {}))

@@ -90,9 +90,10 @@ def grokking_lines(df, aux: dict | None = None) -> list[str]:
         beyond = int((topo["finding"] == "topology beyond geometry").sum())
         gauss_only = int((topo["finding"] == "beyond the gaussian null only").sum())
         explained = int((topo["finding"] == "explained by its null (covariance-matched Gaussian)").sum())
-        out += [f"Null-adjusted: {beyond} of {len(topo)} topological measures separate beyond every null "
-                f"(topology beyond geometry), {gauss_only} beyond the Gaussian null only; {explained} separate "
-                f"raw but are explained by their null (covariance-matched Gaussian).", ""]
+        out += [f"Null-adjusted: {beyond} of {len(topo)} topological measures separate beyond their null "
+                f"(topology beyond geometry: Gaussian and copula nulls), {gauss_only} beyond the Gaussian null "
+                f"only; {explained} separate raw but are explained by their null (covariance-matched Gaussian).",
+                ""]
     order = df.assign(_d=-(df["auc"].astype(float) - 0.5).abs()).sort_values(["_d", "metric"])
     has_lead = {"lead_steps", "lead_min", "lead_max"} <= set(df.columns)
     rows = []

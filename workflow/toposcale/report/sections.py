@@ -9,7 +9,8 @@ import pandas as pd
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
-from toposcale.report.operating import operating_section
+from toposcale.operating.nulls import VERDICT as NULL_VERDICT
+from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
@@ -178,6 +179,9 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
         rows.append(row)
     out += [md_table(header, rows), ""]
     out += null_verdict_lines(df, variants)
+    note = power_note((aux or {}).get("operating"), NULL_VERDICT)
+    if note and "variant" in df and (df["variant"] == "null_z").any():
+        out += [f"'topology beyond geometry' along training: {note}.", ""]
     rank_suf, rank_desc = variants[-1] if variants else ("", "raw")
     for src, g in raw_rows(df).groupby("source", sort=True):
         agg = []
