@@ -9,7 +9,7 @@ def test_defaults_filled():
     assert cfg["topology"]["bootstrap"] == {"n_checkpoints": 0, "n_resamples": 200, "fraction": 0.8}  # off
     assert cfg["pretrained"]["n_resamples"] == 200
     assert cfg["corpus"]["source"] == "builtin:kjv"
-    assert cfg["topology"]["nulls"] == {"n_draws": 4, "kinds": ["gaussian", "permutation"]}
+    assert cfg["topology"]["nulls"] == {"n_draws": 4, "kinds": ["gaussian", "permutation", "copula"], "sd_pool_window": 3}
     assert cfg["topology"]["min_distinct_fraction"] == 0.5
 
 
@@ -28,7 +28,7 @@ def test_defaults_filled():
     ({"topology": {"nulls": {"kinds": ["permutation"]}}},
      "topology.nulls.kinds = ['permutation'] is not allowed: must contain 'gaussian'"),
     ({"topology": {"nulls": {"kinds": ["gaussian", "shuffle"]}}},
-     "topology.nulls.kinds.1 = 'shuffle' is not allowed: must be one of ['gaussian', 'permutation']"),
+     "topology.nulls.kinds.1 = 'shuffle' is not allowed: must be one of ['gaussian', 'permutation', 'copula']"),
     ({"topology": {"min_distinct_fraction": 0}}, "topology.min_distinct_fraction = 0 is not allowed: must be > 0"),
     ({"topology": {"min_distinct_fraction": 1.5}}, "topology.min_distinct_fraction = 1.5 is not allowed: must be <= 1"),
     ({"grokking": {"positive_control": {"min_loop_size": 0}}},

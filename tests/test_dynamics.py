@@ -207,13 +207,17 @@ def test_scripts_write_table_and_heatmap(tmp_path):
         assert read_provenance(written)["config_sha256"] == config_hash(SCRIPT_CONFIG)
 
 
-def null_metrics(rng_seed=0, degenerate_steps=()):
+def null_metrics(rng_seed=0, degenerate_steps=(), second_null="same"):
     """Metrics rows with the issue-15 null columns and known answers.
 
     ``h0_total_persistence_norm`` tracks the loss only through geometry: its Gaussian null mean follows
     the loss (trend + fluctuation ``w``) and its standardised excess ``_null_z`` is independent noise.
     ``h1_total_persistence_norm`` is the opposite: a flat, noisy null mean and an excess that tracks the
     loss. ``degenerate`` is True for the checkpoints in ``degenerate_steps`` of the weights' embed layer.
+    The second null of each source (``_perm_*`` for weights, ``_copula_*`` for activations, issue 22):
+    ``second_null='same'`` repeats the Gaussian null's columns (the structure beats both nulls),
+    ``'explains'`` makes its mean follow the metric (its excess is noise: what heavy tails alone give),
+    ``None`` leaves the columns out.
     """
     rng = np.random.default_rng(10_000 + rng_seed)                     # not the stream that drew the loss
     df = synthetic_metrics(rng_seed=rng_seed).drop(columns=["h1_total_persistence", "h1_n_bars"])
@@ -233,6 +237,13 @@ def null_metrics(rng_seed=0, degenerate_steps=()):
         for m, mean, z in (("h0_total_persistence_norm", geo_mean, geo_z),
                            ("h1_total_persistence_norm", top_mean, top_z)):
             g[m], g[f"{m}_null_mean"], g[f"{m}_null_sd"], g[f"{m}_null_z"] = mean + sd * z, mean, sd, z
+            second = "perm" if source == "weights" else "copula"
+            if second_null == "same":
+                g[f"{m}_{second}_mean"], g[f"{m}_{second}_sd"], g[f"{m}_{second}_z"] = mean, sd, z
+            elif second_null == "explains":
+                z2 = rng.normal(size=len(steps))
+                g[f"{m}_{second}_mean"], g[f"{m}_{second}_sd"] = g[m] - sd * z2, sd
+                g[f"{m}_{second}_z"] = z2
         g["degenerate"] = (source == "weights") & (layer == "embed") & g["step"].isin(degenerate_steps)
         parts.append(g)
     return pd.concat(parts, ignore_index=True)
@@ -243,7 +254,9 @@ def test_raw_and_null_z_side_by_side_geometry_vs_topology():
     df = null_metrics(degenerate_steps=dropped)
     cols = ["h0_total_persistence_norm", "h1_total_persistence_norm", "frobenius_norm"]
     out = correlate(df, metric_cols=cols, n_bootstrap=200, seed=0)
-    assert set(out["variant"]) == {"raw", "null_z"}
+    assert set(out["variant"]) == {"raw", "null_z", "perm_z", "copula_z"}
+    assert set(out[out.variant == "perm_z"]["source"]) == {"weights"}
+    assert set(out[out.variant == "copula_z"]["source"]) == {"activations"}
     assert set(out[out.variant == "null_z"]["metric"]) == {"h0_total_persistence_norm", "h1_total_persistence_norm"}
     # BH runs over the whole family, null_z rows included: the smallest q is min_k m p_(k) / k
     assert out["q"].min() == pytest.approx(bh_min_q(out["p"].to_numpy()))
@@ -260,6 +273,8 @@ def test_raw_and_null_z_side_by_side_geometry_vs_topology():
     geo_v = verdict.xs("h0_total_persistence_norm", level="metric")
     assert (geo_v == "explained by its null").mean() >= 0.85
     assert (verdict.xs("h1_total_persistence_norm", level="metric") == "topology beyond geometry").all()
+    beaten = cmp.set_index(["source", "metric"])["nulls_beaten"].xs("h1_total_persistence_norm", level="metric")
+    assert set(beaten["weights"]) == {"gaussian+permutation"} and set(beaten["activations"]) == {"gaussian+copula"}
     assert len(cmp) == 2 * 7                                           # baselines have no null pair
 
     # degenerate clouds are left out of the series and counted
@@ -267,6 +282,20 @@ def test_raw_and_null_z_side_by_side_geometry_vs_topology():
     assert (emb["n_degenerate_dropped"] == len(dropped)).all()
     assert (emb["n"] == len(STEPS) - 1 - len(dropped)).all()
     assert (out.loc[out.layer != "embed", "n_degenerate_dropped"] == 0).all()
+
+
+@pytest.mark.parametrize("second", ["explains", None])
+def test_beyond_geometry_needs_every_null_of_the_source(second):
+    """Issue 22: a series that beats the Gaussian null but not the source's second null (entry permutation
+    for weights, copula for activations; what heavy tails alone give), or whose table lacks that null, is
+    labelled by the null it beats, never 'topology beyond geometry' (before: 'topology beyond geometry')."""
+    df = null_metrics(second_null=second)
+    out = correlate(df, metric_cols=["h1_total_persistence_norm"], n_bootstrap=100, seed=0)
+    cmp = null_comparison(out)
+    assert (cmp["beats_null_z"] == True).all()                        # noqa: E712 (object column)
+    assert not (cmp["verdict"] == "topology beyond geometry").any()
+    assert set(cmp["verdict"]) == {"beyond the gaussian null only"}
+    assert set(cmp["nulls_beaten"]) == {"gaussian"}
 
 
 def test_old_metrics_without_null_columns_give_raw_rows_and_a_note():
@@ -292,8 +321,9 @@ def test_report_lines_put_raw_and_null_side_by_side():
     assert "| weights | topological (null_z) | 6 |" in text and "| weights | topological | 6 | 4 (67%) |" in text
     assert "Degenerate clouds left out of the series: 4 checkpoints in 1 (run, source, layer) series." in text
     # plain Spearman: the geometric metric is explained by its null, the excess metric is beyond geometry
-    assert "| weights | h0_total_persistence_norm | 3 | 0 | 3 |" in text
-    assert "| activations | h1_total_persistence_norm | 4 | 4 | 0 |" in text
+    # columns: pairs, beyond geometry, beyond some nulls only, explained by its null (plain Spearman first)
+    assert "| weights | h0_total_persistence_norm | 3 | 0 | 0 | 3 |" in text
+    assert "| activations | h1_total_persistence_norm | 4 | 4 | 0 | 0 |" in text
     ranking = text[text.index("weights: metrics ranked"):]
     assert "null_z" not in ranking                                     # the ranking is of raw series
     keys = key_numbers({"dynamics": out})
@@ -301,3 +331,18 @@ def test_report_lines_put_raw_and_null_side_by_side():
 
     old = correlate(synthetic_metrics(), metric_cols=cols[:1], n_bootstrap=0)
     assert NO_NULL_NOTE in dynamics_lines(old)
+
+
+def test_dynamics_section_prints_the_power_of_the_null_verdict():
+    """summary.md prints the 'nulls' operating characteristics beside the raw-vs-null verdicts (issue 22)."""
+    from toposcale.operating import COLUMNS
+    from toposcale.operating.nulls import VERDICT
+    from toposcale.report.sections import dynamics_lines
+
+    out = correlate(null_metrics(), metric_cols=["h1_total_persistence_norm"], n_bootstrap=0, seed=0)
+    oc = pd.DataFrame([dict(zip(COLUMNS, (VERDICT, "nulls", "d", "planted X", 0.64, 0.03, "fake", 0.01, 0.005,
+                                          200, False, "")))])
+    text = "\n".join(dynamics_lines(out, {"operating": oc}))
+    assert ("'topology beyond geometry' along training: power 0.64 ± 0.03 (planted X) — below 0.8: cannot decide "
+            "at this design; FPR 0.01 ± 0.01 (fake).") in text
+    assert "along training: power" not in "\n".join(dynamics_lines(out, {}))

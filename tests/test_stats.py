@@ -128,3 +128,17 @@ def test_null_excess_by_hand():
     assert math.isnan(null_excess(1.0, [2.0, 2.0])["null_z"])          # sd 0: no z
     assert math.isnan(null_excess(1.0, [0.1 + 0.2, 0.3])["null_z"])    # sd at rounding level counts as 0
     assert math.isnan(null_excess(1.0, [2.0])["null_sd"])              # one draw: no sd
+
+
+def test_pooled_sd_by_hand_and_its_edges():
+    from toposcale.stats import pooled_sd, standardised_excess
+
+    np.testing.assert_allclose(pooled_sd([1.0, 1.0, 7.0, np.nan], 1), [1.0, np.sqrt(17), 5.0, 7.0])
+    np.testing.assert_allclose(pooled_sd([3.0, np.nan, 4.0], 0), [3.0, np.nan, 4.0])
+    np.testing.assert_allclose(pooled_sd([2.0], 3), [2.0])                 # window wider than the series
+    np.testing.assert_allclose(pooled_sd([1.0, 2.0, 3.0, 4.0, 5.0], 10), np.sqrt(11.0))
+    assert np.isnan(pooled_sd([np.nan, np.nan], 1)).all() and pooled_sd([], 2).size == 0
+    with pytest.raises(ValueError, match="sd_pool_window"):
+        pooled_sd([1.0], -1)
+    z = standardised_excess([5.0, 5.0, np.nan, 1.0], [2.0, 2.0, 2.0, 2.0], [1.5, 0.0, 1.0, np.inf])
+    np.testing.assert_allclose(z, [2.0, np.nan, np.nan, np.nan])

@@ -51,6 +51,7 @@ from toposcale.io import read_table
 from toposcale.serial import detrend_degree, detrend_rows, monte_carlo_pvalue, phase_surrogates, unit_rows
 from toposcale.stats import (bh_adjust, default_block_length, moving_block_bootstrap_indices, partial_spearman,
                              percentile_ci, ranks, rowwise_spearman, spearman, t_pvalue)
+from toposcale.topology.nulls import BEYOND, EXPLAINED, null_label
 
 #: Topological metrics analysed by default (columns of ``results/metrics/{run}.parquet``). Left out
 #: because they are constant by construction: ``h0_n_bars`` (always ``n_points - 1``) and
@@ -68,10 +69,16 @@ BASELINE_METRICS = ("scale", "frobenius_norm", "total_variance", "mean_pairwise_
 DEFAULT_METRICS = TOPOLOGICAL_METRICS + BASELINE_METRICS
 #: Suffix of the null-adjusted column of a metric in the metrics table (the contract of issue 15).
 NULL_Z_SUFFIX = "_null_z"
-#: Correlation variants of a metric: its raw values and its standardised excess over the Gaussian null.
-VARIANTS = ("raw", "null_z")
-#: Verdict of a raw/null_z pair (:func:`null_comparison`), in report order.
-VERDICTS = ("topology beyond geometry", "explained by its null", "not significant")
+#: Correlation variants of a metric: its raw values and its standardised excess over each null kind
+#: (``{m}_null_z``: covariance-matched Gaussian, ``{m}_perm_z``: entry permutation, ``{m}_copula_z``:
+#: Gaussian copula; :mod:`toposcale.topology.summarise`).
+VARIANTS = ("raw", "null_z", "perm_z", "copula_z")
+#: Null kind of each null-adjusted variant.
+VARIANT_NULL = {"null_z": "gaussian", "perm_z": "permutation", "copula_z": "copula"}
+#: Verdict of a raw/null-adjusted comparison (:func:`null_comparison`), in report order; a series that beats
+#: some but not all of its source's nulls reads ``'beyond the <kinds> null only'``
+#: (:func:`toposcale.topology.nulls.null_label`).
+VERDICTS = (BEYOND, EXPLAINED, "not significant")
 #: Run descriptors copied into every output row when the metrics table has them.
 #: Column suffixes of the three correlation variants: Spearman, partial given log step, detrended.
 SUFFIXES = ("", "_partial", "_detrended")
@@ -121,15 +128,20 @@ def run_info(g) -> dict:
 
 def null_z_series(df, metric_cols) -> list[tuple[str, str, str]]:
     """(metric, variant, column) of every series to analyse: each metric raw, then the topological ones
-    with a ``{m}_null_z`` column in ``df`` as variant ``null_z``. Warns once when topological metrics
-    are asked for but the table has no null columns (metrics written before issue 15)."""
+    with a ``{m}_null_z`` column in ``df`` as variant ``null_z``, then those with ``{m}_perm_z`` /
+    ``{m}_copula_z`` columns holding a finite value as ``perm_z`` / ``copula_z``. Warns once when
+    topological metrics are asked for but the table has no null columns (metrics written before issue 15)."""
     out = [(m, "raw", m) for m in metric_cols]
     topo = [m for m in metric_cols if _kind(m) == "topological"]
     have = [m for m in topo if m + NULL_Z_SUFFIX in df.columns]
     if topo and not have:
         warnings.warn("metrics table has no '{metric}_null_z' columns (written before the matched nulls); "
                       "null-adjusted variants skipped: re-run the summarise step to add them", stacklevel=3)
-    return out + [(m, "null_z", m + NULL_Z_SUFFIX) for m in have]
+    out += [(m, "null_z", m + NULL_Z_SUFFIX) for m in have]
+    for variant in ("perm_z", "copula_z"):
+        out += [(m, variant, f"{m}_{variant}") for m in topo
+                if f"{m}_{variant}" in df.columns and np.isfinite(df[f"{m}_{variant}"].to_numpy(float)).any()]
+    return out
 
 
 def non_degenerate(df):
@@ -314,49 +326,68 @@ def _kind(metric: str) -> str:
 
 
 def null_comparison(corr, suffix: str = ""):
-    """Raw and null-adjusted correlation of each topological series side by side, with a verdict.
+    """Raw and null-adjusted correlations of each topological series side by side, with a verdict that
+    names the nulls it beats.
 
-    Pairs the ``variant == 'raw'`` and ``variant == 'null_z'`` rows of :func:`correlate` on (run,
-    source, layer, metric), for the correlation variant ``suffix`` ('' raw Spearman, '_partial',
-    '_detrended'). The verdict of a pair is
+    Pairs the ``variant == 'raw'`` row of :func:`correlate` with its ``null_z`` (Gaussian), ``perm_z``
+    (entry permutation) and ``copula_z`` (Gaussian copula) rows on (run, source, layer, metric), for the
+    correlation variant ``suffix`` ('' raw Spearman, '_partial', '_detrended'). The series *beats* a null
+    when its correlation against that null is significant (BH ``q <= fdr_alpha`` in the run's family) and
+    its moving-block bootstrap interval excludes 0 (significance alone when no interval was computed,
+    ``n_bootstrap = 0``). The verdict (:func:`toposcale.topology.nulls.null_label`) is
 
-    * 'topology beyond geometry': the null_z correlation is significant (BH ``q <= fdr_alpha`` in the
-      run's family) and its moving-block bootstrap interval excludes 0 (significance alone when no
-      interval was computed, ``n_bootstrap = 0``);
-    * 'explained by its null': otherwise, when the raw correlation is significant: the metric tracks the
-      loss no more than its covariance-matched Gaussian null does;
+    * 'topology beyond geometry': it beats every null of its source (weights: Gaussian and permutation;
+      activations: Gaussian and copula; :data:`toposcale.topology.nulls.REQUIRED_NULLS`);
+    * 'beyond the <kinds> null only': it beats some, not all (a null absent from the table is not beaten:
+      heavy tails alone beat the Gaussian null, issue 22);
+    * 'explained by its null': it beats none and the raw correlation is significant;
     * 'not significant': neither.
 
     Returns
     -------
     pandas.DataFrame
-        Run descriptors, ``source``, ``layer``, ``metric``, ``rho_raw``, ``significant_raw``,
-        ``rho_null_z``, ``significant_null_z``, ``ci_low_null_z``, ``ci_high_null_z``, ``verdict``;
-        empty (same columns) when ``corr`` has no null_z rows.
+        Run descriptors, ``source``, ``layer``, ``metric``, ``rho_raw``, ``significant_raw``, then per
+        null variant ``v`` in (``null_z``, ``perm_z``, ``copula_z``): ``rho_v``, ``significant_v``,
+        ``ci_low_v``, ``ci_high_v``, ``beats_v`` (NaN / None where the table has no such series), and
+        ``nulls_beaten`` ('gaussian+permutation', ...) and ``verdict``; empty (same columns) when
+        ``corr`` has no null_z rows.
     """
     keys = [c for c in RUN_COLUMNS if c in corr.columns] + ["source", "layer", "metric"]
-    cols = keys + ["rho_raw", "significant_raw", "rho_null_z", "significant_null_z", "ci_low_null_z",
-                   "ci_high_null_z", "verdict"]
+    nulls = VARIANTS[1:]
+    cols = keys + ["rho_raw", "significant_raw"] + [f"{c}_{v}" for v in nulls
+                                                   for c in ("rho", "significant", "ci_low", "ci_high", "beats")] \
+        + ["nulls_beaten", "verdict"]
     check_columns(corr, ["variant", f"rho{suffix}", f"significant{suffix}"], "dynamics table")
     pick = {f"rho{suffix}": "rho", f"significant{suffix}": "significant", f"rho{suffix}_ci_low": "ci_low",
             f"rho{suffix}_ci_high": "ci_high"}
     have = [c for c in pick if c in corr.columns]
-    raw, null = (corr.loc[corr["variant"] == v, keys + have].rename(columns=pick) for v in VARIANTS)
-    for frame in (raw, null):
+
+    def rows(v):
+        frame = corr.loc[corr["variant"] == v, keys + have].rename(columns=pick)
         for c in ("ci_low", "ci_high"):
             if c not in frame:
                 frame[c] = np.nan
-    if null.empty:
+        return frame
+
+    if not (corr["variant"] == "null_z").any():
         return pd.DataFrame(columns=cols)
-    both = raw[keys + ["rho", "significant"]].merge(
-        null[keys + ["rho", "significant", "ci_low", "ci_high"]], on=keys, suffixes=("_raw", "_null_z"))
-    both = both.rename(columns={"ci_low": "ci_low_null_z", "ci_high": "ci_high_null_z"})
-    sig_raw = both["significant_raw"].fillna(False).astype(bool)
-    sig_null = both["significant_null_z"].fillna(False).astype(bool)
-    lo, hi = both["ci_low_null_z"].to_numpy(float), both["ci_high_null_z"].to_numpy(float)
-    excludes = np.where(np.isfinite(lo) & np.isfinite(hi), (lo > 0) | (hi < 0), True)
-    beyond = sig_null.to_numpy() & excludes
-    both["verdict"] = np.where(beyond, VERDICTS[0], np.where(sig_raw, VERDICTS[1], VERDICTS[2]))
+    both = rows("raw")[keys + ["rho", "significant"]].rename(
+        columns={"rho": "rho_raw", "significant": "significant_raw"})
+    both = both.merge(rows("null_z")[keys].drop_duplicates(), on=keys)
+    for v in nulls:
+        r = rows(v)
+        sig = r["significant"].fillna(False).astype(bool).to_numpy()
+        lo, hi = r["ci_low"].to_numpy(float), r["ci_high"].to_numpy(float)
+        excludes = np.where(np.isfinite(lo) & np.isfinite(hi), (lo > 0) | (hi < 0), True)
+        r = r.assign(beats=sig & excludes & np.isfinite(r["rho"].to_numpy(float)))
+        both = both.merge(r.rename(columns={c: f"{c}_{v}" for c in ("rho", "significant", "ci_low", "ci_high",
+                                                                   "beats")}), on=keys, how="left")
+    sig_raw = both["significant_raw"].fillna(False).astype(bool).to_numpy()
+    labels = [null_label(src, {VARIANT_NULL[v]: (None if b != b or b is None else bool(b))
+                               for v, b in zip(nulls, bs)}, sr)
+              for src, sr, *bs in zip(both["source"], sig_raw, *(both[f"beats_{v}"] for v in nulls))]
+    both["verdict"] = [lab for lab, _ in labels]
+    both["nulls_beaten"] = [beaten for _, beaten in labels]
     return both[cols]
 
 

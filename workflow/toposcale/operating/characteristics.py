@@ -26,7 +26,8 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.transitions")
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.nulls",
+                                  "toposcale.operating.transitions")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class Design:
                    n_surrogates=int(dyn.get("n_surrogates", 999)),
                    grokking_seeds=len(grok.get("seeds", [])) if grok.get("enabled", True) else 0,
                    grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
-                   extra={"alignment": dict(config.get("alignment", {}))})
+                   extra={"alignment": dict(config.get("alignment", {})),
+                          "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"])})
 
 
 def _schedule(run_checkpoint_steps, run, config) -> list[int]:

@@ -76,7 +76,8 @@ def grokking_lines(df, aux: dict | None = None) -> list[str]:
            "(positive: the measure moves first); verdict = majority over seeds.", ""]
     if has_null:
         out[0] += (" Null-adjusted: the same AUC of the measure's standardised excess over its covariance-matched "
-                   "Gaussian null (z); 'topology beyond geometry' only where that interval excludes 0.5, "
+                   "Gaussian null (z); 'beyond the gaussian null only' where that interval excludes 0.5 "
+                   "('topology beyond geometry' needs the Gaussian-copula null too, issue 22), "
                    "'explained by its null (covariance-matched Gaussian)' where only the raw measure separates.")
     counts = []
     for kind, g in df.assign(sep=sep).groupby("kind", sort=True):
@@ -87,10 +88,12 @@ def grokking_lines(df, aux: dict | None = None) -> list[str]:
     if has_null:
         topo = df[df["kind"] == "topological"]
         beyond = int((topo["finding"] == "topology beyond geometry").sum())
+        gauss_only = int((topo["finding"] == "beyond the gaussian null only").sum())
         explained = int((topo["finding"] == "explained by its null (covariance-matched Gaussian)").sum())
         out += [f"Null-adjusted: {beyond} of {len(topo)} topological measures separate beyond their null "
-                f"(topology beyond geometry); {explained} separate raw but are explained by their null "
-                f"(covariance-matched Gaussian).", ""]
+                f"(topology beyond geometry: Gaussian and copula nulls), {gauss_only} beyond the Gaussian null "
+                f"only; {explained} separate raw but are explained by their null (covariance-matched Gaussian).",
+                ""]
     order = df.assign(_d=-(df["auc"].astype(float) - 0.5).abs()).sort_values(["_d", "metric"])
     has_lead = {"lead_steps", "lead_min", "lead_max"} <= set(df.columns)
     rows = []

@@ -133,7 +133,8 @@ def _grokking_keys(df, tables=None) -> list[str]:
     if "finding" in df:
         topo = df[df["kind"] == "topological"]
         out.append(f"grokking, topological measures beyond their Gaussian null: "
-                   f"{int((topo['finding'] == 'topology beyond geometry').sum())}/{len(topo)}")
+                   f"{int(topo['finding'].isin(['topology beyond geometry', 'beyond the gaussian null only']).sum())}"
+                   f"/{len(topo)}")
     ctrl = (tables or {}).get("grokking_control")
     if ctrl is not None and {"decided", "expected", "ok"} <= set(ctrl.columns):
         out.append(f"grokking positive control {control_verdict(ctrl)}")

@@ -11,6 +11,7 @@ from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
 from toposcale.report.alignment_section import alignment_lines
 from toposcale.report.stages_section import stages_lines
+from toposcale.operating.nulls import VERDICT as NULL_VERDICT
 from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
@@ -124,7 +125,9 @@ def _size_lines(topology: list, pct: str) -> list[str]:
            "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
            "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
            "Gaussian null's mean; gamma_perm_adj uses the entry-permutation null (weights). A size trend "
-           "is called topology beyond geometry only where gamma_adj's CI excludes 0, and only with >= 5 "
+           "is called topology beyond geometry only where the null-adjusted CI excludes 0 for every null of "
+           "its source (weights: Gaussian and entry permutation; activations: Gaussian and Gaussian copula; "
+           "'beyond the <nulls> null only' where only some do), and only with >= 5 "
            "distinct sizes (2 parameters, >= 3 residual dof; else 'cannot decide'); degenerate clouds "
            "are excluded from every fit and counted.", "",
            md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "gamma_null",
@@ -182,6 +185,9 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
         rows.append(row)
     out += [md_table(header, rows), ""]
     out += null_verdict_lines(df, variants)
+    note = power_note((aux or {}).get("operating"), NULL_VERDICT)
+    if note and "variant" in df and (df["variant"] == "null_z").any():
+        out += [f"'topology beyond geometry' along training: {note}.", ""]
     rank_suf, rank_desc = variants[-1] if variants else ("", "raw")
     for src, g in raw_rows(df).groupby("source", sort=True):
         agg = []

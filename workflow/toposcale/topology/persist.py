@@ -14,7 +14,7 @@ and, for weights, the normalised neural persistence of the neuron matrix.
 
 With ``--null-root`` the same job also draws ``K`` null clouds of every requested kind that applies to
 the cloud's source (:data:`toposcale.topology.nulls.NULL_KINDS`: gaussian for every source, permutation
-for weights), seeded by ``null_seed(seed, run, step, source, layer, kind)`` with ``run`` the name of
+for weights, copula for activations), seeded by ``null_seed(seed, run, step, source, layer, kind)`` with ``run`` the name of
 ``out_root``, computes their diagrams with the same :func:`rips_persistence` call (same ``max_dim`` and
 backend) and writes ``{null_root}/{source}/step{step}/{layer}.npz`` (:func:`save_null_diagrams`).
 """
@@ -76,7 +76,7 @@ def _step_of(path: Path) -> str:
 
 def persist_files(clouds: list, out_root, only: str | None = None, max_dim: int = 1,
                   backend: str = "auto", log=None, null_root=None, n_draws: int = 0,
-                  kinds=("gaussian", "permutation"), seed: int = 0) -> float:
+                  kinds=("gaussian", "permutation", "copula"), seed: int = 0) -> float:
     """Compute and write diagrams for every layer in ``clouds``; return the summed homology seconds.
 
     With ``null_root`` (and ``n_draws >= 1``), also write each layer's null draws (module docstring);
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--null-root", default=None, help="results/nulls/{run}: also write null draws there")
     ap.add_argument("--n-draws", type=int, default=0, help="null draws per cloud and kind (config topology.nulls.n_draws)")
-    ap.add_argument("--kinds", nargs="+", default=["gaussian", "permutation"], choices=sorted(NULL_KINDS),
+    ap.add_argument("--kinds", nargs="+", default=["gaussian", "permutation", "copula"], choices=sorted(NULL_KINDS),
                     help="null kinds (config topology.nulls.kinds)")
     ap.add_argument("--seed", type=int, default=0, help="the config's seed (null_seed's first part)")
     args = ap.parse_args(argv)

@@ -34,8 +34,9 @@ def flat_table(res: dict) -> list[dict]:
     estimate, prediction interval, observed value, relative error %), 'comparison' (exponent
     differences and 'compute_multiplier'), 'topology' (quantity 'gamma' with CI and 'spearman_rho'
     with its p-value; 'gamma_null' (exponent of the Gaussian null's mean), 'gamma_adj' (of metric /
-    Gaussian null mean; ``verdict`` holds the size verdict) and 'gamma_perm_adj' (of metric /
-    permutation null mean; ``verdict`` its verdict), each with its CI; subject = 'source/metric',
+    Gaussian null mean; ``verdict`` holds the size verdict, named by the nulls it beats), 'gamma_perm_adj'
+    (of metric / permutation null mean; ``verdict`` that null's own verdict) and 'gamma_copula_adj' (of
+    metric / copula null mean; likewise), each with its CI; subject = 'source/metric',
     activation = group). ``verdict`` is empty on the other rows except 'comparison' (its ``kind``:
     'exponent shift', 'offset only', 'not distinguishable' or 'cannot decide').
 
@@ -87,7 +88,8 @@ def flat_table(res: dict) -> list[dict]:
         rows.append(_row(section="topology", activation=t["group"], subject=subj,
                          quantity="spearman_rho", estimate=t["spearman_rho"], p_value=t["spearman_p"],
                          n=t["n"], **gate))
-        for q, verdict in (("gamma_null", None), ("gamma_adj", "verdict"), ("gamma_perm_adj", "verdict_perm")):
+        for q, verdict in (("gamma_null", None), ("gamma_adj", "verdict"), ("gamma_perm_adj", "verdict_perm"),
+                           ("gamma_copula_adj", "verdict_copula")):
             if q in t:
                 rows.append(_row(section="topology", activation=t["group"], law="power", subject=subj,
                                  quantity=q, estimate=t[q], ci_lo=t[f"{q}_ci"][0], ci_hi=t[f"{q}_ci"][1],

@@ -16,6 +16,7 @@ from toposcale.analysis.scaling.laws import fit_power_law
 from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, SIZE_FIT_PARAMS, fit_gate
 from toposcale.stats import spearman
 from toposcale.topology.metrics import METRIC_COLUMNS
+from toposcale.topology.nulls import BEYOND as _BEYOND, EXPLAINED as _EXPLAINED, null_label
 
 #: Metric columns of ``results/metrics/{run}.parquet`` analysed against model size.
 TOPO_METRICS = tuple(
@@ -29,15 +30,18 @@ TOPO_METRICS = tuple(
 NULL_METRICS = METRIC_COLUMNS + ("scale",)
 
 #: Column suffix of each null kind's mean and sd (``{m}_null_mean``...), and its name in text.
-NULLS = {"null": "covariance-matched Gaussian", "perm": "entry permutation"}
+NULLS = {"null": "covariance-matched Gaussian", "perm": "entry permutation", "copula": "Gaussian copula"}
+#: Null kind (:mod:`toposcale.topology.nulls`) of each column prefix.
+NULL_KIND = {"null": "gaussian", "perm": "permutation", "copula": "copula"}
 
 #: Fewest distinct model sizes a size verdict needs: the log-log fit has 2 parameters (k, gamma) and a
 #: verdict needs >= 3 residual degrees of freedom (:data:`toposcale.plan.decidability.MIN_RESIDUAL_DOF`).
 MIN_SIZES = SIZE_FIT_PARAMS + MIN_RESIDUAL_DOF
 
-#: Verdict wording (issue 15 contract), decided on the covariance-matched Gaussian null.
-BEYOND = "topology beyond geometry"
-EXPLAINED = "explained by its null"
+#: Verdict wording (issue 15 contract); "topology beyond geometry" needs every null of the source (issue 22,
+#: :func:`combined_verdict`).
+BEYOND = _BEYOND
+EXPLAINED = _EXPLAINED
 NO_TREND = "no size trend"
 FEW_SIZES = f"{CANNOT_DECIDE}: need >= {MIN_SIZES} sizes"
 NO_NULL = "no null columns: rerun summarise"
@@ -130,6 +134,26 @@ def size_verdict(gamma_ci, adj_ci, n_sizes: int, has_null: bool, adj_note: str =
     return EXPLAINED if excludes_zero(gamma_ci) else NO_TREND
 
 
+def combined_verdict(source: str, gamma_ci, per_null: dict) -> str:
+    """The size verdict of a metric named by the nulls it beats (issue 22).
+
+    ``per_null`` maps a column prefix ('null', 'perm', 'copula') to its :func:`size_verdict` ('' or absent:
+    no such null). Where the Gaussian null's verdict is a decision (:data:`BEYOND`, :data:`EXPLAINED`,
+    :data:`NO_TREND`), a null is beaten when its verdict is :data:`BEYOND` and the label is
+    :func:`toposcale.topology.nulls.null_label`'s: 'topology beyond geometry' only when every null of the
+    source (weights: Gaussian and permutation; activations: Gaussian and copula) is beaten, 'beyond the
+    <kinds> null only' when some are, else the Gaussian verdict. Otherwise (cannot decide, no null columns)
+    the Gaussian null's verdict.
+    """
+    gauss = per_null.get("null", "")
+    if gauss not in (BEYOND, EXPLAINED, NO_TREND):
+        return gauss
+    beats = {NULL_KIND[k]: (v == BEYOND) if v in (BEYOND, EXPLAINED, NO_TREND) else None
+             for k, v in per_null.items() if v}
+    label, _ = null_label(source, beats, excludes_zero(gamma_ci))
+    return label if label.startswith(("topology beyond", "beyond the ")) else gauss
+
+
 def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -> list[dict]:
     """Raw and null-adjusted power laws of each topological metric against N, with a verdict.
 
@@ -160,8 +184,10 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
         One per (source, metric, group): ``gamma``, ``gamma_ci``, ``k``, ``spearman_rho``/``_p`` (raw,
         :func:`toposcale.stats.spearman`), ``gamma_null``/``_ci`` (the Gaussian null's layer mean),
         ``gamma_adj``/``_ci``/``k_adj``, ``gamma_perm_adj``/``_ci`` (NaN without ``{m}_perm_mean``),
-        ``verdict`` (:func:`size_verdict`, Gaussian null; :data:`BASELINE` for metrics outside
-        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes`` (distinct sizes), ``gate`` (decidable,
+        ``gamma_copula_adj``/``_ci`` (NaN without ``{m}_copula_mean``), ``verdict_null`` (:func:`size_verdict`
+        on the Gaussian null), ``verdict_perm``, ``verdict_copula`` ('' without that null), ``verdict``
+        (:func:`combined_verdict`: named by the nulls it beats; :data:`BASELINE` for metrics outside
+        :data:`NULL_METRICS`), ``n``, ``n_sizes`` (distinct sizes), ``gate`` (decidable,
         have, need, message),
         ``n_degenerate`` (clouds excluded), ``degenerate_clouds`` ('run/layer'), ``note`` and ``points``
         (per run: run, N, value, null_mean, null_sd, null_ratio, perm_mean, perm_sd, perm_ratio).
@@ -206,7 +232,7 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
             row["note"] = "constant values: Spearman undefined"
     points = {"run": g["run"].tolist(), "N": x.tolist(), "value": y.tolist()}
     for kind in NULLS:
-        pre = "" if kind == "null" else "perm_"
+        pre = "" if kind == "null" else f"{kind}_"
         has = f"{kind}_ratio" in g.columns and bool(np.isfinite(g[f"{kind}_ratio"]).any())
         adj = {"gamma": nan, "ci": [nan, nan], "k": nan, "note": "no null columns"}
         if has:
@@ -225,12 +251,14 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
         if kind == "null":
             row.setdefault("gamma_null", nan)
             row.setdefault("gamma_null_ci", [nan, nan])
-            row["verdict"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+            row["verdict_null"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
                 if metric in NULL_METRICS else BASELINE
             if has and adj["note"]:
                 row["note_adj"] = adj["note"]
         else:
-            row["verdict_perm"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+            row[f"verdict_{kind}"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
                 if has else ""
+    row["verdict"] = combined_verdict(source, raw["ci"], {k: row.get(f"verdict_{k}", "") for k in NULLS}) \
+        if metric in NULL_METRICS and source in ("weights", "activations") else row["verdict_null"]
     row["points"] = points
     return row

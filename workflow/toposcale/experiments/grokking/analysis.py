@@ -22,6 +22,7 @@ import pandas as pd
 from toposcale.config import validate_config
 from toposcale.experiments.grokking.loops import CLOUD_MEASURES, CLOUDS
 from toposcale.stats import percentile_ci, roc_auc
+from toposcale.topology.nulls import EXPLAINED, null_label
 
 # The thresholds are config keys (their one home is workflow/schemas/config.schema.yaml); the dicts below
 # hold the schema defaults, used when a caller passes none.
@@ -239,11 +240,17 @@ def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy) -> dict:
         verdict=_overall_verdict(verdicts) if verdicts else "never", seed_verdicts=";".join(verdicts))
 
 
-def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2) -> str:
+def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2,
+                 copula_separates=None) -> str:
     """The contract wording for one detection metric, from its raw and null-adjusted separation.
 
-    ``topology beyond geometry`` where the null-adjusted measure (``{metric}_null_z``) separates
-    (its AUC interval excludes 0.5, every seed on one side); ``explained by its null (covariance-matched
+    A measure *beats* a null where its null-adjusted measure (``{metric}_null_z`` for the
+    covariance-matched Gaussian, ``copula_separates`` for the Gaussian-copula null) separates (its AUC
+    interval excludes 0.5, every seed on one side). The wording is
+    :func:`toposcale.topology.nulls.null_label`'s for an activation cloud: ``topology beyond geometry``
+    only where it beats both the Gaussian and the copula null (issue 22: heavy tails alone beat the
+    Gaussian null), ``beyond the gaussian null only`` where it beats the Gaussian null and the copula null
+    is not computed (``copula_separates`` None) or not beaten; ``explained by its null (covariance-matched
     Gaussian)`` where only the raw measure separates; ``does not separate`` where neither does;
     ``no null (reference measure)`` for reference measures, ``no null computed`` for a topological
     measure without a null column (``null_separates`` is None), and ``cannot decide: need >= 2 seeds``
@@ -253,6 +260,8 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological",
     --------
     >>> null_finding(True, False)
     'explained by its null (covariance-matched Gaussian)'
+    >>> null_finding(True, True), null_finding(True, True, copula_separates=True)
+    ('beyond the gaussian null only', 'topology beyond geometry')
     """
     if kind != "topological":
         return "no null (reference measure)"
@@ -260,9 +269,10 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological",
         return "no null computed"
     if n_seeds < 2:
         return "cannot decide: need >= 2 seeds"
-    if null_separates:
-        return "topology beyond geometry"
-    return "explained by its null (covariance-matched Gaussian)" if raw_separates else "does not separate"
+    label, _ = null_label("activations", {"gaussian": bool(null_separates), "copula": copula_separates}, raw_separates)
+    if label == EXPLAINED:
+        return "explained by its null (covariance-matched Gaussian)"
+    return "does not separate" if label == "not significant" else label
 
 
 def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accuracy=None):

@@ -20,6 +20,7 @@ from toposcale.io import read_table
 from toposcale.stats import percentile_ci, spearman
 from toposcale.topology.metrics import METRIC_COLUMNS
 from toposcale.topology.subsampling import subsample_interval
+from toposcale.topology.nulls import null_label
 
 def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level: float = 0.95) -> dict:
     """One row of the multi-model table for one (model, corpus).
@@ -98,8 +99,10 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
 def expansion_finding(row: dict) -> str:
     """The contract wording for a (model, corpus) expansion ratio, from its null-adjusted value and interval.
 
-    ``topology beyond geometry`` where the null-adjusted ratio's interval lies above 1 (the log ratio's
-    interval excludes 0); ``explained by its null (covariance-matched Gaussian)`` where it includes 1;
+    ``beyond the gaussian null only`` where the null-adjusted ratio's interval lies above 1 (the log ratio's
+    interval excludes 0: it beats the covariance-matched Gaussian null; 'topology beyond geometry' would
+    need the Gaussian-copula null too, :func:`toposcale.topology.nulls.null_label`, which is not drawn for
+    pretrained models); ``explained by its null (covariance-matched Gaussian)`` where it includes 1;
     ``no interval`` where the null-adjusted ratio has none; ``no null computed`` without the column; and
     ``undefined: {expansion_ratio_note}`` (or ``undefined``) where the ratio is NaN.
 
@@ -116,7 +119,9 @@ def expansion_finding(row: dict) -> str:
         return f"undefined: {note}" if note else "undefined"
     if lo is None or not np.isfinite(lo):
         return "no interval"
-    return "topology beyond geometry" if lo > 1 else "explained by its null (covariance-matched Gaussian)"
+    if lo > 1:  # beats the Gaussian null; no copula null is drawn here, so never 'topology beyond geometry'
+        return null_label("activations", {"gaussian": True, "copula": None}, True)[0]
+    return "explained by its null (covariance-matched Gaussian)"
 
 
 def _ratio_columns(row: dict, values, names, depth, resample_df, column: str, suffix: str, n: int, m: int,

@@ -68,6 +68,8 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
     runs = list(info["run"])
     sources = [s for s in ("weights", "activations") if s in set(corr["source"])] or \
         sorted(corr["source"].unique())
+    if "variant" in corr:   # one null-adjusted row per metric: the Gaussian null's (perm_z/copula_z are in the table)
+        corr = corr[corr["variant"].isin(["raw", "null_z"])]
     has_null = "variant" in corr and (corr["variant"] == "null_z").any()
     corr = corr.assign(metric=corr["metric"] + np.where(corr["variant"] == "null_z", NULL_ROW, "")) \
         if has_null else corr

@@ -57,7 +57,8 @@ def _metric_title(summary, metric: str) -> str:
               "never": "never settles", "mixed": "timing mixed"}.get(r["verdict"], r["verdict"])
     title = f"AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]; {timing}"
     if "null_auc" in r and np.isfinite(r["null_auc"]):
-        short = {"topology beyond geometry": "beyond geometry", "cannot decide: need >= 2 seeds": "1 seed",
+        short = {"topology beyond geometry": "beyond geometry", "beyond the gaussian null only": "beyond Gaussian only",
+                 "cannot decide: need >= 2 seeds": "1 seed",
                  "explained by its null (covariance-matched Gaussian)": "explained by null"}.get(r["finding"], "")
         title += f"\nvs null (z): AUC {r['null_auc']:.2f} [{r['null_auc_lo']:.2f}, {r['null_auc_hi']:.2f}]"
         title += f"; {short}" if short else ""
