@@ -434,3 +434,19 @@ def test_interval_keeps_an_infinite_bound_where_interpolation_gives_nan():
     assert percentile_ci(samples, level=0.5) == (1.75, np.inf)
     assert percentile_ci([1.0, 2.0, 3.0, 4.0], level=0.5) == (1.75, 3.25)
     assert all(np.isnan(percentile_ci([np.nan, np.nan])))
+
+
+def test_size_draws_guard_counts_distinct_sizes_not_runs():
+    """Issue 22 point 5: 6 sizes x 2 seeds, a 3-parameter law. A resample of 2 distinct sizes has 4 runs
+    (>= 3 parameters) but cannot identify the law, and one of 3 sizes interpolates it exactly; every kept
+    resample must have >= p + 1 = 4 distinct sizes, and the redraws are counted. P(>= 4 distinct of 6
+    draws from 6) = 0.748, so about 1/0.748 - 1 = 0.34 redraws per resample: 200 resamples give ~67
+    (sd ~ 9); the bound 30..110 is > 4 sd either side."""
+    from toposcale.analysis.scaling.bootstrap import size_draws
+
+    sizes = np.repeat(np.arange(6) * 10 + 10, 2)
+    d = size_draws({"fit": sizes}, {"fit": 3}, 200, seed=0)
+    distinct = [len(np.unique(sizes[r])) for r in d["rows"]["fit"]]
+    assert min(distinct) >= 4
+    assert 30 <= d["n_redrawn"] <= 110
+    assert d["min_distinct"] == 4
