@@ -319,7 +319,8 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
                                     "N**gamma by log-log least squares, N = n_nonembed; null-adjusted: "
                                     "layer mean of metric / layer mean of its null mean = k' * "
                                     "N**gamma_adj (covariance-matched Gaussian null; entry-permutation "
-                                    "null for weights: gamma_perm_adj)"},
+                                    "null for weights: gamma_perm_adj); 95% interval of gamma: jackknife-t over "
+                                    "sizes (leave one size out, t on sizes - 2 dof)"},
            "activations": {}, "comparisons": [], "verdict": None, "topology": [], "notes": []}
     acts = {a: _fit_law(df[df["activation"] == a], delta, grid) for a in sorted(df["activation"].unique())}
     fits = {a: v for a, v in acts.items() if v["_fit"] is not None or v["_pl"] is not None}
