@@ -234,3 +234,16 @@ def test_size_interval_covers_at_the_default_design():
         lo, hi = Z._fit(x, y, N_BOOT, i, lab)["ci"]
         hit += lo <= 0.2 <= hi
     assert hit / 400 >= 0.905, hit / 400
+
+
+def test_gate_counts_the_sizes_of_the_null_adjusted_fit():
+    """Issue 22 point 6: 7 sizes in the raw fit, but the null mean is missing (NaN) at 4 of them, so the
+    null-adjusted fit has 3 sizes: the verdict rests on that fit and must say cannot decide."""
+    sizes = (1e4, 2e4, 4e4, 8e4, 1.6e5, 3.2e5, 6.4e5)
+    runs, table = synthetic(0.3, 0.0, sizes=sizes, seeds=2)
+    gone = table["run"].str.contains("-80000-|-160000-|-320000-|-640000-")
+    table.loc[gone, "h0_total_persistence_norm_null_mean"] = np.nan
+    r = _pooled(S.topology_vs_size(table, runs, n_bootstrap=50), "h0_total_persistence_norm")
+    assert r["n_sizes"] == 7 and r["n_sizes_adj"] == 3
+    assert r["verdict"] == Z.FEW_SIZES and not r["gate"]["decidable"]
+    assert "null-adjusted" in r["gate"]["message"]

@@ -167,8 +167,11 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
         :func:`toposcale.stats.spearman`), ``gamma_null``/``_ci`` (the Gaussian null's layer mean),
         ``gamma_adj``/``_ci``/``k_adj``, ``gamma_perm_adj``/``_ci`` (NaN without ``{m}_perm_mean``),
         ``verdict`` (:func:`size_verdict`, Gaussian null; :data:`BASELINE` for metrics outside
-        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes`` (distinct sizes), ``gate`` (decidable,
-        have, need, message),
+        :data:`NULL_METRICS`), ``verdict_perm``, ``n``, ``n_sizes`` (distinct sizes of the raw fit),
+        ``n_sizes_adj`` / ``n_sizes_perm_adj`` (distinct sizes of the null-adjusted fits, which leave out
+        runs whose null mean is not finite; 0 without null columns), ``gate`` (decidable, have, need,
+        message; on the fewer sizes of the raw and the Gaussian-null-adjusted fit: the verdict rests on
+        both),
         ``n_degenerate`` (clouds excluded), ``degenerate_clouds`` ('run/layer'), ``note`` and ``points``
         (per run: run, N, value, null_mean, null_sd, null_ratio, perm_mean, perm_sd, perm_ratio).
     """
@@ -228,15 +231,22 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
                 row.update(gamma_null=nul["gamma"], gamma_null_ci=nul["ci"])
         row.update({f"gamma_{pre}adj": adj["gamma"], f"gamma_{pre}adj_ci": adj["ci"],
                     f"k_{pre}adj": adj["k"]})
+        # the verdict rests on both fits: gate on the fewer sizes of the two (the adjusted fit drops the
+        # runs whose null mean is not finite)
+        n_used = min(n_sizes, adj["n_sizes"]) if has else n_sizes
         if kind == "null":
             row.setdefault("gamma_null", nan)
             row.setdefault("gamma_null_ci", [nan, nan])
-            row["verdict"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+            row["n_sizes_adj"] = adj["n_sizes"] if has else 0
+            if n_used < n_sizes:
+                row["gate"] = fit_gate(n_used, SIZE_FIT_PARAMS, "sizes in the null-adjusted fit")
+            row["verdict"] = size_verdict(raw["ci"], adj["ci"], n_used, has, adj["note"]) \
                 if metric in NULL_METRICS else BASELINE
             if has and adj["note"]:
                 row["note_adj"] = adj["note"]
         else:
-            row["verdict_perm"] = size_verdict(raw["ci"], adj["ci"], n_sizes, has, adj["note"]) \
+            row["n_sizes_perm_adj"] = adj["n_sizes"] if has else 0
+            row["verdict_perm"] = size_verdict(raw["ci"], adj["ci"], n_used, has, adj["note"]) \
                 if has else ""
     row["points"] = points
     return row
