@@ -377,3 +377,19 @@ def test_comparison_interval_is_the_jackknife_t_over_sizes_and_covers():
     d = np.array([first[r] for r in sorted(runs)])
     want = bootstrap_ci(d, clusters=[size_of[r] for r in sorted(runs)], method=CLUSTER_INTERVAL)
     assert tuple(comp.sort_values("fraction").iloc[0][["ci_low", "ci_high"]]) == pytest.approx(want)
+
+
+def test_leave_one_size_out_needs_the_size_column():
+    """Issue 22 point 9: without a ``size`` column the folds fell back to ``n_nonembed``, which differs between
+    the activations of one size (SwiGLU has another parameter count), so a held-out GELU run's same-width
+    SwiGLU twin stayed in training. Leave-one-size-out now refuses such a table, naming the column;
+    leave-one-run-out does not need it."""
+    runs = pd.DataFrame({"run": ["gelu-a", "swiglu-a", "gelu-b", "swiglu-b", "gelu-c", "swiglu-c"],
+                         "activation": ["gelu", "swiglu"] * 3,
+                         "n_nonembed": [1000, 1020, 2000, 2040, 4000, 4080]})
+    with pytest.raises(ValueError, match="'size'"):
+        folds(runs, "leave_one_size_out")
+    assert len(folds(runs, "leave_one_run_out")) == 6
+    with_size = runs.assign(size=["a", "a", "b", "b", "c", "c"])
+    held, train = folds(with_size, "leave_one_size_out")[0]
+    assert held == ["gelu-a", "swiglu-a"] and "swiglu-a" not in train
