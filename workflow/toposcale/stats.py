@@ -98,7 +98,10 @@ def spearman(x, y) -> tuple[float, float]:
     ``rho`` is the Pearson correlation of the ranks (ties get their average rank). For ``n <= 8`` the
     p-value is exact: the share of all ``n!`` orderings of y whose |rho| reaches the observed one (the
     t approximation claims p = 0 for a perfect rank correlation of 3 points, whose exact p is 1/3).
-    Otherwise it uses ``t = rho sqrt((n - 2) / (1 - rho^2))`` on ``n - 2`` degrees of freedom (as scipy).
+    For ``n > 8`` it is **approximate**, not exact: ``t = rho sqrt((n - 2) / (1 - rho^2))`` on ``n - 2``
+    degrees of freedom (as scipy), which is 0 for a perfect rank correlation whatever ``n``. A caller
+    that states a test is exact (e.g. :func:`toposcale.plan.decidability.min_spearman_p`'s floor) holds
+    only up to 8 values.
 
     Examples
     --------

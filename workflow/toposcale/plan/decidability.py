@@ -25,7 +25,8 @@ Rules (``have`` and ``need`` of each :func:`plan` row):
 * **Transitions vs size** per activation: a Spearman test over the runs can reach ``p <= alpha`` only
   if its smallest achievable p, ``2 / n!`` (exact two-sided test, no ties, n runs), is <= alpha
   (``dynamics.significance``); n counts every run of the activation, an upper bound, since only runs
-  with a detected transition enter the test.
+  with a detected transition enter the test. (:func:`toposcale.stats.spearman` is exact up to 8 runs and
+  the t approximation above, whose smallest p is 0: the gate is the exact test's floor either way.)
 """
 
 from __future__ import annotations

@@ -384,17 +384,23 @@ def _transition_size_lines(sizes) -> list[str]:
     found = tested[tested["verdict"].str.endswith("with size")]
     why = (f" ({blocked['verdict'].iloc[0].removeprefix('cannot decide: ')}: with fewer the exact test cannot "
            f"reach the level)" if len(blocked) else "")
+    clocks = "rho_step" in sizes
+    clock_dep = tested[tested["verdict"].astype(str).str.startswith("depends on the clock")] if clocks else tested[:0]
+    both = (" on both clocks (training fraction and steps: total steps grow with size, so a trend on one clock "
+            f"alone may be training length; {len(clock_dep)} trends hold on one clock only)") if clocks else ""
     out = [f"Do transitions move with model size? Spearman rho across runs of the fraction with non-embedding "
            f"parameters, tested only where the exact permutation test can reach the significance level: "
-           f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it (Benjamini-Hochberg within "
-           f"each quantity); {len(blocked)} cannot be decided{why}.", ""]
+           f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it{both} (Benjamini-Hochberg "
+           f"within each quantity); {len(blocked)} cannot be decided{why}.", ""]
     if tested.empty:
         return out
     top = tested.sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
+    step_cols = ["rho (steps)", "q (steps)"] if clocks else []
     return out + [f"The {len(top)} smallest p-values:", "",
-                  md_table(keys + ["runs", "rho", "smallest possible p", "p", "q", "verdict"],
-                           [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q),
-                                                             r.verdict] for r in top.itertuples()]), ""]
+                  md_table(keys + ["runs", "rho", "smallest possible p", "p", "q"] + step_cols + ["verdict"],
+                           [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q)]
+                            + ([fmt(r.rho_step), fmt(r.q_step)] if clocks else []) + [r.verdict]
+                            for r in top.itertuples()]), ""]
 
 
 #: Section key -> its builder.
