@@ -162,3 +162,18 @@ def test_jackknife_t_interval_known_answers():
     assert all(np.isnan(bootstrap_ci([1.0, 2.0], method="jackknife_t")))
     with pytest.raises(ValueError, match="method"):
         bootstrap_ci(v, method="bca")
+
+
+def test_loglog_fit_leave_one_cluster_out_slopes_match_refits():
+    from toposcale.stats import loglog_fit
+
+    rng = np.random.default_rng(0)
+    lab = np.repeat(np.arange(6), 2)
+    x = np.geomspace(10, 1e4, 6)[lab]
+    y = x ** 0.3 * np.exp(rng.normal(0, 0.1, 12))
+    fit = loglog_fit(x, y, clusters=lab)
+    want = [loglog_fit(x[lab != g], y[lab != g])["slope"] for g in range(6)]
+    np.testing.assert_allclose(fit["loo_slopes"], want, rtol=1e-10)
+    assert fit["clusters"].tolist() == list(range(6))
+    two = loglog_fit(x[:4], y[:4], clusters=lab[:4])        # leaving one of 2 sizes out leaves one x
+    assert np.isnan(two["loo_slopes"]).all()

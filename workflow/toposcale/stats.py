@@ -277,16 +277,21 @@ def null_excess(value: float, draws) -> dict:
 
 # ----------------------------------------------------------------------------- fits
 
-def loglog_fit(x, y) -> dict:
+def loglog_fit(x, y, clusters=None) -> dict:
     """Least-squares line in log-log space: ``log y = intercept + slope * log x`` (natural logs).
 
-    The one power-law regression of the project (``y = exp(intercept) * x ** slope``).
+    The one power-law regression of the project (``y = exp(intercept) * x ** slope``). With ``clusters``
+    (a label per point) it also refits the slope with each cluster's points left out in turn (the
+    jackknife's leave-one-out estimates, from the sums of the other clusters' points: the same least
+    squares, vectorised).
 
     Returns
     -------
     dict
         ``slope``, ``intercept``, ``r2`` (of the log-log regression; NaN when every ``log y`` is equal)
-        and ``residuals`` (``log y`` minus the fitted line, as a numpy array).
+        and ``residuals`` (``log y`` minus the fitted line, as a numpy array); with ``clusters`` also
+        ``clusters`` (the sorted distinct labels) and ``loo_slopes`` (the slope without each of them; NaN
+        where the points left have one ``x``).
 
     Raises
     ------
@@ -314,7 +319,22 @@ def loglog_fit(x, y) -> dict:
     resid = ly - (intercept + slope * lx)
     sst = float(np.sum((ly - ym) ** 2))
     r2 = float(1 - np.sum(resid ** 2) / sst) if sst > 0 else float("nan")
-    return {"slope": slope, "intercept": intercept, "r2": r2, "residuals": resid}
+    out = {"slope": slope, "intercept": intercept, "r2": r2, "residuals": resid}
+    if clusters is not None:
+        labels = np.asarray(clusters)
+        if labels.shape != x.shape:
+            raise ValueError(f"loglog_fit: clusters has shape {labels.shape}, x has {x.shape}")
+        levels, inv = np.unique(labels, return_inverse=True)
+        # sums of the points outside each cluster, centred on the full means for numerical stability
+        cx, cy = lx - xm, ly - ym
+        sums = [np.bincount(inv, weights=w, minlength=len(levels)) for w in (np.ones_like(cx), cx, cy, cx * cx, cx * cy)]
+        n, sx, sy, sxx, sxy = (s.sum() - s for s in sums)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            den = sxx - sx * sx / n
+            loo = (sxy - sx * sy / n) / den
+        out["clusters"] = levels
+        out["loo_slopes"] = np.where((n >= 2) & (den > 1e-12 * max(float(np.sum(cx * cx)), 1e-300)), loo, np.nan)
+    return out
 
 
 # ----------------------------------------------------------------------------- bootstrap

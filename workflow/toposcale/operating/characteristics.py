@@ -26,7 +26,7 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ()
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.size", "toposcale.operating.forecast")
 
 
 @dataclass(frozen=True)

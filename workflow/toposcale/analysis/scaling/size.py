@@ -101,12 +101,8 @@ def _fit(x, y, n_bootstrap: int, seed: int, sizes=None) -> dict:
     elif len(x) < 3 or len(np.unique(x)) < 2:
         out["note"] = "fewer than 3 runs or 2 sizes: no power law"
     else:
-        fit = loglog_fit(x, y)
-        loo = []
-        for lv in levels:
-            keep = labels != lv
-            loo.append(loglog_fit(x[keep], y[keep])["slope"] if len(np.unique(x[keep])) >= 2 else nan)
-        lo, hi = jackknife_t_ci(fit["slope"], loo, df=len(levels) - SIZE_FIT_PARAMS)
+        fit = loglog_fit(x, y, clusters=labels)
+        lo, hi = jackknife_t_ci(fit["slope"], fit["loo_slopes"], df=len(levels) - SIZE_FIT_PARAMS)
         out.update(gamma=fit["slope"], ci=[lo, hi], k=float(np.exp(fit["intercept"])), r2=fit["r2"])
     return out
 
@@ -184,13 +180,15 @@ def topology_vs_size(metrics, runs_df, n_bootstrap: int = 1000, seed: int = 0) -
     rows = []
     for m in cols:
         agg = _layer_means(df, m)
-        for source in sorted(agg["source"].unique()):
+        agg = agg[np.isfinite(agg["value"].to_numpy(float))]
+        flag_by_source = dict(tuple(flagged.groupby("source"))) if len(flagged) else {}
+        for source, sg in agg.groupby("source", sort=True):
             for gname in groups:
-                g = agg[(agg["source"] == source) & ((agg["activation"] == gname) | (gname == "all"))]
-                g = g[np.isfinite(g["value"])]
+                g = sg if gname == "all" else sg[sg["activation"] == gname]
                 if g.empty:
                     continue
-                fl = flagged[(flagged["source"] == source) & flagged["run"].isin(g["run"])]
+                fs = flag_by_source.get(source, flagged.iloc[:0])
+                fl = fs[fs["run"].isin(g["run"])]
                 rows.append(_topo_row(source, m, gname, g, fl, n_bootstrap, seed))
     return rows
 
