@@ -9,7 +9,7 @@ import pandas as pd
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
-from toposcale.report.operating import operating_section
+from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
@@ -82,7 +82,7 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
             out += [f"Activation comparison: {c['verdict']}", ""]
     if not res.get("comparisons") and res.get("verdict"):
         out += [f"Activation comparison: {res['verdict']}", ""]
-    out += _size_lines(res.get("topology", []), pct)
+    out += _size_lines(res.get("topology", []), pct, (aux or {}).get("operating"))
     notes = list(res.get("notes", [])) + [f"{act}: {n}" for act, a in res["activations"].items()
                                           for n in a.get("notes", [])]
     if notes:
@@ -95,9 +95,10 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
 _VERDICT_TEXT = {"explained by its null": "explained by its null (covariance-matched Gaussian)"}
 
 
-def _size_lines(topology: list, pct: str) -> list[str]:
+def _size_lines(topology: list, pct: str, oc=None) -> list[str]:
     """Topology-vs-size table of :data:`SIZE_METRICS` (pooled group): raw exponent, Spearman rho, the
-    null-adjusted exponents and the verdict side by side, and a one-line tally of the verdicts."""
+    null-adjusted exponents and the verdict side by side, a one-line tally of the verdicts and, with the
+    operating-characteristics table ``oc``, the verdicts' power and false-positive rates."""
     topo = [t for t in topology if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]
     if not topo:
         return []
@@ -113,7 +114,8 @@ def _size_lines(topology: list, pct: str) -> list[str]:
                      fmt(t.get("gamma_perm_adj")), fmt_ci(*(t.get("gamma_perm_adj_ci") or [None, None])),
                      t.get("n_degenerate", "n/a"), verdict, t.get("note") or ""])
     out = ["Topology against model size (final checkpoint, mean over layers, all activations pooled; "
-           f"N = non-embedding parameters; {pct} bootstrap CIs resampling sizes, all runs of a size together). "
+           f"N = non-embedding parameters; {pct} jackknife-t CIs over sizes: each size's runs left out in turn, "
+           "t on sizes - 2 dof). "
            "Raw: metric = k N^gamma. "
            "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
            "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
@@ -125,6 +127,11 @@ def _size_lines(topology: list, pct: str) -> list[str]:
                      "gamma_adj", f"{pct} CI", "gamma_perm_adj", f"{pct} CI", "degenerate clouds excluded",
                      "verdict", "note"], rows), ""]
     out += ["Size verdicts: " + "; ".join(f"{v}: {', '.join(ms)}" for v, ms in verdicts.items()) + ".", ""]
+    if oc is not None:
+        from toposcale.operating.size import VERDICT_BEYOND, VERDICT_TREND
+
+        out += [f"Operating characteristics at this design: '{VERDICT_BEYOND}': {power_note(oc, VERDICT_BEYOND)}. "
+                f"'{VERDICT_TREND}': {power_note(oc, VERDICT_TREND)}.", ""]
     return out
 
 
@@ -220,7 +227,7 @@ def forecast_means(df, summary=None):
 def forecast_lines(df, aux: dict | None = None) -> list[str]:
     """Forecast section, one block per evaluation (leave-one-size-out, the primary, first; leave-one-run-out
     labelled secondary and leaky): mean absolute and relative error of each method per observed fraction
-    of training (with 95% bootstrap intervals when ``forecast_summary`` is given; a row that cannot be
+    of training (with 95% jackknife-t intervals over sizes when ``forecast_summary`` is given; a row that cannot be
     decided shows its note instead), the method with the lowest mean absolute error at each fraction; then,
     on the primary evaluation, raw against null-adjusted topology features
     (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons of every evaluation
@@ -231,7 +238,7 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
     header = ["observed fraction", "method", "runs", "mean abs. error"] + (["95% CI"] if has_ci else []) + [
         "mean rel. error"]
     out = ["Error of each method's forecast of the final validation loss from the first fraction of "
-           "training (absolute error in nats/token, mean over runs, intervals resampling sizes; rows sorted "
+           "training (absolute error in nats/token, mean over runs, 95% jackknife-t intervals over sizes; rows sorted "
            "best first). Every number "
            "names its evaluation: leave-one-size-out (primary) holds out every run of one model size (all "
            "activations and seeds) and trains on the other sizes; leave-one-run-out (secondary) holds out one "
@@ -267,8 +274,12 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
         else:
             comp = comp.assign(evaluation=evaluations_of(comp),
                                _order=evaluations_of(comp).map({e: i for i, e in enumerate(EVALUATIONS)}))
+            from toposcale.operating.forecast import VERDICT as FC_VERDICT
+
+            oc = power_note(aux.get("operating"), FC_VERDICT)
             out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
-                    "a 95% bootstrap interval resampling sizes, all runs of a size together; 'better' = interval below 0):",
+                    "a 95% jackknife-t interval over sizes, each size's runs left out in turn; 'better' = interval "
+                    "below 0" + (f"; operating characteristics of 'better' at this design: {oc}" if oc else "") + "):",
                     "",
                     md_table(["evaluation", "fraction", "method", "reference", "runs", "mean difference", "95% CI",
                               "verdict"],
