@@ -88,3 +88,19 @@ def test_cli_prints_plan_and_rejects_bad_config(tmp_path):
     res = subprocess.run([sys.executable, "-m", "toposcale.plan.decidability", "--configfile", str(bad)],
                          cwd=ROOT, env=env, capture_output=True, text=True)
     assert res.returncode == 1 and "holds out every size" in res.stderr
+
+
+def test_plan_imports_nothing_from_the_analyses():
+    """Layering (issue 22): the gates are the lowest layer; the analyses import them. The plan of a config,
+    including its choice of scaling law, must not import any toposcale.analysis module (the law rule and
+    the laws' parameter names live in plan.decidability; analysis.scaling re-uses them)."""
+    code = ("import sys; from toposcale.plan import decidability as D; "
+            "rows = D.plan(D.load_study_config(['configs/smoke.yaml'], base='config.yaml')); "
+            "bad = sorted(m for m in sys.modules if m.startswith('toposcale.analysis')); "
+            "print(len(rows), bad); sys.exit(1 if bad else 0)")
+    env = {"PYTHONPATH": str(ROOT / "workflow"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    from toposcale.analysis.scaling import grid, laws
+    assert grid.choose_law is DEC.choose_law
+    assert laws.law_parameters("compute") == DEC.LAW_PARAMETERS["compute"] == ("E", "A", "alpha")

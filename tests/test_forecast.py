@@ -338,3 +338,58 @@ def test_forecast_intervals_resample_sizes_not_runs():
     np.testing.assert_allclose(a["comparisons"][["ci_low", "ci_high"]].to_numpy(),
                                b["comparisons"][["ci_low", "ci_high"]].to_numpy())
     assert (b["methods"]["n_runs"] == 2 * a["methods"]["n_runs"]).all()
+
+
+def _comparison_table(diffs, size_of_run):
+    """A forecast table with only the two methods of one comparison (ridge_topology vs power_law),
+    leave-one-size-out, one simulated study per fraction (``diffs``: fraction -> run -> difference):
+    power_law's abs_error 1, ridge_topology's 1 + the run's difference."""
+    rows = []
+    for f, diff_by_run in diffs.items():
+        for run, d in diff_by_run.items():
+            for method, err in (("power_law", 1.0), ("ridge_topology", 1.0 + d)):
+                rows.append({"run": run, "size": size_of_run[run], "fraction": f,
+                             "evaluation": "leave_one_size_out", "method": method, "abs_error": err,
+                             "rel_error": err / 3.0, "note": ""})
+    return pd.DataFrame(rows)
+
+
+def test_comparison_interval_is_the_jackknife_t_over_sizes_and_covers():
+    """Issue 22 point 7: the default design's comparisons, 7 held-out sizes x 4 runs (2 activations x 2
+    seeds) sharing a size deviation (sd 0.02) plus run noise (sd 0.01), true mean difference 0. The
+    interval is the jackknife-t over sizes (toposcale.stats.CLUSTER_INTERVAL; its coverage at this design is
+    tested at scale in tests/test_stats.py) and, through summarise_forecasts, covers 0: 60 studies (one per
+    fraction of one table), expected 0.95, bound 0.85 (> 3 MC se of 0.028 below)."""
+    from toposcale.stats import CLUSTER_INTERVAL, bootstrap_ci
+
+    rng = np.random.default_rng(3)
+    runs = [f"{a}-{s}-s{k}" for s in range(7) for a in ("gelu", "swiglu") for k in range(2)]
+    size_of = {r: r.split("-")[1] for r in runs}
+    diffs = {}
+    for i in range(60):
+        dev = rng.normal(0, 0.02, 7)
+        diffs[(i + 1) / 61] = {r: dev[int(size_of[r])] + rng.normal(0, 0.01) for r in runs}
+    comp = summarise_forecasts(_comparison_table(diffs, size_of), n_bootstrap=300)["comparisons"]
+    assert len(comp) == 60
+    hit = ((comp["ci_low"] <= 0) & (comp["ci_high"] >= 0)).mean()
+    assert hit >= 0.85, hit
+    first = diffs[min(diffs)]
+    d = np.array([first[r] for r in sorted(runs)])
+    want = bootstrap_ci(d, clusters=[size_of[r] for r in sorted(runs)], method=CLUSTER_INTERVAL)
+    assert tuple(comp.sort_values("fraction").iloc[0][["ci_low", "ci_high"]]) == pytest.approx(want)
+
+
+def test_leave_one_size_out_needs_the_size_column():
+    """Issue 22 point 9: without a ``size`` column the folds fell back to ``n_nonembed``, which differs between
+    the activations of one size (SwiGLU has another parameter count), so a held-out GELU run's same-width
+    SwiGLU twin stayed in training. Leave-one-size-out now refuses such a table, naming the column;
+    leave-one-run-out does not need it."""
+    runs = pd.DataFrame({"run": ["gelu-a", "swiglu-a", "gelu-b", "swiglu-b", "gelu-c", "swiglu-c"],
+                         "activation": ["gelu", "swiglu"] * 3,
+                         "n_nonembed": [1000, 1020, 2000, 2040, 4000, 4080]})
+    with pytest.raises(ValueError, match="'size'"):
+        folds(runs, "leave_one_size_out")
+    assert len(folds(runs, "leave_one_run_out")) == 6
+    with_size = runs.assign(size=["a", "a", "b", "b", "c", "c"])
+    held, train = folds(with_size, "leave_one_size_out")[0]
+    assert held == ["gelu-a", "swiglu-a"] and "swiglu-a" not in train

@@ -32,6 +32,7 @@ def test_proportion_and_its_monte_carlo_error():
 
 
 def test_registered_check_rows_and_decidability(monkeypatch):
+    oc.checks()            # import the real check modules first, so that they register outside the toy registry
     monkeypatch.setattr(oc, "_REGISTRY", {})
     monkeypatch.setattr(oc, "CHECK_MODULES", ())      # only the toy check below: the real ones have tests of their own
 

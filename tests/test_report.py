@@ -412,3 +412,31 @@ def test_sub_section_with_an_old_table_becomes_a_note():
     lines = SEC._transition_size_lines(old)
     assert lines == ["_transition_sizes.csv lacks columns ['quantity', 'n_runs', 'rho', 'p', 'q']; "
                      "size trends skipped._", ""]
+
+
+def test_size_and_forecast_verdicts_print_their_operating_characteristics(tables, tmp_path):
+    """Issue 22: summary.md prints power and FPR (with Monte Carlo errors) beside the size verdicts and the
+    forecast comparisons, read from the operating-characteristics table under the checks' verdict keys."""
+    from toposcale.operating import Characteristic
+    from toposcale.operating.forecast import VERDICT as FC
+    from toposcale.operating.size import VERDICT_BEYOND, VERDICT_TREND
+
+    oc = pd.DataFrame([Characteristic(VERDICT_BEYOND, "size", "d", "gamma_adj -0.187", 0.96, 0.01, "no size trend",
+                                      0.05, 0.02, 200).row(),
+                       Characteristic(VERDICT_TREND, "size", "d", "gamma 0.152", 0.85, 0.03, "no size trend",
+                                      0.04, 0.01, 200).row(),
+                       Characteristic(FC, "forecast", "d", "A - B = -0.041", 0.74, 0.03, "equally good",
+                                      0.01, 0.01, 200).row()])
+    oc.to_csv(tmp_path / "oc.csv", index=False)
+    pd.DataFrame({"fraction": [0.1], "method": ["ridge_topology"], "reference": ["power_law"], "n_runs": [2],
+                  "mean_diff_abs_error": [-0.4], "ci_low": [-0.5], "ci_high": [-0.3],
+                  "verdict": ["better"]}).to_csv(tmp_path / "fc.csv", index=False)
+    text = R.build_summary({"scaling": tables["scaling"], "operating": tmp_path / "oc.csv",
+                            "forecast": tables["forecast"], "forecast_comparisons": tmp_path / "fc.csv"})
+    sec = _section(text, "Scaling laws and holdout prediction")
+    assert "jackknife-t CIs over sizes" in sec
+    assert (f"'{VERDICT_BEYOND}': power 0.96 ± 0.01 (gamma_adj -0.187); FPR 0.05 ± 0.02 (no size trend)") in sec
+    assert "power 0.85 ± 0.03 (gamma 0.152)" in sec
+    sec = _section(text, "Forecasting the final loss")
+    assert ("operating characteristics of 'better' at this design: power 0.74 ± 0.03 (A - B = -0.041) — below "
+            "0.8: cannot decide at this design; FPR 0.01 ± 0.01 (equally good)") in sec

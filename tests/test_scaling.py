@@ -454,3 +454,19 @@ def test_loss_figure_takes_its_y_range_from_the_data_and_draws_the_levels(tmp_pa
     lo, hi = out["ylim"]
     assert lo <= min(losses) and max(losses) <= hi < 1.2 * max(losses)
     assert out["levels"] == ["unigram"]            # the 5-gram level lies below the data: not drawn
+
+
+def test_size_draws_guard_counts_distinct_sizes_not_runs():
+    """Issue 22 point 5: 6 sizes x 2 seeds, a 3-parameter law. A resample of 2 distinct sizes has 4 runs
+    (>= 3 parameters) but cannot identify the law, and one of 3 sizes interpolates it exactly; every kept
+    resample must have >= p + 1 = 4 distinct sizes, and the redraws are counted. P(>= 4 distinct of 6
+    draws from 6) = 0.748, so about 1/0.748 - 1 = 0.34 redraws per resample: 200 resamples give ~67
+    (sd ~ 9); the bound 30..110 is > 4 sd either side."""
+    from toposcale.analysis.scaling.bootstrap import size_draws
+
+    sizes = np.repeat(np.arange(6) * 10 + 10, 2)
+    d = size_draws({"fit": sizes}, {"fit": 3}, 200, seed=0)
+    distinct = [len(np.unique(sizes[r])) for r in d["rows"]["fit"]]
+    assert min(distinct) >= 4
+    assert 30 <= d["n_redrawn"] <= 110
+    assert d["min_distinct"] == 4

@@ -218,7 +218,9 @@ def test_size_trend_gated_by_the_runs_available():
         n = 1000.0 * 2 ** np.arange(k)
         return pd.DataFrame({"run": [f"r{i}" for i in range(k)], "n_nonembed": n, "source": "weights",
                              "layer": "blocks", "metric": "h0", "variant": "raw", "alpha": 0.05,
-                             "transition_frac": np.linspace(0.8, 0.2, k), "diminishing_returns_frac": np.nan})
+                             "transition_frac": np.linspace(0.8, 0.2, k), "diminishing_returns_frac": np.nan,
+                             "transition_step": 1000 * np.linspace(0.8, 0.2, k),     # one total: the clocks agree
+                             "diminishing_returns_step": np.nan})
     three = size_trends(table(3)).set_index("quantity").loc["transition_frac"]
     assert three["verdict"] == "cannot decide: need >= 5 runs of distinct sizes"
     assert three["rho"] == pytest.approx(-1.0) and np.isnan(three["p"]) and np.isnan(three["q"])
@@ -226,6 +228,7 @@ def test_size_trend_gated_by_the_runs_available():
     five = size_trends(table(5)).set_index("quantity").loc["transition_frac"]
     assert five["p"] == pytest.approx(1 / 60) and five["verdict"] == "decreases with size"
     flat = table(6).assign(transition_frac=[0.5, 0.2, 0.6, 0.3, 0.4, 0.45])
+    flat = flat.assign(transition_step=1000 * flat["transition_frac"])
     assert size_trends(flat).set_index("quantity").loc["transition_frac", "verdict"] == "no evidence of a trend"
 
 
@@ -247,3 +250,29 @@ def test_report_says_cannot_decide_when_series_are_too_short(result):
     tr, cp = detect_transitions(short, metric_cols=COLS, settings=SETTINGS)
     assert tr["p_value"].isna().all() and cp.empty
     assert "Transitions: cannot decide: every series is shorter" in "\n".join(transitions_lines(tr))
+
+
+def _timing_table(dr_step, totals, n):
+    """One series per run: diminishing-returns point at ``dr_step`` of runs whose total steps are ``totals``."""
+    k = len(n)
+    return pd.DataFrame({"run": [f"r{i}" for i in range(k)], "n_nonembed": n, "source": "loss", "layer": "-",
+                         "metric": "val_loss", "variant": "raw", "alpha": 0.05,
+                         "transition_step": np.nan, "transition_frac": np.nan,
+                         "diminishing_returns_step": dr_step, "diminishing_returns_frac": dr_step / totals})
+
+
+def test_diminishing_returns_trend_is_not_the_training_length():
+    """Issue 22 point 8: total steps grow with N (tokens per parameter fixed), so a loss curve identical in
+    steps across sizes reaches diminishing returns at the same step, hence at a training fraction that
+    falls with N (rho = -1). That is training length, not size: it must not be called a size trend. A
+    point that comes earlier with size on both clocks (steps and fraction) still is one."""
+    n = np.repeat([6300, 14000, 25000, 39000, 56000, 76000, 99000.0], 2)
+    totals = 20 * n / 64
+    same = size_trends(_timing_table(np.full(len(n), 300.0), totals, n)).set_index("quantity")
+    row = same.loc["diminishing_returns_frac"]
+    assert row["rho"] == pytest.approx(-1.0)
+    assert row["verdict"] not in ("decreases with size", "increases with size")
+    assert row["verdict"].startswith("depends on the clock")
+    earlier = size_trends(_timing_table(300.0 * (n / n[0]) ** -0.3, totals, n)).set_index("quantity")
+    assert earlier.loc["diminishing_returns_frac", "verdict"] == "decreases with size"
+    assert earlier.loc["diminishing_returns_frac", "rho_step"] == pytest.approx(-1.0)

@@ -205,26 +205,32 @@ def ridge_fit_predict(x_train, y_train, x_test, lambdas=RIDGE_LAMBDAS) -> tuple[
 
 
 def size_groups(runs) -> pd.Series:
-    """The model size of each run (index ``run``): its ``size`` label (shared across activations and
-    seeds) when the table has one, else its ``n_nonembed``."""
-    key = "size" if "size" in runs.columns else "n_nonembed"
-    check_columns(runs, ("run", key), "runs table")
-    return runs.drop_duplicates("run").set_index("run")[key]
+    """The model size of each run (index ``run``): its ``size`` label, shared by the activations and seeds of
+    one size. A table without ``size`` is refused: ``n_nonembed`` is no substitute, since the activations
+    of one size have different parameter counts (SwiGLU's MLP has another shape), so grouping by it would
+    keep a held-out run's same-size twin of the other activation in training (issue 22 point 9)."""
+    check_columns(runs, ("run",), "runs table")
+    if "size" not in runs.columns:
+        raise ValueError("leave-one-size-out needs the runs' 'size' column (the config's size label, shared "
+                         "by the activations of one size); this table has none: re-run the summarise step "
+                         "(results/metrics/{run}.parquet), or evaluate leave_one_run_out only")
+    return runs.drop_duplicates("run").set_index("run")["size"]
 
 
 def folds(runs, evaluation: str) -> list[tuple[list[str], list[str]]]:
     """The (held-out runs, training runs) of every fold of an evaluation, training runs sorted.
 
     ``leave_one_size_out``: one fold per model size (:func:`size_groups`), holding out all its runs;
-    no run of the held-out size is in training. ``leave_one_run_out``: one fold per run. ``runs`` has
-    one or more rows per run with ``run`` and ``size`` (or ``n_nonembed``).
+    no run of the held-out size is in training; needs a ``size`` column. ``leave_one_run_out``: one fold
+    per run. ``runs`` has one or more rows per run with ``run`` (and ``size``).
     """
-    size = size_groups(runs)
-    names = sorted(size.index)
     if evaluation == "leave_one_run_out":
+        names = sorted(runs["run"].unique())
         return [([r], [o for o in names if o != r]) for r in names]
     if evaluation != "leave_one_size_out":
         raise ValueError(f"evaluation {evaluation!r} unknown; use one of {EVALUATIONS}")
+    size = size_groups(runs)
+    names = sorted(size.index)
     out = []
     for s in sorted(size.unique(), key=str):
         held = [r for r in names if size[r] == s]
@@ -256,7 +262,7 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
     ----------
     metrics : pandas.DataFrame
         Rows of ``results/metrics/{run}.parquet`` for all runs (needs ``run, step, frac, val_loss,
-        source, layer``, ``size`` or ``n_nonembed``, and the ``topology_metrics`` columns).
+        source, layer``, ``size`` (for leave-one-size-out) and the ``topology_metrics`` columns).
     fractions : sequence of float
         Observed fractions of training, each in (0, 1).
     topology_metrics : sequence of str
@@ -292,7 +298,7 @@ def forecast(metrics, fractions=(0.1, 0.2, 0.3, 0.5), topology_metrics=DEFAULT_T
     runs = sorted(curves["run"].unique())
     if len(runs) < 2:
         raise ValueError(f"forecasting holds runs out, so it needs at least 2 runs, got {runs}")
-    n_sizes = size_groups(curves).nunique()
+    n_sizes = size_groups(curves).nunique() if "leave_one_size_out" in evaluations else 0
     rows = []
     for f in sorted(fractions):
         table = _feature_table(metrics, curves, runs, f, topology_metrics, has_null, offset, min_prefix_points)

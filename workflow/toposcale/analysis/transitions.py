@@ -25,8 +25,10 @@ can confirm any member. Every other series is exploratory: tested with ``n_null`
 significant.
 
 :func:`size_trends` asks whether transitions move with model size: the Spearman correlation, across
-runs, of the transition fraction (and of the diminishing-returns fraction) with ``n_nonembed``, tested
-only where the exact permutation test can reach ``alpha`` with the runs at hand (:func:`min_spearman_p`).
+runs, of the transition point (and of the diminishing-returns point) with ``n_nonembed``, on the
+training-fraction clock and on the step clock (a trend must hold on both: total steps grow with size),
+tested only where the exact permutation test's floor reaches ``alpha`` with the runs at hand
+(:func:`min_spearman_p`; the p-value itself is exact up to 8 runs and the t approximation above).
 """
 
 from __future__ import annotations
@@ -301,22 +303,43 @@ def family_counts(transitions):
     return out.sort_values("primary", ascending=False, kind="stable").reset_index(drop=True)
 
 
+#: The two clocks of a timing quantity (:func:`size_trends`): its training fraction and its step.
+CLOCKS = {"transition_frac": "transition_step", "diminishing_returns_frac": "diminishing_returns_step"}
+
+#: Verdict of a timing trend that holds on one clock only (or with opposite signs on the two).
+CLOCK_DEPENDENT = ("depends on the clock: significant in training fraction or in steps but not both with one "
+                   "sign; total steps grow with size, so it may be training length, not size")
+
+
 def size_trends(transitions, alpha: float | None = None):
-    """Do transition and diminishing-returns fractions change with model size?
+    """Do transition and diminishing-returns points move with model size, on both clocks?
 
     For each (activation, source, layer, metric, variant) and quantity (``transition_frac`` over the runs
     with a significant transition; ``diminishing_returns_frac`` over the runs where it is defined), the
     Spearman correlation across runs with ``n_nonembed`` (:func:`toposcale.stats.spearman`: exact
-    permutation p for up to 8 runs). A trend is tested only where the exact test can reach ``alpha`` with
-    those runs, ``min_spearman_p(n_nonembed) <= alpha``; otherwise it is not a test at all (it could never
-    be significant) and its verdict is ``'cannot decide: need >= K runs of distinct sizes'``, ``K =
-    runs_for_rank_test(alpha)``, with ``p`` and ``q`` NaN. ``q`` is the Benjamini-Hochberg adjustment over
-    the tested rows of the same quantity.
+    permutation p for up to 8 runs, the t approximation above, so approximate there), once on the
+    training-fraction clock (``rho``, ``p``, ``q``) and once on the step clock (``rho_step``, ``p_step``,
+    ``q_step``, from ``transition_step`` / ``diminishing_returns_step``).
+
+    Why two clocks (issue 22 point 8): total steps grow with model size (tokens per parameter is fixed),
+    so a curve identical in steps across sizes reaches its point at one step, hence at a fraction that
+    falls with size (rho = -1 on the fraction clock), and a curve identical in fraction reaches it at a
+    step that grows with size. Neither clock alone separates size from training length. (Measuring the
+    rate against training fraction instead of log step would not help: the diminishing-returns rate is per
+    e-fold, which a change of clock by a run's total steps leaves unchanged.) A trend is therefore claimed
+    only where both clocks give ``q < alpha`` with the same sign; one clock alone, or opposite signs, gives
+    :data:`CLOCK_DEPENDENT`.
+
+    A trend is tested only where the exact permutation test could reach ``alpha`` with those runs,
+    ``min_spearman_p(n_nonembed) <= alpha`` (its floor; the t approximation used above 8 runs reaches it
+    too); otherwise it is not a test at all and its verdict is ``'cannot decide: need >= K runs of distinct
+    sizes'``, ``K = runs_for_rank_test(alpha)``, with ``p`` and ``q`` NaN. ``q`` and ``q_step`` are the
+    Benjamini-Hochberg adjustments over the tested rows of the same quantity and clock.
 
     Parameters
     ----------
     transitions : pandas.DataFrame
-        The table of :func:`detect_transitions`.
+        The table of :func:`detect_transitions` (both clocks' columns).
     alpha : float, optional
         Significance level; default the table's ``alpha`` column (0.05 without one).
 
@@ -325,12 +348,11 @@ def size_trends(transitions, alpha: float | None = None):
     pandas.DataFrame
         Columns ``activation`` (when present), ``source``, ``layer``, ``metric``, ``variant`` (when
         present), ``quantity``, ``n_runs``, ``rho`` (NaN for fewer than 3 runs), ``min_p``
-        (:func:`min_spearman_p` of the runs' sizes), ``p``, ``q``, ``verdict`` ('increases with size' /
-        'decreases with size' when ``q < alpha``, by the sign of ``rho``; 'no evidence of a trend';
-        or the cannot-decide note).
+        (:func:`min_spearman_p` of the runs' sizes), ``p``, ``rho_step``, ``p_step``, ``q``, ``q_step``,
+        ``verdict`` ('increases with size' / 'decreases with size' when both clocks agree, by the sign of
+        ``rho``; :data:`CLOCK_DEPENDENT`; 'no evidence of a trend'; or the cannot-decide note).
     """
-    check_columns(transitions, ("n_nonembed", "transition_frac", "diminishing_returns_frac"),
-                  "transitions table")
+    check_columns(transitions, ("n_nonembed",) + tuple(CLOCKS) + tuple(CLOCKS.values()), "transitions table")
     if alpha is None:
         alpha = float(transitions["alpha"].iloc[0]) if "alpha" in transitions and len(transitions) else 0.05
     blocked = f"cannot decide: need >= {runs_for_rank_test(alpha)} runs of distinct sizes"
@@ -338,18 +360,32 @@ def size_trends(transitions, alpha: float | None = None):
         ["variant"] if "variant" in transitions.columns else [])
     rows = []
     for key, g in transitions.groupby(keys, sort=True):
-        for quantity in ("transition_frac", "diminishing_returns_frac"):
+        for quantity, step_col in CLOCKS.items():
             sub = g[np.isfinite(g[quantity].to_numpy(float))]
             x, y = sub["n_nonembed"].to_numpy(float), sub[quantity].to_numpy(float)
+            ys = sub[step_col].to_numpy(float)
             rho, p = spearman(x, y) if len(sub) >= 3 else (np.nan, np.nan)
+            rs, ps = spearman(x, ys) if len(sub) >= 3 and np.isfinite(ys).all() else (np.nan, np.nan)
             floor = min_spearman_p(x)
             rows.append(dict(zip(keys, key), quantity=quantity, n_runs=len(sub), rho=rho, min_p=floor,
-                             p=p if floor <= alpha else np.nan))
-    out = pd.DataFrame(rows, columns=keys + ["quantity", "n_runs", "rho", "min_p", "p"])
+                             p=p if floor <= alpha else np.nan, rho_step=rs, p_step=ps if floor <= alpha else np.nan))
+    out = pd.DataFrame(rows, columns=keys + ["quantity", "n_runs", "rho", "min_p", "p", "rho_step", "p_step"])
     out["q"] = np.nan
+    out["q_step"] = np.nan
     for quantity, idx in out.groupby("quantity").groups.items():
         out.loc[idx, "q"] = bh_adjust(out.loc[idx, "p"].to_numpy(float))
-    out["verdict"] = [blocked if mp > alpha else "no evidence of a trend" if not q < alpha
-                      else "increases with size" if r > 0 else "decreases with size"
-                      for mp, q, r in zip(out["min_p"], out["q"], out["rho"])]
+        out.loc[idx, "q_step"] = bh_adjust(out.loc[idx, "p_step"].to_numpy(float))
+    out["verdict"] = [_trend_verdict(mp, q, r, qs, rs, alpha, blocked)
+                      for mp, q, r, qs, rs in zip(out["min_p"], out["q"], out["rho"], out["q_step"], out["rho_step"])]
     return out
+
+
+def _trend_verdict(min_p, q, rho, q_step, rho_step, alpha, blocked) -> str:
+    if min_p > alpha:
+        return blocked
+    sig, sig_step = bool(q < alpha), bool(q_step < alpha)
+    if sig and sig_step and np.sign(rho) == np.sign(rho_step):
+        return "increases with size" if rho > 0 else "decreases with size"
+    if sig or sig_step:
+        return CLOCK_DEPENDENT
+    return "no evidence of a trend"

@@ -26,7 +26,8 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.nulls",
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.forecast",
+                                  "toposcale.operating.nulls", "toposcale.operating.size",
                                   "toposcale.operating.transitions")
 
 

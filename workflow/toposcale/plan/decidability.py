@@ -30,7 +30,8 @@ Rules (``have`` and ``need`` of each :func:`plan` row):
 * **Transitions vs size** per activation: a Spearman test over the runs can reach ``p <= alpha`` only
   if its smallest achievable p, ``2 / n!`` (exact two-sided test, no ties, n runs), is <= alpha
   (``dynamics.significance``); n counts every run of the activation, an upper bound, since only runs
-  with a detected transition enter the test.
+  with a detected transition enter the test. (:func:`toposcale.stats.spearman` is exact up to 8 runs and
+  the t approximation above, whose smallest p is 0: the gate is the exact test's floor either way.)
 """
 
 from __future__ import annotations
@@ -66,6 +67,30 @@ SIZE_FIT_PARAMS = 2
 
 #: Prefix of every undecidable verdict.
 CANNOT_DECIDE = "cannot decide"
+
+#: The reported parameters of each law the scaling grid fits (the one home: ``'chinchilla'`` =
+#: ``L(N, D) = E + A / N**alpha + B / D**beta``, ``'compute'`` = ``L(C) = E + A / C**alpha``, ``'power'`` =
+#: ``L = A / C**alpha``; :func:`toposcale.analysis.scaling.laws.law_parameters` reads it). It lives here,
+#: in the lowest layer, because the plan counts parameters before any training and the analyses import
+#: the gates from here, never the other way round.
+LAW_PARAMETERS = {"chinchilla": ("E", "A", "B", "alpha", "beta"), "compute": ("E", "A", "alpha"),
+                  "power": ("A", "alpha")}
+
+#: Fewest fitted runs for the 5-parameter ``L(N, D)`` when tokens per parameter varies (:func:`choose_law`).
+MIN_CHINCHILLA_RUNS = 6
+
+
+def choose_law(n_tokens_per_param: int, n_fit_runs: int) -> tuple[str, str]:
+    """The law the grid fits and why: ``'chinchilla'`` (``L(N, D)``) when tokens per parameter takes
+    several values and there are at least :data:`MIN_CHINCHILLA_RUNS` fitted runs, else ``'compute'``
+    (``L(C)``); the second item is a note when tokens per parameter varies but the runs are too few (else
+    ''). The one rule, used by :func:`plan` and by :func:`toposcale.analysis.scaling.analyse_grid`."""
+    if n_tokens_per_param > 1 and n_fit_runs >= MIN_CHINCHILLA_RUNS:
+        return "chinchilla", ""
+    if n_tokens_per_param > 1:
+        return "compute", (f"tokens_per_param varies but only {n_fit_runs} runs: too few for the "
+                           f"5-parameter L(N, D); fitted L(C) instead")
+    return "compute", ""
 
 
 def _gate(decidable: bool, have: str, need: str, message: str) -> dict:
@@ -202,8 +227,6 @@ def plan(config: dict) -> list[dict]:
     Returns one row per (analysis, group): ``analysis`` (e.g. ``'scaling law L(C) gelu'``),
     ``decidable``, ``have``, ``need`` and ``message`` (``'cannot decide: need ...'`` when not decidable).
     """
-    from toposcale.analysis.scaling.grid import choose_law
-    from toposcale.analysis.scaling.laws import law_parameters
     from toposcale.plan.study import run_checkpoint_steps, study_runs
 
     m = config["model"]
@@ -216,7 +239,7 @@ def plan(config: dict) -> list[dict]:
         points = {(r.target_params, r.tokens_per_param) for r in fit} if law == "chinchilla" else \
             {r.target_params for r in fit}
         unit = "(size, tokens/param) points" if law == "chinchilla" else "sizes"
-        gate = fit_gate(len(points), len(law_parameters(law)), unit)
+        gate = fit_gate(len(points), len(LAW_PARAMETERS[law]), unit)
         laws[act] = (law, gate)
         name = "L(N, D)" if law == "chinchilla" else "L(C)"
         rows.append(_row(f"scaling law {name} {act}", gate))

@@ -89,7 +89,7 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
             out += [f"Activation comparison: {c['verdict']}", ""]
     if not res.get("comparisons") and res.get("verdict"):
         out += [f"Activation comparison: {res['verdict']}", ""]
-    out += _size_lines(res.get("topology", []), pct)
+    out += _size_lines(res.get("topology", []), pct, (aux or {}).get("operating"))
     notes = list(res.get("notes", [])) + [f"{act}: {n}" for act, a in res["activations"].items()
                                           for n in a.get("notes", [])]
     if notes:
@@ -102,9 +102,10 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
 _VERDICT_TEXT = {"explained by its null": "explained by its null (covariance-matched Gaussian)"}
 
 
-def _size_lines(topology: list, pct: str) -> list[str]:
+def _size_lines(topology: list, pct: str, oc=None) -> list[str]:
     """Topology-vs-size table of :data:`SIZE_METRICS` (pooled group): raw exponent, Spearman rho, the
-    null-adjusted exponents and the verdict side by side, and a one-line tally of the verdicts."""
+    null-adjusted exponents and the verdict side by side, a one-line tally of the verdicts and, with the
+    operating-characteristics table ``oc``, the verdicts' power and false-positive rates."""
     topo = [t for t in topology if t.get("group") == "all" and t.get("metric") in SIZE_METRICS]
     if not topo:
         return []
@@ -120,7 +121,8 @@ def _size_lines(topology: list, pct: str) -> list[str]:
                      fmt(t.get("gamma_perm_adj")), fmt_ci(*(t.get("gamma_perm_adj_ci") or [None, None])),
                      t.get("n_degenerate", "n/a"), verdict, t.get("note") or ""])
     out = ["Topology against model size (final checkpoint, mean over layers, all activations pooled; "
-           f"N = non-embedding parameters; {pct} bootstrap CIs resampling sizes, all runs of a size together). "
+           f"N = non-embedding parameters; {pct} jackknife-t CIs over sizes: each size's runs left out in turn, "
+           "t on sizes - 2 dof). "
            "Raw: metric = k N^gamma. "
            "Null-adjusted: (layer mean of the metric) / (layer mean of its null mean) = k' N^gamma_adj, "
            "so gamma_adj = gamma - gamma_null, gamma_null being the exponent of the covariance-matched "
@@ -134,6 +136,11 @@ def _size_lines(topology: list, pct: str) -> list[str]:
                      "gamma_adj", f"{pct} CI", "gamma_perm_adj", f"{pct} CI", "degenerate clouds excluded",
                      "verdict", "note"], rows), ""]
     out += ["Size verdicts: " + "; ".join(f"{v}: {', '.join(ms)}" for v, ms in verdicts.items()) + ".", ""]
+    if oc is not None:
+        from toposcale.operating.size import VERDICT_BEYOND, VERDICT_TREND
+
+        out += [f"Operating characteristics at this design: '{VERDICT_BEYOND}': {power_note(oc, VERDICT_BEYOND)}. "
+                f"'{VERDICT_TREND}': {power_note(oc, VERDICT_TREND)}.", ""]
     return out
 
 
@@ -232,7 +239,7 @@ def forecast_means(df, summary=None):
 def forecast_lines(df, aux: dict | None = None) -> list[str]:
     """Forecast section, one block per evaluation (leave-one-size-out, the primary, first; leave-one-run-out
     labelled secondary and leaky): mean absolute and relative error of each method per observed fraction
-    of training (with 95% bootstrap intervals when ``forecast_summary`` is given; a row that cannot be
+    of training (with 95% jackknife-t intervals over sizes when ``forecast_summary`` is given; a row that cannot be
     decided shows its note instead), the method with the lowest mean absolute error at each fraction; then,
     on the primary evaluation, raw against null-adjusted topology features
     (:func:`toposcale.report.variants.forecast_null_lines`), and the paired comparisons of every evaluation
@@ -243,7 +250,7 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
     header = ["observed fraction", "method", "runs", "mean abs. error"] + (["95% CI"] if has_ci else []) + [
         "mean rel. error"]
     out = ["Error of each method's forecast of the final validation loss from the first fraction of "
-           "training (absolute error in nats/token, mean over runs, intervals resampling sizes; rows sorted "
+           "training (absolute error in nats/token, mean over runs, 95% jackknife-t intervals over sizes; rows sorted "
            "best first). Every number "
            "names its evaluation: leave-one-size-out (primary) holds out every run of one model size (all "
            "activations and seeds) and trains on the other sizes; leave-one-run-out (secondary) holds out one "
@@ -279,8 +286,12 @@ def forecast_lines(df, aux: dict | None = None) -> list[str]:
         else:
             comp = comp.assign(evaluation=evaluations_of(comp),
                                _order=evaluations_of(comp).map({e: i for i, e in enumerate(EVALUATIONS)}))
+            from toposcale.operating.forecast import VERDICT as FC_VERDICT
+
+            oc = power_note(aux.get("operating"), FC_VERDICT)
             out += ["Paired comparisons (method minus reference, absolute error in nats, mean over runs with "
-                    "a 95% bootstrap interval resampling sizes, all runs of a size together; 'better' = interval below 0):",
+                    "a 95% jackknife-t interval over sizes, each size's runs left out in turn; 'better' = interval "
+                    "below 0" + (f"; operating characteristics of 'better' at this design: {oc}" if oc else "") + "):",
                     "",
                     md_table(["evaluation", "fraction", "method", "reference", "runs", "mean difference", "95% CI",
                               "verdict"],
@@ -409,17 +420,23 @@ def _transition_size_lines(sizes) -> list[str]:
     found = tested[tested["verdict"].str.endswith("with size")]
     why = (f" ({blocked['verdict'].iloc[0].removeprefix('cannot decide: ')}: with fewer the exact test cannot "
            f"reach the level)" if len(blocked) else "")
+    clocks = "rho_step" in sizes
+    clock_dep = tested[tested["verdict"].astype(str).str.startswith("depends on the clock")] if clocks else tested[:0]
+    both = (" on both clocks (training fraction and steps: total steps grow with size, so a trend on one clock "
+            f"alone may be training length; {len(clock_dep)} trends hold on one clock only)") if clocks else ""
     out = [f"Do transitions move with model size? Spearman rho across runs of the fraction with non-embedding "
            f"parameters, tested only where the exact permutation test can reach the significance level: "
-           f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it (Benjamini-Hochberg within "
-           f"each quantity); {len(blocked)} cannot be decided{why}.", ""]
+           f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it{both} (Benjamini-Hochberg "
+           f"within each quantity); {len(blocked)} cannot be decided{why}.", ""]
     if tested.empty:
         return out
     top = tested.sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
+    step_cols = ["rho (steps)", "q (steps)"] if clocks else []
     return out + [f"The {len(top)} smallest p-values:", "",
-                  md_table(keys + ["runs", "rho", "smallest possible p", "p", "q", "verdict"],
-                           [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q),
-                                                             r.verdict] for r in top.itertuples()]), ""]
+                  md_table(keys + ["runs", "rho", "smallest possible p", "p", "q"] + step_cols + ["verdict"],
+                           [[getattr(r, k) for k in keys] + [r.n_runs, fmt(r.rho), fmt(r.min_p), fmt(r.p), fmt(r.q)]
+                            + ([fmt(r.rho_step), fmt(r.q_step)] if clocks else []) + [r.verdict]
+                            for r in top.itertuples()]), ""]
 
 
 #: Section key -> its builder.

@@ -6,8 +6,13 @@ Nonparametric bootstrap: by default each resample draws ``n`` rows (runs) with r
 given ``resamples`` (from :func:`size_draws`), each resample takes every run of each drawn size (a
 cluster bootstrap over sizes, so the seeds of one size stay together, and two activations can share
 the same drawn sizes: the paired design of
-:func:`~toposcale.analysis.scaling.compare_activations`). A resample with fewer distinct rows than the
-law has parameters cannot identify the law and is redrawn (the count is reported as ``n_redrawn``). Intervals are percentile intervals
+:func:`~toposcale.analysis.scaling.compare_activations`). A size resample with fewer than ``p + 1``
+distinct sizes (``p`` = the law's parameters, :data:`MIN_RESAMPLE_DOF`) cannot identify the law (fewer
+than ``p``) or interpolates it exactly (``p``: zero residual, an exponent that just joins the drawn
+points) and is redrawn; the count is reported as ``n_redrawn``. (Distinct *sizes*, not runs: with 2
+seeds per size, 2 drawn sizes give 4 runs, enough rows for 3 parameters but not enough points.)
+Without ``resamples`` runs are drawn one by one and a resample with fewer distinct rows than
+parameters is redrawn. Intervals are percentile intervals
 (2.5th and 97.5th percentiles of the resampled estimates). Bootstrap refits of the LSE laws start
 from the full-data estimate and from the other distinct local minima the full-data grid search
 found (``n_refit_starts``), not from the whole grid, which keeps 1000 resamples affordable.
@@ -35,6 +40,14 @@ from toposcale.stats import loglog_fit, percentile_ci
 #: Confidence level of every interval reported here.
 CI_LEVEL = 0.95
 
+#: Residual degrees of freedom every size resample must keep (distinct drawn sizes minus the law's
+#: parameters). 1, not :data:`toposcale.plan.decidability.MIN_RESIDUAL_DOF` (3, the gate of the full-data
+#: fit): the resample distribution would then be conditioned on nearly every size being drawn (for 6
+#: sizes and 3 parameters only 6!/6**6 = 1.5% of resamples have 6 distinct sizes), i.e. on near-copies
+#: of the data, and its interval would shrink towards a point. With 1, P(accept) = 0.75 for 6 sizes and
+#: 3 parameters, 0.92 for 7 sizes and 2 parameters.
+MIN_RESAMPLE_DOF = 1
+
 #: Relative width ``(hi - lo) / |estimate|`` of an exponent's interval above which it is called wide.
 WIDE_CI = 1.0
 
@@ -48,34 +61,41 @@ def _resample_indices(rng: np.random.Generator, n: int, min_distinct: int, max_t
                        f"{max_tries} draws; add runs")
 
 
-def size_draws(row_sizes: dict, n_params: dict, n_bootstrap: int, seed: int = 0, max_tries: int = 1000) -> dict:
+def size_draws(row_sizes: dict, n_params: dict, n_bootstrap: int, seed: int = 0, max_tries: int = 1000,
+               min_dof: int = MIN_RESAMPLE_DOF) -> dict:
     """Resamples of the shared size grid, one set for every fit (the paired design).
 
     ``row_sizes``: fit name -> the size label of each of its rows; ``n_params``: fit name -> parameters
     of its law. The levels are the sorted union of all sizes; each resample draws as many levels as
     there are, with replacement, from ``default_rng(seed)``, and is redrawn until every fit has at least
-    as many distinct rows as parameters among the drawn sizes.
+    ``n_params + min_dof`` distinct sizes of its own among the drawn sizes (distinct sizes, not rows;
+    a fit with no more sizes than that, undecidable by its gate anyway, needs one size fewer than it has).
 
     Returns ``levels``, ``draws`` (array ``(n_bootstrap, n_levels)`` of drawn sizes, the same for every
-    fit), ``n_redrawn`` and ``rows`` (fit name -> list of row-index arrays, one per resample: every row
+    fit), ``n_redrawn`` (draws rejected and redrawn, summed over resamples), ``min_distinct`` (fit name
+    -> the distinct sizes each of its resamples has at least; an int when there is one fit) and ``rows`` (fit name -> list of row-index arrays, one per resample: every row
     of each drawn size, repeated as often as the size was drawn).
     """
     sizes = {k: np.asarray(v) for k, v in row_sizes.items()}
     levels = np.unique(np.concatenate(list(sizes.values())))
+    # a fit with too few sizes (below its decidability gate anyway) needs one size fewer than it has,
+    # so that resamples still differ from the data
+    need = {k: min(int(n_params[k]) + int(min_dof), max(len(np.unique(v)) - 1, 1)) for k, v in sizes.items()}
     rng = np.random.default_rng(seed)
     draws, redrawn = [], 0
     for _ in range(int(n_bootstrap)):
         for tries in range(max_tries):
             d = levels[rng.integers(0, len(levels), len(levels))]
-            if all(np.isin(sizes[k], d).sum() >= n_params[k] for k in sizes):
+            if all(len(np.intersect1d(sizes[k], d)) >= need[k] for k in sizes):
                 break
         else:
-            raise RuntimeError(f"no resample of {len(levels)} sizes gives every fit as many distinct sizes as "
-                               f"parameters in {max_tries} draws; add sizes")
+            raise RuntimeError(f"no resample of {len(levels)} sizes gives every fit parameters + {min_dof} "
+                               f"distinct sizes in {max_tries} draws; add sizes")
         redrawn += tries
         draws.append(d)
     rows = {k: [np.concatenate([np.flatnonzero(s == lv) for lv in d]) for d in draws] for k, s in sizes.items()}
-    return {"levels": levels, "draws": np.array(draws), "n_redrawn": int(redrawn), "rows": rows}
+    return {"levels": levels, "draws": np.array(draws), "n_redrawn": int(redrawn), "rows": rows,
+            "min_distinct": next(iter(need.values())) if len(need) == 1 else need}
 
 
 @single_thread

@@ -16,7 +16,7 @@ from toposcale.analysis.scaling.laws import (fit_chinchilla, fit_compute_law, fi
 from toposcale.analysis.scaling.outputs import flat_table, jsonable
 from toposcale.analysis.scaling.size import topology_vs_size
 from toposcale.analysis.scaling.tables import fit_tables
-from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, fit_gate
+from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, choose_law, fit_gate
 from toposcale.stats import percentile_ci
 
 _RUN_KEYS = ("name", "activation", "n_nonembed", "tokens_seen", "holdout")
@@ -74,18 +74,6 @@ def _curve(fit: dict, boot: dict, C_grid: np.ndarray, tpp: float | None) -> dict
     lo, hi = zip(*(percentile_ci(draws[:, j]) for j in range(draws.shape[1])))
     return {"tokens_per_param": tpp, "C": C_grid.tolist(), "loss": pred.tolist(),
             "lo": list(lo), "hi": list(hi)}
-
-
-def choose_law(n_tokens_per_param: int, n_fit_runs: int) -> tuple[str, str]:
-    """The law the grid fits and why: ``'chinchilla'`` (``L(N, D)``) when tokens per parameter takes
-    several values and there are at least 6 fitted runs, else ``'compute'`` (``L(C)``); the second item
-    is a note when tokens per parameter varies but the runs are too few (else '')."""
-    if n_tokens_per_param > 1 and n_fit_runs >= 6:
-        return "chinchilla", ""
-    if n_tokens_per_param > 1:
-        return "compute", (f"tokens_per_param varies but only {n_fit_runs} runs: too few for the "
-                           f"5-parameter L(N, D); fitted L(C) instead")
-    return "compute", ""
 
 
 def _law_gate(g, law: str) -> dict:
@@ -301,7 +289,7 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
         :func:`~toposcale.analysis.scaling.fit_table` result); ``table`` (flat rows, see
         :func:`~toposcale.analysis.scaling.flat_table`); ``notes``.
 
-    The fit uses the non-holdout runs of each activation, the law chosen by :func:`choose_law`. Each
+    The fit uses the non-holdout runs of each activation, the law chosen by :func:`~toposcale.plan.decidability.choose_law`. Each
     activation's ``gate`` (:func:`~toposcale.plan.decidability.fit_gate`: distinct fitted sizes minus the
     law's parameters must reach 3 residual degrees of freedom) is stored with it, copied as ``decidable``
     into its fit and holdout predictions, and a comparison of an undecidable fit says 'cannot decide'
@@ -319,7 +307,8 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
                                     "N**gamma by log-log least squares, N = n_nonembed; null-adjusted: "
                                     "layer mean of metric / layer mean of its null mean = k' * "
                                     "N**gamma_adj (covariance-matched Gaussian null; entry-permutation "
-                                    "null for weights: gamma_perm_adj)"},
+                                    "null for weights: gamma_perm_adj); 95% interval of gamma: jackknife-t over "
+                                    "sizes (leave one size out, t on sizes - 2 dof)"},
            "activations": {}, "comparisons": [], "verdict": None, "topology": [], "notes": []}
     acts = {a: _fit_law(df[df["activation"] == a], delta, grid) for a in sorted(df["activation"].unique())}
     fits = {a: v for a, v in acts.items() if v["_fit"] is not None or v["_pl"] is not None}

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.optimize  # noqa: F401  (load scipy's BLAS before single_thread limits it)
 from scipy.optimize import minimize
 
+from toposcale.plan.decidability import LAW_PARAMETERS
 from toposcale.stats import loglog_fit
 
 try:
@@ -117,9 +118,9 @@ def theta_to_params(law: str, theta: np.ndarray) -> dict:
 
 
 def law_parameters(law: str) -> tuple[str, ...]:
-    """Names of the reported parameters of ``law`` ('chinchilla', 'compute' or 'power')."""
-    return {"chinchilla": ("E", "A", "B", "alpha", "beta"), "compute": ("E", "A", "alpha"),
-            "power": ("A", "alpha")}[law]
+    """Names of the reported parameters of ``law`` ('chinchilla', 'compute' or 'power'):
+    :data:`toposcale.plan.decidability.LAW_PARAMETERS`."""
+    return LAW_PARAMETERS[law]
 
 
 def start_grid(law: str = "chinchilla", n_exponent: int = 5, n_offset: int = 5,

@@ -122,10 +122,10 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
 # ----------------------------------------------------------------------------- forecasts
 
 def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
-    """Forecast error against the observed fraction of training, per method, with bootstrap CIs.
+    """Forecast error against the observed fraction of training, per method, with jackknife-t CIs over sizes.
 
     Left: mean relative absolute error of the final validation loss over runs (log scale), with the
-    95% bootstrap interval; the ridge methods under the primary evaluation (leave-one-size-out) as solid
+    95% interval (jackknife-t over sizes); the ridge methods under the primary evaluation (leave-one-size-out) as solid
     lines and under the secondary, leaky one (leave-one-run-out) as thin dotted lines without intervals;
     ``power_law`` and ``last_observed`` (the same in both) once. Right: paired difference in absolute
     error (nats), under the primary evaluation only, against the loss-only ridge (``ridge_loss``) of
@@ -177,7 +177,7 @@ def plot_forecast(methods, comparisons, path, dpi: int = 150) -> dict:
     ax.set_xlabel("fraction of training observed")
     ax.set_ylabel("mean |forecast - final| / final (log scale)")
     n_runs = int(methods["n_runs"].max())
-    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% CI, sizes resampled)\nsolid: "
+    ax.set_title(f"Final-loss forecast error ({n_runs} runs, 95% jackknife-t CI over sizes)\nsolid: "
                  f"{first.replace('_', '-')}", fontsize=10)
     ax.legend(fontsize=8)
 

@@ -415,7 +415,7 @@ def plot_topology_vs_size(res: dict, path, metrics=DEFAULT_TOPO_METRICS, dpi: in
                            label="null mean (covariance-matched Gaussian)"),
                 Patch(color=grey, alpha=0.25, label="null mean ± 2 sd")]
     fig.suptitle("Topology vs model size (final checkpoint, mean over layers): raw and against its null\n"
-                 "γ: metric = k·N^γ; γ_adj: metric / null mean = k'·N^γ_adj (95% CIs, sizes resampled); "
+                 "γ: metric = k·N^γ; γ_adj: metric / null mean = k'·N^γ_adj (95% jackknife-t CIs over sizes); "
                  "'topology beyond geometry' only where γ_adj's CI excludes 0", fontsize=10)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8.5, frameon=False,
