@@ -219,8 +219,11 @@ def test_sections_follow_inputs_and_problems_become_notes(tables, tmp_path):
 
 
 def grokking_csv():
-    """Planted: embed_h1 separates and moves first; resid_h0 separates but lags; fourier_share separates."""
-    return pd.DataFrame([
+    """Planted: embed_h1 separates and moves first; resid_h0 separates but lags; fourier_share separates
+    (time-matched test: matched AUC and BH q); plane_h1_n_bars does not."""
+    matched = {"embed_h1_total_persistence": (0.9, 0.004), "resid_h0_entropy": (0.15, 0.01),
+               "plane_h1_n_bars": (0.55, 0.6), "fourier_share": (0.98, 0.002)}
+    df = pd.DataFrame([
         dict(metric="embed_h1_total_persistence", kind="topological", direction="up", auc=0.97, auc_lo=0.9,
              auc_hi=1.0, separates=True, n_pre=20, n_post=30, n_seeds=3, lead_steps=120.0, lead_min=80.0,
              lead_max=200.0, acc_cross_step=900, metric_cross_step=780, resolution_steps=50,
@@ -238,6 +241,9 @@ def grokking_csv():
              acc_cross_step=900, metric_cross_step=890, resolution_steps=50, verdict="with",
              seed_verdicts="with;with;with"),
     ])
+    df["auc_matched"] = df["metric"].map(lambda m: matched[m][0])
+    df["q_matched"] = df["metric"].map(lambda m: matched[m][1])
+    return df
 
 
 def test_grokking_section_and_positive_control(tmp_path):
@@ -255,9 +261,15 @@ def test_grokking_section_and_positive_control(tmp_path):
     assert ("reference: 1 of 1 measures separate, 0 of them move before test accuracy; topological: "
             "2 of 3 measures separate, 1 of them move before test accuracy.") in sec
     rows = [line for line in sec.splitlines() if line.startswith("| ") and "measure |" not in line]
-    assert rows[0].startswith("| fourier_share |")  # ordered by |AUC - 0.5|
-    assert "| embed_h1_total_persistence | topological | up | 0.970 | [0.900, 1.00] | yes | 120 [80.0, 200] | before |" in sec
-    assert "| plane_h1_n_bars | topological | none | 0.520 | [0.400, 0.650] | no | n/a [n/a] | never |" in sec
+    assert rows[0].startswith("| fourier_share |")  # ordered by |matched AUC - 0.5|
+    assert ("| embed_h1_total_persistence | topological | up | 0.900 | 0.0040 | yes | 0.970 | [0.900, 1.00] | "
+            "120 [80.0, 200] | before |") in sec
+    assert "| plane_h1_n_bars | topological | none | 0.550 | 0.60 | no | 0.520 | [0.400, 0.650] | n/a [n/a] | never |" in sec
+    assert "pooled AUC (description)" in sec and "time-matched test" in sec
+    # a table written before the time-matched test: nothing is called separating, and it says why
+    grokking_csv().drop(columns=["auc_matched", "q_matched"]).to_csv(tmp_path / "old.csv", index=False)
+    old = _section(R.build_summary({"grokking": tmp_path / "old.csv"}), "Grokking positive control")
+    assert "predates the time-matched test" in old and "topological: 0 of 3 measures separate" in old
     assert ("FAILS: as expected in 3 of 4 decided runs (2 generalised, 2 memorised controls); 1 of 5 runs cannot "
             "decide") in sec
     assert "| 1 | grok | 1.00 | 2.00 | no | yes | no |" in sec
@@ -312,8 +324,10 @@ def test_key_numbers(tables):
     assert "minilm on kjv: expansion ratio 3.22 [2.90, 3.61]" in lines
     assert K.key_numbers({"pretrained": pd.DataFrame({"model": ["m"]})}) == []
     g = K.key_numbers({"grokking": grokking_csv()})
-    assert g == ["grokking, reference measures: 1/1 separate pre/post, 0 move first",
-                 "grokking, topological measures: 2/3 separate pre/post, 1 move first"]
+    assert g == ["grokking, reference measures: 1/1 separate pre/post at matched steps, 0 move first",
+                 "grokking, topological measures: 2/3 separate pre/post at matched steps, 1 move first"]
+    old = K.key_numbers({"grokking": grokking_csv().drop(columns=["auc_matched", "q_matched"])})
+    assert old[1] == "grokking, topological measures: 0/3 separate pre/post at matched steps, 0 move first"
 
 
 # ------------------------------------------------------------------- against the real analysis modules

@@ -83,6 +83,7 @@ rule grokking_analyse:
         seed=config["seed"],
         accuracy=GROK["accuracy"],
         positive_control=GROK["positive_control"],
+        detection=GROK["detection"],
     log:
         PATHS.log("grokking", "analyse.log"),
     threads: 1

@@ -122,9 +122,10 @@ def _pretrained_keys(df, tables=None) -> list[str]:
 def _grokking_keys(df, tables=None) -> list[str]:
     require_columns(df, ["metric", "kind", "separates", "verdict"], "grokking.csv")
     out = []
+    matched = "q_matched" in df        # 'separates' of a table before the time-matched test is not a verdict
     for kind, g in df.groupby("kind", sort=True):
-        sep = g["separates"].fillna(False).astype(bool)
-        out.append(f"grokking, {kind} measures: {int(sep.sum())}/{len(g)} separate pre/post, "
+        sep = g["separates"].fillna(False).astype(bool) & matched
+        out.append(f"grokking, {kind} measures: {int(sep.sum())}/{len(g)} separate pre/post at matched steps, "
                    f"{int((sep & (g['verdict'] == 'before')).sum())} move first")
     if "finding" in df:
         topo = df[df["kind"] == "topological"]
