@@ -65,21 +65,20 @@ def scaling_json():
 
 
 def dynamics_csv():
-    """Planted: h0_total_persistence_norm significant (detrended) in 3 of 4 series, h1 in none."""
+    """Planted: h0_total_persistence_norm significant (detrended, the tested variant) in 3 of 4 series, h1 in
+    none; raw and partial rho are description (no p-value)."""
     rows = []
     for run in ("gelu-a-s0", "gelu-b-s0"):
         for layer in ("embed", "block00"):
             rows.append(dict(run=run, source="weights", layer=layer, metric="h0_total_persistence_norm",
-                             kind="topological", n=10, rho=-0.9, p=0.001, q=0.002, significant=True,
-                             rho_partial=np.nan, significant_partial=False, rho_detrended=-0.8,
+                             kind="topological", n=10, rho=-0.9, rho_partial=np.nan, rho_detrended=-0.8,
                              significant_detrended=not (run == "gelu-b-s0" and layer == "block00")))
             rows.append(dict(run=run, source="weights", layer=layer, metric="h1_total_persistence_norm",
-                             kind="topological", n=10, rho=0.1, p=0.7, q=0.8, significant=False,
-                             rho_partial=np.nan, significant_partial=False, rho_detrended=0.05,
+                             kind="topological", n=10, rho=0.1, rho_partial=np.nan, rho_detrended=0.05,
                              significant_detrended=False))
             rows.append(dict(run=run, source="weights", layer=layer, metric="frobenius_norm", kind="baseline",
-                             n=10, rho=-0.95, p=0.0001, q=0.0005, significant=True, rho_partial=np.nan,
-                             significant_partial=False, rho_detrended=-0.3, significant_detrended=False))
+                             n=10, rho=-0.95, rho_partial=np.nan, rho_detrended=-0.3,
+                             significant_detrended=False))
     return pd.DataFrame(rows)
 
 
@@ -156,15 +155,17 @@ def test_scaling_section_quotes_the_given_numbers(tables):
 def test_dynamics_section_counts_planted_significance(tables):
     sec = _section(R.build_summary({"dynamics": tables["dynamics"]}), "Topology against loss during training")
     assert "2 runs, 12 (run, source, layer, metric) series" in sec
-    assert "Variants: raw; detrended in log(step)." in sec
+    assert "Tested: detrended in log(step): 'significant' = " in sec
+    assert "Description, not tested: raw (two series that merely share a trend" in sec
     assert "Undefined for every series (too few checkpoints or monotone loss): partial on log(step)." in sec
-    # topological: 4 of 8 raw significant, 3 of 8 detrended; baseline: 4/4 raw, 0/4 detrended
-    assert "| weights | topological | 8 | 4 (50%) | 0.500 | 3 (38%) | 0.425 |" in sec
-    assert "| weights | baseline | 4 | 4 (100%) | 0.950 | 0 (0%) | 0.300 |" in sec
+    # topological: 3 of 8 detrended significant; baseline 0/4; raw rho beside them as description, no count
+    assert "| weights | topological | 8 | 3 (38%) | 0.425 | 0.500 |" in sec
+    assert "| weights | baseline | 4 | 0 (0%) | 0.300 | 0.950 |" in sec
+    assert "significant (raw)" not in sec
     ranking = sec[sec.index("weights: metrics ranked"):]
     rows = [line for line in ranking.splitlines() if line.startswith("| ") and "metric" not in line]
-    assert rows[0].startswith("| h0_total_persistence_norm | topological | 4 | 75% | -0.900 | -0.800 |")
-    assert "partial on log(step))" not in ranking
+    assert rows[0].startswith("| h0_total_persistence_norm | topological | 4 | 75% | -0.800 | -0.900 |")
+    assert "partial on log(step)" not in ranking
 
 
 def test_forecast_section_means_and_best_method(tables):

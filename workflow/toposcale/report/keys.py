@@ -52,9 +52,11 @@ def _scaling_keys(res: dict, tables=None) -> list[str]:
 
 
 def _dynamics_keys(df, tables=None) -> list[str]:
-    require_columns(df, ["source", "metric", "significant"], "dynamics.csv")
-    variants = dynamics_variants(df)
-    suf, desc = variants[-1] if variants else ("", "raw")
+    require_columns(df, ["source", "metric"], "dynamics.csv")
+    variants = dynamics_variants(df)     # tested variants only: raw and partial correlations are description
+    if not variants:
+        return ["dynamics: no tested correlation variant (raw and partial correlations are description)"]
+    suf, desc = variants[-1]
     kind = metric_kind(df) + (df["variant"].map(variant_label) if "variant" in df else "")
     out = []
     for src, g in df.assign(kind=kind).groupby("source", sort=True):

@@ -9,8 +9,10 @@ from __future__ import annotations
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
 from toposcale.report.text import md_table
 
-#: Correlation variants of dynamics.csv: (column suffix, description). A variant is reported when its
-#: ``rho`` and ``significant`` columns exist and ``rho`` is defined for some series.
+#: Correlation variants of dynamics.csv: (column suffix, description). A variant is *tested* when its
+#: ``significant`` column exists (only the detrended one: :data:`toposcale.analysis.dynamics.TESTED_SUFFIXES`);
+#: the raw and partial correlations are description, not tested (their p-values were invalid for series
+#: that share a trend, issue 22).
 DYNAMICS_VARIANTS = (
     ("", "raw"),
     ("_partial", "partial on log(step)"),
@@ -34,9 +36,17 @@ def raw_rows(df):
 
 
 def dynamics_variants(df) -> list[tuple[str, str]]:
-    """The :data:`DYNAMICS_VARIANTS` present in ``df`` with at least one defined correlation."""
+    """The tested :data:`DYNAMICS_VARIANTS` of ``df`` (a ``significant`` column) with at least one defined
+    correlation."""
     return [(suf, desc) for suf, desc in DYNAMICS_VARIANTS
             if {f"rho{suf}", f"significant{suf}"} <= set(df.columns) and df[f"rho{suf}"].notna().any()]
+
+
+def described_variants(df) -> list[tuple[str, str]]:
+    """The :data:`DYNAMICS_VARIANTS` of ``df`` kept as description: a ``rho`` column with a defined value
+    and no ``significant`` column (no p-value, never called significant)."""
+    return [(suf, desc) for suf, desc in DYNAMICS_VARIANTS
+            if f"rho{suf}" in df.columns and f"significant{suf}" not in df.columns and df[f"rho{suf}"].notna().any()]
 
 
 def null_verdict_lines(df, variants) -> list[str]:
@@ -61,8 +71,8 @@ def null_verdict_lines(df, variants) -> list[str]:
                   "and on its standardised excess over a covariance-matched Gaussian null (null_z = (metric - "
                   "null mean) / null sd). 'topology beyond geometry' = the null_z correlation is significant "
                   "and its bootstrap interval excludes 0; 'explained by its null (covariance-matched "
-                  "Gaussian)' = the raw correlation is significant but the null_z one is not. Counts of "
-                  "(run, layer) pairs:", "", md_table(header, list(rows.values())), ""]
+                  "Gaussian)' = the raw-valued series' correlation is significant but the null_z one is not "
+                  "(tested variants only). Counts of (run, layer) pairs:", "", md_table(header, list(rows.values())), ""]
 
 
 def forecast_null_lines(summ, comp) -> list[str]:
