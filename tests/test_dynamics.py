@@ -347,3 +347,20 @@ def test_detrended_refuses_five_checkpoints():
     six = correlate(df[df["step"].isin(sorted(df["step"].unique())[:6])], metric_cols=["h1_entropy"],
                     n_bootstrap=0, n_surrogates=99)
     assert six["rho_detrended"].notna().all() and (six["detrended_needs"] == "").all()
+
+
+def test_operating_check_of_the_detrended_verdict():
+    """The registered check at a reduced Monte Carlo size (n_sim = 60, B = 199, the default design's 25
+    checkpoints): both negative controls (shared trend with AR(1) noise; independent AR(1)) at most
+    0.05 + 3 x 0.028; the planted detrended rho 0.5 is found more often than the controls."""
+    from toposcale.config import validate_config
+    from toposcale.operating import Design
+    from toposcale.operating.dynamics import VERDICT, check
+
+    d = Design.from_config(validate_config({}))
+    d = Design(**{**d.__dict__, "n_surrogates": 199})
+    rows = check(d, 60, 0)
+    assert {r.verdict for r in rows} == {VERDICT} and len(rows) == 2
+    for r in rows:
+        assert r.fpr <= 0.05 + 3 * 0.028, (r.control, r.fpr)
+    assert rows[0].power >= 0.25 and rows[0].power > max(r.fpr for r in rows)

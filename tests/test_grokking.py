@@ -451,3 +451,26 @@ def test_ground_truth_statement_names_the_arm():
     assert "not from the arm" not in desc and "weight-decay run" in desc and "its arm" in desc
     rule = g.GROUND_TRUTH_RULE
     assert "generalised" in rule and "no-weight-decay" in rule and "weight-decay run" in rule
+
+
+def test_operating_check_of_the_separation_verdict():
+    """The registered check at a reduced Monte Carlo size (n_sim = 60, B = 199): power on the observed
+    null_z-sized jump (1.1 sd) >= 0.8 - 3 x 0.05, the clock never passes, white noise at most 0.05 +
+    3 x 0.028; and the check's arrays are exactly what matched_test builds from the simulated table."""
+    from toposcale.operating import Design
+    from toposcale.operating.grokking import VERDICT, check, simulated_study
+
+    design = Design(activations=("gelu",), sizes=(1,), holdout_sizes=(), seeds=1, checkpoint_fracs=(1.0,),
+                    k_nulls=4, n_permutations=99, n_surrogates=199, grokking_seeds=3, grokking_checkpoints=30,
+                    extra={"grokking": {"steps": 1500, "detection": {"n_surrogates": 199}}})
+    rows = {r.control: r for r in check(design, 60, 0)}
+    assert {r.verdict for r in rows.values()} == {VERDICT}
+    assert rows["clock log(step)"].power >= 0.8 - 3 * 0.05
+    assert rows["clock log(step)"].fpr == 0.0
+    assert rows["white noise"].fpr <= 0.05 + 3 * 0.028
+    steps = np.array(g.checkpoint_steps({"steps": 1500, "n_checkpoints": 30}))
+    df, arrays = simulated_study(np.random.default_rng(1), steps, 3, g.ACCURACY)
+    for m, (ds, labs) in arrays.items():
+        assert g.matched_test(df, m, g.ACCURACY, 99, seed=5) == {
+            **g.matched_pvalue(ds, labs, 99, 5), "n_matched_pre": int(sum((lab == 0).sum() for lab in labs)),
+            "n_matched_post": int(sum((lab == 1).sum() for lab in labs)), "n_matched_seeds": 3}

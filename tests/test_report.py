@@ -427,3 +427,18 @@ def test_sub_section_with_an_old_table_becomes_a_note():
     lines = SEC._transition_size_lines(old)
     assert lines == ["_transition_sizes.csv lacks columns ['quantity', 'n_runs', 'rho', 'p', 'q']; "
                      "size trends skipped._", ""]
+
+
+def test_power_notes_beside_the_grokking_and_dynamics_verdicts(tables, tmp_path):
+    """The separation and detrended verdicts print their measured power and FPR (issue 22)."""
+    from toposcale.report.experiment_sections import grokking_lines
+    from toposcale.report.sections import dynamics_lines
+
+    oc = pd.DataFrame([dict(verdict=v, planted="p", power=0.81, power_mcse=0.03, control=c, fpr=0.05, fpr_mcse=0.02,
+                            n_sim=200, decidable=True)
+                       for v, c in (("grokking separation", "clock log(step)"),
+                                    ("dynamics detrended correlation", "shared trend"))])
+    text = "\n".join(grokking_lines(grokking_csv(), {"operating": oc}))
+    assert "Separation verdict: power 0.81 ± 0.03 (p); FPR 0.05 ± 0.02 (clock log(step))." in text
+    text = "\n".join(dynamics_lines(read_table(tables["dynamics"]), {"operating": oc}))
+    assert "Detrended verdict: power 0.81 ± 0.03 (p); FPR 0.05 ± 0.02 (shared trend)." in text

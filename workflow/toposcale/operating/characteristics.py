@@ -26,7 +26,7 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ()
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.grokking", "toposcale.operating.dynamics")
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,8 @@ class Design:
                    n_permutations=int(dyn.get("n_permutations", 199)),
                    n_surrogates=int(dyn.get("n_surrogates", 999)),
                    grokking_seeds=len(grok.get("seeds", [])) if grok.get("enabled", True) else 0,
-                   grokking_checkpoints=int(grok.get("n_checkpoints", 0)))
+                   grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
+                   extra={"grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok}})
 
 
 def _schedule(checkpoint_steps, run, config) -> list[int]:

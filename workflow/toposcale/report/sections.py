@@ -9,7 +9,7 @@ import pandas as pd
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
-from toposcale.report.operating import operating_section
+from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
@@ -169,6 +169,9 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
            f"share a trend correlate strongly; no p-value is valid for them)."
            + (f" Undefined for every series (too few checkpoints or monotone loss): {', '.join(absent)}."
               if absent else ""), ""]
+    note = power_note((aux or {}).get("operating"), "dynamics detrended correlation")
+    if note:
+        out[0] += f" Detrended verdict: {note}."
     header, rows = ["source", "kind", "series"], []
     for _, desc in variants:
         header += [f"significant ({desc})", f"median abs rho ({desc})"]

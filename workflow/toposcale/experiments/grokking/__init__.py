@@ -14,7 +14,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "analysis": ["ACCURACY", "DETECTION", "DETECTION_METRICS", "GEOMETRIC_FINDING", "accuracy_thresholds",
                  "NULL_SUMMARY_COLUMNS", "null_finding", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc", "phase_steps",
                  "seed_bootstrap_auc", "seed_timing", "settle_step"],
-    "matched": ["MATCHED_COLUMNS", "matched_differences", "matched_test", "stratified_auc"],
+    "matched": ["MATCHED_COLUMNS", "matched_differences", "matched_pvalue", "matched_test", "stratified_auc"],
     "control": ["GROUND_TRUTH_RULE", "POSITIVE_CONTROL", "control_counts", "control_verdict", "ground_truth",
                 "judge", "positive_control"],
 })
