@@ -474,3 +474,14 @@ def test_operating_check_of_the_separation_verdict():
         assert g.matched_test(df, m, g.ACCURACY, 99, seed=5) == {
             **g.matched_pvalue(ds, labs, 99, 5), "n_matched_pre": int(sum((lab == 0).sum() for lab in labs)),
             "n_matched_post": int(sum((lab == 1).sum() for lab in labs)), "n_matched_seeds": 3}
+
+
+def test_no_memorised_control_cannot_decide():
+    """Where every control partly generalised (the smoke setting), no step has a grokked checkpoint
+    beside a memorised one: the time-matched test cannot decide, and the finding says so."""
+    df = _synthetic_table(shift=10.0, n_seeds=2)
+    df.loc[df["arm"] == "control", "test_acc"] = 0.5
+    df["m_null_z"] = df["m"]
+    out = g.detection_summary(df, {"m": "topological"}, n_boot=20).set_index("metric")
+    assert out.loc["m", "n_matched_seeds"] == 0 and np.isnan(out.loc["m", "auc_matched"])
+    assert not out.loc["m", "separates"] and out.loc["m", "finding"] == g.UNMATCHED_FINDING

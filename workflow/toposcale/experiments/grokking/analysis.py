@@ -253,9 +253,13 @@ def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy, n_surroga
 
 #: Finding of a geometric measure (the clouds' scale): whatever its null does, it is not topology.
 GEOMETRIC_FINDING = "geometric (cloud scale): not a topology claim"
+#: Finding where the time-matched test has nothing to compare (e.g. every control partly generalised).
+UNMATCHED_FINDING = ("cannot decide: need a seed with a post-grok step beside a memorised control and a "
+                     "pre-grok step in both arms")
 
 
-def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2) -> str:
+def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2,
+                 testable: bool = True) -> str:
     """The contract wording for one detection metric, from its raw and null-adjusted separation.
 
     ``topology beyond geometry`` where the null-adjusted measure (``{metric}_null_z``) separates
@@ -263,8 +267,9 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological",
     Gaussian)`` where only the raw measure separates; ``does not separate`` where neither does;
     ``geometric (cloud scale): not a topology claim`` for the clouds' scale, ``no null (reference
     measure)`` for reference measures and the clock, ``no null computed`` for a topological
-    measure without a null column (``null_separates`` is None), and ``cannot decide: need >= 2 seeds``
-    with a single seed.
+    measure without a null column (``null_separates`` is None), ``cannot decide: need >= 2 seeds``
+    with a single seed, and :data:`UNMATCHED_FINDING` when the time-matched test had no seed with both
+    classes (``testable`` False; e.g. every control partly generalised).
 
     Examples
     --------
@@ -279,6 +284,8 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological",
         return "no null computed"
     if n_seeds < 2:
         return "cannot decide: need >= 2 seeds"
+    if not testable:
+        return UNMATCHED_FINDING
     if null_separates:
         return "topology beyond geometry"
     return "explained by its null (covariance-matched Gaussian)" if raw_separates else "does not separate"
@@ -350,8 +357,9 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accur
     out["q_matched"], out["null_q_matched"] = q[: len(out)], q[len(out):]
     alpha = float(det["fdr_alpha"])
     out["separates"] = np.isfinite(out["q_matched"]) & (out["q_matched"] <= alpha)
-    has_null = out["null_p_matched"].notna()
+    has_null = out["null_direction"].notna()          # a null_z column was tested (its p may be NaN)
     out["null_separates"] = np.where(has_null, np.isfinite(out["null_q_matched"]) & (out["null_q_matched"] <= alpha),
                                      None)
-    out["finding"] = [null_finding(bool(r.separates), r.null_separates, r.kind, r.n_seeds) for r in out.itertuples()]
+    out["finding"] = [null_finding(bool(r.separates), r.null_separates, r.kind, r.n_seeds, r.n_matched_seeds > 0)
+                      for r in out.itertuples()]
     return out[SUMMARY_COLUMNS].reset_index(drop=True)
