@@ -368,13 +368,15 @@ def test_summary_figure_with_and_without_analyses(study, tmp_path):
     plt.close(fig)
     dyn = pd.DataFrame({"run": ["gelu-d16L1-s0"] * 3, "source": ["weights"] * 3, "layer": ["embed", "block00", "x"],
                         "metric": ["h0_total_persistence_norm"] * 3, "rho": [0.5, 0.7, 0.9],
-                        "significant": [True, False, True]})
+                        "rho_detrended": [0.2, 0.4, 0.6], "significant_detrended": [True, False, True]})
     out = S.plot_summary(logs, runs, metrics, tmp_path / "s2.png", scaling=_scaling_dict(), dynamics=dyn,
                          key_lines=["line one"], missing=["grokking"], dpi=40)
     png_size(tmp_path / "s2.png")
     assert "6 runs" in out["title"]
     assert "holdout error gelu +2.5%" in out["panels"][1]
-    assert "Spearman rho with loss: median +0.70 (3 series, 2 significant)" in out["panels"][3]
+    # raw rho is description (no significance count); the tested detrended variant carries the count
+    assert "Spearman rho with loss (description): median +0.70 (3 series)" in out["panels"][3]
+    assert "detrended: median +0.40 (3 series, 2 significant)" in out["panels"][3]
 
 
 def test_final_losses_and_compute(study):

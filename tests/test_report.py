@@ -65,21 +65,20 @@ def scaling_json():
 
 
 def dynamics_csv():
-    """Planted: h0_total_persistence_norm significant (detrended) in 3 of 4 series, h1 in none."""
+    """Planted: h0_total_persistence_norm significant (detrended, the tested variant) in 3 of 4 series, h1 in
+    none; raw and partial rho are description (no p-value)."""
     rows = []
     for run in ("gelu-a-s0", "gelu-b-s0"):
         for layer in ("embed", "block00"):
             rows.append(dict(run=run, source="weights", layer=layer, metric="h0_total_persistence_norm",
-                             kind="topological", n=10, rho=-0.9, p=0.001, q=0.002, significant=True,
-                             rho_partial=np.nan, significant_partial=False, rho_detrended=-0.8,
+                             kind="topological", n=10, rho=-0.9, rho_partial=np.nan, rho_detrended=-0.8,
                              significant_detrended=not (run == "gelu-b-s0" and layer == "block00")))
             rows.append(dict(run=run, source="weights", layer=layer, metric="h1_total_persistence_norm",
-                             kind="topological", n=10, rho=0.1, p=0.7, q=0.8, significant=False,
-                             rho_partial=np.nan, significant_partial=False, rho_detrended=0.05,
+                             kind="topological", n=10, rho=0.1, rho_partial=np.nan, rho_detrended=0.05,
                              significant_detrended=False))
             rows.append(dict(run=run, source="weights", layer=layer, metric="frobenius_norm", kind="baseline",
-                             n=10, rho=-0.95, p=0.0001, q=0.0005, significant=True, rho_partial=np.nan,
-                             significant_partial=False, rho_detrended=-0.3, significant_detrended=False))
+                             n=10, rho=-0.95, rho_partial=np.nan, rho_detrended=-0.3,
+                             significant_detrended=False))
     return pd.DataFrame(rows)
 
 
@@ -156,15 +155,17 @@ def test_scaling_section_quotes_the_given_numbers(tables):
 def test_dynamics_section_counts_planted_significance(tables):
     sec = _section(R.build_summary({"dynamics": tables["dynamics"]}), "Topology against loss during training")
     assert "2 runs, 12 (run, source, layer, metric) series" in sec
-    assert "Variants: raw; detrended in log(step)." in sec
+    assert "Tested: detrended in log(step): 'significant' = " in sec
+    assert "Description, not tested: raw (two series that merely share a trend" in sec
     assert "Undefined for every series (too few checkpoints or monotone loss): partial on log(step)." in sec
-    # topological: 4 of 8 raw significant, 3 of 8 detrended; baseline: 4/4 raw, 0/4 detrended
-    assert "| weights | topological | 8 | 4 (50%) | 0.500 | 3 (38%) | 0.425 |" in sec
-    assert "| weights | baseline | 4 | 4 (100%) | 0.950 | 0 (0%) | 0.300 |" in sec
+    # topological: 3 of 8 detrended significant; baseline 0/4; raw rho beside them as description, no count
+    assert "| weights | topological | 8 | 3 (38%) | 0.425 | 0.500 |" in sec
+    assert "| weights | baseline | 4 | 0 (0%) | 0.300 | 0.950 |" in sec
+    assert "significant (raw)" not in sec
     ranking = sec[sec.index("weights: metrics ranked"):]
     rows = [line for line in ranking.splitlines() if line.startswith("| ") and "metric" not in line]
-    assert rows[0].startswith("| h0_total_persistence_norm | topological | 4 | 75% | -0.900 | -0.800 |")
-    assert "partial on log(step))" not in ranking
+    assert rows[0].startswith("| h0_total_persistence_norm | topological | 4 | 75% | -0.800 | -0.900 |")
+    assert "partial on log(step)" not in ranking
 
 
 def test_forecast_section_means_and_best_method(tables):
@@ -219,8 +220,11 @@ def test_sections_follow_inputs_and_problems_become_notes(tables, tmp_path):
 
 
 def grokking_csv():
-    """Planted: embed_h1 separates and moves first; resid_h0 separates but lags; fourier_share separates."""
-    return pd.DataFrame([
+    """Planted: embed_h1 separates and moves first; resid_h0 separates but lags; fourier_share separates
+    (time-matched test: matched AUC and BH q); plane_h1_n_bars does not."""
+    matched = {"embed_h1_total_persistence": (0.9, 0.004), "resid_h0_entropy": (0.15, 0.01),
+               "plane_h1_n_bars": (0.55, 0.6), "fourier_share": (0.98, 0.002)}
+    df = pd.DataFrame([
         dict(metric="embed_h1_total_persistence", kind="topological", direction="up", auc=0.97, auc_lo=0.9,
              auc_hi=1.0, separates=True, n_pre=20, n_post=30, n_seeds=3, lead_steps=120.0, lead_min=80.0,
              lead_max=200.0, acc_cross_step=900, metric_cross_step=780, resolution_steps=50,
@@ -238,6 +242,9 @@ def grokking_csv():
              acc_cross_step=900, metric_cross_step=890, resolution_steps=50, verdict="with",
              seed_verdicts="with;with;with"),
     ])
+    df["auc_matched"] = df["metric"].map(lambda m: matched[m][0])
+    df["q_matched"] = df["metric"].map(lambda m: matched[m][1])
+    return df
 
 
 def test_grokking_section_and_positive_control(tmp_path):
@@ -255,9 +262,15 @@ def test_grokking_section_and_positive_control(tmp_path):
     assert ("reference: 1 of 1 measures separate, 0 of them move before test accuracy; topological: "
             "2 of 3 measures separate, 1 of them move before test accuracy.") in sec
     rows = [line for line in sec.splitlines() if line.startswith("| ") and "measure |" not in line]
-    assert rows[0].startswith("| fourier_share |")  # ordered by |AUC - 0.5|
-    assert "| embed_h1_total_persistence | topological | up | 0.970 | [0.900, 1.00] | yes | 120 [80.0, 200] | before |" in sec
-    assert "| plane_h1_n_bars | topological | none | 0.520 | [0.400, 0.650] | no | n/a [n/a] | never |" in sec
+    assert rows[0].startswith("| fourier_share |")  # ordered by |matched AUC - 0.5|
+    assert ("| embed_h1_total_persistence | topological | up | 0.900 | 0.0040 | yes | 0.970 | [0.900, 1.00] | "
+            "120 [80.0, 200] | before |") in sec
+    assert "| plane_h1_n_bars | topological | none | 0.550 | 0.60 | no | 0.520 | [0.400, 0.650] | n/a [n/a] | never |" in sec
+    assert "pooled AUC (description)" in sec and "time-matched test" in sec
+    # a table written before the time-matched test: nothing is called separating, and it says why
+    grokking_csv().drop(columns=["auc_matched", "q_matched"]).to_csv(tmp_path / "old.csv", index=False)
+    old = _section(R.build_summary({"grokking": tmp_path / "old.csv"}), "Grokking positive control")
+    assert "predates the time-matched test" in old and "topological: 0 of 3 measures separate" in old
     assert ("FAILS: as expected in 3 of 4 decided runs (2 generalised, 2 memorised controls); 1 of 5 runs cannot "
             "decide") in sec
     assert "| 1 | grok | 1.00 | 2.00 | no | yes | no |" in sec
@@ -312,8 +325,10 @@ def test_key_numbers(tables):
     assert "minilm on kjv: expansion ratio 3.22 [2.90, 3.61]" in lines
     assert K.key_numbers({"pretrained": pd.DataFrame({"model": ["m"]})}) == []
     g = K.key_numbers({"grokking": grokking_csv()})
-    assert g == ["grokking, reference measures: 1/1 separate pre/post, 0 move first",
-                 "grokking, topological measures: 2/3 separate pre/post, 1 move first"]
+    assert g == ["grokking, reference measures: 1/1 separate pre/post at matched steps, 0 move first",
+                 "grokking, topological measures: 2/3 separate pre/post at matched steps, 1 move first"]
+    old = K.key_numbers({"grokking": grokking_csv().drop(columns=["auc_matched", "q_matched"])})
+    assert old[1] == "grokking, topological measures: 0/3 separate pre/post at matched steps, 0 move first"
 
 
 # ------------------------------------------------------------------- against the real analysis modules
@@ -440,3 +455,18 @@ def test_size_and_forecast_verdicts_print_their_operating_characteristics(tables
     sec = _section(text, "Forecasting the final loss")
     assert ("operating characteristics of 'better' at this design: power 0.74 ± 0.03 (A - B = -0.041) — below "
             "0.8: cannot decide at this design; FPR 0.01 ± 0.01 (equally good)") in sec
+
+
+def test_power_notes_beside_the_grokking_and_dynamics_verdicts(tables, tmp_path):
+    """The separation and detrended verdicts print their measured power and FPR (issue 22)."""
+    from toposcale.report.experiment_sections import grokking_lines
+    from toposcale.report.sections import dynamics_lines
+
+    oc = pd.DataFrame([dict(verdict=v, planted="p", power=0.81, power_mcse=0.03, control=c, fpr=0.05, fpr_mcse=0.02,
+                            n_sim=200, decidable=True)
+                       for v, c in (("grokking separation", "clock log(step)"),
+                                    ("dynamics detrended correlation", "shared trend"))])
+    text = "\n".join(grokking_lines(grokking_csv(), {"operating": oc}))
+    assert "Separation verdict: power 0.81 ± 0.03 (p); FPR 0.05 ± 0.02 (clock log(step))." in text
+    text = "\n".join(dynamics_lines(read_table(tables["dynamics"]), {"operating": oc}))
+    assert "Detrended verdict: power 0.81 ± 0.03 (p); FPR 0.05 ± 0.02 (shared trend)." in text

@@ -28,7 +28,7 @@ def ar1(rng, phi, shape):
 
 def surrogate_tests(metric, loss, n_surrogates, seed):
     """rho and surrogate p of every variant for a batch of (metric, loss) rows, as dynamics computes them."""
-    null = loss_surrogate_null(loss, LOG_STEP, n_surrogates, seed)
+    null = loss_surrogate_null(loss, LOG_STEP, n_surrogates, seed, SUFFIXES)  # raw and partial: stationary series only
     out = {}
     for suffix in SUFFIXES:
         u = statistic_units(metric, LOG_STEP, suffix)

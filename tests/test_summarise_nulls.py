@@ -232,8 +232,8 @@ def test_pooled_sd_restores_the_power_of_null_z_in_the_issue_simulation():
     """Issue 22, point 1: a metric whose excess over a constant null tracks the loss (median |z| ~ 1.5, K = 4,
     the default design's 25 checkpoints; toposcale.operating.nulls.simulate). With the per-checkpoint sd
     (w = 0, the old definition) null_z is significant in ~55% of series where raw is in ~100%; with the sd
-    pooled over +-3 checkpoints in ~77% (200 series, benchmarks/null_power.py). At 80 series (4 runs of 20,
-    same draws for both definitions, 199 loss surrogates): the pooled share must reach 0.65 of raw and beat the old one by >= 0.1
+    pooled over +-3 checkpoints in ~77% (200 series, benchmarks/null_power.py, plain Spearman). At 80 series (4 runs of 20,
+    same draws for both definitions, 199 loss surrogates, detrended correlation): the pooled share must beat the old one by >= 0.1 and 1.5x
     (Monte Carlo sd of a share ~0.05, of the paired difference less); the old one stays below 0.65 of raw."""
     from toposcale.config import validate_config
     from toposcale.operating.characteristics import Design
@@ -248,8 +248,12 @@ def test_pooled_sd_restores_the_power_of_null_z_in_the_issue_simulation():
         v = verdicts(table.copy(), names, w, 199, 0, n_bootstrap=0)
         share[w] = (v["significant_raw"].mean(), v["significant_null_z"].fillna(False).astype(bool).mean())
     (raw0, old), (raw3, new) = share[0], share[3]
+    # the verdict rests on the detrended correlation (the only tested variant since issue 22 point 3): what
+    # is left of the loss after detrending is small against the null mean's own noise at K = 4, so the
+    # power stays low in absolute terms (0.34 here; the operating-characteristics table says "cannot
+    # decide" at this design), but pooling the sd still doubles it (0.15 -> 0.34 at these draws)
     assert raw0 == raw3 >= 0.9
-    assert new >= 0.65 * raw3 and new - old >= 0.1
+    assert new - old >= 0.1 and new >= 1.5 * old
     assert old < 0.65 * raw0
 
 

@@ -2,7 +2,7 @@
 # decay) and a control arm (no weight decay) per seed. Outputs:
 #   grokking/{arm}-s{seed}/log.csv, checkpoints/step{step:07d}.safetensors   training (one job per run)
 #   grokking/{arm}-s{seed}/measures.csv, diagrams.npz                          progress measures per checkpoint
-#   analysis/grokking.csv                 one row per metric: AUC pre- vs post-grok, CI, timing verdict
+#   analysis/grokking.csv                 one row per metric: time-matched separation test, pooled AUC, timing
 #   analysis/grokking_checkpoints.csv     one row per (seed, arm, step): accuracies, losses, measures
 #   analysis/grokking_positive_control.csv  final checkpoints: dominant H1 bar on the Fourier plane?
 #   figures/grokking.png
@@ -83,6 +83,7 @@ rule grokking_analyse:
         seed=config["seed"],
         accuracy=GROK["accuracy"],
         positive_control=GROK["positive_control"],
+        detection=GROK["detection"],
     log:
         PATHS.log("grokking", "analyse.log"),
     threads: 1

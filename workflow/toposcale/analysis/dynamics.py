@@ -10,27 +10,34 @@ For every run and every (source, layer, metric) series over the checkpoints with
   the metric tracks the loss *beyond* where both are in training;
 * ``rho_detrended``: Spearman correlation of the residuals of metric and loss after each is fitted by
   a polynomial of degree ``min(3, n - 5)`` in ``log(step)`` (least squares,
-  :func:`toposcale.serial.detrend_rows`). It asks whether the metric co-fluctuates with the loss
+  :func:`toposcale.serial.detrend_rows`); it needs degree >= 1, i.e. ``n >= 6`` checkpoints
+  (:data:`MIN_DETREND_POINTS`): with 5 the degree is 0, the "detrended" correlation would be the raw
+  one, so it is NaN and ``detrended_needs`` says ``cannot decide: need >= 6 checkpoints ...``. It asks whether the metric co-fluctuates with the loss
   around their smooth trends in training time. It exists where the rank partial correlation does
   not: when ``val_loss`` is strictly monotone in step (common, flagged by ``loss_monotone``), the
   ranks of loss are an exact linear function of the ranks of step, nothing of the loss is left
   beyond time, and ``rho_partial`` is undefined (NaN);
-* ``p``, ``p_partial``, ``p_detrended``: two-sided Monte Carlo p-values of the three correlations
-  against a null that keeps the checkpoints' autocorrelation (:func:`loss_surrogate_null`): the part
-  of the loss each statistic uses (the loss; its rank residual on the ranks of log step; its
-  polynomial residual) is replaced by ``n_surrogates`` phase-randomised surrogates of its symmetric
-  extension (:func:`toposcale.serial.phase_surrogates`: same spectrum, independent of the metric),
-  the statistic is recomputed on each exactly as on the data, and
-  ``p = (1 + #{|rho*| >= |rho|}) / (1 + B)`` (:func:`toposcale.serial.monte_carlo_pvalue`). On
-  independent AR(1) pairs of 25 checkpoints they reject 3-7% at nominal 5% for autocorrelations
-  0 to 0.95 (``tests/test_serial.py``; the README has the table);
-* ``p_t_approx``, ``p_t_approx_partial``, ``p_t_approx_detrended``: the t approximations of the
-  same correlations (``n - 2``, ``n - 3`` and ``n - 2 - degree`` degrees of freedom), for comparison
-  only: they treat checkpoints as independent and reject up to 43% (raw), 28% (partial) and 18%
-  (detrended) of independent AR(1) pairs at nominal 5%;
-* ``q``, ``q_partial``, ``q_detrended``: Benjamini-Hochberg adjusted ``p``, ``p_partial``,
-  ``p_detrended`` over the family of all (source, layer, metric, variant) tests of the run, and
-  ``significant*`` = ``q <= fdr_alpha``;
+* only the detrended correlation is tested (:data:`TESTED_SUFFIXES`); ``rho`` and ``rho_partial`` are
+  description, not tested (no p-value, no verdict). Their surrogate p-values were invalid for series
+  that share a trend: a surrogate of the loss is stationary, the loss is not, so two independent series
+  that both fall with training were "significant" in 27-98% of cases (issue 22), and no null tried
+  (a polynomial trend plus surrogates of the residual) was calibrated for the partial variant;
+* ``p_detrended``: two-sided Monte Carlo p-value of ``rho_detrended`` against a null that keeps the
+  checkpoints' autocorrelation (:func:`loss_surrogate_null`): the loss's polynomial residual is
+  replaced by ``n_surrogates`` phase-randomised surrogates of its symmetric extension
+  (:func:`toposcale.serial.phase_surrogates`: same spectrum, independent of the metric), the statistic
+  is recomputed on each exactly as on the data, and ``p = (1 + #{|rho*| >= |rho|}) / (1 + B)``
+  (:func:`toposcale.serial.monte_carlo_pvalue`). On independent AR(1) pairs of 25 checkpoints it
+  rejects 3-7% at nominal 5% for autocorrelations 0 to 0.95 (``tests/test_serial.py``), and on
+  independent series sharing a trend that a cubic in log step describes (power law, log-linear) at
+  about the nominal rate (``tests/test_dynamics.py``). A shared trend the cubic cannot follow (a sharp
+  drop, e.g. a sigmoid in log step narrower than about a fifth of the log-step range) is left in both
+  residuals and is flagged: that is a co-movement beyond the smooth trend, not a test of anything finer;
+* ``p_t_approx_detrended``: the t approximation of the same correlation (``n - 2 - degree`` degrees
+  of freedom), for comparison only: it treats checkpoints as independent and rejects up to 18% of
+  independent AR(1) pairs at nominal 5%;
+* ``q_detrended``: Benjamini-Hochberg adjusted ``p_detrended`` over the family of all (source, layer,
+  metric, variant) tests of the run, and ``significant_detrended`` = ``q_detrended <= fdr_alpha``;
 * ``rho_ci_low/high``, ``rho_partial_ci_low/high`` and ``rho_detrended_ci_low/high``: 95% percentile
   intervals from a moving-block bootstrap over checkpoints (block length ``max(2, round(n^(1/3)))``),
   which keeps neighbouring checkpoints together because the series are autocorrelated.
@@ -82,6 +89,12 @@ VERDICTS = (BEYOND, EXPLAINED, "not significant")
 #: Run descriptors copied into every output row when the metrics table has them.
 #: Column suffixes of the three correlation variants: Spearman, partial given log step, detrended.
 SUFFIXES = ("", "_partial", "_detrended")
+#: The variants with a p-value and a verdict: only the detrended one is valid under a shared trend.
+TESTED_SUFFIXES = ("_detrended",)
+#: The variants kept as description (``rho`` and its interval; no p-value, never "significant").
+DESCRIBED_SUFFIXES = ("", "_partial")
+#: Fewest checkpoints for a detrended correlation: the trend's degree ``min(3, n - 5)`` must be >= 1.
+MIN_DETREND_POINTS = 6
 RUN_COLUMNS = ("run", "activation", "size", "seed", "n_nonembed")
 _REQUIRED = ("run", "step", "source", "layer", "val_loss")
 
@@ -153,7 +166,17 @@ def non_degenerate(df):
 
 # ----------------------------------------------------------------------------- correlations
 
+def detrended_needs(n: int) -> str:
+    """``''`` when ``n`` checkpoints can be detrended (degree >= 1), else the cannot-decide note."""
+    if n >= MIN_DETREND_POINTS:
+        return ""
+    return (f"cannot decide: need >= {MIN_DETREND_POINTS} checkpoints to detrend (n = {n}: the trend's degree "
+            f"min(3, n - 5) would be {detrend_degree(n)}, i.e. the raw correlation)")
+
+
 def _detrended_spearman(v, loss, lx) -> tuple[float, float]:
+    if detrended_needs(len(v)):
+        return float("nan"), float("nan")
     deg = detrend_degree(len(v))
     rv = detrend_rows(v, lx, deg)
     rl = detrend_rows(loss, lx, deg)
@@ -182,8 +205,12 @@ def statistic_units(x, log_step, suffix: str) -> np.ndarray:
     return unit_rows(ranks(detrend_rows(x, log_step, detrend_degree(x.shape[-1]))))
 
 
-def loss_surrogate_null(loss, log_step, n_surrogates: int, seed: int) -> dict:
+def loss_surrogate_null(loss, log_step, n_surrogates: int, seed: int, suffixes=TESTED_SUFFIXES) -> dict:
     """Surrogate losses as each correlation variant sees them (the null of the module docstring).
+
+    ``suffixes``: the variants to build (default :data:`TESTED_SUFFIXES`, the only ones ``correlate``
+    tests; the raw and partial surrogates are kept for calibration studies: they are valid for
+    stationary series only).
 
     For each variant ``suffix`` the loss (shape (..., n)) is reduced to the part the statistic uses,
     ``base``: the loss itself (``''``); the residual of its ranks after OLS on (1, ranks of
@@ -202,20 +229,20 @@ def loss_surrogate_null(loss, log_step, n_surrogates: int, seed: int) -> dict:
     bases = {"": loss, "_partial": detrend_rows(ranks(loss), ranks(log_step), 1),
              "_detrended": detrend_rows(loss, log_step, detrend_degree(loss.shape[-1]))}
     return {suffix: statistic_units(phase_surrogates(base, n_surrogates, seed + i), log_step, suffix)
-            for i, (suffix, base) in enumerate(bases.items())}
+            for i, (suffix, base) in enumerate(bases.items()) if suffix in suffixes}
 
 
 def _series_row(v, loss, log_step, n_bootstrap: int, seed: int, null: dict) -> dict:
-    rho, p = spearman(v, loss)
-    prho, pp = partial_spearman(v, loss, log_step)
+    rho, _ = spearman(v, loss)
+    prho, _ = partial_spearman(v, loss, log_step)
     drho, dp = _detrended_spearman(v, loss, log_step)
     n = len(v)
     out = {"n": n, "loss_monotone": bool(np.all(np.diff(loss) < 0) or np.all(np.diff(loss) > 0)),
-           "rho": rho, "rho_partial": prho, "rho_detrended": drho,
-           "p_t_approx": p, "p_t_approx_partial": pp, "p_t_approx_detrended": dp}
-    for suffix in SUFFIXES:
-        out["p" + suffix] = monte_carlo_pvalue(out["rho" + suffix],
-                                               null[suffix] @ statistic_units(v, log_step, suffix))
+           "rho": rho, "rho_partial": prho, "rho_detrended": drho, "detrended_needs": detrended_needs(n),
+           "p_t_approx_detrended": dp}
+    for suffix in TESTED_SUFFIXES:
+        out["p" + suffix] = (monte_carlo_pvalue(out["rho" + suffix], null[suffix] @ statistic_units(v, log_step, suffix))
+                             if np.isfinite(out["rho" + suffix]) else float("nan"))
     for name in ("rho", "rho_partial", "rho_detrended"):
         out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = np.nan
     if n_bootstrap > 0 and np.isfinite(rho):
@@ -259,10 +286,12 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
         One row per (run, source, layer, metric, variant) with the run descriptors and the columns
         ``variant`` ('raw' | 'null_z', see the module docstring), ``kind`` ('topological' | 'baseline' |
         'other'), ``n``, ``n_degenerate_dropped`` (checkpoints of the series left out because their
-        cloud is degenerate), ``loss_monotone``, then for each of the raw,
-        ``_partial`` and ``_detrended`` variants: ``rho``, ``p``, ``q``, ``significant``, ``rho_ci_low``,
-        ``rho_ci_high`` (e.g. ``rho_detrended_ci_low``), and last ``p_t_approx``,
-        ``p_t_approx_partial``, ``p_t_approx_detrended`` (comparison only, not used for ``q``).
+        cloud is degenerate), ``loss_monotone``, then ``rho``, ``rho_ci_low``, ``rho_ci_high`` and
+        ``rho_partial``, ``rho_partial_ci_low``, ``rho_partial_ci_high`` (description, not tested),
+        ``rho_detrended``, ``p_detrended``, ``q_detrended``, ``significant_detrended``,
+        ``rho_detrended_ci_low``, ``rho_detrended_ci_high``, ``detrended_needs`` ('' or the
+        cannot-decide note of a series with fewer than :data:`MIN_DETREND_POINTS` checkpoints) and last
+        ``p_t_approx_detrended`` (comparison only, not used for ``q_detrended``).
     """
     check_columns(metrics, _REQUIRED)
     if not 0 < fdr_alpha < 1:
@@ -300,10 +329,10 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
                 run_rows.append(row)
         if run_rows:
             frame = pd.DataFrame(run_rows)
-            frame["q"] = bh_adjust(frame["p"].to_numpy())
-            frame["q_partial"] = bh_adjust(frame["p_partial"].to_numpy())
-            frame["q_detrended"] = bh_adjust(frame["p_detrended"].to_numpy())
-            for suffix in ("", "_partial", "_detrended"):
+            for suffix in TESTED_SUFFIXES:
+                if "p" + suffix not in frame:      # every series of the run too short to test
+                    frame["p" + suffix] = np.nan
+                frame["q" + suffix] = bh_adjust(frame["p" + suffix].to_numpy(float))
                 frame["significant" + suffix] = frame["q" + suffix] <= fdr_alpha
             rows.append(frame)
     if not rows:
@@ -311,11 +340,13 @@ def correlate(metrics, metric_cols=None, n_bootstrap: int = 500, fdr_alpha: floa
                          f"at step > 0; the metrics table is too short to correlate")
     out = pd.concat(rows, ignore_index=True)
     order = [c for c in RUN_COLUMNS if c in out.columns] + [
-        "source", "layer", "metric", "variant", "kind", "n", "n_degenerate_dropped", "loss_monotone", "rho", "p", "q", "significant",
-        "rho_ci_low", "rho_ci_high", "rho_partial", "p_partial", "q_partial", "significant_partial",
-        "rho_partial_ci_low", "rho_partial_ci_high", "rho_detrended", "p_detrended", "q_detrended",
-        "significant_detrended", "rho_detrended_ci_low", "rho_detrended_ci_high", "p_t_approx",
-        "p_t_approx_partial", "p_t_approx_detrended"]
+        "source", "layer", "metric", "variant", "kind", "n", "n_degenerate_dropped", "loss_monotone", "rho",
+        "rho_ci_low", "rho_ci_high", "rho_partial", "rho_partial_ci_low", "rho_partial_ci_high", "rho_detrended",
+        "p_detrended", "q_detrended", "significant_detrended", "rho_detrended_ci_low", "rho_detrended_ci_high",
+        "detrended_needs", "p_t_approx_detrended"]
+    for c in order:
+        if c not in out:        # e.g. no series long enough for any statistic
+            out[c] = np.nan
     return out[order]
 
 
@@ -325,13 +356,14 @@ def _kind(metric: str) -> str:
     return "baseline" if metric in BASELINE_METRICS else "other"
 
 
-def null_comparison(corr, suffix: str = ""):
+def null_comparison(corr, suffix: str = "_detrended"):
     """Raw and null-adjusted correlations of each topological series side by side, with a verdict that
     names the nulls it beats.
 
     Pairs the ``variant == 'raw'`` row of :func:`correlate` with its ``null_z`` (Gaussian), ``perm_z``
     (entry permutation) and ``copula_z`` (Gaussian copula) rows on (run, source, layer, metric), for the
-    correlation variant ``suffix`` ('' raw Spearman, '_partial', '_detrended'). The series *beats* a null
+    tested correlation variant ``suffix`` (:data:`TESTED_SUFFIXES`: only '_detrended'; the raw and partial
+    correlations are description, and raise ValueError). The series *beats* a null
     when its correlation against that null is significant (BH ``q <= fdr_alpha`` in the run's family) and
     its moving-block bootstrap interval excludes 0 (significance alone when no interval was computed,
     ``n_bootstrap = 0``). The verdict (:func:`toposcale.topology.nulls.null_label`) is
@@ -357,6 +389,9 @@ def null_comparison(corr, suffix: str = ""):
     cols = keys + ["rho_raw", "significant_raw"] + [f"{c}_{v}" for v in nulls
                                                    for c in ("rho", "significant", "ci_low", "ci_high", "beats")] \
         + ["nulls_beaten", "verdict"]
+    if suffix not in TESTED_SUFFIXES:
+        raise ValueError(f"correlation variant {suffix or 'raw'!r} is description, not tested (its p-value is "
+                         f"invalid for series that share a trend); use one of {TESTED_SUFFIXES}")
     check_columns(corr, ["variant", f"rho{suffix}", f"significant{suffix}"], "dynamics table")
     pick = {f"rho{suffix}": "rho", f"significant{suffix}": "significant", f"rho{suffix}_ci_low": "ci_low",
             f"rho{suffix}_ci_high": "ci_high"}
@@ -396,9 +431,8 @@ def seed_summary(corr):
 
     Groups :func:`correlate` rows by (activation, size, source, layer, metric, variant) and reports
     ``n_seeds``, the mean, standard deviation (ddof 1; NaN for one seed), min and max of ``rho`` and of
-    ``rho_partial``, the mean and sd of ``rho_detrended``, ``frac_significant`` /
-    ``frac_significant_partial`` / ``frac_significant_detrended`` (share of seeds with
-    ``q <= fdr_alpha``) and ``sign_agreement_partial`` (share of seeds whose ``rho_partial`` has the
+    ``rho_partial``, the mean and sd of ``rho_detrended`` (description), ``frac_significant_detrended``
+    (share of seeds with ``q_detrended <= fdr_alpha``: the only tested variant) and ``sign_agreement_partial`` (share of seeds whose ``rho_partial`` has the
     sign of the across-seed mean; NaN below :data:`toposcale.plan.decidability.MIN_SEEDS` seeds, where one
     seed would agree with itself), ``decidable`` (``n_seeds >= MIN_SEEDS``) and ``needs`` ('' or
     ``'cannot decide: need >= 2 seeds, have 1'``).
@@ -422,8 +456,6 @@ def seed_summary(corr):
             "rho_partial_min": g["rho_partial"].min(), "rho_partial_max": g["rho_partial"].max(),
             "rho_detrended_mean": g["rho_detrended"].mean(),
             "rho_detrended_sd": g["rho_detrended"].std(ddof=1),
-            "frac_significant": g["significant"].mean(),
-            "frac_significant_partial": g["significant_partial"].mean(),
             "frac_significant_detrended": g["significant_detrended"].mean(),
             "sign_agreement_partial": (float(np.mean(np.sign(pr[np.isfinite(pr)]) == np.sign(mean_pr)))
                                        if np.isfinite(mean_pr) and gate["decidable"] else np.nan),

@@ -26,7 +26,8 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.forecast",
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.dynamics",
+                                  "toposcale.operating.forecast", "toposcale.operating.grokking",
                                   "toposcale.operating.nulls", "toposcale.operating.size",
                                   "toposcale.operating.transitions")
 
@@ -93,7 +94,8 @@ class Design:
                    grokking_seeds=len(grok.get("seeds", [])) if grok.get("enabled", True) else 0,
                    grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
                    extra={"alignment": dict(config.get("alignment", {})),
-                          "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"])})
+                          "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"]),
+                          "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok}})
 
 
 def _schedule(run_checkpoint_steps, run, config) -> list[int]:

@@ -4,8 +4,10 @@ the grokking positive control (the builders of :data:`toposcale.report.sections.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from toposcale.experiments.grokking.control import control_verdict
+from toposcale.experiments.grokking.control import GROUND_TRUTH_RULE, control_verdict
+from toposcale.report.operating import power_note
 from toposcale.report.text import fmt, fmt_ci, lacks_note, md_table, require_columns
 
 #: Most rows of the grokking measures table.
@@ -60,25 +62,41 @@ def _text(x) -> str:
 
 
 def grokking_lines(df, aux: dict | None = None) -> list[str]:
-    """Grokking section: for each progress measure, how well it separates post- from pre-grok
-    checkpoints (AUC with its seed-bootstrap interval) and when it moves relative to test accuracy
-    (median lead in steps over the grok-arm seeds, verdict), counted per kind; beside it, where
-    ``grokking.csv`` has them, the same AUC of the measure's standardised excess over its
-    covariance-matched Gaussian null and the finding in the contract's wording; then the positive
-    control (a dominant H1 loop on the Fourier plane in the grok arm only, and whether that loop
-    exceeds its null) when ``grokking_control`` is given."""
-    require_columns(df, ["metric", "kind", "auc", "auc_lo", "auc_hi", "separates", "verdict"], "grokking.csv")
-    sep = df["separates"].fillna(False).astype(bool)
-    has_null = {"null_auc", "null_auc_lo", "null_auc_hi", "finding"} <= set(df.columns)
-    out = ["AUC = probability that a post-grok checkpoint scores higher than a pre-grok one (both arms; "
-           "0.5 = no separation, 95% interval from resampling seeds); 'separates' = the interval excludes "
-           "0.5. Lead = test-accuracy crossing step minus the measure's crossing step in the grok arm "
-           "(positive: the measure moves first); verdict = majority over seeds.", ""]
+    """Grokking section: for each progress measure, whether it separates grokked from memorised
+    checkpoints by the time-matched test (``auc_matched``, ``q_matched``, ``separates``; without those
+    columns, an older table, the pooled AUC is shown and nothing is called separating), the pooled AUC
+    as description, and when it moves relative to test accuracy (median lead in steps over the
+    grok-arm seeds, verdict), counted per kind; beside it, where ``grokking.csv`` has them, the same
+    test of the measure's standardised excess over its covariance-matched Gaussian null and the finding
+    in the contract's wording; then the positive control when ``grokking_control`` is given. The power
+    and FPR of the separation verdict (``aux["operating"]``, verdict ``grokking separation``) are
+    printed beside it."""
+    require_columns(df, ["metric", "kind", "auc", "auc_lo", "auc_hi", "verdict"], "grokking.csv")
+    matched = {"auc_matched", "q_matched", "separates"} <= set(df.columns)
+    sep = df["separates"].fillna(False).astype(bool) if matched else pd.Series(False, index=df.index)
+    has_null = matched and {"null_auc_matched", "null_q_matched", "finding"} <= set(df.columns)
+    out = ["Separates = the time-matched test: the grok arm minus the control arm of the same seed at the same "
+           "step, post-grok steps (grok arm test accuracy > post_grok beside a memorised control) against "
+           "pre-grok steps (both arms below pre_grok); matched AUC = probability that, within a seed, the arm "
+           "difference after grokking exceeds the one before (0.5 = none); p from phase-randomised surrogates "
+           "of each seed's arm-difference series, q = Benjamini-Hochberg over the table; separates = q <= "
+           "fdr_alpha. Pooled AUC (post- vs pre-grok checkpoints of both arms, 95% interval from resampling "
+           "seeds): description, not tested; checkpoints are log-spaced, so the clock log_step reaches a high "
+           "pooled AUC and never a matched one. Lead = test-accuracy crossing step minus the measure's "
+           "crossing step in the grok arm (positive: the measure moves first); verdict = majority over "
+           "seeds.", ""]
+    if not matched:
+        out[0] = ("This grokking.csv predates the time-matched test (re-run the grokking analysis): only the "
+                  "pooled AUC is shown, a description that a clock passes, and no measure is called separating.")
+    note = power_note((aux or {}).get("operating"), "grokking separation")
+    if note:
+        out[0] += f" Separation verdict: {note}."
     if has_null:
-        out[0] += (" Null-adjusted: the same AUC of the measure's standardised excess over its covariance-matched "
-                   "Gaussian null (z); 'beyond the gaussian null only' where that interval excludes 0.5 "
-                   "('topology beyond geometry' needs the Gaussian-copula null too, issue 22), "
-                   "'explained by its null (covariance-matched Gaussian)' where only the raw measure separates.")
+        out[0] += (" Null-adjusted: the same test of the measure's standardised excess over its covariance-matched "
+                   "Gaussian null (z); 'beyond the gaussian null only' where that test separates ('topology "
+                   "beyond geometry' needs the Gaussian-copula null too, issue 22), 'explained by its null "
+                   "(covariance-matched Gaussian)' where only the raw measure separates; the clouds' scale is "
+                   "geometric, never a topology claim.")
     counts = []
     for kind, g in df.assign(sep=sep).groupby("kind", sort=True):
         before = int((g["sep"] & (g["verdict"] == "before")).sum())
@@ -94,21 +112,24 @@ def grokking_lines(df, aux: dict | None = None) -> list[str]:
                 f"(topology beyond geometry: Gaussian and copula nulls), {gauss_only} beyond the Gaussian null "
                 f"only; {explained} separate raw but are explained by their null (covariance-matched Gaussian).",
                 ""]
-    order = df.assign(_d=-(df["auc"].astype(float) - 0.5).abs()).sort_values(["_d", "metric"])
+    key = df["auc_matched"] if matched else df["auc"]
+    order = df.assign(_d=-(key.astype(float) - 0.5).abs()).sort_values(["_d", "metric"])
     has_lead = {"lead_steps", "lead_min", "lead_max"} <= set(df.columns)
     rows = []
     for r in order.head(MAX_ROWS).itertuples():
-        row = [r.metric, r.kind, getattr(r, "direction", "n/a"), fmt(r.auc), fmt_ci(r.auc_lo, r.auc_hi),
-               fmt(bool(r.separates)) if isinstance(r.separates, (bool, np.bool_)) else str(r.separates)]
+        row = [r.metric, r.kind, getattr(r, "direction", "n/a")]
+        if matched:
+            row += [fmt(r.auc_matched), fmt(r.q_matched, 2), fmt(bool(r.separates))]
+        row += [fmt(r.auc), fmt_ci(r.auc_lo, r.auc_hi)]
         if has_lead:
             row.append(f"{fmt(r.lead_steps)} {fmt_ci(r.lead_min, r.lead_max)}")
         row.append(r.verdict)
         if has_null:
-            row += [fmt(r.null_auc), fmt_ci(r.null_auc_lo, r.null_auc_hi), _text(r.finding)]
+            row += [fmt(r.null_auc_matched), fmt(r.null_q_matched, 2), _text(r.finding)]
         rows.append(row)
-    header = ["measure", "kind", "direction", "AUC", "95% CI", "separates"] + (
-        ["median lead, steps [min, max]"] if has_lead else []) + ["verdict"] + (
-        ["AUC of null z", "95% CI (null z)", "finding"] if has_null else [])
+    header = ["measure", "kind", "direction"] + (["matched AUC", "q", "separates"] if matched else []) + [
+        "pooled AUC (description)", "95% CI"] + (["median lead, steps [min, max]"] if has_lead else []) + [
+        "verdict"] + (["matched AUC of null z", "q (null z)", "finding"] if has_null else [])
     out += [md_table(header, rows), ""]
     ctrl = (aux or {}).get("grokking_control")
     if ctrl is not None:
@@ -123,9 +144,8 @@ def _control_lines(ctrl) -> list[str]:
     if note:
         return note
     has_null = {"loop_null_z", "loop_exceeds_null"} <= set(ctrl.columns)
-    out = [f"Positive control (final checkpoint; a circle = one dominant, round H1 loop on the Fourier plane, "
-           f"expected where the run generalised, absent in a no-weight-decay control that memorised, and "
-           f"undecided in between): {control_verdict(ctrl)}.", ""]
+    out = [f"Positive control (final checkpoint; a circle = one dominant, round H1 loop on the Fourier plane; "
+           f"{GROUND_TRUTH_RULE}): {control_verdict(ctrl)}.", ""]
     if has_null:
         exceeds = ctrl["loop_exceeds_null"].astype(str).str.lower() == "true"
         parts = [f"{int(exceeds[ctrl['arm'] == arm].sum())} of {int((ctrl['arm'] == arm).sum())} {arm}-arm runs"

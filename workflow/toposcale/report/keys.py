@@ -52,9 +52,11 @@ def _scaling_keys(res: dict, tables=None) -> list[str]:
 
 
 def _dynamics_keys(df, tables=None) -> list[str]:
-    require_columns(df, ["source", "metric", "significant"], "dynamics.csv")
-    variants = dynamics_variants(df)
-    suf, desc = variants[-1] if variants else ("", "raw")
+    require_columns(df, ["source", "metric"], "dynamics.csv")
+    variants = dynamics_variants(df)     # tested variants only: raw and partial correlations are description
+    if not variants:
+        return ["dynamics: no tested correlation variant (raw and partial correlations are description)"]
+    suf, desc = variants[-1]
     kind = metric_kind(df) + (df["variant"].map(variant_label) if "variant" in df else "")
     out = []
     for src, g in df.assign(kind=kind).groupby("source", sort=True):
@@ -126,9 +128,10 @@ def _pretrained_keys(df, tables=None) -> list[str]:
 def _grokking_keys(df, tables=None) -> list[str]:
     require_columns(df, ["metric", "kind", "separates", "verdict"], "grokking.csv")
     out = []
+    matched = "q_matched" in df        # 'separates' of a table before the time-matched test is not a verdict
     for kind, g in df.groupby("kind", sort=True):
-        sep = g["separates"].fillna(False).astype(bool)
-        out.append(f"grokking, {kind} measures: {int(sep.sum())}/{len(g)} separate pre/post, "
+        sep = g["separates"].fillna(False).astype(bool) & matched
+        out.append(f"grokking, {kind} measures: {int(sep.sum())}/{len(g)} separate pre/post at matched steps, "
                    f"{int((sep & (g['verdict'] == 'before')).sum())} move first")
     if "finding" in df:
         topo = df[df["kind"] == "topological"]

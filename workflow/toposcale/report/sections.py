@@ -16,8 +16,8 @@ from toposcale.report.operating import operating_section, power_note
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
-from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, dynamics_variants, forecast_null_lines,
-                                      null_verdict_lines, raw_rows, variant_label)
+from toposcale.report.variants import (DYNAMICS_VARIANTS, NO_NULL_NOTE, described_variants, dynamics_variants,
+                                      forecast_null_lines, null_verdict_lines, raw_rows, variant_label)
 
 #: The verdict key of the change-point test in the operating-characteristics table
 #: (:data:`toposcale.operating.transitions.VERDICT`).
@@ -170,45 +170,60 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     (:func:`toposcale.report.variants.null_verdict_lines`); then per source the metrics ranked by their share of significant raw
     series under the strictest variant present (detrended, else partial, else raw), with medians over
     runs and layers."""
-    require_columns(df, ["run", "source", "layer", "metric", "rho", "significant"], "dynamics.csv")
+    require_columns(df, ["run", "source", "layer", "metric", "rho"], "dynamics.csv")
     df = df.assign(kind=metric_kind(df) + (df["variant"].map(variant_label) if "variant" in df else ""))
-    variants = dynamics_variants(df)
-    absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df and (suf, desc) not in variants]
+    variants, described = dynamics_variants(df), described_variants(df)
+    absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df
+              and (suf, desc) not in variants + described]
     out = [f"{df['run'].nunique()} runs, {len(df)} (run, source, layer, metric) series: Spearman correlation "
-           f"of each metric with validation loss across checkpoints (step > 0). 'significant' = "
-           f"Benjamini-Hochberg q within the run's family at or below the analysis' FDR level, from p-values "
-           f"against phase-randomised surrogates of the loss (they keep the checkpoints' autocorrelation; "
-           f"the t approximation is in dynamics.csv as p_t_approx* for comparison only). Variants: "
-           + "; ".join(desc for _, desc in variants) + "."
+           f"of each metric with validation loss across checkpoints (step > 0). Tested: "
+           + ("; ".join(desc for _, desc in variants) or "none") + ": 'significant' = Benjamini-Hochberg q "
+           f"within the run's family at or below the analysis' FDR level, from p-values against phase-randomised "
+           f"surrogates of the loss's residual around its trend (they keep the checkpoints' autocorrelation; "
+           f"the t approximation is in dynamics.csv as p_t_approx_detrended for comparison only). Description, "
+           f"not tested: " + ("; ".join(desc for _, desc in described) or "none") + " (two series that merely "
+           f"share a trend correlate strongly; no p-value is valid for them)."
            + (f" Undefined for every series (too few checkpoints or monotone loss): {', '.join(absent)}."
               if absent else ""), ""]
+    note = power_note((aux or {}).get("operating"), "dynamics detrended correlation")
+    if note:
+        out[0] += f" Detrended verdict: {note}."
     header, rows = ["source", "kind", "series"], []
     for _, desc in variants:
         header += [f"significant ({desc})", f"median abs rho ({desc})"]
+    for _, desc in described:
+        header += [f"median abs rho ({desc}; description)"]
     for (src, k), g in df.groupby(["source", "kind"], sort=True):
         row = [src, k, len(g)]
         for suf, _ in variants:
             row += [_count_share(g[f"significant{suf}"]), fmt(_median(g[f"rho{suf}"].abs()))]
+        for suf, _ in described:
+            row += [fmt(_median(g[f"rho{suf}"].abs()))]
         rows.append(row)
     out += [md_table(header, rows), ""]
     out += null_verdict_lines(df, variants)
     note = power_note((aux or {}).get("operating"), NULL_VERDICT)
     if note and "variant" in df and (df["variant"] == "null_z").any():
         out += [f"'topology beyond geometry' along training: {note}.", ""]
-    rank_suf, rank_desc = variants[-1] if variants else ("", "raw")
+    if not variants:
+        return out + ["No tested correlation variant in dynamics.csv (too few checkpoints to detrend): no "
+                      "metric is called significant.", ""]
+    rank_suf, rank_desc = variants[-1]
+    shown = variants + described
     for src, g in raw_rows(df).groupby("source", sort=True):
         agg = []
         for (metric, k), h in g.groupby(["metric", "kind"], sort=True):
             agg.append({"metric": metric, "kind": k, "series": len(h),
                         "share": float(h[f"significant{rank_suf}"].fillna(False).astype(bool).mean()),
-                        **{f"med{suf}": _median(h[f"rho{suf}"]) for suf, _ in variants}})
+                        **{f"med{suf}": _median(h[f"rho{suf}"]) for suf, _ in shown}})
         agg.sort(key=lambda r: (-r["share"], -abs(r.get(f"med{rank_suf}", 0.0))
                                 if is_finite(r.get(f"med{rank_suf}")) else 0.0, r["metric"]))
         top = agg[:DYNAMICS_TOP]
         header = ["metric", "kind", "series", f"share significant ({rank_desc})"] + [
-            f"median rho ({desc})" for _, desc in variants]
+            f"median rho ({desc})" for _, desc in variants] + [f"median rho ({desc}; description)"
+                                                                for _, desc in described]
         rows = [[r["metric"], r["kind"], r["series"], f"{100 * r['share']:.0f}%"]
-                + [fmt(r[f"med{suf}"]) for suf, _ in variants] for r in top]
+                + [fmt(r[f"med{suf}"]) for suf, _ in shown] for r in top]
         out += [f"{src}: metrics ranked by share of series with a significant correlation ({rank_desc}; "
                 f"top {len(top)} of {len(agg)}; medians over runs and layers):", "", md_table(header, rows), ""]
     return out

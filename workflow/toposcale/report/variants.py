@@ -9,8 +9,10 @@ from __future__ import annotations
 from toposcale.analysis.dynamics import VERDICTS, null_comparison
 from toposcale.report.text import md_table
 
-#: Correlation variants of dynamics.csv: (column suffix, description). A variant is reported when its
-#: ``rho`` and ``significant`` columns exist and ``rho`` is defined for some series.
+#: Correlation variants of dynamics.csv: (column suffix, description). A variant is *tested* when its
+#: ``significant`` column exists (only the detrended one: :data:`toposcale.analysis.dynamics.TESTED_SUFFIXES`);
+#: the raw and partial correlations are description, not tested (their p-values were invalid for series
+#: that share a trend, issue 22).
 DYNAMICS_VARIANTS = (
     ("", "raw"),
     ("_partial", "partial on log(step)"),
@@ -34,9 +36,17 @@ def raw_rows(df):
 
 
 def dynamics_variants(df) -> list[tuple[str, str]]:
-    """The :data:`DYNAMICS_VARIANTS` present in ``df`` with at least one defined correlation."""
+    """The tested :data:`DYNAMICS_VARIANTS` of ``df`` (a ``significant`` column) with at least one defined
+    correlation."""
     return [(suf, desc) for suf, desc in DYNAMICS_VARIANTS
             if {f"rho{suf}", f"significant{suf}"} <= set(df.columns) and df[f"rho{suf}"].notna().any()]
+
+
+def described_variants(df) -> list[tuple[str, str]]:
+    """The :data:`DYNAMICS_VARIANTS` of ``df`` kept as description: a ``rho`` column with a defined value
+    and no ``significant`` column (no p-value, never called significant)."""
+    return [(suf, desc) for suf, desc in DYNAMICS_VARIANTS
+            if f"rho{suf}" in df.columns and f"significant{suf}" not in df.columns and df[f"rho{suf}"].notna().any()]
 
 
 def null_verdict_lines(df, variants) -> list[str]:
@@ -63,7 +73,7 @@ def null_verdict_lines(df, variants) -> list[str]:
                   "+-w neighbouring checkpoints; null_z: covariance-matched Gaussian, perm_z: entry permutation "
                   "(weights), copula_z: Gaussian copula through each coordinate's marginal (activations)). A "
                   "series beats a null when that correlation is significant and its bootstrap interval excludes "
-                  "0. 'topology beyond geometry' = it beats every null of its source (weights: Gaussian and "
+                  "0. (tested variants only) 'topology beyond geometry' = it beats every null of its source (weights: Gaussian and "
                   "permutation; activations: Gaussian and copula); 'beyond some nulls only' = it beats some "
                   "(dynamics.csv names them: heavy tails alone beat the Gaussian null); 'explained by its null' "
                   "= the raw correlation is significant but no null-adjusted one is. Counts of (run, layer) "

@@ -11,8 +11,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
               "loop_size", "NULL_SUFFIXES", "rms_radius"],
     "measures": ["checkpoint_measures", "measure_run", "point_clouds"],
     "diagrams": ["DIAGRAM_KEYS", "load_run_diagrams", "save_run_diagrams"],
-    "analysis": ["ACCURACY", "DETECTION_METRICS", "accuracy_thresholds", "NULL_SUMMARY_COLUMNS", "null_finding",
-                 "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc", "phase_steps",
+    "analysis": ["ACCURACY", "DETECTION", "DETECTION_METRICS", "GEOMETRIC_FINDING", "UNMATCHED_FINDING", "accuracy_thresholds",
+                 "NULL_SUMMARY_COLUMNS", "null_finding", "SUMMARY_COLUMNS", "detection_summary", "grok_labels", "per_seed_auc", "phase_steps",
                  "seed_bootstrap_auc", "seed_timing", "settle_step"],
-    "control": ["POSITIVE_CONTROL", "control_counts", "control_verdict", "ground_truth", "judge", "positive_control"],
+    "matched": ["MATCHED_COLUMNS", "matched_differences", "matched_pvalue", "matched_test", "stratified_auc"],
+    "control": ["GROUND_TRUTH_RULE", "POSITIVE_CONTROL", "control_counts", "control_verdict", "ground_truth",
+                "judge", "positive_control"],
 })

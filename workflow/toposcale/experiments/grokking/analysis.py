@@ -6,12 +6,17 @@ The positive control (final checkpoint's Fourier-plane circle) is in
 Detection test (:func:`detection_summary`)
 ------------------------------------------
 Checkpoints of both arms are labelled pre-grok (test accuracy < ``pre_grok``, default 0.2) or post-grok
-(> ``post_grok``, default 0.99; the ``grokking.accuracy`` config keys); each
-measure's AUC for telling them apart gets a seed-cluster bootstrap interval. The control arm's
-memorised checkpoints are pre-grok negatives at the same training steps as the grokked ones, so a
-measure that merely tracks training time does not separate perfectly. Timing compares, per grok-arm
-run, when the measure settles past the midpoint of its pre/post medians with when test accuracy
-settles above ``grok`` (default 0.5).
+(> ``post_grok``, default 0.99; the ``grokking.accuracy`` config keys). A measure *separates* grokked
+from memorised checkpoints when its time-matched test
+(:func:`toposcale.experiments.grokking.matched.matched_test`: the grok arm minus the control arm of the
+same seed at the same step, post-grok steps against pre-grok ones, p-value from phase-randomised
+surrogates of each seed's arm-difference series) is significant after Benjamini-Hochberg over every
+test of the table (``grokking.detection``: ``n_surrogates``, ``fdr_alpha``). Checkpoints are
+log-spaced, so every post-grok checkpoint is late: the pooled AUC over both arms (with its
+seed-cluster bootstrap interval) is kept as a description, not a test (a clock, ``log_step``, reaches
+about 0.95 on it; its time-matched AUC is 0.5 by construction). Timing compares, per grok-arm run, when
+the measure settles past the midpoint of its pre/post medians with when test accuracy settles above
+``grok`` (default 0.5).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import pandas as pd
 
 from toposcale.config import validate_config
 from toposcale.experiments.grokking.loops import CLOUD_MEASURES, CLOUDS
-from toposcale.stats import percentile_ci, roc_auc
+from toposcale.experiments.grokking.matched import MATCHED_COLUMNS, matched_test
+from toposcale.stats import bh_adjust, percentile_ci, roc_auc
 from toposcale.topology.nulls import EXPLAINED, null_label
 
 # The thresholds are config keys (their one home is workflow/schemas/config.schema.yaml); the dicts below
@@ -30,6 +36,8 @@ _DEFAULTS = validate_config({})["grokking"]
 #: ``grokking.accuracy`` defaults: test accuracy below ``pre_grok`` is pre-grok, above ``post_grok``
 #: post-grok (detection test); ``grok`` is where grokking "happens" (timing comparison).
 ACCURACY = dict(_DEFAULTS["accuracy"])
+#: ``grokking.detection`` defaults: surrogates behind each time-matched p-value and the BH level of ``separates``.
+DETECTION = dict(_DEFAULTS["detection"])
 
 
 def accuracy_thresholds(accuracy=None) -> dict:
@@ -69,21 +77,25 @@ def phase_steps(run, accuracy=None) -> dict:
 # Detection test
 # --------------------------------------------------------------------------------------------
 
-#: Measures tested for detecting grokking: name -> kind ('topological' or 'reference').
+#: Measures tested for detecting grokking: name -> kind. ``topological``: H1 measures of a cloud (and
+#: the plane's loop size); ``geometric``: the clouds' scale (largest finite H0 death: a size, not
+#: topology, so never called "topology beyond geometry"); ``reference``: Fourier share and weight norm;
+#: ``clock``: ``log_step`` = log(step), a negative control that every time-matched test must not pass.
 DETECTION_METRICS = {
     **{f"{c}_{m}": "topological" for c in CLOUDS for m in CLOUD_MEASURES if m != "scale"},
-    **{f"{c}_scale": "topological" for c in ("embed", "resid")},
+    **{f"{c}_scale": "geometric" for c in ("embed", "resid")},
     "plane_loop_size": "topological",
     "fourier_share": "reference",
     "weight_norm": "reference",
+    "log_step": "clock",
 }
 SUMMARY_COLUMNS = ["metric", "kind", "direction", "auc", "auc_lo", "auc_hi", "auc_seed_min", "auc_seed_max",
-                   "separates", "n_pre", "n_post", "n_seeds", "lead_steps", "lead_min", "lead_max",
-                   "acc_cross_step", "metric_cross_step", "train_cross_step", "resolution_steps", "verdict",
-                   "seed_verdicts"]
+                   *MATCHED_COLUMNS, "q_matched", "separates", "n_pre", "n_post", "n_seeds", "lead_steps",
+                   "lead_min", "lead_max", "acc_cross_step", "metric_cross_step", "train_cross_step",
+                   "resolution_steps", "verdict", "seed_verdicts"]
 #: Null-adjusted columns of the detection summary: the raw statistics of ``{metric}_null_z``.
-NULL_SUMMARY_COLUMNS = ["null_auc", "null_auc_lo", "null_auc_hi", "null_separates", "null_direction",
-                        "null_lead_steps", "null_verdict"]
+NULL_SUMMARY_COLUMNS = ["null_auc", "null_auc_lo", "null_auc_hi", "null_auc_matched", "null_p_matched",
+                        "null_q_matched", "null_separates", "null_direction", "null_lead_steps", "null_verdict"]
 SUMMARY_COLUMNS += [*NULL_SUMMARY_COLUMNS, "finding"]
 
 
@@ -210,11 +222,12 @@ def _overall_verdict(verdicts: list[str]) -> str:
     return str(values[best]) if counts[best] * 2 > len(verdicts) else "mixed"
 
 
-def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy) -> dict:
-    """The AUC, consistency and timing columns of :data:`SUMMARY_COLUMNS` for one column of ``df``."""
+def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy, n_surrogates: int) -> dict:
+    """The AUC, time-matched test and timing columns of :data:`SUMMARY_COLUMNS` for one column of ``df``
+    (``separates`` and ``q_matched`` are set by :func:`detection_summary`, after BH over the table)."""
     a, lo, hi, n_pre, n_post = seed_bootstrap_auc(df, name, n_boot=n_boot, seed=seed, accuracy=accuracy)
     per_seed = per_seed_auc(df, name, accuracy)
-    consistent = per_seed.size > 0 and (bool((per_seed > 0.5).all()) or bool((per_seed < 0.5).all()))
+    matched = matched_test(df, name, accuracy_thresholds(accuracy), n_surrogates=n_surrogates, seed=seed)
     timings = [seed_timing(run, name, accuracy) for _, run in grok.groupby("seed")]
     leads = np.array([t["lead"] for t in timings], dtype=np.float64)
     verdicts = [t["verdict"] for t in timings]
@@ -228,8 +241,7 @@ def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy) -> dict:
         direction=_overall_verdict([t["direction"] for t in timings]) if timings else "none",
         auc=a, auc_lo=lo, auc_hi=hi,
         auc_seed_min=float(per_seed.min()) if per_seed.size else float("nan"),
-        auc_seed_max=float(per_seed.max()) if per_seed.size else float("nan"),
-        separates=bool(np.isfinite(lo) and (lo > 0.5 or hi < 0.5) and consistent),
+        auc_seed_max=float(per_seed.max()) if per_seed.size else float("nan"), **matched,
         n_pre=n_pre, n_post=n_post, n_seeds=int(df["seed"].nunique()),
         lead_steps=float(np.median(finite)) if finite.size else float("nan"),
         lead_min=float(finite.min()) if finite.size else float("nan"),
@@ -240,21 +252,30 @@ def _metric_row(df, grok, name: str, n_boot: int, seed: int, accuracy) -> dict:
         verdict=_overall_verdict(verdicts) if verdicts else "never", seed_verdicts=";".join(verdicts))
 
 
+#: Finding of a geometric measure (the clouds' scale): whatever its null does, it is not topology.
+GEOMETRIC_FINDING = "geometric (cloud scale): not a topology claim"
+#: Finding where the time-matched test has nothing to compare (e.g. every control partly generalised).
+UNMATCHED_FINDING = ("cannot decide: need a seed with a post-grok step beside a memorised control and a "
+                     "pre-grok step in both arms")
+
+
 def null_finding(raw_separates: bool, null_separates, kind: str = "topological", n_seeds: int = 2,
-                 copula_separates=None) -> str:
+                 testable: bool = True, copula_separates=None) -> str:
     """The contract wording for one detection metric, from its raw and null-adjusted separation.
 
     A measure *beats* a null where its null-adjusted measure (``{metric}_null_z`` for the
-    covariance-matched Gaussian, ``copula_separates`` for the Gaussian-copula null) separates (its AUC
-    interval excludes 0.5, every seed on one side). The wording is
+    covariance-matched Gaussian, ``copula_separates`` for the Gaussian-copula null) separates (its
+    time-matched test is significant after BH). The wording is
     :func:`toposcale.topology.nulls.null_label`'s for an activation cloud: ``topology beyond geometry``
     only where it beats both the Gaussian and the copula null (issue 22: heavy tails alone beat the
     Gaussian null), ``beyond the gaussian null only`` where it beats the Gaussian null and the copula null
     is not computed (``copula_separates`` None) or not beaten; ``explained by its null (covariance-matched
     Gaussian)`` where only the raw measure separates; ``does not separate`` where neither does;
-    ``no null (reference measure)`` for reference measures, ``no null computed`` for a topological
-    measure without a null column (``null_separates`` is None), and ``cannot decide: need >= 2 seeds``
-    with a single seed (its seed-bootstrap interval is a point).
+    ``geometric (cloud scale): not a topology claim`` for the clouds' scale, ``no null (reference
+    measure)`` for reference measures and the clock, ``no null computed`` for a topological
+    measure without a null column (``null_separates`` is None), ``cannot decide: need >= 2 seeds``
+    with a single seed, and :data:`UNMATCHED_FINDING` when the time-matched test had no seed with both
+    classes (``testable`` False; e.g. every control partly generalised).
 
     Examples
     --------
@@ -263,19 +284,23 @@ def null_finding(raw_separates: bool, null_separates, kind: str = "topological",
     >>> null_finding(True, True), null_finding(True, True, copula_separates=True)
     ('beyond the gaussian null only', 'topology beyond geometry')
     """
+    if kind == "geometric":
+        return GEOMETRIC_FINDING
     if kind != "topological":
         return "no null (reference measure)"
     if null_separates is None:
         return "no null computed"
     if n_seeds < 2:
         return "cannot decide: need >= 2 seeds"
+    if not testable:
+        return UNMATCHED_FINDING
     label, _ = null_label("activations", {"gaussian": bool(null_separates), "copula": copula_separates}, raw_separates)
     if label == EXPLAINED:
         return "explained by its null (covariance-matched Gaussian)"
     return "does not separate" if label == "not significant" else label
 
 
-def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accuracy=None):
+def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accuracy=None, detection=None):
     """One row per metric: how well it separates pre- from post-grok checkpoints, and when it moves,
     raw and null-adjusted side by side.
 
@@ -288,17 +313,22 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accur
     accuracy : dict, optional
         The ``grokking.accuracy`` config section (``pre_grok``, ``post_grok``, ``grok``; see
         :func:`accuracy_thresholds`): the labels and the timing below use these thresholds.
+    detection : dict, optional
+        The ``grokking.detection`` config section (``n_surrogates``, ``fdr_alpha``; defaults
+        :data:`DETECTION`).
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`SUMMARY_COLUMNS`: ``auc`` (post- vs pre-grok checkpoints of both arms,
+        Columns :data:`SUMMARY_COLUMNS`: ``auc`` (post- vs pre-grok checkpoints of both arms pooled,
         :func:`seed_bootstrap_auc`; 1 = larger after grokking, 0 = smaller, 0.5 = no separation)
-        with its 95 % seed-bootstrap interval ``auc_lo``/``auc_hi``; ``auc_seed_min``/``max`` over
-        per-seed AUCs (:func:`per_seed_auc`); ``separates`` = the interval excludes 0.5 and every
-        seed's AUC lies on the same side of 0.5 (a statement about consistency, not effect size:
-        with 3 seeds the interval comes from at most 10 distinct resamples and is narrow, so read
-        the AUC itself); ``n_pre``/``n_post`` checkpoints; ``direction`` = majority of per-seed
+        with its 95 % seed-bootstrap interval ``auc_lo``/``auc_hi`` and ``auc_seed_min``/``max`` over
+        per-seed AUCs (:func:`per_seed_auc`): description, not tested (not time-matched: a clock
+        reaches about 0.95); the time-matched test
+        (:func:`toposcale.experiments.grokking.matched.matched_test`): ``auc_matched``, ``p_matched``,
+        ``n_matched_pre``, ``n_matched_post``, ``n_matched_seeds``, ``q_matched`` (Benjamini-Hochberg
+        over every raw and null-adjusted test of the table) and ``separates`` = ``q_matched <=
+        fdr_alpha``; ``n_pre``/``n_post`` checkpoints (pooled); ``direction`` = majority of per-seed
         directions (``up``: larger after grokking); timing over grok-arm runs
         (:func:`seed_timing`): ``lead_steps`` median lead (steps, positive = metric first),
         ``lead_min``/``lead_max`` over seeds, medians of ``acc_cross_step``, ``metric_cross_step``,
@@ -307,19 +337,38 @@ def detection_summary(df, metrics=None, n_boot: int = 2000, seed: int = 0, accur
         Null-adjusted, for a topological metric whose ``{metric}_null_z`` column (standardised excess
         over the covariance-matched Gaussian null, :func:`toposcale.experiments.grokking.measures.checkpoint_measures`)
         is in ``df``: the same statistics of that column, ``null_auc``, ``null_auc_lo``, ``null_auc_hi``,
-        ``null_separates``, ``null_direction``, ``null_lead_steps``, ``null_verdict`` (NaN / None
-        without it), and ``finding`` (:func:`null_finding`).
+        ``null_auc_matched``, ``null_p_matched``, ``null_q_matched``, ``null_separates``,
+        ``null_direction``, ``null_lead_steps``, ``null_verdict`` (NaN / None without it), and
+        ``finding`` (:func:`null_finding`). ``df`` gains no column: ``log_step`` (kind ``clock``) is
+        computed here as log(step) (NaN at step 0) when it is asked for and absent.
     """
+    det = {**DETECTION, **(detection or {})}
+    if "log_step" not in df.columns and "log_step" in (metrics or DETECTION_METRICS):
+        df = df.assign(log_step=np.log(df["step"].where(df["step"] > 0).astype(float)))
     metrics = {k: v for k, v in (metrics or DETECTION_METRICS).items() if k in df.columns}
     grok = df[df["arm"] == "grok"]
     rows = []
     for name, kind in metrics.items():
-        row = dict(metric=name, kind=kind, **_metric_row(df, grok, name, n_boot, seed, accuracy))
+        row = dict(metric=name, kind=kind,
+                   **_metric_row(df, grok, name, n_boot, seed, accuracy, det["n_surrogates"]))
         null = dict.fromkeys(NULL_SUMMARY_COLUMNS)
         if kind == "topological" and f"{name}_null_z" in df.columns:
-            adj = _metric_row(df, grok, f"{name}_null_z", n_boot, seed, accuracy)
-            null = {f"null_{k}": adj[k] for k in ("auc", "auc_lo", "auc_hi", "separates", "direction",
-                                                   "lead_steps", "verdict")}
-        row.update(null, finding=null_finding(row["separates"], null["null_separates"], kind, row["n_seeds"]))
-        rows.append(row)
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+            adj = _metric_row(df, grok, f"{name}_null_z", n_boot, seed, accuracy, det["n_surrogates"])
+            null = {f"null_{k}": adj[k] for k in ("auc", "auc_lo", "auc_hi", "auc_matched", "p_matched",
+                                                   "direction", "lead_steps", "verdict")}
+        rows.append({**row, **null})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    # one BH family: every raw and null-adjusted time-matched test of the table
+    p = np.concatenate([out["p_matched"].to_numpy(float), out["null_p_matched"].to_numpy(float)])
+    q = bh_adjust(p)
+    out["q_matched"], out["null_q_matched"] = q[: len(out)], q[len(out):]
+    alpha = float(det["fdr_alpha"])
+    out["separates"] = np.isfinite(out["q_matched"]) & (out["q_matched"] <= alpha)
+    has_null = out["null_direction"].notna()          # a null_z column was tested (its p may be NaN)
+    out["null_separates"] = np.where(has_null, np.isfinite(out["null_q_matched"]) & (out["null_q_matched"] <= alpha),
+                                     None)
+    out["finding"] = [null_finding(bool(r.separates), r.null_separates, r.kind, r.n_seeds, r.n_matched_seeds > 0)
+                      for r in out.itertuples()]
+    return out[SUMMARY_COLUMNS].reset_index(drop=True)

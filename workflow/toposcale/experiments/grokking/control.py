@@ -19,6 +19,12 @@ from toposcale.plan.decidability import CANNOT_DECIDE
 #: null is >= 3 (with K = 4 draws a structureless cloud reaches it with probability about 0.04, from the
 #: t law with K - 1 degrees of freedom).
 POSITIVE_CONTROL = dict(validate_config({})["grokking"]["positive_control"])  # the schema's defaults
+#: The ground truth of :func:`ground_truth` in words (printed by the report): it comes from the final test
+#: accuracy and, below ``pre_grok``, from the arm as well.
+GROUND_TRUTH_RULE = ("circle expected where the run generalised (final test accuracy > post_grok, either arm); "
+                     "absent in a no-weight-decay control that memorised (< pre_grok); a weight-decay run below "
+                     "pre_grok (the circuit can form before test accuracy moves) and a partly generalised run "
+                     "cannot decide it: below pre_grok the ground truth depends on the arm")
 
 
 def ground_truth(test_acc, arm, accuracy=None):

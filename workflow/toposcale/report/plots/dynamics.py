@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -51,9 +52,10 @@ def _metric_label(metric: str) -> str:
 def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05) -> dict:
     """Spearman correlation of each metric with validation loss: metrics x runs, per source.
 
-    Top row: raw ``rho``; bottom row: ``rho_detrended`` (both series detrended in log step, see
-    :mod:`toposcale.analysis.dynamics`). A cell is the median over the run's layers; a dot marks cells where at
-    least half of the layers are significant after Benjamini-Hochberg (``q <= fdr_alpha``, per run).
+    Top row: raw ``rho`` (description, not tested: no dots); bottom row: ``rho_detrended`` (both series
+    detrended in log step, see :mod:`toposcale.analysis.dynamics`), the tested variant. A cell is the median
+    over the run's layers; a dot marks cells where at least half of the layers are significant after
+    Benjamini-Hochberg (``q_detrended <= fdr_alpha``, per run).
     With a ``variant`` column, each topological metric's null-adjusted series (its standardised excess
     over the covariance-matched Gaussian null) is the row right below the metric, labelled
     ``metric [null_z]`` in :data:`NULL_ROW_COLOR`: a dot on the raw row and none on the null_z row is a
@@ -76,8 +78,8 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
     base = list(dict.fromkeys(raw_rows(corr).sort_values("kind", ascending=False, kind="stable")["metric"]))
     labels = set(corr["metric"])
     metrics = [r for m in base for r in (m, m + NULL_ROW) if r in labels]
-    variants = [("rho", "significant", "Spearman rho"),      # not 'raw': raw vs null_z are the rows
-                ("rho_detrended", "significant_detrended", "Spearman rho, detrended in log step")]
+    variants = [("rho", None, "Spearman rho (description, not tested)"),   # not 'raw': raw vs null_z are the rows
+                ("rho_detrended", "significant_detrended", "Spearman rho, detrended in log step (tested)")]
     style.setup()
     fig, axes = plt.subplots(2, len(sources), figsize=(1.0 + 0.62 * len(runs) * len(sources) + 3,
                                                        2.2 + 0.34 * len(metrics) * 2),
@@ -88,8 +90,9 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
             ax = axes[row, c]
             g = corr[corr["source"] == source]
             med = g.pivot_table(index="metric", columns="run", values=col, aggfunc="median")
-            frac = g.assign(s=g[sig].astype(float)).pivot_table(index="metric", columns="run", values="s",
-                                                                aggfunc="mean")
+            flags = g[sig].astype(float) if sig in g else pd.Series(np.nan, index=g.index)
+            frac = g.assign(s=flags).pivot_table(index="metric", columns="run", values="s", aggfunc="mean",
+                                                 dropna=False)
             med = med.reindex(index=metrics, columns=runs)
             frac = frac.reindex(index=metrics, columns=runs)
             image = ax.imshow(med.to_numpy(float), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
@@ -111,7 +114,7 @@ def plot_correlation_heatmap(corr, path, dpi: int = 150, fdr_alpha: float = 0.05
     cbar.set_label("Spearman rho with validation loss\n(median over layers)")
     n_ckpt = int(corr["n"].median())
     title = (f"Metric vs validation loss across checkpoints ({len(runs)} runs, median {n_ckpt} checkpoints "
-             f"per series); dot: BH-significant (q <= {fdr_alpha:g}) in >= half of the layers"
+             f"per series); dot: detrended correlation BH-significant (q <= {fdr_alpha:g}) in >= half of the layers"
              + (f"\n{NULL_ROW.strip()} rows: excess over the covariance-matched Gaussian null, (metric - null mean)"
                 f" / null sd" if has_null else "\nno null-adjusted rows (metrics tables predate the matched nulls)"))
     fig.suptitle(title, fontsize=11)

@@ -55,13 +55,18 @@ def _metric_title(summary, metric: str) -> str:
         return "AUC n/a"
     timing = {"before": "moves before test acc", "with": "moves with test acc", "after": "moves after test acc",
               "never": "never settles", "mixed": "timing mixed"}.get(r["verdict"], r["verdict"])
-    title = f"AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]; {timing}"
-    if "null_auc" in r and np.isfinite(r["null_auc"]):
+    if "auc_matched" in r and np.isfinite(r["auc_matched"]):   # the tested, time-matched AUC
+        title = f"matched AUC {r['auc_matched']:.2f} (q {r['q_matched']:.2g}); {timing}"
+    else:
+        title = f"pooled AUC {r['auc']:.2f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]; {timing}"
+    if "null_auc_matched" in r and np.isfinite(r["null_auc_matched"]):
         short = {"topology beyond geometry": "beyond geometry", "beyond the gaussian null only": "beyond Gaussian only",
                  "cannot decide: need >= 2 seeds": "1 seed",
                  "explained by its null (covariance-matched Gaussian)": "explained by null"}.get(r["finding"], "")
-        title += f"\nvs null (z): AUC {r['null_auc']:.2f} [{r['null_auc_lo']:.2f}, {r['null_auc_hi']:.2f}]"
+        title += f"\nvs null (z): matched AUC {r['null_auc_matched']:.2f} (q {r['null_q_matched']:.2g})"
         title += f"; {short}" if short else ""
+    elif "null_auc" in r and np.isfinite(r["null_auc"]):
+        title += f"\nvs null (z): pooled AUC {r['null_auc']:.2f} [{r['null_auc_lo']:.2f}, {r['null_auc_hi']:.2f}]"
     return title
 
 

@@ -13,8 +13,8 @@ Six panels, each drawn from tables only:
 (d), (e) topology against loss during training, weights and activations: the layer-mean
     scale-normalised H0 total persistence against validation loss at every checkpoint after
     initialisation, one trajectory per run; the median Spearman correlation with loss over the
-    (run, layer) series and the number significant, from ``analysis/dynamics.csv`` when given (raw,
-    and the strictest variant present: detrended or partial on log(step));
+    (run, layer) series, from ``analysis/dynamics.csv`` when given (raw, description; and the tested
+    variant, detrended in log(step), with the number significant);
 (f) key numbers of the analyses (:func:`toposcale.report.keys.key_numbers`), or a note of which analysis
     tables were absent.
 """
@@ -195,9 +195,9 @@ def _panel_topology_loss(ax, lm, info, source, dynamics) -> str:
         d = d[(d["source"] == source) & (d["metric"] == SUMMARY_METRIC)]
         rho = d["rho"].dropna()
         if len(rho):
-            lines = [_rho_text(d, "", "Spearman rho with loss", len(rho))]
-            variants = dynamics_variants(d)
-            if len(variants) > 1:
+            lines = [_rho_text(d, "", "Spearman rho with loss (description)", len(rho))]
+            variants = dynamics_variants(d)      # the tested variant (detrended); raw rho is description
+            if variants and variants[-1][0]:
                 suf, desc = variants[-1]
                 lines.append(_rho_text(d, suf, desc.split(" ")[0], int(d[f"rho{suf}"].notna().sum())))
             title += "\n" + "\n".join(lines)
