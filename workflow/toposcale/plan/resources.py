@@ -86,3 +86,52 @@ def pretrained_resamples(config: dict) -> int:
     200
     """
     return int(config["pretrained"]["n_resamples"])
+
+
+#: Seconds per checkpoint of the series job per (parameter x evaluated token), measured on one CPU thread
+#: (docs/scale-out.md, "Checkpoint series"): forward passes over the validation text and the probe set.
+SERIES_SECONDS_PER_PARAM_TOKEN = 2.0e-9
+#: Fixed seconds per checkpoint of the series job (loading, clouds, PCA; measured, with headroom).
+SERIES_SECONDS_FIXED = 5.0
+
+
+def series_mem_mb(dims: dict | None, max_points: int, loss_tokens: int, batch_size: int = 8) -> int:
+    """Memory (MB) of one series job, from the model's shape (:func:`toposcale.plan.series.model_dims`).
+
+    1500 MB for the interpreter and libraries, plus: loading (two float32 copies of the weights while
+    ``from_pretrained`` fills the model, 8 bytes per parameter); the loss batch's logits (``batch_size x
+    loss_tokens x vocab`` float32, three copies: logits, float cast, cross-entropy); and the largest cloud's
+    dense distance matrix (``max_points^2`` float64, three copies). Unknown shape (``dims`` None): 16000.
+
+    Examples
+    --------
+    >>> series_mem_mb({"n_params": 162_201_600, "vocab": 50304}, 1024, 512)
+    4251
+    >>> series_mem_mb(None, 1024, 512)
+    16000
+    """
+    if dims is None:
+        return 16000
+    load = 8 * dims["n_params"]
+    logits = 3 * 4 * batch_size * loss_tokens * dims["vocab"]
+    dist = 3 * 8 * max_points ** 2
+    return 1500 + int((load + logits + dist) / 1e6)
+
+
+def series_runtime(dims: dict | None, n_checkpoints: int, loss_bytes: int, n_probe: int, max_tokens: int) -> int:
+    """Minutes of one series job: 10 plus twice the estimated seconds of its checkpoints, in minutes.
+
+    Per checkpoint: :data:`SERIES_SECONDS_FIXED` plus :data:`SERIES_SECONDS_PER_PARAM_TOKEN` x parameters x
+    tokens evaluated (``loss_bytes / 4`` validation tokens at ~4 bytes per subword token, and ``n_probe x
+    max_tokens`` probe tokens). Unknown shape: 600 minutes.
+
+    Examples
+    --------
+    >>> series_runtime({"n_params": 162_201_600}, 10, 100_000, 512, 64)
+    57
+    """
+    if dims is None:
+        return 600
+    tokens = loss_bytes / 4 + n_probe * max_tokens
+    per_ckpt = SERIES_SECONDS_FIXED + SERIES_SECONDS_PER_PARAM_TOKEN * dims["n_params"] * tokens
+    return 10 + int(2 * n_checkpoints * per_ckpt / 60)

@@ -15,10 +15,10 @@ Each checkpoint is a dict ``{"step", "tokens", "path"}`` (a model directory) or 
 
 Examples
 --------
->>> cfg = {"results": "out", "series": [{"name": "tiny", "kind": "decoder", "n_layers": 2, "checkpoints": [
+>>> from toposcale.config import validate_config
+>>> cfg = validate_config({"results": "out", "series": [{"name": "tiny", "n_layers": 2, "checkpoints": [
 ...     {"step": 0, "tokens": 0, "path": "{results}/series_fixture/step0000000"},
-...     {"step": 10, "tokens": 640, "path": "{results}/series_fixture/step0000010"}],
-...     "hub_id": "", "revisions": [], "steps": [], "tokens": []}]}
+...     {"step": 10, "tokens": 640, "path": "{results}/series_fixture/step0000010"}]}]})
 >>> s = series_runs(cfg)[0]
 >>> s.name, s.steps, s.checkpoints[1]["path"]
 ('series-tiny', [0, 10], 'out/series_fixture/step0000010')
@@ -161,3 +161,45 @@ def check_series_paths(specs, produced=lambda path: False) -> None:
                 f"config error: series {spec.series!r}: checkpoint directory {missing[0]}{more} has no config.json; "
                 f"give Hugging Face model directories (model.save_pretrained(DIR) and tokenizer.save_pretrained(DIR)), "
                 f"or use hub_id + revisions, or enable series_fixture for paths under {{results}}/series_fixture/")
+
+
+def model_dims(spec: SeriesSpec) -> dict | None:
+    """Shape of the series' model from its first checkpoint's ``config.json`` (a local directory, or the
+    Hugging Face cache for a hub revision), or None when it cannot be read yet (e.g. the fixture before it
+    is trained): ``vocab``, ``width``, ``n_layers``, ``intermediate``, ``gated``, ``tied``, ``n_params``
+    (estimated: embeddings, untied output head, 4 width^2 attention and 2 (3 when gated) width x
+    intermediate MLP weights per block; biases and norms left out).
+
+    Examples
+    --------
+    >>> d = _dims_from_config({"model_type": "gpt_neox", "vocab_size": 50304, "hidden_size": 768,
+    ...     "num_hidden_layers": 12, "intermediate_size": 3072, "tie_word_embeddings": False})
+    >>> d["n_params"]
+    162201600
+    """
+    first = spec.checkpoints[0]
+    if "path" in first:
+        f = Path(first["path"], "config.json")
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+            found = try_to_load_from_cache(first["hub_id"], "config.json", revision=first["revision"])
+        except ImportError:
+            return None
+        f = Path(found) if isinstance(found, str) else None
+    if f is None or not f.is_file():
+        return None
+    return _dims_from_config(json.loads(f.read_text()))
+
+
+def _dims_from_config(cfg: dict) -> dict:
+    width = cfg.get("hidden_size") or cfg.get("n_embd")
+    n_layers = cfg.get("num_hidden_layers") or cfg.get("n_layer")
+    inter = cfg.get("intermediate_size") or cfg.get("n_inner") or 4 * width
+    vocab = cfg["vocab_size"]
+    gated = cfg.get("model_type") in ("llama", "mistral", "qwen2", "gemma", "gemma3_text", "olmo")
+    tied = bool(cfg.get("tie_word_embeddings", cfg.get("model_type") in ("gpt2", "bert")))
+    per_block = 4 * width * width + (3 if gated else 2) * width * inter
+    n = vocab * width * (1 if tied else 2) + n_layers * per_block
+    return {"vocab": vocab, "width": width, "n_layers": n_layers, "intermediate": inter, "gated": gated,
+            "tied": tied, "n_params": int(n)}

@@ -9,6 +9,7 @@ import pandas as pd
 from toposcale.analysis.forecast_summary import EVALUATION_WORDS, evaluations_of, note_of, primary_rows
 from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.analysis.transitions import HEADLINE_SERIES, family_counts
+from toposcale.plan.series import PREFIX as SERIES_PREFIX
 from toposcale.report.operating import operating_section
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
@@ -146,6 +147,29 @@ def _count_share(flags) -> str:
     return f"{int(f.sum())} ({100 * f.mean():.0f}%)" if len(f) else "0"
 
 
+def runs_phrase(runs) -> str:
+    """'N runs', naming the checkpoint series among them (run names ``series-{name}``, toposcale.plan.series).
+
+    Examples
+    --------
+    >>> runs_phrase(["gelu-d16L1-s0", "series-tiny"])
+    "2 runs (1 trained, 1 checkpoint series: series-tiny; a series' val_loss is its model's own NLL per byte of the validation split)"
+    >>> runs_phrase(["gelu-d16L1-s0"])
+    '1 runs'
+    """
+    names = sorted(set(runs))
+    series = [n for n in names if str(n).startswith(SERIES_PREFIX)]
+    if not series:
+        return f"{len(names)} runs"
+    return (f"{len(names)} runs ({len(names) - len(series)} trained, {len(series)} checkpoint series: "
+            f"{', '.join(series)}; a series' val_loss is its model's own NLL per byte of the validation split)")
+
+
+def run_label(run: str) -> str:
+    """A run's name in a table; a checkpoint series gets ' (series)' appended."""
+    return f"{run} (series)" if str(run).startswith(SERIES_PREFIX) else str(run)
+
+
 def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     """Dynamics section: how many (run, source, layer, metric) series correlate with validation loss
     after FDR control, per source and metric kind (raw values, and the topological metrics' excess over
@@ -158,7 +182,7 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     df = df.assign(kind=metric_kind(df) + (df["variant"].map(variant_label) if "variant" in df else ""))
     variants = dynamics_variants(df)
     absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df and (suf, desc) not in variants]
-    out = [f"{df['run'].nunique()} runs, {len(df)} (run, source, layer, metric) series: Spearman correlation "
+    out = [f"{runs_phrase(df['run'])}, {len(df)} (run, source, layer, metric) series: Spearman correlation "
            f"of each metric with validation loss across checkpoints (step > 0). 'significant' = "
            f"Benjamini-Hochberg q within the run's family at or below the analysis' FDR level, from p-values "
            f"against phase-randomised surrogates of the loss (they keep the checkpoints' autocorrelation; "
@@ -290,7 +314,7 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition timing
     with model size, tested only where the runs can reach the significance level."""
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
-    out = [f"{df['run'].nunique()} runs, {len(df)} series segmented over log(step) (change points by "
+    out = [f"{runs_phrase(df['run'])}, {len(df)} series segmented over log(step) (change points by "
            f"piecewise-linear PELT with a permutation null).", ""]
     if {"q_value", "alpha", "p_min", "variant"} <= set(df.columns):
         out += _transition_family_lines(family_counts(df))
@@ -319,7 +343,7 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
         header.append("val_loss diminishing returns")
     rows = []
     for run in sorted(df["run"].unique()):
-        row = [run]
+        row = [run_label(run)]
         for _, _, _, sub in series:
             r = sub[sub["run"] == run]
             if r.empty:
