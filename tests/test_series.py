@@ -183,6 +183,7 @@ def test_series_job_writes_trained_run_formats(series_study, fixture_series):
     assert run["activation"] == "series" and run["size"] == "tiny" and run["total_steps"] == 200
     assert run["stages_applicable"] is False and "subword" in run["stages_reason"]
     assert run["n_layers"] == 2 and run["model_type"] == "gpt_neox"
+    assert run["cloud_points"]["weights/embed"] == [513, 200] and run["cloud_points"]["weights/block01"] == [128, 128]
 
 
 def test_series_clouds_flow_through_persistence_and_summaries(series_study):
@@ -254,3 +255,22 @@ def test_series_config_errors(tmp_path):
     cfg["series"][0]["checkpoints"].reverse()
     with pytest.raises(SeriesError, match="strictly increasing"):
         series_runs(cfg)
+
+
+def test_model_dims_estimate_the_parameter_count(fixture_series):
+    """The resource formulas read the model's shape from config.json at DAG time; the parameter estimate
+    (weights only, no biases or norms) is within 3% of the real count of the fixture model."""
+    from toposcale.plan.resources import series_mem_mb, series_runtime
+    from toposcale.plan.series import model_dims
+
+    cfg, ckpts = fixture_series
+    cfg = validate_config({"series": [{"name": "fx", "checkpoints": [
+        {k: c[k] for k in ("step", "tokens", "path")} for c in ckpts]}]})
+    spec = series_runs(cfg)[0]
+    assert spec.n_layers == 2  # read from config.json
+    dims = model_dims(spec)
+    real = sum(p.numel() for p in transformers.AutoModelForCausalLM.from_pretrained(ckpts[0]["path"]).parameters())
+    assert dims["n_params"] == pytest.approx(real, rel=0.03)
+    assert dims["vocab"] == 513 and dims["intermediate"] == 128
+    assert 1500 < series_mem_mb(dims, 1024, 512) < 2000
+    assert series_runtime(dims, len(ckpts), 100_000, 256, 64) >= 10

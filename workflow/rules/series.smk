@@ -53,7 +53,7 @@ for _s in SERIES:
             run_json=PATHS.run_json(_s.name),
         params:
             spec=_s.to_dict(),
-            config={k: config[k] for k in ("seed", "corpus", "topology")},
+            config={k: config[k] for k in ("seed", "corpus", "topology", "training")},
         log:
             PATHS.log("series", f"{_s.name}.log"),
         threads: 1

@@ -23,7 +23,8 @@ elapsed_s``; ``val_loss`` = nats per UTF-8 byte, ``train_loss``, ``lr`` and ``to
 published) plus ``val_loss_per_token, val_tokens, val_bytes``. ``run.json`` has the run descriptors the
 summaries read (``activation`` = ``"series"``, ``size`` = the series name, ``seed`` 0, ``holdout`` false,
 ``target_params`` = ``n_nonembed``) and the series facts, including ``stages_applicable`` and
-``stages_reason`` for the n-gram stage table.
+``stages_reason`` for the n-gram stage table, and ``cloud_points``: per ``{source}/{layer}`` the points of
+the cloud before and after subsampling to ``max_points`` (the same rows at every checkpoint).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from toposcale.experiments.series.layers import hf_weight_clouds
 from toposcale.experiments.series.loss import nll_per_byte, validation_text
 from toposcale.io import atomic_path, versions
 from toposcale.topology.clouds import write_clouds
-from toposcale.train.trainer import LOG_COLUMNS
+from toposcale.train.trainer import LOG_COLUMNS, pick_device
 
 #: Extra columns of a series' log.csv after the trained runs' LOG_COLUMNS.
 EXTRA_LOG_COLUMNS = ["val_loss_per_token", "val_tokens", "val_bytes"]
@@ -129,13 +130,19 @@ def _planned_layers(spec: dict, source: str) -> list[str]:
 
 
 def extract_series(spec: dict, config: dict, probe_path, corpus_tokenizer_path, clouds_out: list, log_csv, run_json,
-                   threads: int = 1, device: str = "cpu", log=print) -> dict:
-    """Write the clouds of every checkpoint of ``spec`` (aligned with ``clouds_out``), log.csv and run.json."""
+                   threads: int = 1, device: str | None = None, log=print) -> dict:
+    """Write the clouds of every checkpoint of ``spec`` (aligned with ``clouds_out``), log.csv and run.json.
+
+    ``device`` None: :func:`toposcale.train.trainer.pick_device` of ``config["training"]["device"]`` (CUDA
+    when visible and ``auto``; the computation stays float32 on every device).
+    """
     torch.set_num_threads(max(1, threads))
+    if device is None:
+        device = pick_device(config.get("training", {}).get("device", "cpu"))
     topo = {**config["topology"], "max_points": spec["max_points"]}
     texts = probe_texts(probe_path, corpus_tokenizer_path)
     val_text = validation_text(config["corpus"], spec["loss_bytes"]) if spec["kind"] == "decoder" else None
-    rows, facts, stages, sources = [], {}, None, []
+    rows, facts, stages, sources, subsampled = [], {}, None, [], {}
     for ckpt, out in zip(spec["checkpoints"], clouds_out):
         t0 = time.perf_counter()
         model, tokenizer = load_checkpoint(ckpt, spec["kind"], device=device)
@@ -144,6 +151,8 @@ def extract_series(spec: dict, config: dict, probe_path, corpus_tokenizer_path, 
         stages = stage_note(tokenizer)
         clouds = checkpoint_clouds(model, tokenizer, spec, texts, config["topology"]["sources"])
         write_clouds(out, clouds, topo, config["seed"], where=f"series {spec['series']}, step {ckpt['step']}")
+        subsampled = {f"{src}/{layer}": [len(X), min(len(X), topo["max_points"])]
+                      for src, layers in clouds.items() for layer, X in layers.items()}
         sources = [f"{ckpt.get('path') or ckpt['hub_id'] + '@' + ckpt['revision']}"] + sources
         loss = (nll_per_byte(model, tokenizer, val_text, spec["loss_tokens"]) if val_text is not None
                 else {"loss_per_byte": math.nan, "loss_per_token": math.nan, "n_tokens": 0, "n_bytes": 0})
@@ -171,7 +180,8 @@ def extract_series(spec: dict, config: dict, probe_path, corpus_tokenizer_path, 
         "loss_unit": "nats per UTF-8 byte of the validation split (toposcale.experiments.series.loss)",
         "stage_units": stages[0], "stages_applicable": stages[1], "stages_reason": stages[2],
         "pooling": spec["pooling"], "max_tokens": spec["max_tokens"], "max_points": spec["max_points"],
-        "n_probe": len(texts), "checkpoint_sources": sources[::-1], "spec": spec,
+        "cloud_points": subsampled,
+        "n_probe": len(texts), "checkpoint_sources": sources[::-1], "spec": spec, "device": device,
         "versions": versions("torch", "transformers")}
     with atomic_path(run_json) as tmp:
         tmp.write_text(json.dumps(info, indent=2))
