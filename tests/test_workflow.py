@@ -125,7 +125,7 @@ def test_smoke_series_runs_the_whole_series_path(smoke_results):
     info = json.loads((out / "runs" / run / "run.json").read_text())
     assert info["is_series"] and info["stages_applicable"] is False and info["model_type"] == "gpt_neox"
     log = pd.read_csv(out / "runs" / run / "log.csv")
-    assert list(log["step"]) == [0, 1, 3, 10, 30, 60, 100, 200]
+    assert list(log["step"]) == [0, 1, 2, 3, 6, 10, 20, 30, 60, 100, 200]
     assert log["val_loss"].iloc[-1] < log["val_loss"].iloc[0] - 1.0  # nats per byte
     m = pd.read_parquet(out / "metrics" / f"{run}.parquet")
     assert len(m) == len(log) * ((2 + 1) + (2 + 2))
@@ -133,6 +133,8 @@ def test_smoke_series_runs_the_whole_series_path(smoke_results):
     assert set(m.loc[(m.source == "weights") & (m.layer == "block00"), "n_points"]) == {128}
     for table in ("dynamics.csv", "transitions.csv"):
         assert run in set(pd.read_csv(out / "analysis" / table)["run"]), table
+    for table in ("forecast.csv", "scaling.csv"):
+        assert run not in set(pd.read_csv(out / "analysis" / table).get("run", pd.Series(dtype=str))), table
     scaling = json.dumps(json.loads((out / "analysis" / "scaling.json").read_text()))
     assert run not in scaling
     md = (out / "report" / "summary.md").read_text()
