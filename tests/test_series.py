@@ -274,3 +274,58 @@ def test_model_dims_estimate_the_parameter_count(fixture_series):
     assert dims["vocab"] == 513 and dims["intermediate"] == 128
     assert 1500 < series_mem_mb(dims, 1024, 512) < 2000
     assert series_runtime(dims, len(ckpts), 100_000, 256, 64) >= 10
+
+
+def test_missing_series_directory_stops_the_dag_with_the_fix(tmp_path):
+    from conftest import run_snakemake
+
+    cfg = tmp_path / "series.yaml"
+    cfg.write_text("series:\n  - name: mine\n    checkpoints:\n"
+                   f"      - {{step: 0, tokens: 0, path: {tmp_path}/nope/step0}}\n"
+                   f"      - {{step: 10, tokens: 100, path: {tmp_path}/nope/step10}}\n    n_layers: 2\n")
+    proc = run_snakemake(["-n", "--cores", "1", "--configfile", str(cfg), "--config", f"results={tmp_path}/r"],
+                         check=False, timeout=300)
+    assert proc.returncode != 0
+    assert (f"config error: series 'mine': checkpoint directory {tmp_path}/nope/step0 (and 1 more) has no "
+            f"config.json; give Hugging Face model directories") in proc.stderr + proc.stdout
+
+
+def test_encoder_series_has_no_loss_and_no_final_layer(series_study, tmp_path):
+    """An encoder (BERT) series: clouds of embed and blocks only (no final norm), val_loss NaN (no NLL)."""
+    from toposcale.experiments.series.extract import extract_series
+
+    cfg, _, paths, _ = series_study
+    words = sorted({w.lower() for w in "in the beginning god created the heaven and the earth".split()})
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words) + "\n")
+    tok = transformers.BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    ckpts = []
+    for step in (0, 5):
+        torch.manual_seed(step)
+        model, _ = _tiny("bert")
+        d = tmp_path / f"bert{step}"
+        model.save_pretrained(d)
+        tok.save_pretrained(d)
+        ckpts.append({"step": step, "tokens": 10 * step, "path": str(d)})
+    ecfg = validate_config({**cfg, "series": [{"name": "enc", "kind": "encoder", "checkpoints": ckpts}]})
+    spec = series_runs(ecfg)[0]
+    clouds = [str(tmp_path / f"c{s}.npz") for s in spec.steps]
+    info = extract_series(spec.to_dict(), ecfg, paths.data("probe.npy"), paths.data("tokenizer.json"), clouds,
+                          tmp_path / "log.csv", tmp_path / "run.json", log=lambda line: None)
+    with np.load(clouds[1]) as npz:
+        assert {k for k in npz.files if not k.endswith("baselines")} == {
+            "weights/embed", "weights/block00", "weights/block01",
+            "activations/embed", "activations/block00", "activations/block01"}
+        assert npz["weights/block00"].shape == (72, 32)
+    assert pd.read_csv(tmp_path / "log.csv")["val_loss"].isna().all() and info["kind"] == "encoder"
+
+
+def test_stage_note_marks_subword_tokenizers_not_applicable(fixture_series):
+    from toposcale.experiments.series.extract import stage_note
+    from toposcale.experiments.series.fixture import fixture_tokenizer
+
+    _, ckpts = fixture_series
+    tok = transformers.AutoTokenizer.from_pretrained(ckpts[0]["path"])
+    units, ok, reason = stage_note(tok, "And God said, Let there be light: and there was light.\n")
+    assert (units, ok) == ("subword tokens", False) and "bytes per token" in reason
+    byte_tok = fixture_tokenizer("abc", 257)  # 256 byte symbols + <|endoftext|>: nothing merged
+    assert stage_note(byte_tok, "And God said, Let there be light.") == ("bytes", True, "")

@@ -50,8 +50,6 @@ from toposcale.train.trainer import LOG_COLUMNS, pick_device
 
 #: Extra columns of a series' log.csv after the trained runs' LOG_COLUMNS.
 EXTRA_LOG_COLUMNS = ["val_loss_per_token", "val_tokens", "val_bytes"]
-#: Largest vocabulary still counted as byte-level (256 bytes and a few special tokens).
-BYTE_VOCAB_MAX = 260
 
 
 def load_checkpoint(ckpt: dict, kind: str, device: str = "cpu"):
@@ -95,15 +93,21 @@ def probe_texts(probe_path, corpus_tokenizer_path) -> list[str]:
     return texts
 
 
-def stage_note(tokenizer) -> tuple[str, bool, str]:
-    """``(stage_units, stages_applicable, stages_reason)`` for the n-gram stage table of a series."""
-    n = len(tokenizer)
-    if n <= BYTE_VOCAB_MAX:
+def stage_note(tokenizer, sample: str) -> tuple[str, bool, str]:
+    """``(stage_units, stages_applicable, stages_reason)`` for the n-gram stage table of a series.
+
+    The corpus n-gram stage levels are conditional entropies of bytes: they apply when the tokenizer is
+    byte-level, i.e. tokenises ``sample`` into exactly one token per UTF-8 byte; otherwise not (a subword
+    tokenizer), with the measured bytes per token in the reason.
+    """
+    n_tok = len(tokenizer(sample, add_special_tokens=False)["input_ids"])
+    n_bytes = len(sample.encode("utf-8"))
+    if n_tok == n_bytes:
         return "bytes", True, ""
     return ("subword tokens", False,
-            f"the model's tokenizer is subword ({n} entries): the corpus n-gram stage levels are conditional "
-            f"entropies of bytes, and the model's loss per token is in its own units, so the byte stages do not "
-            f"mark its plateaus")
+            f"the model's tokenizer is subword ({len(tokenizer)} entries, {n_bytes / max(n_tok, 1):.2f} bytes per "
+            f"token on the probe texts): the corpus n-gram stage levels are conditional entropies of bytes, and "
+            f"the model's loss per token is in its own units, so the byte stages do not mark its plateaus")
 
 
 def checkpoint_clouds(model, tokenizer, spec: dict, texts: list[str], sources) -> dict:
@@ -148,7 +152,7 @@ def extract_series(spec: dict, config: dict, probe_path, corpus_tokenizer_path, 
         model, tokenizer = load_checkpoint(ckpt, spec["kind"], device=device)
         load_s = time.perf_counter() - t0
         facts = model_facts(model)
-        stages = stage_note(tokenizer)
+        stages = stage_note(tokenizer, "".join(texts[:8]))
         clouds = checkpoint_clouds(model, tokenizer, spec, texts, config["topology"]["sources"])
         write_clouds(out, clouds, topo, config["seed"], where=f"series {spec['series']}, step {ckpt['step']}")
         subsampled = {f"{src}/{layer}": [len(X), min(len(X), topo["max_points"])]
