@@ -45,6 +45,7 @@ from toposcale.experiments.pretrained.loading import load_model
 from toposcale.experiments.series.layers import hf_weight_clouds
 from toposcale.experiments.series.loss import nll_per_byte, validation_text
 from toposcale.io import atomic_path, versions
+from toposcale.plan.series import SeriesSpec, series_layers
 from toposcale.topology.clouds import write_clouds
 from toposcale.train.trainer import LOG_COLUMNS, pick_device
 
@@ -128,8 +129,6 @@ def checkpoint_clouds(model, tokenizer, spec: dict, texts: list[str], sources) -
 
 
 def _planned_layers(spec: dict, source: str) -> list[str]:
-    from toposcale.plan.series import SeriesSpec, series_layers
-
     return series_layers(SeriesSpec(**spec), source)
 
 
@@ -157,7 +156,7 @@ def extract_series(spec: dict, config: dict, probe_path, corpus_tokenizer_path, 
         write_clouds(out, clouds, topo, config["seed"], where=f"series {spec['series']}, step {ckpt['step']}")
         subsampled = {f"{src}/{layer}": [len(X), min(len(X), topo["max_points"])]
                       for src, layers in clouds.items() for layer, X in layers.items()}
-        sources = [f"{ckpt.get('path') or ckpt['hub_id'] + '@' + ckpt['revision']}"] + sources
+        sources.append(ckpt["path"] if "path" in ckpt else f"{ckpt['hub_id']}@{ckpt['revision']}")
         loss = (nll_per_byte(model, tokenizer, val_text, spec["loss_tokens"]) if val_text is not None
                 else {"loss_per_byte": math.nan, "loss_per_token": math.nan, "n_tokens": 0, "n_bytes": 0})
         rows.append({"step": ckpt["step"], "tokens": ckpt["tokens"], "train_loss": math.nan,
@@ -185,7 +184,7 @@ def extract_series(spec: dict, config: dict, probe_path, corpus_tokenizer_path, 
         "stage_units": stages[0], "stages_applicable": stages[1], "stages_reason": stages[2],
         "pooling": spec["pooling"], "max_tokens": spec["max_tokens"], "max_points": spec["max_points"],
         "cloud_points": subsampled,
-        "n_probe": len(texts), "checkpoint_sources": sources[::-1], "spec": spec, "device": device,
+        "n_probe": len(texts), "checkpoint_sources": sources, "spec": spec, "device": device,
         "versions": versions("torch", "transformers")}
     with atomic_path(run_json) as tmp:
         tmp.write_text(json.dumps(info, indent=2))
