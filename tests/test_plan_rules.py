@@ -48,7 +48,8 @@ def test_default_targets_of_the_smoke_study():
     runs = study_runs(cfg)
     n_boot = sum(len(bootstrap_steps(run_checkpoint_steps(r.total_steps, cfg["training"]),
                                      cfg["topology"]["bootstrap"]["n_checkpoints"])) for r in runs)
-    assert sum(t.endswith("/run.json") for t in targets) == len(runs) == 8
+    assert sum(t.endswith("/run.json") for t in targets) == len(runs) + 1 == 9  # 8 trained runs and 1 series
+    assert "out/runs/series-tiny_neox/run.json" in targets and "out/metrics/series-tiny_neox.parquet" in targets
     assert [t for t in targets if t.startswith("out/analysis/probes/")] == [f"out/analysis/probes/{r.name}.csv"
                                                                               for r in runs]
     assert sum(t.startswith("out/bootstrap/") for t in targets) == n_boot == 16

@@ -35,7 +35,7 @@ def test_gpu_profile_gives_a_gpu_to_training_and_extraction_only(tmp_path):
     train = [r for r in gpu if r.startswith("train_")]
     extract = [r for r in gpu if r.startswith("topology_extract_")]
     assert len(train) == len(extract) == 8, sorted(gpu)
-    for rule in train + extract:
+    for rule in train + extract + ["series_extract_series_tiny_neox"]:  # the checkpoint-series job too
         assert gpu[rule] == {1}, (rule, gpu[rule])
     cpu_only = [r for r in gpu if r.startswith(("topology_persistence_", "topology_summarise", "topology_bootstrap",
                                                 "plot_", "analysis_", "data_corpus", "report"))]

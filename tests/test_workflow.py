@@ -86,7 +86,7 @@ def test_persistence_jobs_write_the_null_draws_of_every_layer(tmp_path, granular
 def test_smoke_study_outputs(smoke_results):
     out, _ = smoke_results
     cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
-    runs = sorted(p.parent.name for p in (out / "runs").glob("*/run.json"))
+    runs = sorted(p.parent.name for p in (out / "runs").glob("*/run.json") if not p.parent.name.startswith("series-"))
     assert len(runs) == len(cfg["model"]["activations"]) * len(cfg["model"]["target_params"])
     for run in runs:
         info = json.loads((out / "runs" / run / "run.json").read_text())
@@ -141,6 +141,31 @@ def check_smoke_provenance(out):
 
 def test_smoke_outputs_record_provenance(smoke_results):
     check_smoke_provenance(smoke_results[0])
+
+
+def test_smoke_series_runs_the_whole_series_path(smoke_results):
+    """Issue 24: the fixture series (a tiny GPT-NeoX trained in the study) runs as series-tiny_neox: loss per
+    byte falling with training, metrics with nulls for every layer and checkpoint, in dynamics and
+    transitions and named in summary.md, and never in the scaling fits."""
+    out, _ = smoke_results
+    run = "series-tiny_neox"
+    info = json.loads((out / "runs" / run / "run.json").read_text())
+    assert info["is_series"] and info["stages_applicable"] is False and info["model_type"] == "gpt_neox"
+    log = pd.read_csv(out / "runs" / run / "log.csv")
+    assert list(log["step"]) == [0, 1, 2, 3, 6, 10, 20, 30, 60, 100, 200]
+    assert log["val_loss"].iloc[-1] < log["val_loss"].iloc[0] - 0.5  # nats per byte: ~2.5 at init, ~1.56 at 200
+    m = pd.read_parquet(out / "metrics" / f"{run}.parquet")
+    assert len(m) == len(log) * ((2 + 1) + (2 + 2))
+    assert m["h0_total_persistence_null_z"].notna().all()
+    assert set(m.loc[(m.source == "weights") & (m.layer == "block00"), "n_points"]) == {128}
+    for table in ("dynamics.csv", "transitions.csv"):
+        assert run in set(pd.read_csv(out / "analysis" / table)["run"]), table
+    for table in ("forecast.csv", "scaling.csv"):
+        assert run not in set(pd.read_csv(out / "analysis" / table).get("run", pd.Series(dtype=str))), table
+    scaling = json.dumps(json.loads((out / "analysis" / "scaling.json").read_text()))
+    assert run not in scaling
+    md = (out / "report" / "summary.md").read_text()
+    assert "1 checkpoint series: series-tiny_neox" in md and f"{run} (series)" in md
 
 
 def test_smoke_summary_says_cannot_decide(smoke_results):

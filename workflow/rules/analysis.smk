@@ -2,11 +2,14 @@
 # laws (fits on the non-holdout runs, holdout prediction, GELU vs SwiGLU, topology vs size). Each analysis
 # reads the per-run tables; its figures are rules of figures.smk.
 METRICS = [PATHS.metrics(r.name) for r in RUNS]
+#: Trained runs and checkpoint series (series.smk): dynamics and transitions read both; scaling and
+#: forecasting read the trained size grid only.
+METRICS_WITH_SERIES = METRICS + [PATHS.metrics(s.name) for s in SERIES]
 
 
 rule analysis_dynamics:
     input:
-        metrics=METRICS,
+        metrics=METRICS_WITH_SERIES,
     output:
         csv=PATHS.analysis("dynamics.csv"),
         seeds=PATHS.analysis("dynamics_seeds.csv"),
@@ -49,7 +52,7 @@ rule analysis_forecast:
 
 rule analysis_transitions:
     input:
-        metrics=METRICS,
+        metrics=METRICS_WITH_SERIES,
     output:
         csv=PATHS.analysis("transitions.csv"),
         change_points=PATHS.analysis("change_points.csv"),

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir).joinpath("workflow")))
 from toposcale.config import ConfigError, validate_config  # noqa: E402
 from toposcale.plan.paths import wildcard_constraints as plan_wildcard_constraints  # noqa: E402
 from toposcale.plan.scheduler import cancel_reevaluation_timers  # noqa: E402
+from toposcale.plan.series import SeriesError, check_series_paths, series_layers, series_runs  # noqa: E402
 from toposcale.plan.study import bootstrap_steps, layer_names, run_checkpoint_steps, study_runs, vocab_size  # noqa: E402
 from toposcale.plan.targets import analysis_tables, default_targets, resolve_external_logs, study_paths  # noqa: E402
 
@@ -30,6 +31,23 @@ RUNS = study_runs(config)
 RUN_BY_NAME = {r.name: r for r in RUNS}
 SOURCES = config["topology"]["sources"]
 STEPS = {r.name: run_checkpoint_steps(r.total_steps, config["training"]) for r in RUNS}
+# Checkpoint series (config `series`, toposcale.plan.series): runs named series-{name} whose clouds, log.csv
+# and run.json come from the series job (series.smk), then the trained runs' persistence, summaries,
+# dynamics and transitions; never part of the scaling fits (RUNS stays the trained size grid).
+try:
+    SERIES = series_runs(config)
+    check_series_paths(
+        SERIES,
+        produced=lambda p: config["series_fixture"]["enabled"]
+        and str(Path(p).parent) == str(Path(PATHS.series_fixture())),
+    )
+except SeriesError as _exc:
+    sys.stderr.write(f"{_exc}\n")
+    sys.exit(1)
+SERIES_BY_NAME = {s.name: s for s in SERIES}
+STEPS.update({s.name: s.steps for s in SERIES})
+#: Trained runs and series: every run with clouds, diagrams and a metrics table.
+TOPO_RUNS = RUNS + SERIES
 BOOT_STEPS = {
     r.name: bootstrap_steps(STEPS[r.name], config["topology"]["bootstrap"]["n_checkpoints"])
     for r in RUNS
@@ -37,7 +55,7 @@ BOOT_STEPS = {
 
 
 wildcard_constraints:
-    **plan_wildcard_constraints(config["model"]["activations"]),
+    **plan_wildcard_constraints(config["model"]["activations"], [s.series for s in SERIES]),
 
 
 ENV_TRAIN = "../../envs/train.yaml"
@@ -64,6 +82,8 @@ def rule_name(prefix, run):
 
 
 def run_layers(run, source):
+    if run in SERIES_BY_NAME:
+        return series_layers(SERIES_BY_NAME[run], source)
     return layer_names(source, RUN_BY_NAME[run].n_layers)
 
 

@@ -6,8 +6,13 @@ from toposcale.plan.figures import choose_steps, default_runs, middle_layer, pic
 
 FIG = config["figures"]
 _RUN_DICTS = [r.to_dict() for r in RUNS]
-#: Runs overlaid in metric_evolution.png (figures.runs_to_show, else the default choice).
-FIG_EVOLUTION_RUNS = default_runs(_RUN_DICTS, names=FIG["runs_to_show"])
+#: Runs overlaid in metric_evolution.png (figures.runs_to_show, which may name checkpoint series
+#: series-{name}, else the default choice among the trained runs).
+FIG_EVOLUTION_RUNS = (
+    default_runs([{"name": r.name} for r in TOPO_RUNS], names=FIG["runs_to_show"])
+    if FIG["runs_to_show"]
+    else default_runs(_RUN_DICTS)
+)
 #: The run of diagrams.png and betti_curves.png: figures.run when set, else the largest non-holdout run.
 FIG_RUN = pick_run(_RUN_DICTS, FIG["run"] or None)
 #: Checkpoints drawn: init, middle of the schedule, final (figures.n_checkpoints).

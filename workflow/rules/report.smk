@@ -12,7 +12,9 @@ rule report_summary:
     output:
         PATHS.report("summary.md"),
     params:
-        title=f"toposcale study on corpus {CORPUS}: {len(RUNS)} runs, key numbers",
+        title=f"toposcale study on corpus {CORPUS}: {len(RUNS)} runs"
+        + (f" and {len(SERIES)} checkpoint series" if SERIES else "")
+        + ", key numbers",
     resources:
         mem_mb=1000,
         runtime=5,

@@ -72,7 +72,7 @@ if GRANULARITY == "layer":
             "{input:q} 2> {log:q}"
 
 elif GRANULARITY == "checkpoint":
-    for _run in RUNS:
+    for _run in TOPO_RUNS:
 
         rule:
             name:
@@ -103,7 +103,7 @@ elif GRANULARITY == "checkpoint":
                 f"{PERSIST_CMD} --out-root {{params.root:q}} --null-root {{params.nulls:q}} {{input:q}} 2> {{log:q}}"
 
 else:
-    for _run in RUNS:
+    for _run in TOPO_RUNS:
 
         rule:
             name:
@@ -179,11 +179,11 @@ rule topology_bootstrap:
 
 rule metrics_all:
     input:
-        [PATHS.metrics(r.name) for r in RUNS],
+        [PATHS.metrics(r.name) for r in TOPO_RUNS],
         [b for r in RUNS for b in run_bootstraps(r.name)],
 
 
 rule diagrams_all:
     """Every persistence diagram and null-draw file of the study (the whole persistence stage; used by the benchmark)."""
     input:
-        [d for r in RUNS for d in run_diagrams(r.name) + run_nulls(r.name)],
+        [d for r in TOPO_RUNS for d in run_diagrams(r.name) + run_nulls(r.name)],

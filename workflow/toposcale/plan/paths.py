@@ -44,12 +44,13 @@ def step_name(step) -> str:
     return f"step{int(step):0{STEP_DIGITS}d}"
 
 
-def wildcard_constraints(activations) -> dict[str, str]:
+def wildcard_constraints(activations, series=()) -> dict[str, str]:
     """Regular expressions of the global wildcards, derived from the plan.
 
     ``run`` matches the names :func:`toposcale.plan.study.study_runs` builds,
     ``{activation}-d{d_model}L{n_layers}[t{tokens_per_param}]-s{seed}``, for the given activations only
-    (the config's ``model.activations``); ``step`` matches :func:`step_name`'s digits.
+    (the config's ``model.activations``), and ``series-{name}`` for the names in ``series`` (the config's
+    ``series``, :mod:`toposcale.plan.series`); ``step`` matches :func:`step_name`'s digits.
 
     Examples
     --------
@@ -58,10 +59,15 @@ def wildcard_constraints(activations) -> dict[str, str]:
     (True, False)
     >>> c["step"]
     '\\\\d{7}'
+    >>> bool(re.fullmatch(wildcard_constraints(["gelu"], ["tiny"])["run"], "series-tiny"))
+    True
     """
     acts = "|".join(re.escape(a) for a in activations)
+    run = rf"({acts})-d\d+L\d+(t[0-9p]+)?-s\d+"
+    if series:
+        run = rf"{run}|series-({'|'.join(re.escape(s) for s in series)})"
     return {
-        "run": rf"({acts})-d\d+L\d+(t[0-9p]+)?-s\d+",
+        "run": run,
         "step": rf"\d{{{STEP_DIGITS}}}",
         "source": r"weights|activations",
         "layer": r"embed|block\d{2}|final",
@@ -158,6 +164,12 @@ class StudyPaths:
 
     def grokking_checkpoint(self, run: str, step) -> str:
         return self.grokking(run, f"checkpoints/{step_name(step)}.safetensors")
+
+    # checkpoint series
+    def series_fixture(self, step=None) -> str:
+        """The offline fixture series: ``series_fixture/`` or one checkpoint ``series_fixture/step{step}``."""
+        root = f"{self.results}/series_fixture"
+        return root if step is None else f"{root}/{step_name(step)}"
 
     # pretrained models
     def pretrained_models(self) -> str:

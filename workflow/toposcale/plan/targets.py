@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from toposcale.plan.paths import StudyPaths
+from toposcale.plan.series import series_runs
 from toposcale.plan.study import bootstrap_steps, run_checkpoint_steps, study_runs
 
 #: Figures of the trained study drawn by figures.smk.
@@ -149,7 +150,8 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
 
 def default_targets(config: dict) -> list[str]:
     """Everything ``snakemake`` builds by default (``rule all``): per run its run.json, metrics table, probes
-    table and bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); the study, probes,
+    table and bootstrap tables (none unless ``topology.bootstrap.n_checkpoints`` > 0); per checkpoint series
+    (config ``series``) its run.json and metrics table; the study, probes,
     dynamics and scaling figures and tables; the corpus's n-gram levels and the stage tables
     (analysis/stages.csv, stage_crossings.csv); the grokking control when
     enabled; every external log's tables and figure; and report/summary.md. The pretrained comparison is
@@ -163,6 +165,8 @@ def default_targets(config: dict) -> list[str]:
     targets += [paths.probes(r.name) for r in runs]
     targets += [paths.bootstrap(r.name, s) for r in runs
                 for s in bootstrap_steps(run_checkpoint_steps(r.total_steps, config["training"]), n_boot)]
+    series = series_runs(config)
+    targets += [paths.run_json(s.name) for s in series] + [paths.metrics(s.name) for s in series]
     targets += [paths.figure(n) for n in STUDY_FIGURES]
     targets.append(paths.figure("probes"))      # from the probes tables (probes.smk), not the metrics
     targets += [paths.analysis(n) for n in ("dynamics.csv", "forecast.csv", "transitions.csv", "scaling.json")]

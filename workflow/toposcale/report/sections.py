@@ -13,6 +13,7 @@ from toposcale.report.alignment_section import alignment_lines
 from toposcale.report.stages_section import stages_lines
 from toposcale.operating.nulls import VERDICT as NULL_VERDICT
 from toposcale.report.operating import operating_section, power_note
+from toposcale.plan.series import PREFIX as SERIES_PREFIX
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns)
@@ -162,6 +163,29 @@ def _count_share(flags) -> str:
     return f"{int(f.sum())} ({100 * f.mean():.0f}%)" if len(f) else "0"
 
 
+def runs_phrase(runs) -> str:
+    """'N runs', naming the checkpoint series among them (run names ``series-{name}``, toposcale.plan.series).
+
+    Examples
+    --------
+    >>> runs_phrase(["gelu-d16L1-s0", "series-tiny"])
+    "2 runs (1 trained, 1 checkpoint series: series-tiny; a series' val_loss is its model's own NLL per byte of the validation split)"
+    >>> runs_phrase(["gelu-d16L1-s0"])
+    '1 runs'
+    """
+    names = sorted(set(runs))
+    series = [n for n in names if str(n).startswith(SERIES_PREFIX)]
+    if not series:
+        return f"{len(names)} runs"
+    return (f"{len(names)} runs ({len(names) - len(series)} trained, {len(series)} checkpoint series: "
+            f"{', '.join(series)}; a series' val_loss is its model's own NLL per byte of the validation split)")
+
+
+def run_label(run: str) -> str:
+    """A run's name in a table; a checkpoint series gets ' (series)' appended."""
+    return f"{run} (series)" if str(run).startswith(SERIES_PREFIX) else str(run)
+
+
 def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     """Dynamics section: how many (run, source, layer, metric) series correlate with validation loss
     after FDR control, per source and metric kind (raw values, and the topological metrics' excess over
@@ -175,7 +199,7 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     variants, described = dynamics_variants(df), described_variants(df)
     absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df
               and (suf, desc) not in variants + described]
-    out = [f"{df['run'].nunique()} runs, {len(df)} (run, source, layer, metric) series: Spearman correlation "
+    out = [f"{runs_phrase(df['run'])}, {len(df)} (run, source, layer, metric) series: Spearman correlation "
            f"of each metric with validation loss across checkpoints (step > 0). Tested: "
            + ("; ".join(desc for _, desc in variants) or "none") + ": 'significant' = Benjamini-Hochberg q "
            f"within the run's family at or below the analysis' FDR level, from p-values against phase-randomised "
@@ -330,7 +354,7 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
     method = ("a ramp scan on a regression spline in log(step), tested against the fitted smooth plus AR(1) "
               "noise" if "phi" in df.columns else "piecewise-linear PELT with a permutation null")
-    out = [f"{df['run'].nunique()} runs, {len(df)} series tested for change points over log(step) ({method}).", ""]
+    out = [f"{runs_phrase(df['run'])}, {len(df)} series tested for change points over log(step) ({method}).", ""]
     if "p_value" in df and "n_points" in df and not np.isfinite(df["p_value"].to_numpy(float)).any():
         out += [f"Transitions: cannot decide: every series is shorter than the change-point test needs "
                 f"(at most {int(df['n_points'].max())} checkpoints at step > 0; `make plan` states the "
@@ -365,7 +389,7 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
         header.append("val_loss diminishing returns")
     rows = []
     for run in sorted(df["run"].unique()):
-        row = [run]
+        row = [run_label(run)]
         for _, _, _, sub in series:
             r = sub[sub["run"] == run]
             if r.empty:

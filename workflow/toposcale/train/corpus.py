@@ -106,14 +106,21 @@ def make_probe(val: np.ndarray, probe_size: int, seq_len: int) -> np.ndarray:
     return np.stack([val[s:s + seq_len] for s in starts]).astype(np.int64)
 
 
+def corpus_split(cfg: dict) -> tuple[bytes, bytes, str, int]:
+    """``(train, val, text, block_bytes)``: the UTF-8 bytes of the training and validation splits of ``cfg``
+    (the corpus section; the split rule of the module docstring), the whole text and the block length."""
+    text = read_source(cfg["source"])
+    block_bytes = cfg["block_tokens"] * (1 if cfg["tokenizer"] == "byte" else 4)
+    train_b, val_b = split_blocks(text.encode("utf-8"), block_bytes, cfg["val_fraction"])
+    return train_b, val_b, text, block_bytes
+
+
 def prepare_corpus(cfg: dict, out_dir) -> dict:
     """Write train.bin, val.bin, tokenizer.json, probe.npy and meta.json for ``cfg`` (the corpus section)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    text = read_source(cfg["source"])
+    train_b, val_b, text, block_bytes = corpus_split(cfg)
     raw = text.encode("utf-8")
-    block_bytes = cfg["block_tokens"] * (1 if cfg["tokenizer"] == "byte" else 4)
-    train_b, val_b = split_blocks(raw, block_bytes, cfg["val_fraction"])
     if cfg["tokenizer"] == "byte":
         train = np.frombuffer(train_b, dtype=np.uint8).astype(np.uint16)
         val = np.frombuffer(val_b, dtype=np.uint8).astype(np.uint16)

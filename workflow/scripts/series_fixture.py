@@ -1,0 +1,9 @@
+"""Snakemake script: train the offline fixture series (see toposcale.experiments.series.fixture)."""
+import sys
+
+from toposcale.experiments.series.fixture import train_fixture_series
+
+sys.stderr = open(snakemake.log[0], "w")
+p = snakemake.params
+train_fixture_series(p.corpus, p.fixture, p.out, seed=p.seed, threads=snakemake.threads,
+                     log=lambda line: print(line, file=sys.stderr, flush=True))
