@@ -57,8 +57,9 @@ def test_sharp_drop_located_and_sequential_second_drop():
 @pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
 def test_false_positive_rate_on_smooth_decays(density, kind, phi):
     fpr, se = rates(kind, density, phi)["reject"]
-    # NOT MET (issue 21 item 4): at 39 checkpoints and phi 0.9 the full-size FPR is 0.167 +- 0.022 (decay)
-    # and 0.140 +- 0.020 (cosine) (benchmarks/changepoint_power.py, 300 draws); this guard only keeps it there
+    # NOT MET (issue 21 item 4): at 39 checkpoints and phi 0.9 the full-size FPR is 0.165 +- 0.019 (decay)
+    # and 0.128 +- 0.017 (cosine) (benchmarks/changepoint_power.py --draws 400 --n-null 199); this guard
+    # only keeps it there
     bound = 0.25 if (density, phi) == ("log+linear", 0.9) else FPR_BOUND
     assert fpr <= bound, (density, kind, phi, fpr, se)
 
@@ -67,20 +68,22 @@ def test_bias_correction_of_phi_buys_calibration():
     """Uncorrected, the residual lag-1 autocorrelation reads AR(1) phi = 0.9 as ~0.6: the null is too light."""
     corrected = rates("cosine", "log", 0.9, seed=3)["reject"][0]
     raw = rates("cosine", "log", 0.9, seed=3, correct_phi=False)["reject"][0]
-    assert raw >= corrected + 0.05, (raw, corrected)          # full size: 0.197 vs 0.053
+    assert raw >= corrected + 0.05, (raw, corrected)          # full size: 0.198 vs 0.037 (400 draws)
 
 
 @pytest.mark.parametrize("density", ["log", "log+linear"])
 def test_power_on_planted_drop_at_phi_09(density):
-    """5-sd drop over 3 checkpoints, AR(1) phi 0.9: full size 0.73 (log) and 0.88 (log+linear) power; bound
-    at 60 draws: the full-size rate less 3 standard errors, rounded down."""
+    """5-sd drop over 3 checkpoints, AR(1) phi 0.9: full size 0.693 +- 0.023 (log) and 0.873 +- 0.017
+    (log+linear) power (400 draws); bound at 60 draws: the full-size rate less 3 standard errors at 60 draws
+    (0.18, 0.13), rounded down. Below the issue's 0.9 (not met)."""
     r = rates("plateau_drop", density, 0.9, max_change_points=1)
-    assert r["reject"][0] >= {"log": 0.55, "log+linear": 0.7}[density], r
+    assert r["reject"][0] >= {"log": 0.5, "log+linear": 0.7}[density], r
     assert r["located"][0] >= r["reject"][0] - 0.15, r                  # found drops sit within 1 checkpoint
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21 item 4 not met: with a 4-column spline a 5-sd drop over 3 "
-                   "checkpoints in white noise is found in ~25% (log) / ~50% (log+linear) of series")
+@pytest.mark.xfail(strict=True, reason="issue 21 item 4 not met: a 5-sd drop over 3 checkpoints in white noise "
+                   "is found and located in 7.5% (log) / 34.3% (log+linear) of series (full size, 400 draws); "
+                   "information-limited for a spline null (see the module docstring)")
 @pytest.mark.parametrize("density", ["log", "log+linear"])
 def test_power_requirement_white_noise(density):
     r = rates("plateau_drop", density, 0.0, max_change_points=1)
@@ -98,7 +101,23 @@ def test_dense_curve_calibrated_and_powered():
     assert counts.sum() == len(step) and len(xb) <= 60
     assert out[("cosine", 0.0)] <= FPR_BOUND and out[("cosine", 0.9)] <= FPR_BOUND
     assert out[("power_decay", 0.5)] <= FPR_BOUND
-    assert out[("plateau_drop", 0.5)] >= 0.7                             # full size ~0.85
+    assert out[("plateau_drop", 0.5)] >= 0.7                             # full size 0.882 +- 0.016
+
+
+def test_noise_model_ignores_a_drop_left_in_the_residuals():
+    """White noise of sd 0.02 with a 0.3 drop (15 sds) over 2 checkpoints: the noise model, read outside the
+    null fit's ramp, gives phi near 0 and sigma near 0.02 (seeded; bounds wide for 25 points)."""
+    from toposcale.analysis.changepoint import _null_fit, noise_model
+
+    x = np.log(SCHED["log"])
+    n = len(x)
+    rng = np.random.default_rng(7)
+    Y = 1.0 - 0.3 * (np.arange(n) >= 14) - 0.15 * (np.arange(n) == 13) + 0.02 * rng.standard_normal((20, n))
+    Z, tau, w, _ = ramp_candidates(n)
+    Sf = spline_basis(x, 6)
+    _, resid, k = _null_fit(Y, Sf, Z, np.ones(Z.shape[1], dtype=bool))
+    phi, sigma = noise_model(resid, k, Sf, Z, (tau - 1, tau + w + 1))
+    assert np.median(phi) <= 0.3 and 0.014 <= np.median(sigma) <= 0.03, (phi, sigma)
 
 
 def test_log_bins_and_validation():
