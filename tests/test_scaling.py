@@ -470,3 +470,30 @@ def test_size_draws_guard_counts_distinct_sizes_not_runs():
     assert min(distinct) >= 4
     assert 30 <= d["n_redrawn"] <= 110
     assert d["min_distinct"] == 4
+
+
+def test_grid_with_planted_stage_quantisation_is_refused_and_one_stage_is_fitted():
+    """Issue 23: final losses quantised by the n-gram staircase (runs ending on different stages, the largest
+    mid-drop) must not be extrapolated: every law verdict of the activation says 'cannot decide: runs end
+    on different stages (...)'; the same grid on one stage keeps its fit decidable."""
+    sizes = [6300, 14000, 25000, 39000, 56000, 76000, 99000]
+    runs, logs, _ = synthetic_grid({"gelu": (1.5, 680.0, 0.25), "swiglu": (1.5, 700.0, 0.25)}, sizes=sizes,
+                                   holdout=(99000,), metrics=False)
+    names = [r["name"] for r in runs]
+
+    def stages(stage_of):
+        return pd.DataFrame([{"run": n, "step": 2000, "stage": stage_of(n)[0], "in_drop": stage_of(n)[1]}
+                             for n in names])
+
+    quantised = stages(lambda n: (1, False) if "n6300" in n else (3, True) if "n99000" in n else (2, False))
+    res = S.analyse_grid(runs, logs, None, n_bootstrap=20, seed=0, grid=GRID, stages=quantised)
+    for act in ("gelu", "swiglu"):
+        a = res["activations"][act]
+        assert not a["stage_gate"]["decidable"]
+        assert a["stage_gate"]["message"].startswith("cannot decide: runs end on different stages (unigram: ")
+        assert "in drop to 4-gram" in a["stage_gate"]["message"]
+    assert res["comparisons"][0]["kind"] == "cannot decide"
+    assert "runs end on different stages" in res["comparisons"][0]["verdict"]
+    one = S.analyse_grid(runs, logs, None, n_bootstrap=20, seed=0, grid=GRID, stages=stages(lambda n: (2, False)))
+    assert one["activations"]["gelu"]["stage_gate"]["decidable"]
+    assert one["comparisons"][0]["kind"] != "cannot decide"

@@ -77,6 +77,7 @@ rule analysis_transitions:
 rule analysis_scaling:
     input:
         runs=[PATHS.run_json(r.name) for r in RUNS],
+        stages=PATHS.analysis("stages.csv"),
         logs=[PATHS.run_log(r.name) for r in RUNS],
         metrics=METRICS,
         tables=[t["path"] for t in config["scaling"]["tables"]],

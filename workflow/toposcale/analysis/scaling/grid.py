@@ -16,6 +16,7 @@ from toposcale.analysis.scaling.laws import (fit_chinchilla, fit_compute_law, fi
 from toposcale.analysis.scaling.outputs import flat_table, jsonable
 from toposcale.analysis.scaling.size import topology_vs_size
 from toposcale.analysis.scaling.tables import fit_tables
+from toposcale.analysis.scaling.stages import final_stages, stage_gate
 from toposcale.plan.decidability import CANNOT_DECIDE, MIN_RESIDUAL_DOF, choose_law, fit_gate
 from toposcale.stats import percentile_ci
 
@@ -207,6 +208,10 @@ def compare_activations(base_name: str, base: dict, other_name: str, other: dict
     res["paired"] = True
     res["decidable"] = not short
     res["needs"] = "; ".join(f"{name}: {g['message']}" for name, g in short)
+    if short and any(g.get("stage") for _, g in short):
+        res["kind"] = CANNOT_DECIDE
+        res["verdict"] = f"{other_name} vs {base_name}: " + "; ".join(f"{n}: {g['message']}" for n, g in short)
+        return res
     if short:
         g = short[0][1]
         res["kind"] = CANNOT_DECIDE
@@ -223,6 +228,19 @@ def compare_activations(base_name: str, base: dict, other_name: str, other: dict
     res["kind"] = kind
     res["verdict"] = _verdict_text(res, base, other, shifted)
     return res
+
+
+def _apply_stage_gates(acts: dict, df, stages) -> None:
+    """Make each activation's law gates undecidable where its runs end on different n-gram stages or mid-drop."""
+    final = final_stages(stages)
+    for act, v in acts.items():
+        sg = stage_gate(final, df.loc[df["activation"] == act, "run"])
+        v["stage_gate"] = sg
+        if not sg["decidable"]:
+            for key in ("gate", "power_law_gate"):
+                v[key] = {**v[key], "decidable": False, "have": "runs ending on different n-gram stages",
+                          "need": "every fitted and held-out run ending on one stage, none inside a drop",
+                          "message": sg["message"], "stage": True}
 
 
 def _verdict_text(res: dict, base: dict, other: dict, shifted: list[str]) -> str:
@@ -256,7 +274,7 @@ def _verdict_text(res: dict, base: dict, other: dict, shifted: list[str]) -> str
 @single_thread
 def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_bootstrap: int = 1000,
                  delta: float = 1e-3, seed: int = 0, grid: dict | None = None,
-                 tables: list[dict] | None = None) -> dict:
+                 tables: list[dict] | None = None, stages=None) -> dict:
     """Scaling analysis of the trained grid (JSON-serialisable result).
 
     Parameters
@@ -274,6 +292,11 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
     tables : list of dict, optional
         External tables (config ``scaling.tables``: {name, path}) fitted with
         :func:`~toposcale.analysis.scaling.fit_table` into ``tables``.
+    stages : DataFrame, optional
+        ``analysis/stages.csv`` (:mod:`toposcale.analysis.stages`). When given, an activation whose fitted
+        and held-out runs end on different n-gram stages, or inside a drop, gets an undecidable ``gate``
+        and ``power_law_gate`` (:func:`toposcale.analysis.scaling.stages.stage_gate`, stored as
+        ``stage_gate``): a smooth law fitted across the staircase cannot extrapolate.
 
     Returns
     -------
@@ -311,6 +334,8 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
                                     "sizes (leave one size out, t on sizes - 2 dof)"},
            "activations": {}, "comparisons": [], "verdict": None, "topology": [], "notes": []}
     acts = {a: _fit_law(df[df["activation"] == a], delta, grid) for a in sorted(df["activation"].unique())}
+    if stages is not None:
+        _apply_stage_gates(acts, df, stages)
     fits = {a: v for a, v in acts.items() if v["_fit"] is not None or v["_pl"] is not None}
     if fits:
         params = {a: len(law_parameters(v["law"] if v["_fit"] is not None else "power")) for a, v in fits.items()}
