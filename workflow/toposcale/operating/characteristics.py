@@ -26,7 +26,8 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
            "n_sim", "decidable", "note")
 
 #: The modules holding the checks; importing one registers its checks.
-CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.dynamics",
+CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.control",
+                                  "toposcale.operating.dynamics",
                                   "toposcale.operating.forecast", "toposcale.operating.grokking",
                                   "toposcale.operating.nulls", "toposcale.operating.size",
                                   "toposcale.operating.transitions")
