@@ -88,7 +88,10 @@ spline absorbs when the drop spans several log-spaced checkpoints. With ``x`` = 
 * *Locations*: for each significant valley (deepest first, up to ``max_change_points``, at least
   ``window`` + 1 checkpoints apart) the centre of the window of largest raw rate in the contiguous
   rebound after ``i`` (windows ``k > i`` with ``d_k > d_i`` around ``j_i``): the drop's steepest point.
-* ``two_sided`` (topology series): ``y`` and ``-y`` are both tested, p = 2 * the smaller (Bonferroni).
+* ``two_sided`` (topology series): ``y`` and ``-y`` are both tested, p = 2 * the smaller (Bonferroni;
+  on equal p the sign with the deeper valley gives the change points). Not located well: in the flipped
+  series a drop is a trough of the rate followed by a recovery to ~0, often the deeper valley, so the
+  change point can sit at the end of the move (``tests/test_changepoint.py``).
 
 By construction it cannot see a single drop from a flat start (a plateau-drop-plateau curve has a
 unimodal rate, the null's shape) nor a drop that merges with the first descent without a slowdown.
@@ -723,7 +726,7 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
                          / np.maximum(high_pass_sigma(Yn, x), 1e-300))
             # max-T p-value of every valley: P(max over the null draw's valleys >= V_i)
             pv = np.where(V > 0, (1.0 + len(Tn) - np.searchsorted(Tn, V - 1e-12, side="left")) / (len(Tn) + 1.0), 1.0)
-            if best is None or pv.min() < best[0].min():
+            if best is None or (pv.min(), -V.max()) < (best[0].min(), -best[1].max()):   # ties: deeper valley
                 best = (pv, V, jj, s * d0[r])
         pv, V, jj, best_d = best
         pv = np.minimum(1.0, pv * len(signs))
