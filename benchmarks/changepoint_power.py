@@ -9,7 +9,12 @@ sd 0.02 nats), it simulates ``--draws`` curves of each kind (toposcale.operating
 * ``cosine``: a loss smooth in the cumulative learning rate of a warmup + cosine schedule, with a 0.135-nat
   learning-rate-proportional term whose decay is the late speed-up (FPR);
 * ``plateau_drop``: a 5-sd drop whose 10%-90% part spans 3 checkpoints (power: the share with a change
-  point; located: the share with one within one checkpoint of the drop's midpoint).
+  point; located: the share with one within one checkpoint of the drop's midpoint);
+* ``staircase``: ln 256 -> 3.05 plateau -> 2.3 nats, the second drop over 4-6 checkpoints mid-run (power,
+  located: at its midpoint), the default study's shape.
+
+``--method rebound`` measures the rate-rebound test instead of the ramp scan (checkpoint densities only;
+``dense`` is skipped for it).
 
 It also prints the FPR at phi = 0.9 without the bias correction of phi (``--no-correction`` rows), to show
 what the correction buys. Rates carry their Monte Carlo standard error sqrt(p (1 - p) / draws).
@@ -17,13 +22,14 @@ what the correction buys. Rates carry their Monte Carlo standard error sqrt(p (1
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_power.py [--draws 1000] [--n-null 999] [--seed 0]
+        [--method ramp|rebound] [--densities log,log+linear,dense]
 """
 import argparse
 import time
 
 import numpy as np
 
-from toposcale.analysis.changepoint import change_points_batch, change_points_dense
+from toposcale.analysis.changepoint import change_points, change_points_batch, change_points_dense
 from toposcale.operating.curves import KINDS, rejection_rates, simulate, study_schedules
 
 TOTAL = 4336
@@ -35,16 +41,19 @@ def main():
     ap.add_argument("--n-null", type=int, default=999)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--densities", default="log,log+linear,dense")
+    ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
     a = ap.parse_args()
     sched = dict(study_schedules(TOTAL), dense=np.arange(2.0, TOTAL + 1, 2.0))
     t0 = time.time()
     print(f"| density | points | phi | curve | rate (FPR or power) | located within 1 | draws |")
     print("|---|---|---|---|---|---|---|")
     for dens in a.densities.split(","):
+        if a.method == "rebound" and dens == "dense":
+            continue
         step = sched[dens]
         for phi in (0.0, 0.5, 0.9):
-            for kind in KINDS:
-                rng = np.random.default_rng([a.seed, int(phi * 10), KINDS.index(kind), len(step)])
+            for kind in KINDS + ("staircase",):
+                rng = np.random.default_rng([a.seed, int(phi * 10), (KINDS + ("staircase",)).index(kind), len(step)])
                 Y, centres = simulate(kind, step, phi, a.draws, rng, total=TOTAL)
                 if dens == "dense":
                     res, xb, _ = change_points_dense(Y, step, n_null=a.n_null, seed=a.seed)
@@ -52,15 +61,15 @@ def main():
                         centres = np.interp(np.log(step[np.round(centres).astype(int)]), xb, np.arange(len(xb)))
                     n = len(xb)
                 else:
-                    res = change_points_batch(Y, np.log(step), n_null=a.n_null, seed=a.seed)
+                    res = change_points(Y, np.log(step), a.method, n_null=a.n_null, seed=a.seed)
                     n = len(step)
                 r = rejection_rates(res, centres)
                 loc = f"{r['located'][0]:.3f} +- {r['located'][1]:.3f}" if "located" in r else ""
                 print(f"| {dens} | {n} | {phi} | {kind} | {r['reject'][0]:.3f} +- {r['reject'][1]:.3f} | {loc} "
                       f"| {a.draws} |", flush=True)
-            if phi == 0.9 and dens != "dense":
+            if phi == 0.9 and dens != "dense" and a.method == "ramp":
                 for kind in ("power_decay", "cosine"):
-                    rng = np.random.default_rng([a.seed, 9, KINDS.index(kind), len(step)])
+                    rng = np.random.default_rng([a.seed, 9, (KINDS + ("staircase",)).index(kind), len(step)])
                     Y, _ = simulate(kind, step, phi, a.draws, rng, total=TOTAL)
                     r = rejection_rates(change_points_batch(Y, np.log(step), n_null=a.n_null, seed=a.seed,
                                                             correct_phi=False))

@@ -137,3 +137,80 @@ def test_diminishing_returns_index():
     i = diminishing_returns_index(y, x, frac=0.1)
     assert i is not None and 0 < i < 19
     assert diminishing_returns_index(np.ones(20), x) is None
+
+
+# ----------------------------------------------------------------------------- rate rebound (method 'rebound')
+
+from toposcale.analysis.changepoint import change_points, local_rates, rebound_batch, unimodal_rate_fit  # noqa: E402
+from toposcale.operating.curves import staircase  # noqa: E402
+
+
+def rebound_rates(kind, density, phi, seed=0, **kw):
+    step = SCHED[density]
+    rng = np.random.default_rng([seed, int(10 * phi), len(step), len(kind), 7])
+    Y, centres = simulate(kind, step, phi, N_DRAWS, rng, total=TOTAL)
+    return rejection_rates(rebound_batch(Y, np.log(step), n_null=N_NULL, seed=seed, **kw), centres)
+
+
+def test_rebound_pieces():
+    x = np.log(SCHED["log"])
+    y = 1.6 + 4.0 * np.exp(x) ** -0.35
+    d, se, centre = local_rates(y[None], x, 3)
+    assert d.shape == (1, 23) and np.all(np.diff(d[0]) < 0) and list(centre[:2]) == [1, 2]
+    assert np.allclose(unimodal_rate_fit(y, x), y, atol=0.02)       # a convex decay is (nearly) its own fit
+    f = unimodal_rate_fit(staircase(25, [17.0], [5.0])[0], x)
+    r = -np.diff(f) / np.diff(x)
+    k = int(np.argmax(r))
+    assert np.all(np.diff(r[:k + 1]) >= -1e-9) and np.all(np.diff(r[k:]) <= 1e-9)   # unimodal rate
+
+
+@pytest.mark.parametrize("kind", ["power_decay", "cosine"])
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
+def test_rebound_false_positive_rate_log(kind, phi):
+    """26 log-spaced checkpoints: full size (300 draws) FPR <= 0.003 for every setting."""
+    fpr, se = rebound_rates(kind, "log", phi)["reject"]
+    assert fpr <= FPR_BOUND, (kind, phi, fpr, se)
+
+
+@pytest.mark.parametrize("kind", ["power_decay", "cosine"])
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
+def test_rebound_false_positive_rate_log_linear(kind, phi):
+    """39 checkpoints (log + linear): full size (300 draws) FPR see benchmarks/changepoint_power.py."""
+    fpr, se = rebound_rates(kind, "log+linear", phi)["reject"]
+    assert fpr <= FPR_BOUND, (kind, phi, fpr, se)
+
+
+@pytest.mark.xfail(strict=True, reason="not met: staircase power of the rebound test, full size 0.00-0.55 "
+                   "(0.2 at 39 checkpoints and phi 0.9): the spline null fit's misfit of a staircase reads as phi ~0.95, "
+                   "whose null draws wander enough to hide the rebound (benchmarks/changepoint_power.py --method rebound)")
+def test_rebound_power_on_staircase_log_linear():
+    """ln 256 -> 3.05 -> 2.3 nats, second drop over 4-6 checkpoints, AR(1) phi 0.5 (sd 0.02), 39 checkpoints."""
+    r = rebound_rates("staircase", "log+linear", 0.5)
+    assert r["reject"][0] >= 0.9, r
+
+
+@pytest.mark.xfail(strict=True, reason="by construction: a plateau-drop-plateau from a flat start has a unimodal "
+                   "descent rate, the rebound test's null shape (full size power 0.02-0.33)")
+def test_rebound_power_on_plateau_drop():
+    assert rebound_rates("plateau_drop", "log+linear", 0.9)["reject"][0] >= 0.9
+
+
+@pytest.mark.xfail(strict=True, reason="not met: on this synthetic staircase the spline null fit reads phi 0.95 and "
+                   "the null hides the rebound (p 0.31); the 10 real runs are found (5 of 7 crossings) because their "
+                   "rebounds are far larger than their noise")
+def test_rebound_finds_real_like_bigram_drop_and_two_sided():
+    """A real-like staircase (5.55 -> 3.05 plateau -> 2.3 over 5 log-spaced checkpoints mid-run, white noise
+    sd 0.003, the size of the default study's checkpoint val-loss noise): the rebound test finds the plateau-to-bigram drop within one checkpoint of its midpoint, not
+    the end of the first descent; the two-sided test finds (not locates) it in a rising copy."""
+    step = SCHED["log+linear"]
+    x = np.log(step)
+    centre = 24.0
+    y = staircase(len(step), [centre], [5.0])[0] + 0.003 * np.random.default_rng(3).standard_normal(len(step))
+    r = rebound_batch(y[None], x, n_null=199)[0]
+    assert r["p_value"] <= 0.01 and abs(r["change_points"][0] - centre) <= 1, r
+    two = change_points(-y[None], x, "rebound", two_sided=True, n_null=199)[0]
+    # found (p 2 * 1/200), but NOT located: in the flipped series the drop is a trough of the rate followed by
+    # a recovery to ~0, a deeper valley than the true one, so the change point sits at the recovery's end
+    assert two["p_value"] <= 0.02 and two["change_points"]
+    with pytest.raises(ValueError, match="transitions.method"):
+        change_points(y[None], x, "spline")

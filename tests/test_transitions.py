@@ -276,3 +276,16 @@ def test_diminishing_returns_trend_is_not_the_training_length():
     earlier = size_trends(_timing_table(300.0 * (n / n[0]) ** -0.3, totals, n)).set_index("quantity")
     assert earlier.loc["diminishing_returns_frac", "verdict"] == "decreases with size"
     assert earlier.loc["diminishing_returns_frac", "rho_step"] == pytest.approx(-1.0)
+
+
+def test_rebound_method_runs_on_every_series():
+    """``transitions.method: rebound`` tests every series with the rate-rebound test (one-sided for the loss,
+    two-sided for topology); the smooth loss and h0 decays are not significant; a bad method is an error."""
+    df, _ = synthetic_runs(seed=1)
+    tr, cp = detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="rebound"), seed=0)
+    assert tr["p_value"].notna().all() and (tr["phi"] >= 0).all()
+    smooth = tr[(tr.source == "loss") | (tr.metric == "h0_total_persistence_norm")]
+    assert not smooth["significant"].any()
+    assert tr.loc[tr.source != "loss", "p_value"].min() >= 2.0 / (tr["n_null"].max() + 1)   # Bonferroni 2
+    with pytest.raises(ValueError, match="transitions.method"):
+        detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="pelt"))

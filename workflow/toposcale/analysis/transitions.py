@@ -3,9 +3,10 @@
 For every run and series (each (source, layer, metric) of the metrics table; the mean over the
 ``blockNN`` layers as layer ``blocks``; and ``val_loss`` / ``train_loss`` as source ``loss``), the series
 over the checkpoints with ``step > 0`` is tested against ``x = log(step)`` by
-:func:`toposcale.analysis.changepoint.change_points_batch` (a ramp scan on a regression spline against a
-smooth curve plus AR(1) noise; see that module), every series with the same settings (the config's
-``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
+the test ``transitions.method`` names (:func:`toposcale.analysis.changepoint.change_points`: ``'ramp'``,
+default, a ramp scan on a regression spline against a smooth curve plus AR(1) noise; ``'rebound'``, the
+rate-rebound test, one-sided for the loss and two-sided for topology series; see that module), every
+series with the same settings (the config's ``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
 checkpoint's step and training fraction ``frac``. The *transition* of a series is the first change point
 the sequential scan finds (the largest ramp). The diminishing-returns point is
 :func:`toposcale.analysis.changepoint.diminishing_returns_index`.
@@ -36,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.changepoint import change_points_batch, diminishing_returns_index
+from toposcale.analysis.changepoint import change_points, diminishing_returns_index
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
@@ -113,7 +114,8 @@ def _fmt(values) -> str:
 #: Defaults of the ``transitions`` config section (the schema holds the study's values; these serve callers
 #: without a config, e.g. tests).
 DEFAULT_SETTINGS = {"n_null": 999, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
-                    "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0,
+                    "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp",
+                    "rebound_window": 3, "rebound_allowance": 0.2,
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -206,16 +208,18 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
               widths=tuple(int(w) for w in st["ramp_widths"]), min_plateau=int(st["min_plateau"]),
               max_change_points=int(st["max_change_points"]))
     # batch the series sharing positions and null size: one call per (run's steps, primary or not)
+    method = str(st["method"])
+    kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]))
     groups: dict[tuple, list[int]] = {}
-    for i, (k, step, _, _) in enumerate(series):
-        groups.setdefault((step.tobytes(), is_primary[i]), []).append(i)
+    for i, (k, step, _, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
+        groups.setdefault((step.tobytes(), is_primary[i], k["source"] != "loss"), []).append(i)
     results: list = [None] * len(series)
     n_null = [0] * len(series)
-    for (_, prim_flag), idx in groups.items():
+    for (_, prim_flag, two_sided), idx in groups.items():
         b = max(b_primary, int(st["n_null"])) if prim_flag else int(st["n_null"])
         step = series[idx[0]][1]
-        res = change_points_batch(np.stack([series[i][3] for i in idx]), np.log(step), n_null=b,
-                                  seed=stable_seed(seed, len(step), prim_flag), **kw)
+        res = change_points(np.stack([series[i][3] for i in idx]), np.log(step), method, n_null=b,
+                            two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), **kw)
         for i, r in zip(idx, res):
             results[i], n_null[i] = r, b
     rows, cps = [], []

@@ -10,6 +10,8 @@ plant or use as negative controls. Every generator is vectorised over rows (Mont
   (in units of ``lr_max`` steps) and the last term the learning-rate-proportional noise floor whose decay
   during annealing is the late speed-up (a known shape, not a transition).
 - :func:`plateau_drop`: plateau, a logistic drop whose 10%-90% span is ``span`` checkpoints, plateau.
+- :func:`staircase`: a real-like loss: a first descent from ln 256 to the unigram plateau, then a drop to
+  the bigram level over several checkpoints (the default study's shape).
 - :func:`ar1`: stationary AR(1) noise of marginal sd ``sigma``.
 """
 
@@ -71,6 +73,24 @@ def plateau_drop(n: int, centre, drop: float, span: float = 3.0, level: float = 
     return level - drop * expit((i - centre[:, None]) / s)
 
 
+def staircase(n: int, centre, span, first_centre: float | None = None, first_span: float | None = None,
+              levels=(5.545, 3.05, 2.3)) -> np.ndarray:
+    """Rows ``levels[0] - (levels[0] - levels[1]) * logistic_1(i) - (levels[1] - levels[2]) * logistic_2(i)``
+    over checkpoint index ``i``: the first descent (10%-90% over ``first_span`` checkpoints, default
+    ``0.2 n``, centred at ``first_centre``, default ``0.25 n``) and the second drop centred at ``centre``
+    spanning ``span`` checkpoints (10%-90%; one value per row each). Defaults: ln 256 -> the unigram
+    plateau 3.05 -> the bigram level 2.3 nats (issue 21's levels)."""
+    centre = np.atleast_1d(np.asarray(centre, dtype=float))
+    span = np.broadcast_to(np.asarray(span, dtype=float), centre.shape)
+    fc = 0.25 * n if first_centre is None else first_centre
+    fs = 0.2 * n if first_span is None else first_span
+    i = np.arange(n)[None, :]
+    a, b, c = levels
+    first = expit((i - fc) / (fs / (2.0 * _LN9)))
+    second = expit((i - centre[:, None]) / (span[:, None] / (2.0 * _LN9)))
+    return a - (a - b) * first - (b - c) * second
+
+
 def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15) -> dict[str, np.ndarray]:
     """Checkpoint steps (> 0) at the study's density: ``'log'`` the default config's log-spaced schedule
     (:func:`toposcale.plan.study.checkpoint_steps`, 26 steps at 4336 total), ``'log+linear'`` the same
@@ -91,7 +111,8 @@ def simulate(kind: str, step, phi: float, n_draws: int, rng, *, sigma: float = 0
     """``(Y, centres)``: ``n_draws`` noisy curves of ``kind`` at checkpoint ``step`` with AR(1) noise
     (``phi``, marginal sd ``sigma``). ``'plateau_drop'`` plants a drop of ``drop_sd * sigma`` whose 10%-90%
     part spans ``span`` checkpoints, centred uniformly in the middle 30%-80% of the checkpoints (``centres``:
-    the midpoints); the others have ``centres`` None. ``total`` (default the last step) is the run length
+    the midpoints); ``'staircase'`` a :func:`staircase` whose second drop (3.05 -> 2.3 nats) spans 4-6
+    checkpoints (uniform) centred uniformly at 50%-75% of the checkpoints; the others have ``centres`` None. ``total`` (default the last step) is the run length
     of the cosine schedule."""
     step = np.asarray(step, dtype=float)
     n = len(step)
@@ -103,7 +124,10 @@ def simulate(kind: str, step, phi: float, n_draws: int, rng, *, sigma: float = 0
     if kind == "plateau_drop":
         centres = rng.uniform(0.3 * (n - 1), 0.8 * (n - 1), n_draws)
         return plateau_drop(n, centres, drop_sd * sigma, span) + noise, centres
-    raise ValueError(f"kind={kind!r}; use one of {KINDS}")
+    if kind == "staircase":
+        centres = rng.uniform(0.5 * (n - 1), 0.75 * (n - 1), n_draws)
+        return staircase(n, centres, rng.uniform(4.0, 6.0, n_draws)) + noise, centres
+    raise ValueError(f"kind={kind!r}; use one of {KINDS + ('staircase',)}")
 
 
 def rejection_rates(results, centres=None) -> dict:

@@ -1,6 +1,6 @@
 """Operating characteristics of the transitions verdict ("a change point in a series").
 
-The verdict is :func:`toposcale.analysis.changepoint.change_points_batch` (the test
+The verdict is :func:`toposcale.analysis.changepoint.change_points` with the configured ``method`` (the test
 :func:`toposcale.analysis.transitions.detect_transitions` runs on every series) at the design's own
 checkpoints: ``x = log(frac)`` of ``design.checkpoint_fracs`` (log step up to a constant, to which the test is
 invariant), with the default ``transitions`` settings. Noise: AR(1) with phi = 0.9 (checkpoint series of a
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toposcale.analysis.changepoint import change_points_batch
+from toposcale.analysis.changepoint import change_points
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay, simulate
@@ -38,7 +38,8 @@ def _settings(design: Design) -> dict:
     st = dict(DEFAULT_SETTINGS, **design.extra.get("transitions", {}))
     return dict(significance=float(st["significance"]), smooth_df=int(st["smooth_df"]), null_df=int(st["null_df"]),
                 widths=tuple(int(w) for w in st["ramp_widths"]), min_plateau=int(st["min_plateau"]),
-                max_change_points=1)
+                max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
+                allowance=float(st["rebound_allowance"]))
 
 
 @register("transitions")
@@ -50,7 +51,7 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
     drop_sd = (LEVELS[0] - LEVELS[1]) / SIGMA
     Y, centres = simulate("plateau_drop", np.arange(1, len(x) + 1), PHI, n_sim, rng, sigma=SIGMA,
                           drop_sd=drop_sd, span=3.0)          # plateau_drop starts at 3.05 = LEVELS[0]
-    res = change_points_batch(Y, x, n_null=N_NULL, seed=seed, **kw)
+    res = change_points(Y, x, n_null=N_NULL, seed=seed, **kw)
     hit = sum(any(abs(c - m) <= 1 for c in r["change_points"]) for r, m in zip(res, centres))
     power, pse = proportion(int(hit), n_sim)
     planted = (f"plateau {LEVELS[0]} -> {LEVELS[1]} nats over 3 checkpoints (the study's unigram/bigram plateaus), "
@@ -61,7 +62,7 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
     for control, curve in (("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9", power_decay(step)),
                            ("warmup + cosine schedule loss shape, AR(1) phi 0.9", cosine_schedule_loss(step, total))):
         Yn = curve[None, :] + ar1(n_sim, len(x), PHI, SIGMA, rng)
-        fp = sum(bool(r["change_points"]) for r in change_points_batch(Yn, x, n_null=N_NULL, seed=seed, **kw))
+        fp = sum(bool(r["change_points"]) for r in change_points(Yn, x, n_null=N_NULL, seed=seed, **kw))
         fpr, fse = proportion(int(fp), n_sim)
         rows.append(Characteristic(VERDICT, "transitions", design.describe(), planted, power, pse, control, fpr,
                                    fse, n_sim, note=f"per-series level {kw['significance']}, {N_NULL} null draws"))

@@ -1,0 +1,64 @@
+"""Recall of the complete unigram->bigram crossings of a finished study by the change-point test on the
+checkpoint val-loss series (issue 21's done-when: >= 90%, located within one checkpoint).
+
+Reads ``{results}/runs/*/log.csv`` (checkpoint val_loss), ``dense_log.csv`` and ``run.json`` per run and
+``{results}/data/{corpus}/ngram_levels.json``; the crossings are
+:func:`toposcale.analysis.stages.stages_from_files` with the schema's ``stages`` defaults; each run's loss
+series (steps > 0, x = log step) is tested with :func:`toposcale.analysis.changepoint.change_points`
+(``--method``, the schema's ``transitions`` defaults otherwise; one-sided for the loss) and scored by
+:func:`toposcale.analysis.stage_recall.crossing_detection` / ``recall_table``.
+
+Usage::
+
+    PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method rebound]
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.stage_recall import crossing_detection, recall_table
+from toposcale.analysis.stages import stages_from_files
+from toposcale.analysis.transitions import DEFAULT_SETTINGS
+
+STAGES = dict(max_order=5, margin=0.05, drop_fraction=0.1, smoothing_window=5)     # schema defaults
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--corpus", default="kjv")
+    ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
+    ap.add_argument("--n-null", type=int, default=999)
+    a = ap.parse_args()
+    logs = sorted(Path(a.results).glob("runs/*/log.csv"))
+    if not logs:
+        raise SystemExit(f"no runs/*/log.csv under {a.results}")
+    _, cr = stages_from_files([p.parent / "dense_log.csv" for p in logs], [p.parent / "run.json" for p in logs],
+                              Path(a.results) / "data" / a.corpus / "ngram_levels.json", STAGES)
+    cr = cr[cr["crossing"] == "unigram->bigram"]
+    st = DEFAULT_SETTINGS
+    rows, steps_of = [], {}
+    for p in logs:
+        g = pd.read_csv(p)
+        g = g[g["step"] > 0]
+        step, y = g["step"].to_numpy(float), g["val_loss"].to_numpy(float)
+        steps_of[p.parent.name] = step
+        r = change_points(y[None], np.log(step), a.method, n_null=a.n_null, seed=0,
+                          significance=st["significance"], smooth_df=st["smooth_df"], null_df=st["null_df"],
+                          widths=tuple(st["ramp_widths"]), min_plateau=st["min_plateau"],
+                          max_change_points=st["max_change_points"], window=st["rebound_window"],
+                          allowance=st["rebound_allowance"])[0]
+        rows += [dict(run=p.parent.name, source="loss", metric="val_loss", variant="raw", step=step[c],
+                      significant=True) for c in r["change_points"]]
+        print(f"{p.parent.name}: p {r['p_value']:.4f}, change points at steps {[int(step[c]) for c in r['change_points']]}")
+    det = crossing_detection(cr, pd.DataFrame(rows, columns=["run", "source", "metric", "variant", "step",
+                                                             "significant"]), steps_of)
+    print(det.to_markdown(index=False))
+    print(recall_table(det).to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
