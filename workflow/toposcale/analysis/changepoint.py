@@ -809,8 +809,9 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     signs = (1.0, -1.0) if two_sided else (1.0,)
     sigmas = high_pass_sigma(Y, x)
     Sf = spline_basis(x, null_df)
-    Z = ramp_candidates(n, widths, min_plateau)[0]
-    phis = noise_model(_null_fit(Y, Sf, Z, np.ones(Z.shape[1], dtype=bool))[1], Sf, Z)[0]
+    Z, tau, w, _ = ramp_candidates(n, widths, min_plateau)
+    _, resid, kb = _null_fit(Y, Sf, Z, np.ones(Z.shape[1], dtype=bool))
+    phis = noise_model(resid, kb, Sf, Z, (tau - 1, tau + w + 1))[0]
     E = np.random.default_rng(seed).standard_normal((int(n_null), n))
     d0, se, centre = local_rates(Y, x, window)
     for r in range(m):
