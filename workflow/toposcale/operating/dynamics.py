@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.dynamics import correlate
+from toposcale.analysis.changepoint import ar1_noise
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 
 VERDICT = "dynamics detrended correlation"
@@ -35,15 +36,6 @@ R, PHI = 0.5, 0.6
 #: Noise sd relative to the loss trend's range (the metric's trend has 5x the loss's range).
 NOISE = 0.05
 
-
-def _ar1(rng, phi: float, shape) -> np.ndarray:
-    """Stationary AR(1) series along the last axis with unit marginal sd."""
-    e = rng.normal(size=shape)
-    x = np.empty(shape)
-    x[..., 0] = e[..., 0]
-    for t in range(1, shape[-1]):
-        x[..., t] = phi * x[..., t - 1] + np.sqrt(1 - phi ** 2) * e[..., t]
-    return x
 
 
 def simulated_metrics(rng, fracs, n_sim: int) -> pd.DataFrame:
@@ -55,11 +47,11 @@ def simulated_metrics(rng, fracs, n_sim: int) -> pd.DataFrame:
     trend = fracs ** -0.4
     trend = (trend - trend.min()) / np.ptp(trend)
     n = fracs.size
-    w, e = _ar1(rng, PHI, (n_sim, n)), _ar1(rng, PHI, (n_sim, n))
+    w, e = ar1_noise(PHI, (n_sim, n), rng), ar1_noise(PHI, (n_sim, n), rng)
     loss = 2.0 + trend + NOISE * w
     series = {"planted": (loss, 5 * trend + 5 * NOISE * (R * w + np.sqrt(1 - R ** 2) * e)),
               "trend": (loss, 5 * trend + 5 * NOISE * e),
-              "ar1": (2.0 + _ar1(rng, 0.8, (n_sim, n)), _ar1(rng, 0.8, (n_sim, n)))}
+              "ar1": (2.0 + ar1_noise(0.8, (n_sim, n), rng), ar1_noise(0.8, (n_sim, n), rng))}
     frames = []
     for name, (lv, mv) in series.items():
         frames.append(pd.DataFrame({"run": np.repeat([f"{name}-{i:04d}" for i in range(n_sim)], n),

@@ -31,6 +31,7 @@ import pandas as pd
 from toposcale.experiments.grokking.analysis import ACCURACY, DETECTION
 from toposcale.experiments.grokking.matched import matched_pvalue
 from toposcale.experiments.grokking.runs import checkpoint_steps
+from toposcale.analysis.changepoint import ar1_noise
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 
 VERDICT = "grokking separation"
@@ -45,15 +46,6 @@ CONTROLS = {"clock": "clock log(step)", "noise": "white noise", "ar": "AR(1) noi
 #: Every simulated measure: the planted one, then the controls.
 MEASURES = ("jump", *CONTROLS)
 
-
-def _ar1(rng, phi: float, shape) -> np.ndarray:
-    """Stationary AR(1) series along the last axis with unit marginal sd."""
-    e = rng.normal(size=shape)
-    x = np.empty(shape)
-    x[..., 0] = e[..., 0]
-    for t in range(1, shape[-1]):
-        x[..., t] = phi * x[..., t - 1] + np.sqrt(1 - phi ** 2) * e[..., t]
-    return x
 
 
 def simulated_study(rng, steps: np.ndarray, n_seeds: int, thresholds: dict) -> tuple[pd.DataFrame, dict]:
@@ -75,9 +67,9 @@ def simulated_study(rng, steps: np.ndarray, n_seeds: int, thresholds: dict) -> t
         vals = {}
         for arm in ("grok", "control"):
             post = (idx >= k) & (arm == "grok")
-            vals[arm] = {"jump": _ar1(rng, PHI, (s_.size,)) / np.sqrt(2) + JUMP * post,
+            vals[arm] = {"jump": ar1_noise(PHI, (s_.size,), rng) / np.sqrt(2) + JUMP * post,
                          "clock": np.log(s_), "noise": rng.normal(size=s_.size) / np.sqrt(2),
-                         "ar": _ar1(rng, 0.7, (s_.size,)) / np.sqrt(2)}
+                         "ar": ar1_noise(0.7, (s_.size,), rng) / np.sqrt(2)}
             rows.append(pd.DataFrame({"seed": s, "arm": arm, "step": s_, "test_acc": acc[arm], **vals[arm]}))
         lab = np.where((acc["grok"] > thresholds["post_grok"]) & (acc["control"] < thresholds["pre_grok"]), 1,
                        np.where((acc["grok"] < thresholds["pre_grok"]) & (acc["control"] < thresholds["pre_grok"]), 0, -1))
