@@ -103,7 +103,10 @@ rule analysis_operating:
     output:
         csv=PATHS.analysis("operating_characteristics.csv"),
     params:
-        config=config,
+        # only the sections the design and the checks read (toposcale.operating.Design.from_config), so a
+        # figure or report option does not rerun the simulations
+        config={k: config[k] for k in ("seed", "corpus", "model", "training", "topology", "dynamics", "grokking",
+                                       "alignment", "transitions", "stages")},
         n_sim=config["operating"]["n_sim"],
         seed=config["seed"],
     log:

@@ -238,6 +238,9 @@ def _apply_stage_gates(acts: dict, df, stages) -> None:
         v["stage_gate"] = sg
         if not sg["decidable"]:
             for key in ("gate", "power_law_gate"):
+                if not v[key]["decidable"]:     # too few sizes already: keep that message, add the stages
+                    v[key] = {**v[key], "message": f"{v[key]['message']}; and {sg['message']}"}
+                    continue
                 v[key] = {**v[key], "decidable": False, "have": "runs ending on different n-gram stages",
                           "need": "every fitted and held-out run ending on one stage, none inside a drop",
                           "message": sg["message"], "stage": True}
