@@ -141,7 +141,8 @@ def test_diminishing_returns_index():
 
 # ----------------------------------------------------------------------------- rate rebound (method 'rebound')
 
-from toposcale.analysis.changepoint import change_points, local_rates, rebound_batch, unimodal_rate_fit  # noqa: E402
+from toposcale.analysis.changepoint import change_points  # noqa: E402
+from toposcale.analysis.rebound import local_rates, rebound_batch, unimodal_rate_fit  # noqa: E402
 from toposcale.operating.curves import staircase  # noqa: E402
 
 
