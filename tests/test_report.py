@@ -9,6 +9,7 @@ import pytest
 from toposcale.io import read_table
 from toposcale.report import keys as K
 from toposcale.report import sections as SEC
+from toposcale.report import transitions_section as TS
 from toposcale.report import summary as R
 from toposcale.report import text as TX
 
@@ -424,7 +425,7 @@ def test_figure_and_report_rules_on_synthetic_tables(tmp_path):
 
 def test_sub_section_with_an_old_table_becomes_a_note():
     old = pd.DataFrame({"source": ["weights"], "layer": ["block00"], "metric": ["h0_total_persistence"]})
-    lines = SEC._transition_size_lines(old)
+    lines = TS._transition_size_lines(old)
     assert lines == ["_transition_sizes.csv lacks columns ['quantity', 'n_runs', 'rho', 'p', 'q']; "
                      "size trends skipped._", ""]
 

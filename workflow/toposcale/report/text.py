@@ -3,6 +3,8 @@ gives instead of numbers when its table lacks columns (:class:`MissingColumns`).
 
 from __future__ import annotations
 
+from toposcale.plan.series import PREFIX as SERIES_PREFIX
+
 import math
 
 
@@ -75,3 +77,32 @@ def require_columns(df, cols, what: str) -> None:
     if missing:
         raise MissingColumns(f"{what} lacks columns {missing} (it has {list(df.columns)}), so this section "
                              f"is skipped; regenerate the table with the current toposcale")
+
+
+def count_share(flags) -> str:
+    """``'k (p%)'``: how many of the boolean ``flags`` (NaN counts as False) are set, and their share."""
+    f = flags.fillna(False).astype(bool)
+    return f"{int(f.sum())} ({100 * f.mean():.0f}%)" if len(f) else "0"
+
+
+def runs_phrase(runs) -> str:
+    """'N runs', naming the checkpoint series among them (run names ``series-{name}``, toposcale.plan.series).
+
+    Examples
+    --------
+    >>> runs_phrase(["gelu-d16L1-s0", "series-tiny"])
+    "2 runs (1 trained, 1 checkpoint series: series-tiny; a series' val_loss is its model's own NLL per byte of the validation split)"
+    >>> runs_phrase(["gelu-d16L1-s0"])
+    '1 runs'
+    """
+    names = sorted(set(runs))
+    series = [n for n in names if str(n).startswith(SERIES_PREFIX)]
+    if not series:
+        return f"{len(names)} runs"
+    return (f"{len(names)} runs ({len(names) - len(series)} trained, {len(series)} checkpoint series: "
+            f"{', '.join(series)}; a series' val_loss is its model's own NLL per byte of the validation split)")
+
+
+def run_label(run: str) -> str:
+    """A run's name in a table; a checkpoint series gets ' (series)' appended."""
+    return f"{run} (series)" if str(run).startswith(SERIES_PREFIX) else str(run)
