@@ -115,6 +115,18 @@ def test_toposcale_logs_folder_mapping_and_sizes(tmp_path):
     assert set(one.data["run_id"]) == {"gelu-d16L1-s0"}
 
 
+def test_toposcale_log_list_reads_only_the_listed_runs(tmp_path):
+    # the workflow passes its rule's inputs: another run's log in the same folder (a checkpoint series that
+    # finished first on a cluster) must not change the table
+    runs_dir = write_toposcale_runs(tmp_path)
+    listed = [runs_dir / "swiglu-d16L1-s0" / "log.csv"]
+    log = ext.load_log(listed, schema="toposcale_log", warn=False)
+    assert set(log.data["run_id"]) == {"swiglu-d16L1-s0"}
+    assert log.name == "log"
+    with pytest.raises(ValueError, match="empty list"):
+        ext.load_log([], schema="toposcale_log", warn=False)
+
+
 def test_custom_mapping_and_its_errors(tmp_path):
     pd.DataFrame({"iter": [0, 10, 20], "val": [3.0, 2.0, 1.5], "acc": [0.1, 0.5, 0.9],
                   "run": ["a", "a", "a"], "loss": [9, 9, 9]}).to_csv(tmp_path / "c.csv", index=False)

@@ -7,7 +7,10 @@ from toposcale.provenance import use_config
 sys.stderr = open(snakemake.log[0], "w")
 use_config(snakemake.config)  # provenance of every table and figure written below
 entry, section = snakemake.params.entry, snakemake.params.section
-log = load_log(entry["path"], schema=entry["schema"], mapping=entry.get("mapping"), name=entry["name"], warn=False)
+# a toposcale log is read from exactly the rule's inputs: globbing the folder at run time would also take
+# whatever other runs (a checkpoint series, say) had finished by then, so a table would depend on job order
+source = list(snakemake.input.logs) if entry["schema"] == "toposcale_log" else entry["path"]
+log = load_log(source, schema=entry["schema"], mapping=entry.get("mapping"), name=entry["name"], warn=False)
 for message in log.messages:
     print(f"warning: {message}", file=sys.stderr)
 res = analyse_log(log, n_bootstrap=section["n_bootstrap"], n_permutations=section["n_permutations"],

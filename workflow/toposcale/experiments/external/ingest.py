@@ -51,8 +51,14 @@ def read_log_file(path):
     return read_table(path, text=True)
 
 
-def _toposcale_files(path: Path) -> list:
-    """``log.csv`` files for the toposcale_log schema: a file, or every ``*/log.csv`` under a folder."""
+def _toposcale_files(path) -> list:
+    """``log.csv`` files for the toposcale_log schema: a list of files, a file, or every ``*/log.csv`` under
+    a folder."""
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise ValueError("external log: an empty list of log.csv files was given")
+        return [Path(p) for p in path]
+    path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*/log.csv")) or sorted(path.glob("runs/*/log.csv"))
         if not files:
@@ -72,8 +78,8 @@ def _toposcale_run_size(log_file: Path) -> float:
 
 def _read_raw(path, schema: str):
     """Read the file(s) of a log; for toposcale logs add run_id (the run folder) and size."""
-    path = Path(path)
     if schema != "toposcale_log":
+        path = Path(path)
         raw = read_log_file(path)
         raw["source_file"] = str(path)
         raw["source_row"] = np.arange(len(raw))
@@ -263,9 +269,11 @@ def load_log(path, *, schema: str = "beta_trajectory", mapping: dict | None = No
 
     Parameters
     ----------
-    path : str or Path
-        A CSV/TSV/Parquet file. For ``schema='toposcale_log'`` also a folder: every ``*/log.csv``
-        (or ``runs/*/log.csv``) below it is one run named after its folder.
+    path : str, Path or list of them
+        A CSV/TSV/Parquet file. For ``schema='toposcale_log'`` also a folder (every ``*/log.csv``, or
+        ``runs/*/log.csv``, below it is one run named after its folder) or a list of ``log.csv`` files
+        (the workflow passes its rule's inputs, so the table never depends on which other runs' logs
+        happen to exist yet).
     schema : {'beta_trajectory', 'toposcale_log', 'custom'}
         Built-in column mapping (see :data:`SCHEMA_MAPPINGS`); toposcale logs map ``step`` to
         ``training_step`` and ``val_loss`` to ``loss`` and have no capability or beta.
@@ -280,8 +288,8 @@ def load_log(path, *, schema: str = "beta_trajectory", mapping: dict | None = No
     -------
     ExternalLog
     """
-    name = name or Path(path).stem
     raw = _read_raw(path, schema)
+    name = name or Path(path[0] if isinstance(path, (list, tuple)) else path).stem
     df = apply_mapping(raw, schema, mapping, name)
     data, issues = validate_log(df, name)
     messages = summarise_issues(issues, name)
