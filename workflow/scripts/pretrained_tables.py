@@ -3,8 +3,8 @@ import sys
 
 import pandas as pd
 
-from toposcale.experiments.pretrained import (comparison_table, corpus_comparison, layers_long, load_run_results,
-                                              summarise_model, trained_layer_table)
+from toposcale.experiments.pretrained import (comparison_table, corpus_comparison, kind_table, layers_long,
+                                              load_run_results, summarise_model, trained_layer_table)
 from toposcale.io import write_csv_atomic
 from toposcale.provenance import use_config
 
@@ -18,8 +18,10 @@ for path in i.trained:
     df, meta = trained_layer_table(path, p.study_corpus)
     rows.append(summarise_model(df, None, meta))
     long.append(layers_long(df, meta))
+table = comparison_table(rows)
 outputs = {
-    snakemake.output.models: comparison_table(rows),
+    snakemake.output.models: table,
+    snakemake.output.kinds: kind_table(table, p.min_per_kind),
     snakemake.output.corpora: corpus_comparison(results),
     snakemake.output.layers: pd.concat(long, ignore_index=True) if long else pd.DataFrame(),
 }

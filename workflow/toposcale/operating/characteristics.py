@@ -29,7 +29,8 @@ COLUMNS = ("verdict", "family", "design", "planted", "power", "power_mcse", "con
 CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.operating.control",
                                   "toposcale.operating.dynamics",
                                   "toposcale.operating.forecast", "toposcale.operating.grokking",
-                                  "toposcale.operating.nulls", "toposcale.operating.size",
+                                  "toposcale.operating.nulls", "toposcale.operating.pretrained",
+                                  "toposcale.operating.size",
                                   "toposcale.operating.transitions")
 
 
@@ -96,7 +97,8 @@ class Design:
                    grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
                    extra={"alignment": dict(config.get("alignment", {})),
                           "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"]),
-                          "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok}})
+                          "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok},
+                          "pretrained": dict(config.get("pretrained", {}))})
 
 
 def _schedule(run_checkpoint_steps, run, config) -> list[int]:

@@ -33,6 +33,7 @@ ANALYSIS_TABLES = {
     "grokking": "grokking.csv",
     "grokking_control": "grokking_positive_control.csv",
     "pretrained": "pretrained.csv",
+    "pretrained_kinds": "pretrained_kinds.csv",
     "operating": "operating_characteristics.csv",
     "alignment": "alignment.csv",
     "stages": "stage_crossings.csv",
@@ -117,6 +118,7 @@ def pretrained_targets(paths: StudyPaths, pairs) -> list[str]:
     return [
         paths.analysis("pretrained.csv"),
         paths.analysis("pretrained_corpora.csv"),
+        paths.analysis("pretrained_kinds.csv"),
         paths.report("pretrained.md"),
         paths.figure("pretrained_expansion"),
     ] + figs
@@ -142,7 +144,7 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
         path = paths.analysis(name)
         if key.startswith("grokking") and not config["grokking"]["enabled"]:
             continue
-        if key == "pretrained" and not exists(path):
+        if key.startswith("pretrained") and not exists(path):
             continue
         out[key] = path
     return out

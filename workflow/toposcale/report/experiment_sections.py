@@ -53,6 +53,18 @@ def pretrained_lines(df, aux: dict | None = None) -> list[str]:
                  if isinstance(d.expansion_ratio_note, str) and d.expansion_ratio_note]
         if notes:
             out += ["Undefined ratios: " + "; ".join(notes) + ".", ""]
+    kinds = (aux or {}).get("pretrained_kinds")
+    if kinds is not None and len(kinds):
+        from toposcale.operating.pretrained import VERDICT
+
+        require_columns(kinds, ["verdict", "confounded_by"], "pretrained_kinds.csv")
+        r0 = kinds.iloc[0]
+        note = power_note((aux or {}).get("operating"), VERDICT)
+        aligned = _text(r0["confounded_by"])
+        out += [f"Encoders vs decoders (distinct pretrained models, null-adjusted expansion ratio): "
+                f"**{r0['verdict']}**" + (f" ({note})" if note else "") + ". Confounded by quantisation, instruction "
+                f"tuning, parameter count and tokenizer (pretrained_kinds.csv)"
+                + (f"; split exactly along kind: {aligned}" if aligned != "n/a" else "") + ".", ""]
     return out
 
 

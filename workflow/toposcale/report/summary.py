@@ -27,7 +27,9 @@ Auxiliary tables enrich a section when given with its main table (:data:`AUX_TAB
 ``forecast_comparisons.csv``: mean errors with bootstrap intervals and paired verdicts of
 :func:`toposcale.analysis.forecast_summary.summarise_forecasts`), ``transition_sizes`` (``analysis/transition_sizes.csv``,
 :func:`toposcale.analysis.transitions.size_trends`) and ``grokking_control``
-(``analysis/grokking_positive_control.csv``, :func:`toposcale.experiments.grokking.positive_control`).
+(``analysis/grokking_positive_control.csv``, :func:`toposcale.experiments.grokking.positive_control`) and
+``pretrained_kinds`` (``analysis/pretrained_kinds.csv``, :func:`toposcale.experiments.pretrained.kind_table`: the
+gated encoder/decoder verdict and the confounds per model).
 
 The last section, ``## Provenance``, gives the provenance of the job that wrote the summary (config hash,
 toposcale version, git revision: :mod:`toposcale.provenance`) and names every table read whose recorded
@@ -70,6 +72,7 @@ AUX_TABLES = {
     "transition_sizes": "transitions",
     "stage_recall": "stages",
     "grokking_control": "grokking",
+    "pretrained_kinds": "pretrained",
 }
 #: Every key :func:`build_summary` accepts.
 TABLE_KEYS = tuple(k for k, _ in SECTIONS) + tuple(AUX_TABLES)

@@ -92,7 +92,8 @@ Modules
 ``models`` (model sources, builtins inside pip packages), ``loading`` (directory checks, offline loading,
 pooling choice), ``docstrings`` and ``probes`` (corpora and probe texts), ``activations`` (extraction, torch),
 ``activation_files`` (the activations file, numpy only), ``likelihood`` (perplexity), ``layers`` (persistence per layer,
-relative columns, expansion ratio), ``tables``, ``interpretation`` (the Markdown report), ``gguf_convert``.
+relative columns, expansion ratio), ``tables``, ``kinds`` (the gated encoder/decoder verdict),
+``packages`` (models split over several pip packages), ``interpretation`` (the Markdown report), ``gguf_convert``.
 Importing this package imports none of them; each public name loads its module on first use.
 """
 
@@ -100,7 +101,7 @@ from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "errors": ["PretrainedError"],
-    "models": ["BUILTIN_MODELS", "KINDS", "WEIGHT_FILES", "ModelSpec", "builtin_gguf_file", "builtin_model_dir",
+    "models": ["BUILTIN_MODELS", "KINDS", "PREPARED_FORMATS", "WEIGHT_FILES", "ModelSpec", "builtin_gguf_file", "builtin_model_dir",
                "model_specs", "resolve_model_dir"],
     "loading": ["POOLINGS", "UNSAFE_WEIGHT_FILES", "check_model_dir", "declared_pooling", "load_model",
                 "resolve_pooling"],
@@ -110,8 +111,10 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "likelihood": ["nll_per_token_replicates", "perplexity", "perplexity_replicates"],
     "layers": ["RATIO_COLUMNS", "add_relative_columns", "analyse_clouds", "embed_degenerate", "expansion_ratio",
                "layer_depths", "null_adjusted", "ratio_replicates"],
-    "tables": ["comparison_table", "corpus_comparison", "expansion_finding", "layer_spearman", "layers_long",
+    "tables": ["CONFOUND_COLUMNS", "comparison_table", "corpus_comparison", "expansion_finding", "layer_spearman", "layers_long",
                "load_run_results", "summarise_depth", "summarise_model", "trained_layer_table"],
     "interpretation": ["interpretation_report"],
+    "kinds": ["KIND_COLUMNS", "confounds_aligned", "encoder_decoder_verdict", "kind_table", "model_values"],
     "gguf_convert": ["convert_gguf"],
+    "packages": ["concatenate_parts", "extract_model_zip", "part_files", "prepare_builtin"],
 })

@@ -29,6 +29,9 @@ class Activations:
         Decoders: number of predicted tokens per text (``n_tokens - 1``); 0 for encoders.
     pooling : str
     seconds : float
+    distinct : dict
+        ``{pooling: {layer: number of distinct pooled vectors}}`` for every pooling (the evidence for the
+        pooling choice); stored in the meta as ``distinct_by_pooling``.
     """
 
     layers: dict
@@ -37,6 +40,7 @@ class Activations:
     n_predicted: np.ndarray
     pooling: str
     seconds: float
+    distinct: dict | None = None
 
 
 def save_activations(path, acts: Activations, meta: dict) -> None:
@@ -48,7 +52,8 @@ def save_activations(path, acts: Activations, meta: dict) -> None:
     payload["nll_sum"] = acts.nll_sum
     payload["n_predicted"] = acts.n_predicted
     payload["meta"] = np.asarray(json.dumps({**meta, "layers": list(acts.layers), "pooling": acts.pooling,
-                                             "extract_seconds": acts.seconds}))
+                                             "extract_seconds": acts.seconds,
+                                             "distinct_by_pooling": acts.distinct or {}}))
     savez_atomic(path, **payload)
 
 

@@ -63,6 +63,16 @@ def _block_list(model):
     return best[1]
 
 
+#: Architectures whose embeddings derive position ids from the padding themselves (RoBERTa-style offset
+#: ``padding_idx + 1``); ``cumsum(mask) - 1`` would shift every position, so none are passed to them.
+OWN_POSITION_IDS = ("mpnet", "roberta", "xlm-roberta", "camembert")
+
+
+def distinct_rows(X) -> int:
+    """Number of distinct rows of a 2-D array (exact equality)."""
+    return int(len(np.unique(np.asarray(X), axis=0)))
+
+
 def extract_activations(model, tokenizer, texts: list[str], kind: str, pooling: str, max_tokens: int = 64,
                         batch_size: int = 16, padding_side: str = "right") -> Activations:
     """Pooled hidden states of every layer for ``texts``, and per-text NLL for decoders.
@@ -78,6 +88,10 @@ def extract_activations(model, tokenizer, texts: list[str], kind: str, pooling: 
         Already resolved (:func:`resolve_pooling`).
     padding_side : {'right', 'left'}
         Only for testing: the result does not depend on it.
+
+    The returned ``distinct`` maps every pooling (``last``, ``cls``, ``mean``) to ``{layer: number of
+    distinct pooled vectors}`` over the texts, all from the same forward pass: the evidence for the
+    pooling choice (a pooling whose clouds have few distinct points is degenerate for this model).
     """
     if pooling not in ("last", "cls", "mean"):
         raise PretrainedError(f"extract_activations: pooling {pooling!r} must be resolved to last, cls or mean")
@@ -100,9 +114,9 @@ def extract_activations(model, tokenizer, texts: list[str], kind: str, pooling: 
                                 return_tensors="pt")
                 ids = enc["input_ids"].to(device)
                 mask = enc["attention_mask"].to(device)
-                pos = (mask.cumsum(dim=1) - 1).clamp(min=0)
-                kwargs = {"input_ids": ids, "attention_mask": mask, "position_ids": pos,
-                          "output_hidden_states": True}
+                kwargs = {"input_ids": ids, "attention_mask": mask, "output_hidden_states": True}
+                if getattr(model.config, "model_type", None) not in OWN_POSITION_IDS:
+                    kwargs["position_ids"] = (mask.cumsum(dim=1) - 1).clamp(min=0)
                 if "token_type_ids" in enc:
                     kwargs["token_type_ids"] = enc["token_type_ids"].to(device)
                 out = model(**kwargs)
@@ -118,7 +132,8 @@ def extract_activations(model, tokenizer, texts: list[str], kind: str, pooling: 
                         raise PretrainedError(f"{type(model).__name__} returned {len(hidden)} hidden states for "
                                               f"{n_blocks} blocks; cannot name its layers")
                 for j, h in enumerate(hidden):
-                    pooled.setdefault(j, []).append(pool_hidden(h.float(), mask, pooling).cpu().numpy())
+                    for how in ("last", "cls", "mean"):
+                        pooled.setdefault((how, j), []).append(pool_hidden(h.float(), mask, how).cpu().numpy())
                 n_tokens.append(mask.sum(dim=1).cpu().numpy())
                 if kind == "decoder":
                     s, c = _sequence_nll(out.logits, ids, mask)
@@ -126,7 +141,9 @@ def extract_activations(model, tokenizer, texts: list[str], kind: str, pooling: 
                     n_pred.append(c)
     finally:
         hook.remove()
-    layers = {name: np.concatenate(pooled[j]).astype(np.float32) for j, name in enumerate(names)}
+    layers = {name: np.concatenate(pooled[(pooling, j)]).astype(np.float32) for j, name in enumerate(names)}
+    distinct = {how: {name: distinct_rows(np.concatenate(pooled[(how, j)]).astype(np.float32))
+                      for j, name in enumerate(names)} for how in ("last", "cls", "mean")}
     for name, X in layers.items():
         if not np.isfinite(X).all():
             raise PretrainedError(f"layer {name}: non-finite activations ({int((~np.isfinite(X)).sum())} values); "
@@ -135,7 +152,7 @@ def extract_activations(model, tokenizer, texts: list[str], kind: str, pooling: 
     return Activations(layers=layers, n_tokens=np.concatenate(n_tokens).astype(np.int64),
                        nll_sum=np.concatenate(nll) if nll else np.full(n, np.nan),
                        n_predicted=np.concatenate(n_pred).astype(np.int64) if n_pred else np.zeros(n, np.int64),
-                       pooling=pooling, seconds=time.perf_counter() - t0)
+                       pooling=pooling, seconds=time.perf_counter() - t0, distinct=distinct)
 
 
 def _sequence_nll(logits, ids, mask):
@@ -159,13 +176,23 @@ def model_facts(model) -> dict:
             "n_params": int(n_total), "n_nonembed": int(n_total - n_embed)}
 
 
+def tokenizer_facts(tokenizer) -> str:
+    """``"BPE, vocabulary 49,152"``: the tokenizer's algorithm (the class of its ``tokenizers`` model: BPE,
+    WordPiece, Unigram, WordLevel; the Python class name for a tokenizer without a fast backend) and its
+    vocabulary size including added tokens (a confound of the comparison)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    algo = type(backend.model).__name__ if backend is not None else type(tokenizer).__name__
+    return f"{algo}, vocabulary {len(tokenizer):,}"
+
+
 def run_activations(model_dir, kind: str, texts: list[str], pooling: str, max_tokens: int, out_path,
                     extra_meta: dict | None = None, batch_size: int = 16, threads: int = 1, seed: int = 0,
                     device: str = "cpu") -> dict:
     """Load a model, extract pooled activations and perplexity on ``texts``, save them; return the meta.
 
     The meta (also stored in the file) holds ``extra_meta``, :func:`model_facts`, the resolved pooling,
-    probe counts, timings, :func:`perplexity` and package versions.
+    ``tokenizer`` (:func:`tokenizer_facts`), probe counts, timings, :func:`perplexity`, package versions and
+    ``distinct_by_pooling`` (see :func:`extract_activations`).
     """
     torch.set_num_threads(max(1, threads))
     t0 = time.perf_counter()
@@ -174,6 +201,7 @@ def run_activations(model_dir, kind: str, texts: list[str], pooling: str, max_to
     pool = resolve_pooling(pooling, kind, model_dir)
     acts = extract_activations(model, tokenizer, texts, kind, pool, max_tokens=max_tokens, batch_size=batch_size)
     meta = {**(extra_meta or {}), "kind": kind, "model_dir": str(model_dir), **model_facts(model),
+            "tokenizer": tokenizer_facts(tokenizer),
             "n_probe": len(texts), "max_tokens": max_tokens, "mean_tokens": float(acts.n_tokens.mean()),
             "load_seconds": load_s, **perplexity(acts.nll_sum, acts.n_predicted, seed=seed),
             "perplexity_unit": "token" if kind == "decoder" else None,

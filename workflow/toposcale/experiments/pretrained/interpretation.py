@@ -34,7 +34,8 @@ def _excludes(row, key, value: float = 1.0) -> str | None:
     return "includes"
 
 
-def interpretation_report(table, corpus_table, layer_table, level: float = 0.95, pca_components: int = 50) -> str:
+def interpretation_report(table, corpus_table, layer_table, level: float = 0.95, pca_components: int = 50,
+                          kinds=None, operating=None) -> str:
     """Markdown report of the pretrained comparison, written from the numbers.
 
     Parameters
@@ -45,6 +46,12 @@ def interpretation_report(table, corpus_table, layer_table, level: float = 0.95,
         :func:`corpus_comparison`.
     layer_table : pandas.DataFrame
         Every layer row of every (model, corpus) (:func:`layers_long`).
+    kinds : pandas.DataFrame, optional
+        :func:`toposcale.experiments.pretrained.kinds.kind_table`: the gated encoder/decoder verdict and the
+        confounds per model (section "Encoders and decoders: verdict and confounds").
+    operating : pandas.DataFrame, optional
+        The operating-characteristics table; its row for the encoder/decoder verdict is printed beside it
+        (:func:`toposcale.report.operating.power_note`).
 
     Every sentence states a computed quantity or a comparison whose direction is computed; claims
     about intervals say whether they exclude a value rather than asserting a difference.
@@ -64,6 +71,8 @@ def interpretation_report(table, corpus_table, layer_table, level: float = 0.95,
         if enc_dec:
             out += ["", "### Encoders and decoders", ""] + [f"- {s}" for s in enc_dec]
         out.append("")
+    if kinds is not None:
+        out += kind_section(kinds, operating)
     if corpus_table is not None and not corpus_table.empty:
         out += ["## Corpus contrasts", "",
                 f"Differences are `corpus_b - corpus_a` with {pct}% intervals; a contrast is called a difference "
@@ -91,6 +100,42 @@ def interpretation_report(table, corpus_table, layer_table, level: float = 0.95,
             "values and their intervals move when a subsample drops that text.",
             "- Peak stability: fraction of subsamples whose H0 peak is the same layer as on all texts.", ""]
     return "\n".join(out)
+
+
+def kind_section(kinds, operating=None) -> list[str]:
+    """``## Encoders and decoders: verdict and confounds``: the gated verdict with its power and FPR, the
+    per-model confounds, and the statement that the comparison is confounded by them."""
+    from toposcale.operating.pretrained import VERDICT
+    from toposcale.report.operating import power_note
+
+    out = ["## Encoders and decoders: verdict and confounds", ""]
+    if kinds.empty:
+        return out + ["No pretrained model is in the comparison.", ""]
+    r0 = kinds.iloc[0]
+    note = power_note(operating, VERDICT) if operating is not None else "power not measured"
+    p = r0["p_value"]
+    ptxt = f", exact Mann-Whitney p = {_fmt(p)}" if isinstance(p, float) and np.isfinite(p) else ""
+    out.append(f"Verdict (distinct pretrained models; the study's trained decoders do not count; per model the mean "
+               f"over corpora of the log null-adjusted expansion ratio): **{r0['verdict']}**{ptxt}. "
+               f"Operating characteristics: {note or 'power not measured'}.")
+    out += ["", "| model | kind | log ratio vs null (mean over corpora) | corpora | parameters | quantisation | "
+                "instruction-tuned | tokenizer |", "|" + "---|" * 8]
+    for _, r in kinds.iterrows():
+        tuned = r["instruction_tuned"]
+        tuned = "n/a" if tuned is None or (isinstance(tuned, float) and not np.isfinite(tuned)) else \
+            ("yes" if str(tuned) in ("True", "true", "1", "1.0") else "no")
+        params = r["n_params"]
+        out.append(f"| {r['model']} | {r['kind']} | {_fmt(r['value'])} | {_fmt(r['n_corpora'])} | "
+                   f"{_fmt(params / 1e6 if params is not None and np.isfinite(params) else None)} M | "
+                   f"{r['quantisation'] if isinstance(r['quantisation'], str) else 'n/a'} | {tuned} | "
+                   f"{r['tokenizer'] if isinstance(r['tokenizer'], str) else 'n/a'} |")
+    aligned = r0["confounded_by"] if isinstance(r0["confounded_by"], str) and r0["confounded_by"] else ""
+    out += ["", "The comparison is confounded: besides their kind, the models differ in quantisation, instruction "
+                "tuning, parameter count and tokenizer (table above), so no verdict here isolates the effect of "
+                "being an encoder or a decoder."
+            + (f" These confounds split exactly along kind: {aligned} (every encoder differs from every decoder), so "
+               f"a kind difference cannot be told apart from them." if aligned else ""), ""]
+    return out
 
 
 def _setup_paragraph(pre, pct, k) -> str:

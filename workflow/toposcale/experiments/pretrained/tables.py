@@ -22,6 +22,14 @@ from toposcale.topology.metrics import METRIC_COLUMNS
 from toposcale.topology.subsampling import subsample_interval
 from toposcale.topology.nulls import null_label
 
+#: Per-model confounds of the encoder/decoder comparison, from the activation meta: how the weights were
+#: stored (``quantisation``), whether the checkpoint is instruction-tuned, and the tokenizer class with its
+#: vocabulary size.
+CONFOUND_COLUMNS = ("quantisation", "instruction_tuned", "tokenizer")
+#: Poolings whose distinct-point counts the layer table records (``n_distinct_{pooling}``).
+POOLING_EVIDENCE = ("last", "cls", "mean")
+
+
 def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level: float = 0.95) -> dict:
     """One row of the multi-model table for one (model, corpus).
 
@@ -29,7 +37,9 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
     -------
     dict
         Identification (from ``meta``: model, kind, origin, corpus, architecture, n_layers, width,
-        n_params, pooling, n_probe, perplexity, ...), and: ``n_clouds`` (layers analysed);
+        n_params, pooling, n_probe, perplexity, ...), the confounds of the encoder/decoder comparison
+        (:data:`CONFOUND_COLUMNS`: ``quantisation``, ``instruction_tuned``, ``tokenizer``; ``n_params`` is
+        among the identification columns), and: ``n_clouds`` (layers analysed);
         ``peak_layer``, ``peak_depth`` = layer of maximal H0 total persistence and its relative depth;
         ``peak_stability`` = fraction of subsamples whose peak is the same layer (NaN without
         resamples); ``expansion_ratio`` with ``_lo``/``_hi`` (see :mod:`toposcale.experiments.pretrained`);
@@ -65,7 +75,7 @@ def summarise_model(layer_df, resample_df=None, meta: dict | None = None, level:
     row = {k: meta.get(k) for k in ("model", "kind", "origin", "corpus", "architecture", "n_layers", "width",
                                     "n_params", "n_nonembed", "pooling", "n_probe", "max_tokens", "mean_tokens",
                                     "perplexity", "perplexity_lo", "perplexity_hi", "nll_per_token",
-                                    "perplexity_unit")}
+                                    "perplexity_unit", *CONFOUND_COLUMNS)}
     row["n_clouds"] = len(names)
     degenerate = embed_degenerate(df)
     for suffix, column in RATIO_COLUMNS.items():
@@ -205,15 +215,26 @@ def trained_layer_table(metrics_path, corpus: str, source: str = "activations"):
             "pooling": None, "n_probe": int(first["n_points"]) if "n_points" in df else None,
             "perplexity": math.exp(val) if np.isfinite(val) else float("nan"),
             "perplexity_lo": float("nan"), "perplexity_hi": float("nan"), "nll_per_token": val,
-            "perplexity_unit": "token of the study tokenizer", "step": int(first["step"])}
+            "perplexity_unit": "token of the study tokenizer", "step": int(first["step"]),
+            "quantisation": "none (float32)", "instruction_tuned": False, "tokenizer": "the study tokenizer"}
     return df, meta
 
 
 def layers_long(layer_df, meta: dict):
-    """``layer_df`` with model, kind, origin and corpus columns in front (for the combined layer table)."""
+    """``layer_df`` with model, kind, origin, corpus and pooling columns in front (for the combined layer table).
+
+    Besides the layer table's ``n_distinct`` (distinct pooled vectors of the analysed cloud, under
+    ``pooling``), ``n_distinct_{last,cls,mean}`` give the same count under each pooling, from the same
+    forward pass (meta ``distinct_by_pooling``; NaN where not recorded, e.g. trained runs): the evidence
+    that the configured pooling yields distinct points for this model.
+    """
     df = layer_df.copy()
-    for i, key in enumerate(("model", "kind", "origin", "corpus")):
+    for i, key in enumerate(("model", "kind", "origin", "corpus", "pooling")):
         df.insert(i, key, meta.get(key))
+    evidence = meta.get("distinct_by_pooling") or {}
+    for how in POOLING_EVIDENCE:
+        counts = evidence.get(how) or {}
+        df[f"n_distinct_{how}"] = [float(counts[name]) if name in counts else float("nan") for name in df["layer"]]
     return df
 
 
