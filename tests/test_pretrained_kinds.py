@@ -244,3 +244,21 @@ def test_operating_check_with_enough_models(tmp_path):
     power, no_diff, confound = rows[0].power, rows[0].fpr, rows[1].fpr
     assert power >= 0.77 and no_diff <= 0.12 and confound >= 0.77
     assert rows[0].verdict == opt.VERDICT
+
+
+def test_summary_prints_the_gated_verdict_with_its_power(tmp_path):
+    from toposcale.operating import COLUMNS
+    from toposcale.report import summary as R
+
+    t = _table([2.0, 1.9], [1.1, 1.2])
+    t["expansion_ratio"] = t["expansion_ratio_null"]
+    t.to_csv(tmp_path / "pretrained.csv", index=False)
+    P.kind_table(t, 6).to_csv(tmp_path / "pretrained_kinds.csv", index=False)
+    rows = opt.pretrained_checks(_design({}), n_sim=20, seed=0)
+    pd.DataFrame([r.row() for r in rows], columns=list(COLUMNS)).to_csv(tmp_path / "oc.csv", index=False)
+    text = R.build_summary({"pretrained": tmp_path / "pretrained.csv",
+                            "pretrained_kinds": tmp_path / "pretrained_kinds.csv", "operating": tmp_path / "oc.csv"})
+    line = next(x for x in text.splitlines() if x.startswith("Encoders vs decoders"))
+    assert "**cannot decide: need >= 6 models per kind (have 2 encoders, 2 decoders)**" in line
+    assert "power 0.00 ± 0.00" in line and "cannot decide at this design" in line
+    assert "split exactly along kind: quantisation" in line
