@@ -114,6 +114,13 @@ def test_split_gguf_is_checked_then_converted(tmp_path, monkeypatch):
     monkeypatch.setitem(P.BUILTIN_MODELS, "tg", {**info, "sha256": "1" * 64})
     with pytest.raises(P.PretrainedError, match="reinstall the part packages"):
         P.prepare_builtin("tg", tmp_path / "models" / "tg2")
+    def unreadable(gguf, out_dir, overwrite=False):
+        raise ValueError("GGUF model with architecture gemma3 is not supported yet.")
+
+    monkeypatch.setitem(P.BUILTIN_MODELS, "tg", info)
+    monkeypatch.setattr("toposcale.experiments.pretrained.gguf_convert.convert_gguf", unreadable)
+    with pytest.raises(P.PretrainedError, match=r"'tg' is not loadable by transformers \d+\.\d+.*gemma3 is not supported"):
+        P.prepare_builtin("tg", tmp_path / "models" / "tg3")
     with pytest.raises(P.PretrainedError, match="needs no preparing"):
         P.prepare_builtin("minilm", tmp_path / "models" / "minilm")
 

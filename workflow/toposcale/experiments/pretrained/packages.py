@@ -198,8 +198,7 @@ def prepare_builtin(name: str, out_dir, overwrite: bool = True) -> Path:
     out_dir = Path(out_dir)
     fmt = info["format"]
     if fmt == "gguf":
-        from toposcale.experiments.pretrained.gguf_convert import convert_gguf
-        return convert_gguf(builtin_gguf_file(name), out_dir, overwrite=overwrite)
+        return _convert(name, builtin_gguf_file(name), out_dir, overwrite)
     if fmt not in ("gguf-parts", "zip-parts"):
         raise PretrainedError(f"builtin model {name!r} (format {fmt!r}) needs no preparing; it is used from its "
                               f"package directly")
@@ -212,11 +211,26 @@ def prepare_builtin(name: str, out_dir, overwrite: bool = True) -> Path:
         finally:
             if archive.exists():
                 archive.unlink()
-    from toposcale.experiments.pretrained.gguf_convert import convert_gguf
     folder = out_dir.with_name(f"{out_dir.name}.assembled")
     try:
         gguf = concatenate_parts(parts, folder / info["gguf_name"], info.get("sha256"))
-        return convert_gguf(gguf, out_dir, overwrite=overwrite)
+        return _convert(name, gguf, out_dir, overwrite)
     finally:
         if folder.exists():
             shutil.rmtree(folder)
+
+
+def _convert(name: str, gguf, out_dir, overwrite: bool) -> Path:
+    """:func:`convert_gguf`, with a GGUF file the installed ``transformers`` cannot read reported as
+    ``builtin model 'x' is not loadable by transformers X.Y: <reason>`` (a dependency missing stays an
+    ImportError naming the pip command)."""
+    from toposcale.experiments.pretrained.gguf_convert import convert_gguf
+
+    try:
+        return convert_gguf(gguf, out_dir, overwrite=overwrite)
+    except (ValueError, KeyError, NotImplementedError, RuntimeError) as exc:
+        import transformers
+
+        raise PretrainedError(f"builtin model {name!r} is not loadable by transformers {transformers.__version__}: "
+                              f"{type(exc).__name__}: {exc}; remove {name!r} from pretrained.builtin or install a "
+                              f"transformers version whose GGUF loader reads it") from exc
