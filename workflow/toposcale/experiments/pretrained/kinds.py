@@ -35,15 +35,30 @@ VERDICTS = ("encoders higher", "decoders higher", "no difference detected")
 
 def model_values(table: pd.DataFrame, metric: str = KIND_METRIC) -> pd.DataFrame:
     """One row per distinct pretrained model: model, kind, ``value`` (mean over corpora of ``log(metric)``
-    over the corpora where it is finite and positive; NaN when none), ``n_corpora`` (those corpora)."""
-    pre = table[table["origin"] != "trained"] if "origin" in table else table
-    rows = []
-    for (model, kind), sub in pre.groupby(["model", "kind"], sort=True):
-        v = pd.to_numeric(sub[metric], errors="coerce").to_numpy(dtype=np.float64) if metric in sub else np.array([])
-        v = v[np.isfinite(v) & (v > 0)]
-        rows.append({"model": model, "kind": kind, "value": float(np.log(v).mean()) if v.size else float("nan"),
-                     "n_corpora": int(v.size)})
-    return pd.DataFrame(rows, columns=["model", "kind", "value", "n_corpora"])
+    over the corpora where it is finite and positive; NaN when none), ``n_corpora`` (those corpora), sorted by
+    model; ``kind`` is the model's first row's (model names are unique, :func:`model_specs`).
+
+    numpy rather than a pandas groupby: the operating-characteristics check calls this once per simulated study.
+    """
+    names, kinds, value, count = _values(table, metric)
+    return pd.DataFrame({"model": names, "kind": kinds, "value": value, "n_corpora": count},
+                        columns=["model", "kind", "value", "n_corpora"])
+
+
+def _values(table: pd.DataFrame, metric: str):
+    """(model names, kinds, values, corpus counts) as arrays (see :func:`model_values`)."""
+    keep = (table["origin"] != "trained").to_numpy() if "origin" in table else np.ones(len(table), bool)
+    models = table["model"].to_numpy()[keep].astype(str)
+    kinds = table["kind"].to_numpy()[keep]
+    v = (pd.to_numeric(table[metric], errors="coerce").to_numpy(dtype=np.float64)[keep] if metric in table
+         else np.full(len(models), np.nan))
+    names, first, inv = np.unique(models, return_index=True, return_inverse=True)
+    ok = np.isfinite(v) & (v > 0)
+    logs = np.bincount(inv, weights=np.log(np.where(ok, v, 1.0)), minlength=len(names))
+    count = np.bincount(inv, weights=ok.astype(np.float64), minlength=len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(count > 0, logs / np.maximum(count, 1), np.nan)
+    return names, kinds[first], value, count.astype(int)
 
 
 def encoder_decoder_verdict(table: pd.DataFrame, min_per_kind: int, alpha: float = 0.05,
@@ -66,11 +81,10 @@ def encoder_decoder_verdict(table: pd.DataFrame, min_per_kind: int, alpha: float
     """
     if int(min_per_kind) < 1:
         raise ValueError(f"min_per_kind = {min_per_kind}; set pretrained.min_models_per_kind >= 1")
-    vals = model_values(table, metric)
-    ok = vals[np.isfinite(vals["value"])]
-    enc = ok.loc[ok["kind"] == "encoder", "value"].to_numpy()
-    dec = ok.loc[ok["kind"] == "decoder", "value"].to_numpy()
-    out = {"n_encoders": int(enc.size), "n_decoders": int(dec.size), "n_undefined": int(len(vals) - len(ok)),
+    _, kinds, value, _ = _values(table, metric)
+    ok = np.isfinite(value)
+    enc, dec = value[ok & (kinds == "encoder")], value[ok & (kinds == "decoder")]
+    out = {"n_encoders": int(enc.size), "n_decoders": int(dec.size), "n_undefined": int((~ok).sum()),
            "min_per_kind": int(min_per_kind), "p_value": float("nan"), "u_statistic": float("nan"),
            "median_encoders": float(np.median(enc)) if enc.size else float("nan"),
            "median_decoders": float(np.median(dec)) if dec.size else float("nan")}
