@@ -135,7 +135,7 @@ def analysis_tables(config: dict, paths: StudyPaths, exists=os.path.exists) -> d
     --------
     >>> cfg = {"results": "r", "corpus": {"name": "kjv"}, "grokking": {"enabled": False}}
     >>> sorted(analysis_tables(cfg, study_paths(cfg), exists=lambda p: True))[:3]
-    ['dynamics', 'forecast', 'forecast_comparisons']
+    ['alignment', 'dynamics', 'forecast']
     >>> "pretrained" in analysis_tables(cfg, study_paths(cfg), exists=lambda p: False)
     False
     """
