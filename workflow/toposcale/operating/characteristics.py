@@ -30,7 +30,7 @@ CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.op
                                   "toposcale.operating.dynamics",
                                   "toposcale.operating.forecast", "toposcale.operating.grokking",
                                   "toposcale.operating.nulls", "toposcale.operating.size",
-                                  "toposcale.operating.transitions")
+                                  "toposcale.operating.transitions", "toposcale.operating.scaling")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,8 @@ class Design:
                    grokking_checkpoints=int(grok.get("n_checkpoints", 0)),
                    extra={"alignment": dict(config.get("alignment", {})),
                           "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"]),
-                          "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok}})
+                          "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok},
+                          "stages": dict(config.get("stages", {}))})
 
 
 def _schedule(run_checkpoint_steps, run, config) -> list[int]:
