@@ -309,7 +309,9 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
     -------
     dict
         ``settings``; ``activations`` (per activation: law, fit params and 95% CIs, pure power
-        law, holdout predictions with prediction intervals and relative error %, fitted curves
+        law, holdout predictions with prediction intervals and relative error %, the naive prediction
+        (``naive_predicted``: the largest fitted size's mean loss) and its error, and the holdout
+        ``verdict`` (:func:`~toposcale.analysis.scaling.holdout.holdout_verdict`), fitted curves
         with confidence bands, notes); ``comparisons`` (each activation against the baseline,
         'gelu' when present: exponent differences, compute multiplier, kind, verdict);
         ``verdict`` (text of the first comparison, or why there is none); ``topology`` (raw and
