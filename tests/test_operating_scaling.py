@@ -13,7 +13,7 @@ from toposcale.operating import scaling as S
 from toposcale.plan.decidability import CANNOT_DECIDE, load_study_config
 from toposcale.report.sections import SCALING_OC, scaling_lines
 
-N = 12
+N = 8
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +45,21 @@ def test_scaling_rows_power_and_fpr(rows):
     assert set(by) == set(S.VERDICTS) and {r.family for r in rows} == {"scaling"}
     assert all(r.n_sim == N for r in rows)
     hold = by[S.VERDICT_HOLDOUT]
-    # law holds: power 1.00 at 40 studies (benchmark); bound at N = 12: >= 0.75 (3 se of p = 0.9)
+    # law holds: power 0.90 at 40 studies (benchmark); bound at N = 8: 0.90 - 3 se = 0.58
     assert hold[0].power >= 0.9 - 3 * _se(0.9)
-    # plateau (naive wins) and staircase (gate refuses): 0 of 40; bound 0.05 + 3 se(12) = 0.24
+    # plateau (the naive prediction wins) and staircase (the gate refuses): 0 of 40; bound 0.05 + 3 se(8) = 0.28
     for r in hold:
         assert r.fpr <= 0.05 + 3 * _se(0.05), (r.control, r.fpr)
     stages = by[S.VERDICT_STAGES][0]
-    # the quantised grid is always refused and a plateau never (deterministic at the observed noise)
+    # the quantised grid is always refused and the plateau never (deterministic at the observed noise)
     assert stages.power == 1.0 and stages.fpr == 0.0
-    for v in (S.VERDICT_SHIFT, S.VERDICT_DIFFER):
-        (r,) = by[v]
-        assert 0.0 <= r.power <= 1.0 and 0.0 <= r.fpr <= 1.0 and "alpha difference +0.064" in r.planted
+    # comparison at the observed laws (alpha difference +0.064): power 0.85 (exponent shift) and 1.00 (differ) at
+    # 40; bounds at N = 8: 0.85 - 3 se = 0.47 and 0.9 - 3 se = 0.58. FPR at identical laws: 0.18 and 0.38 at 40
+    # (the paired size bootstrap over 6 sizes is anti-conservative); bounds 0.18 + 3 se = 0.58, 0.38 + 3 se = 0.89
+    shift, differ = by[S.VERDICT_SHIFT][0], by[S.VERDICT_DIFFER][0]
+    assert shift.power >= 0.85 - 3 * _se(0.85) and differ.power >= 0.9 - 3 * _se(0.9)
+    assert shift.fpr <= 0.18 + 3 * _se(0.18) and differ.fpr <= 0.38 + 3 * _se(0.38)
+    assert "alpha difference +0.064" in shift.planted and "no difference" in differ.control
 
 
 def test_every_verdict_of_the_scaling_section_has_a_row_and_its_note():

@@ -15,7 +15,7 @@ Planted values (their source):
   run.json's FLOPs). The first activation of the design gets GELU's law, the second SwiGLU's.
 * **Noise.** Each run's loss is multiplied by ``exp(e)``, ``e ~ N(0, s)``, ``s`` the seed-to-seed spread
   of the same table: ``s = median |log L_s0 - log L_s1| / (0.6745 sqrt 2)`` over the 12 fitted pairs
-  (:func:`seed_sd`, 0.0049; the median, because one pair, GELU d24, crossed a stage in one seed only).
+  (:func:`seed_sd`, 0.0039; the median, because one pair, GELU d24, crossed a stage in one seed only).
 * **Stages.** The KJV n-gram levels of the README (:data:`LEVELS`: unigram 3.020 ... 5-gram 1.139 nats);
   a run's dense curve falls from ``ln 256`` to its final loss as ``L_final + (ln 256 - L_final)(1 -
   t/T)^3`` (monotone, so smoothing leaves it unchanged), at the config's ``stages`` margin, drop fraction
