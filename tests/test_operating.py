@@ -23,6 +23,7 @@ def test_design_matches_the_plan_of_the_default_config(tmp_path):
                                    if s > 0])
     assert d.checkpoint_fracs[-1] == 1.0 and np.all(np.diff(d.checkpoint_fracs) > 0)
     assert d.n_runs * len(d.activations) == len(runs)
+    assert d.extra["stages"] == cfg["stages"]      # the scaling checks' stage thresholds
 
 
 def test_proportion_and_its_monte_carlo_error():

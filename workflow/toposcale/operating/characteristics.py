@@ -30,7 +30,7 @@ CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.op
                                   "toposcale.operating.dynamics",
                                   "toposcale.operating.forecast", "toposcale.operating.grokking",
                                   "toposcale.operating.nulls", "toposcale.operating.pretrained",
-                                  "toposcale.operating.size",
+                                  "toposcale.operating.scaling", "toposcale.operating.size",
                                   "toposcale.operating.transitions")
 
 
@@ -98,7 +98,8 @@ class Design:
                    extra={"alignment": dict(config.get("alignment", {})),
                           "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"]),
                           "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok},
-                          "pretrained": dict(config.get("pretrained", {}))})
+                          "pretrained": dict(config.get("pretrained", {})),
+                          "stages": dict(config.get("stages", {}))})
 
 
 def _schedule(run_checkpoint_steps, run, config) -> list[int]:

@@ -11,7 +11,12 @@ from toposcale.analysis.forecasting import EVALUATIONS
 from toposcale.report.alignment_section import alignment_lines
 from toposcale.report.stages_section import stages_lines
 from toposcale.report.transitions_section import TRANSITION_VERDICT, transitions_lines  # noqa: F401 (re-exported)
+from toposcale.analysis.scaling.holdout import MAX_REL_ERROR_PCT, PREDICTED
 from toposcale.operating.nulls import VERDICT as NULL_VERDICT
+from toposcale.operating.scaling import (VERDICT_DIFFER as SCALING_VERDICT_DIFFER,
+                                         VERDICT_HOLDOUT as SCALING_VERDICT_HOLDOUT,
+                                         VERDICT_SHIFT as SCALING_VERDICT_SHIFT,
+                                         VERDICT_STAGES as SCALING_VERDICT_STAGES)
 from toposcale.report.operating import operating_section, power_note
 from toposcale.plan.series import PREFIX as SERIES_PREFIX
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
@@ -23,6 +28,12 @@ from toposcale.report.variants import (DYNAMICS_VARIANTS, described_variants, dy
 
 #: Metrics quoted from the topology-vs-size fits of scaling.json.
 SIZE_METRICS = ("h0_total_persistence_norm", "h1_total_persistence_norm")
+#: The operating-characteristics keys (:mod:`toposcale.operating.scaling`) of the scaling section's verdicts:
+#: the holdout verdict, the activation comparison's 'exponent shift' and its 'exponent shift or offset only'
+#: (whose complement is 'not distinguishable'), and the stage gate's refusal. The fit gate's 'cannot decide:
+#: need ... sizes' is a count of the design, not a test, and has no row.
+SCALING_OC = {"holdout": SCALING_VERDICT_HOLDOUT, "shift": SCALING_VERDICT_SHIFT, "differ": SCALING_VERDICT_DIFFER,
+              "stages": SCALING_VERDICT_STAGES}
 #: Rows of the dynamics ranking table per source.
 DYNAMICS_TOP = 8
 
@@ -31,9 +42,12 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     """Scaling section: whether each activation's fit can decide (its ``gate``: 'cannot decide: need ...'
     below 3 residual degrees of freedom), per activation the fitted law with 95% CIs, holdout predictions
     (predicted, prediction interval, observed, relative error; 'inside interval' reads 'cannot decide'
-    for an undecidable fit), the activation comparison (or why there is none) and topology-vs-size
+    for an undecidable fit; the naive prediction's error and the holdout verdict), the activation
+    comparison (or why there is none) and topology-vs-size
     exponents of :data:`SIZE_METRICS` for the pooled ('all') group, raw (``metric ~ N**gamma``) and
-    null-adjusted (``metric / null mean ~ N**gamma_adj``) side by side with the size verdict."""
+    null-adjusted (``metric / null mean ~ N**gamma_adj``) side by side with the size verdict. With the
+    operating-characteristics table (``aux['operating']``) each verdict of :data:`SCALING_OC` gets its power
+    and false-positive rates beside it."""
     if not isinstance(res, dict) or "activations" not in res:
         raise MissingColumns("scaling.json has no 'activations' entry, so this section is skipped")
     out = []
@@ -69,10 +83,14 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
             inside = fmt(h.get("inside_interval")) if h.get("decidable", True) else "cannot decide"
             hold_rows.append([h.get("run"), act, fmt(h.get("observed"), 4), fmt(h.get("predicted"), 4),
                               fmt_ci(h.get("pi_lo"), h.get("pi_hi"), 4), fmt_pct(h.get("rel_error_pct")),
-                              inside, fmt_pct(h.get("power_law_rel_error_pct"))])
+                              inside, fmt_pct(h.get("power_law_rel_error_pct")),
+                              fmt_pct(h.get("naive_rel_error_pct")), h.get("verdict") or "not computed"])
+    oc = (aux or {}).get("operating")
     if gates:
         out += ["Can each fit decide? (a verdict needs >= 3 residual degrees of freedom: distinct fitted "
                 "sizes minus the law's parameters; below that its intervals are descriptive only):", ""] + gates + [""]
+    if oc is not None and any(a.get("stage_gate") for a in res["activations"].values()):
+        out += [f"Stage gate ('{SCALING_OC['stages']}'): {power_note(oc, SCALING_OC['stages'])}.", ""]
     if fit_rows:
         out += [f"Fitted laws (non-holdout runs; {pct} CIs):", "",
                 md_table(["activation", "law", "parameter", "estimate", f"{pct} CI", "runs"], fit_rows), ""]
@@ -81,13 +99,24 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
     if hold_rows:
         out += ["Holdout prediction (loss in nats/token; relative error = (predicted - observed) / observed):",
                 "", md_table(["holdout run", "activation", "observed", "predicted", f"{pct} prediction interval",
-                              "rel. error", "inside interval", "pure power law rel. error"], hold_rows), ""]
+                              "rel. error", "inside interval", "pure power law rel. error",
+                              "naive rel. error", "verdict"], hold_rows), ""]
+        out += [f"Holdout verdict: '{PREDICTED}' needs an error within {MAX_REL_ERROR_PCT:g}%, the observed loss "
+                f"inside its {pct} prediction interval, and the naive prediction (the largest fitted size's mean "
+                f"loss) outside that interval with a larger error.", ""]
+        if oc is not None:
+            out += [f"Operating characteristics of '{SCALING_OC['holdout']}': "
+                    f"{power_note(oc, SCALING_OC['holdout'])}.", ""]
     for c in res.get("comparisons", []):
         if c.get("verdict"):
             out += [f"Activation comparison: {c['verdict']}", ""]
+            if oc is not None:
+                out += [f"Operating characteristics of '{SCALING_OC['shift']}': {power_note(oc, SCALING_OC['shift'])}. "
+                        f"'{SCALING_OC['differ']}' (the complement: 'not distinguishable'): "
+                        f"{power_note(oc, SCALING_OC['differ'])}.", ""]
     if not res.get("comparisons") and res.get("verdict"):
         out += [f"Activation comparison: {res['verdict']}", ""]
-    out += _size_lines(res.get("topology", []), pct, (aux or {}).get("operating"))
+    out += _size_lines(res.get("topology", []), pct, oc)
     notes = list(res.get("notes", [])) + [f"{act}: {n}" for act, a in res["activations"].items()
                                           for n in a.get("notes", [])]
     if notes:

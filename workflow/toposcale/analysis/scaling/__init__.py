@@ -4,7 +4,7 @@
 prediction intervals), ``compute`` (compute-optimal allocation, compute at equal loss), ``tables`` (any
 table of runs), ``grid`` (the trained grid: per-activation fits, activation comparison, the whole
 analysis), ``size`` (topology vs model size, raw and null-adjusted), ``outputs`` (flat table, JSON, reading the inputs),
-``stages`` (refuse a law fitted across the n-gram staircase), ``envelope`` (the lower envelope of every
+``holdout`` (the holdout verdict: within 5%, inside its interval, better than the naive prediction), ``stages`` (refuse a law fitted across the n-gram staircase), ``envelope`` (the lower envelope of every
 checkpoint's loss against compute, Chinchilla's first approach).
 """
 from toposcale._exports import lazy_exports
@@ -19,5 +19,6 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "grid": ["analyse_grid", "choose_law", "compare_activations", "grid_table"],
     "size": ["BASELINE", "BEYOND", "EXPLAINED", "FEW_SIZES", "MIN_SIZES", "NO_NULL", "NO_TREND", "NULLS",
              "NULL_METRICS", "TOPO_METRICS", "excludes_zero", "size_verdict", "topology_vs_size"],
+    "holdout": ["MAX_REL_ERROR_PCT", "holdout_verdict", "naive_prediction"],
     "outputs": ["TABLE_COLUMNS", "flat_table", "jsonable", "read_grid", "write_outputs"],
 })

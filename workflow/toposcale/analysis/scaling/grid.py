@@ -10,6 +10,7 @@ import pandas as pd
 from toposcale.analysis.scaling.bootstrap import (CI_LEVEL, bootstrap_fit, bootstrap_predictions,
                                                   prediction_interval, sample_params, size_draws, wide_exponents,
                                                   width_notes)
+from toposcale.analysis.scaling.holdout import holdout_verdict, naive_prediction
 from toposcale.analysis.scaling.compute import compute_for_loss, compute_optimal_summary, loss_at_compute
 from toposcale.analysis.scaling.laws import (fit_chinchilla, fit_compute_law, fit_power_law, law_parameters, predict,
                                              single_thread)
@@ -139,6 +140,7 @@ def _bootstrap_activation(out: dict, g, rows, seed, C_grid) -> dict:
         out["compute_optimal"] = compute_optimal_summary(fit["params"], boot)
     out["curves"] = [_curve(fit, boot, C_grid, t if law == "chinchilla" else None)
                      for t in (tpps if law == "chinchilla" else [None])]
+    naive = naive_prediction(g[~g["holdout"]])
     for i, row in enumerate(g[g["holdout"]].itertuples()):
         pi = prediction_interval(fit, boot, N=[row.N], D=[row.D], C=[row.C], seed=seed + i)
         pred = pi["predicted"][0]
@@ -146,7 +148,9 @@ def _bootstrap_activation(out: dict, g, rows, seed, C_grid) -> dict:
              "predicted": pred, "pi_lo": pi["lo"][0], "pi_hi": pi["hi"][0],
              "rel_error_pct": 100.0 * (pred - row.loss) / row.loss,
              "inside_interval": bool(pi["lo"][0] <= row.loss <= pi["hi"][0]),
-             "decidable": out["gate"]["decidable"]}
+             "decidable": out["gate"]["decidable"], "naive_predicted": naive,
+             "naive_rel_error_pct": 100.0 * (naive - row.loss) / row.loss}
+        h["verdict"] = holdout_verdict(h)
         if pl is not None:
             pp = float(predict(pl, C=[row.C])[0])
             h["power_law_predicted"] = pp
@@ -305,7 +309,9 @@ def analyse_grid(runs: list[dict], logs: dict | None = None, metrics=None, n_boo
     -------
     dict
         ``settings``; ``activations`` (per activation: law, fit params and 95% CIs, pure power
-        law, holdout predictions with prediction intervals and relative error %, fitted curves
+        law, holdout predictions with prediction intervals and relative error %, the naive prediction
+        (``naive_predicted``: the largest fitted size's mean loss) and its error, and the holdout
+        ``verdict`` (:func:`~toposcale.analysis.scaling.holdout.holdout_verdict`), fitted curves
         with confidence bands, notes); ``comparisons`` (each activation against the baseline,
         'gelu' when present: exponent differences, compute multiplier, kind, verdict);
         ``verdict`` (text of the first comparison, or why there is none); ``topology`` (raw and

@@ -38,7 +38,8 @@ def flat_table(res: dict) -> list[dict]:
     (of metric / permutation null mean; ``verdict`` that null's own verdict) and 'gamma_copula_adj' (of
     metric / copula null mean; likewise), each with its CI; subject = 'source/metric',
     activation = group). ``verdict`` is empty on the other rows except 'comparison' (its ``kind``:
-    'exponent shift', 'offset only', 'not distinguishable' or 'cannot decide').
+    'exponent shift', 'offset only', 'not distinguishable' or 'cannot decide') and 'holdout' (the holdout
+    verdict, :func:`toposcale.analysis.scaling.holdout.holdout_verdict`).
 
     ``decidable`` says whether the row's fit has the minimum data for a verdict
     (:mod:`toposcale.plan.decidability`: >= 3 residual degrees of freedom) and ``needs`` is then empty,
@@ -63,7 +64,7 @@ def flat_table(res: dict) -> list[dict]:
             rows.append(_row(section="holdout", activation=act, law=a["law"], subject=h["run"],
                              quantity="loss", estimate=h["predicted"], ci_lo=h["pi_lo"],
                              ci_hi=h["pi_hi"], observed=h["observed"],
-                             rel_error_pct=h["rel_error_pct"], n=a["n_fit"], **gate))
+                             rel_error_pct=h["rel_error_pct"], n=a["n_fit"], verdict=h.get("verdict", ""), **gate))
     for c in res["comparisons"]:
         pair = f"{c['other']} - {c['baseline']}"
         gate = {"decidable": c.get("decidable"), "needs": c.get("needs") or ""}
