@@ -497,3 +497,19 @@ def test_grid_with_planted_stage_quantisation_is_refused_and_one_stage_is_fitted
     one = S.analyse_grid(runs, logs, None, n_bootstrap=20, seed=0, grid=GRID, stages=stages(lambda n: (2, False)))
     assert one["activations"]["gelu"]["stage_gate"]["decidable"]
     assert one["comparisons"][0]["kind"] != "cannot decide"
+
+
+def test_overflowed_scale_widens_instead_of_crashing():
+    """A bootstrap refit of flat losses can put log A past the float range (seen on a fixed-budget grid
+    whose sizes all end on the bigram plateau, benchmarks/scaling_designs.py): the scale becomes inf and its
+    prediction an infinite bound, never an OverflowError or a NaN that percentile_ci would drop."""
+    from toposcale.analysis.scaling.laws import predict_params, theta_to_params
+
+    p = theta_to_params("compute", np.array([1000.0, 0.8, 80.0]))
+    assert math.isinf(p["A"]) and p["E"] == pytest.approx(math.exp(0.8)) and p["alpha"] == 80.0
+    pred = predict_params("compute", p, C=np.array([1e11, 1e12]))
+    assert np.isinf(pred).all()
+    assert percentile_ci(np.r_[np.full(99, 2.3), pred[:1]], level=0.99)[1] > 2.3
+    finite = theta_to_params("compute", np.array([2.0, 0.8, 0.3]))
+    assert predict_params("compute", finite, C=np.array([1e10]))[0] == pytest.approx(
+        math.exp(0.8) + math.exp(2.0) * 1e10 ** -0.3)
