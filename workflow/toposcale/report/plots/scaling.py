@@ -87,7 +87,7 @@ def _holdout_values(acts: dict) -> np.ndarray:
     return np.asarray([_num(v) for v in vals], float)
 
 
-def _draw_levels(ax, levels: list | None) -> list:
+def draw_levels(ax, levels: list | None) -> list:
     """Dashed grey lines at the n-gram loss levels inside the current y-range, labelled at the right;
     returns the names drawn."""
     drawn = []
@@ -272,7 +272,7 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         xs = np.concatenate([np.asarray(c["C"], float) for a in acts.values() for c in a.get("curves") or []]
                             or [np.asarray([p["C"] for a in acts.values() for p in a["points"]], float)])
         ax.set_xlim(xs.min() / 1.2, xs.max() * 1.2)
-    drawn = _draw_levels(ax, levels)
+    drawn = draw_levels(ax, levels)
     if y.size:
         _plain_log_ticks(ax)
     ax.set_xlabel("training compute C = 6 N D (FLOPs)")
