@@ -92,12 +92,14 @@ def test_shipped_pilot_table_reproduces_the_default_study_staircase(tmp_path):
     assert any(w.strip().startswith("gelu bigram plateau:") for w in warnings)
 
 
-def test_budget_on_one_plateau_passes():
-    """d40-d64 at a fixed 4.5e5 tokens: past every measured unigram->bigram end (<= 3.5e5) and before
-    every bigram->trigram start (>= 5.9e5), so every run is expected on the bigram plateau."""
+def test_fixed_budget_design_as_measured():
+    """Every gelu size d48-d88 at a fixed 4.5e5 tokens ends on the bigram plateau (each finished its
+    unigram->bigram drop by 3.1e5 and none entered the trigram drop), d40 is still in its drop: the
+    fixedD450k rows of the shipped table, so the plan refuses that grid unless d40 is dropped."""
     p = SR.load_pilots()
-    for n in (38_800, 55_776, 75_824, 98_944):
+    for n in (55_776, 75_824, 98_944, 125_136, 154_400, 186_736):
         assert SR.rule_stage(p, "gelu", n, 4.5e5)["label"] == "bigram"
+    assert SR.rule_stage(p, "gelu", 38_800, 4.5e5)["label"] == "in drop to bigram"
 
 
 def test_completed_stage_table_replaces_the_rule(tmp_path):
@@ -124,3 +126,14 @@ def test_cli_prints_the_stage_section(capsys):
     assert DEC.main(["--base", str(ROOT / "config.yaml"), "--config", "results=/nonexistent/s7"]) == 0
     out = capsys.readouterr().out
     assert "NO  scaling law stages gelu" in out and "n-gram stages at the end of training" in out
+
+
+def test_rule_reads_the_pilot_of_the_nearest_run_length():
+    """The shipped table holds gelu d40 twice: a 7.8e5-token run (unigram->bigram drop over 1.6-3.5e5)
+    and a 4.5e5-token run (drop started at 2.7e5, unfinished). A 4.5e5-token plan reads the short run
+    (in the drop); a 7.7e5-token plan the long one (bigram plateau)."""
+    p = SR.load_pilots()
+    short = SR.rule_stage(p, "gelu", 38_800, 4.5e5)
+    assert short["label"] == "in drop to bigram" and "fixedD450k/gelu-d40L2-s0" in short["evidence"]
+    long = SR.rule_stage(p, "gelu", 38_800, 7.7e5)          # within the long run (7.76e5 tokens)
+    assert long["label"] == "bigram" and "fixedD450k" not in long["evidence"]

@@ -17,7 +17,11 @@ pilot stopped before that point). A crossing a pilot has no row for was not ente
 The rule, for a planned run of activation ``a``, non-embedding size ``N`` and final tokens ``D``:
 
 1. **Bracket**: the pilots of activation ``a`` with the largest measured size <= N and the smallest >= N
-   (one pilot size when N is measured or lies outside the measured range: then ``extrapolated``).
+   (one pilot size when N is measured or lies outside the measured range: then ``extrapolated``); of the
+   pilots of one size, those whose run length ``tokens_seen`` is nearest to D (in log): the warmup +
+   cosine schedule stretches with the run, and a shorter run crosses later in tokens (measured: gelu
+   d40 entered the unigram->bigram drop at 1.6e5 tokens in a 7.8e5-token run, at 2.7e5 in a 4.5e5-token
+   run, and had not finished it at 4.5e5).
 2. **State of one pilot at D**, per crossing k -> k+1: *before* the drop when ``D < tokens_start``, or when
    the pilot never entered it and ``D <= tokens_seen``; *in* the drop when ``tokens_start <= D <=
    tokens_end`` (or ``D <= tokens_seen`` for a drop the pilot did not finish); *past* it when ``D >
@@ -151,7 +155,10 @@ def rule_stage(pilots: pd.DataFrame, activation: str, n: float, tokens: float) -
     sizes, extrap = bracket(mine["n_nonembed"], n)
     states, parts = [], []
     for s in sizes:
-        for run, p in mine[mine["n_nonembed"] == s].groupby("run"):
+        at = mine[mine["n_nonembed"] == s]
+        dist = (np.log(at["tokens_seen"].astype(float)) - math.log(max(tokens, 1.0))).abs()
+        at = at[np.isclose(dist, dist.min())]                  # the runs of the nearest length
+        for run, p in at.groupby("run"):
             states.append(pilot_state(p, tokens, max_order))
             spans = ", ".join(f"{r.crossing} {r.tokens_start:.2g}-"
                               + (f"{r.tokens_end:.2g}" if not math.isnan(r.tokens_end) else "(unfinished)")
@@ -197,8 +204,9 @@ def common_windows(pilots: pd.DataFrame, activation: str, sizes) -> list[str]:
         lo = float(into["tokens_end"].max())
         unfinished = sorted(runs - finished)
         hi = float(outof["tokens_start"].min()) if len(outof) else math.inf
+        names = ", ".join(unfinished) if len(unfinished) <= 3 else f"{len(unfinished)} pilots ({unfinished[0]}, ...)"
         lo_txt = (f"B > {sub[sub['run'].isin(unfinished)]['tokens_seen'].max():.2g} (unmeasured: "
-                  f"{', '.join(unfinished)} had not finished the drop into it)" if unfinished else f"{lo:.2g} <= B")
+                  f"{names} had not finished the drop into it)" if unfinished else f"{lo:.2g} <= B")
         hi_txt = f"B <= {hi:.2g} tokens" if math.isfinite(hi) else "B (no measured drop out of it)"
         if unfinished:
             line = f"{lo_txt}, {hi_txt}"
