@@ -48,7 +48,7 @@ from toposcale.analysis import analyse_grid  # noqa: E402
 from toposcale.analysis.scaling.stages import final_stages, stage_gate  # noqa: E402
 from toposcale.analysis.stages import stages_from_files  # noqa: E402
 from toposcale.plan.decidability import load_study_config  # noqa: E402
-from toposcale.plan.stage_rule import expected_stages  # noqa: E402
+from toposcale.plan.stage_rule import expected_stages, load_pilots  # noqa: E402
 from toposcale.plan.study import study_runs  # noqa: E402
 
 
@@ -97,15 +97,22 @@ def ensure_data(cfg: dict, data: Path | None, out: Path) -> Path:
     return d
 
 
-def evaluate(name: str, cfg: dict, runs: list, root: Path, data: Path, lr: float) -> dict:
-    """The design's row (module doc, steps 2-4) from its trained runs under ``root/runs``."""
+def evaluate(name: str, cfg: dict, runs: list, root: Path, data: Path, lr: float, pilots=None) -> dict:
+    """The design's row (module doc, steps 2-4) from its trained runs under ``root/runs``; the expected
+    stages use ``pilots`` (default: the shipped table minus this design's own runs, so the rule is not
+    scored on the runs it was given)."""
+    if pilots is None:
+        pilots = load_pilots()
+        same = {(r.name, r.total_steps * r.tokens_per_step) for r in runs}
+        key = zip(pilots["run"].str.split("/").str[-1], pilots["tokens_seen"].astype(int))
+        pilots = pilots[[k not in same for k in key]]
     infos = [json.loads((root / "runs" / r.name / "run.json").read_text()) for r in runs]
     logs = {r.name: pd.read_csv(root / "runs" / r.name / "log.csv") for r in runs}
     stages, _ = stages_from_files([root / "runs" / r.name / "dense_log.csv" for r in runs],
                                   [root / "runs" / r.name / "run.json" for r in runs],
                                   data / "ngram_levels.json", cfg["stages"])
     final = final_stages(stages)
-    expected = expected_stages(cfg, stages_csv=None).set_index("run")["label"].to_dict()
+    expected = expected_stages(cfg, pilots=pilots, stages_csv=None, runs=runs).set_index("run")["label"].to_dict()
     # A fixed budget gives every size its own tokens/param; the analysis would then choose L(N, D). With D
     # fixed, C = 6 N D is proportional to N and L(C)'s alpha is the exponent of N at fixed D: the analysis
     # gets one nominal tokens/param (0) so it fits L(C), as a study with one tokens_per_param would.
@@ -141,15 +148,21 @@ def evaluate(name: str, cfg: dict, runs: list, root: Path, data: Path, lr: float
 
 
 def markdown(row: dict) -> str:
-    """The README table row(s): design | sizes | tokens | lr | stages at the end | stage gate | law error
-    vs naive error per holdout (PI) | alpha [95% CI] | cost."""
+    """The README table row(s): design | sizes | tokens | lr | stages at the end (and how many of them
+    ``make plan`` expected; with the pilot table as shipped when the design ran) | stage gate | law error
+    vs naive error per holdout (PI; seed spread of the holdout loss) | alpha [95% CI] | cost."""
     per = pd.DataFrame(row["runs"])
     stages = "; ".join(f"{lab}: {', '.join(g['run'].str.split('-').str[1])}" for lab, g in per.groupby("stage", sort=False))
     toks = [f"{t:.2g}" for t in sorted(set(per["tokens"]))]
+    known = per[per["expected_stage"].notna() & (per["expected_stage"] != "unknown")]
+    stages += f" (make plan expected {int((known['stage'] == known['expected_stage']).sum())} of {len(per)})"
     lines = []
     for act, a in row["activations"].items():
         hold = "; ".join(f"{h['law_error_pct']:+.1f}% vs naive {h['naive_error_pct']:+.1f}% "
                          f"({'in' if h['inside_pi'] else 'OUT of'} PI)" for h in a["holdout"]) or "no holdout"
+        obs = [h["observed"] for h in a["holdout"]]
+        if len(obs) > 1:
+            hold += f"; seed spread of the holdout loss {max(obs) - min(obs):.3f} nats"
         al = (f"{a['alpha']:.3f} [{a['alpha_ci'][0]:.3f}, {a['alpha_ci'][1]:.3f}]"
               if a["alpha"] is not None and a["alpha_ci"] else "not fitted")
         c = row["cost"]

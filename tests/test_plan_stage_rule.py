@@ -137,3 +137,20 @@ def test_rule_reads_the_pilot_of_the_nearest_run_length():
     assert short["label"] == "in drop to bigram" and "fixedD450k/gelu-d40L2-s0" in short["evidence"]
     long = SR.rule_stage(p, "gelu", 38_800, 7.7e5)          # within the long run (7.76e5 tokens)
     assert long["label"] == "bigram" and "fixedD450k" not in long["evidence"]
+
+
+def test_expected_stages_takes_a_design_s_own_runs(tmp_path):
+    """benchmarks/scaling_designs.py gives every size one token budget: the rule must read those tokens,
+    not the config's tokens_per_param."""
+    import dataclasses
+
+    from toposcale.plan.study import study_runs
+
+    cfg = _cfg(tmp_path, [39000, 56000], tpp=20)
+    runs = [dataclasses.replace(r, total_steps=100) for r in study_runs(cfg)]      # 100 x 2048 tokens
+    exp = SR.expected_stages(cfg, pilots=_pilots(), runs=runs)
+    assert (exp["tokens"] == 204_800).all()
+    # 38,800 params lies between the 10k pilot (in its drop at 2.05e5) and the 40k one (past it at 2e5);
+    # 55,776 params is above the largest pilot: read from the 40k one alone
+    assert list(exp["label"]) == ["near the drop to bigram", "bigram"]
+    assert list(exp["source"]) == ["rule", "rule (extrapolated)"]

@@ -228,11 +228,12 @@ def _schedule_note(pilots: pd.DataFrame, activation: str, training: dict, tokens
             if diff else "")
 
 
-def expected_stages(config: dict, pilots: pd.DataFrame | None = None, stages_csv=None) -> pd.DataFrame:
+def expected_stages(config: dict, pilots: pd.DataFrame | None = None, stages_csv=None, runs=None) -> pd.DataFrame:
     """Expected final stage of every planned run: columns run, activation, n_nonembed, tokens, holdout,
     label, in_drop, source (``'stage table'`` = measured in a completed study's ``stages.csv``, else
     ``'rule'`` / ``'rule (extrapolated)'``), evidence. ``stages_csv`` defaults to
-    ``{results}/analysis/stages.csv`` when it exists."""
+    ``{results}/analysis/stages.csv`` when it exists; ``runs`` (RunSpecs) defaults to the config's
+    :func:`toposcale.plan.study.study_runs` (a design with its own token budgets passes its runs)."""
     from toposcale.analysis.scaling.stages import final_stages
     from toposcale.plan.study import study_runs
 
@@ -242,7 +243,7 @@ def expected_stages(config: dict, pilots: pd.DataFrame | None = None, stages_csv
         stages_csv = cand if cand.exists() else None
     final = final_stages(pd.read_csv(stages_csv)) if stages_csv is not None else None
     rows = []
-    for r in study_runs(config):
+    for r in (study_runs(config) if runs is None else runs):
         base = {"run": r.name, "activation": r.activation, "n_nonembed": r.n_nonembed,
                 "tokens": r.total_steps * r.tokens_per_step, "holdout": r.holdout}
         if final is not None and r.name in final.index:
