@@ -154,8 +154,9 @@ def markdown(row: dict) -> str:
     per = pd.DataFrame(row["runs"])
     stages = "; ".join(f"{lab}: {', '.join(g['run'].str.split('-').str[1])}" for lab, g in per.groupby("stage", sort=False))
     toks = [f"{t:.2g}" for t in sorted(set(per["tokens"]))]
-    known = per[per["expected_stage"].notna() & (per["expected_stage"] != "unknown")]
-    stages += f" (make plan expected {int((known['stage'] == known['expected_stage']).sum())} of {len(per)})"
+    n_unknown = int((per["expected_stage"].isna() | (per["expected_stage"] == "unknown")).sum())
+    stages += (f" (make plan expected {int((per['stage'] == per['expected_stage']).sum())} of {len(per)}"
+               + (f", {n_unknown} unknown" if n_unknown else "") + ")")
     lines = []
     for act, a in row["activations"].items():
         hold = "; ".join(f"{h['law_error_pct']:+.1f}% vs naive {h['naive_error_pct']:+.1f}% "
