@@ -447,3 +447,25 @@ def test_dynamics_figures_show_raw_and_null_adjusted(tmp_path):
                                                              ("ridge_topology_null", "ridge_loss", -0.01))])
     DY.plot_forecast(methods, comps, tmp_path / "fc.png", dpi=60)
     png_size(tmp_path / "fc.png")
+
+
+def test_summary_panels_draw_levels_and_keep_the_pooled_exponents_out_of_the_legend(study, tmp_path):
+    """Issue 23: panel (b) draws the n-gram levels inside its y-range (not those outside), and panel (c)
+    states the pooled exponents in its title, so its legend keeps one row per series and covers less."""
+    import matplotlib.pyplot as plt
+
+    runs, logs, metrics, _ = study
+    info = S.final_losses(TR.runs_table(runs), logs)
+    mid = float(info["final_loss"].median())
+    levels = [{"order": 1, "name": "unigram", "nats": mid}, {"order": 5, "name": "5-gram", "nats": 1e-3}]
+    fig, ax = plt.subplots()
+    S._panel_scaling(ax, info, _scaling_dict(), levels)
+    assert [t.get_text().strip() for t in ax.texts] == [f"unigram {mid:.2f}"]
+    plt.close(fig)
+    scaling = {"topology": [{"metric": S.SUMMARY_METRIC, "group": "all", "source": "weights", "gamma": 0.5,
+                             "gamma_ci": [0.25, 0.75]}]}
+    fig, ax = plt.subplots()
+    title = S._panel_topology_size(ax, S.layer_mean(metrics), scaling)
+    assert title.split("\n")[1] == "weights pooled: ~N^gamma, gamma = 0.50 [0.25, 0.75]"
+    assert not any("pooled" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)

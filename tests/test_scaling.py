@@ -497,3 +497,41 @@ def test_grid_with_planted_stage_quantisation_is_refused_and_one_stage_is_fitted
     one = S.analyse_grid(runs, logs, None, n_bootstrap=20, seed=0, grid=GRID, stages=stages(lambda n: (2, False)))
     assert one["activations"]["gelu"]["stage_gate"]["decidable"]
     assert one["comparisons"][0]["kind"] != "cannot decide"
+
+
+def test_overflowed_scale_widens_instead_of_crashing():
+    """A bootstrap refit of flat losses can put log A past the float range (seen on a fixed-budget grid
+    whose sizes all end on the bigram plateau, benchmarks/scaling_designs.py): the scale becomes inf and its
+    prediction an infinite bound, never an OverflowError or a NaN that percentile_ci would drop."""
+    from toposcale.analysis.scaling.laws import predict_params, theta_to_params
+
+    p = theta_to_params("compute", np.array([1000.0, 0.8, 80.0]))
+    assert math.isinf(p["A"]) and p["E"] == pytest.approx(math.exp(0.8)) and p["alpha"] == 80.0
+    pred = predict_params("compute", p, C=np.array([1e11, 1e12]))
+    assert np.isinf(pred).all()
+    assert percentile_ci(np.r_[np.full(99, 2.3), pred[:1]], level=0.99)[1] > 2.3
+    finite = theta_to_params("compute", np.array([2.0, 0.8, 0.3]))
+    assert predict_params("compute", finite, C=np.array([1e10]))[0] == pytest.approx(
+        math.exp(0.8) + math.exp(2.0) * 1e10 ** -0.3)
+
+
+def test_loss_figure_without_a_law_shows_the_holdout_and_keeps_its_note_off_the_data(default_study, tmp_path):
+    """The smoke study's scaling_loss.png (issue 23): no law fitted, so no band or power law may appear in
+    the legend, the held-out run is still drawn (observed), and the red cannot-decide text sits below
+    the legend instead of covering the largest runs."""
+    import copy
+
+    from toposcale.report.plots.scaling import plot_loss_vs_compute
+
+    logs, res = default_study
+    res = copy.deepcopy(json.loads(json.dumps(S.jsonable(res))))
+    for a in res["activations"].values():
+        a.update(curves=[], holdout=[], fit=None, power_law=None)
+        a["gate"] = {"decidable": False, "message": "cannot decide: need >= 6 sizes for 3 parameters"}
+    res["comparisons"] = []
+    out = plot_loss_vs_compute(res, tmp_path / "loss.png", logs=logs, dpi=50)
+    assert "holdout run, observed" in out["legend"]
+    assert not any("band" in t or "power law" in t or "predicted" in t for t in out["legend"])
+    assert out["note_inside_axes"] is False
+    held = [p["loss"] for a in res["activations"].values() for p in a["points"] if p["holdout"]]
+    assert held and out["ylim"][0] <= min(held) and max(held) <= out["ylim"][1]

@@ -136,6 +136,7 @@ rule plot_summary:
         runs=RUN_JSONS,
         logs=RUN_LOGS,
         metrics=[PATHS.metrics(r.name) for r in RUNS],
+        levels=PATHS.ngram_levels(),
     output:
         fig("summary", CATEGORY["summary"]),
     params:

@@ -32,6 +32,10 @@ Rules (``have`` and ``need`` of each :func:`plan` row):
   (``dynamics.significance``); n counts every run of the activation, an upper bound, since only runs
   with a detected transition enter the test. (:func:`toposcale.stats.spearman` is exact up to 8 runs and
   the t approximation above, whose smallest p is 0: the gate is the exact test's floor either way.)
+* **Scaling law stages** per activation (printed by the command line, not part of :func:`plan`, since it
+  reads files: the measured drop spans and a completed study's stage table):
+  :func:`toposcale.plan.stage_rule.stage_plan` expects each run's n-gram stage at its final token count
+  and warns, with the measured evidence, when the runs of an activation will not all end on one plateau.
 """
 
 from __future__ import annotations
@@ -338,7 +342,13 @@ def main(argv=None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    print(format_plan(plan(cfg)))
+    from toposcale.plan.stage_rule import stage_plan
+
+    stage_rows, warnings = stage_plan(cfg)
+    print(format_plan(plan(cfg) + stage_rows))
+    if warnings:
+        print("\n".join(["", "n-gram stages at the end of training (toposcale.plan.stage_rule): the scaling "
+                          "analysis refuses a law whose runs end on different stages or inside a drop"] + warnings))
     return 0
 
 

@@ -107,14 +107,29 @@ LAWS = {
 }
 
 
+def _exp(x: float) -> float:
+    """``exp(x)``, ``inf`` where it overflows a float (x > ~709.78) instead of raising."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
 def theta_to_params(law: str, theta: np.ndarray) -> dict:
     """Reported parameters of ``law`` from its log-space variables: ``E = exp(e)``, ``A = exp(a)``,
-    ``B = exp(b)``; the exponents unchanged."""
+    ``B = exp(b)``; the exponents unchanged. A log-scale beyond the float range (a bootstrap resample of
+    flat losses, e.g. every size on one n-gram plateau, can drive ``a`` to ~1e3 with a large exponent)
+    gives an infinite scale, so the resample widens the interval (:func:`toposcale.stats.percentile_ci`
+    keeps infinite samples) instead of stopping the analysis.
+
+    >>> theta_to_params("compute", np.array([1000.0, 0.0, 80.0]))["A"]
+    inf
+    """
     t = dict(zip(LAWS[law].theta_names, (float(v) for v in theta)))
     if law == "chinchilla":
-        return {"E": math.exp(t["e"]), "A": math.exp(t["a"]), "B": math.exp(t["b"]),
+        return {"E": _exp(t["e"]), "A": _exp(t["a"]), "B": _exp(t["b"]),
                 "alpha": t["alpha"], "beta": t["beta"]}
-    return {"E": math.exp(t["e"]), "A": math.exp(t["a"]), "alpha": t["alpha"]}
+    return {"E": _exp(t["e"]), "A": _exp(t["a"]), "alpha": t["alpha"]}
 
 
 def law_parameters(law: str) -> tuple[str, ...]:
@@ -359,20 +374,29 @@ def fit_power_law(x, y) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def predict_params(law: str, p: dict, N=None, D=None, C=None) -> np.ndarray:
-    """Loss of ``law`` with reported parameters ``p`` at new points (see :func:`predict`)."""
+    """Loss of ``law`` with reported parameters ``p`` at new points (see :func:`predict`). An infinite
+    scale (:func:`theta_to_params` of an overflowed resample) predicts an infinite loss, so a prediction
+    interval keeps the draw as an infinite bound rather than dropping it as NaN (``inf * 0``)."""
     if law == "chinchilla":
         if N is None or D is None:
             raise ValueError("the 'chinchilla' law predicts from N and D; pass both")
         N, D = np.asarray(N, float), np.asarray(D, float)
-        return p["E"] + p["A"] * N ** (-p["alpha"]) + p["B"] * D ** (-p["beta"])
+        return p["E"] + _term(p["A"], N, p["alpha"]) + _term(p["B"], D, p["beta"])
     if C is None:
         if N is None or D is None:
             raise ValueError(f"the {law!r} law predicts from C (or from N and D with C = 6 N D)")
         C = 6.0 * np.asarray(N, float) * np.asarray(D, float)
     C = np.asarray(C, float)
     if law == "compute":
-        return p["E"] + p["A"] * C ** (-p["alpha"])
-    return p["A"] * C ** (-p["alpha"])
+        return p["E"] + _term(p["A"], C, p["alpha"])
+    return _term(p["A"], C, p["alpha"])
+
+
+def _term(scale: float, x: np.ndarray, exponent: float) -> np.ndarray:
+    """``scale * x ** -exponent``; infinite everywhere when ``scale`` is (see :func:`predict_params`)."""
+    if math.isinf(scale):
+        return np.full(np.shape(x), math.inf)
+    return scale * x ** (-exponent)
 
 
 def predict(fit: dict, N=None, D=None, C=None) -> np.ndarray:

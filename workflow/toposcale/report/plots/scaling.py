@@ -2,11 +2,13 @@
 
 * :func:`plot_loss_vs_compute`: final validation loss against training compute ``C = 6 N D`` on
   log-log axes, per activation: the runs used in the fit (filled circles), the held-out runs
-  (observed: open diamonds; predicted: crosses with their 95% prediction interval), the fitted law
+  (observed: open diamonds, drawn also when no law is fitted; predicted: crosses with their 95% prediction
+  interval), the fitted law
   with its 95% bootstrap confidence band, the pure power law ``A C^-alpha`` (dotted) and, when logs
   are given, each run's validation-loss curve against the compute spent so far (thin lines). A fit or
-  comparison that cannot decide (too few sizes, :mod:`toposcale.plan.decidability`) is named in red
-  text on the panel with what it needs, and its comparison kind is left out of the title.
+  comparison that cannot decide (too few sizes, :mod:`toposcale.plan.decidability`; runs on different
+  n-gram stages) is named in red text below the legend with what it needs (outside the axes, so it hides
+  no data), and its comparison kind is left out of the title. The legend names only what is drawn.
 * :func:`plot_topology_vs_size`: layer-mean topological metric at the final checkpoint against
   non-embedding parameters N, one panel per (source, metric), with per-activation power-law fits
   ``k N^gamma``, the covariance-matched Gaussian null's mean and band beside each raw series, and in
@@ -85,7 +87,7 @@ def _holdout_values(acts: dict) -> np.ndarray:
     return np.asarray([_num(v) for v in vals], float)
 
 
-def _draw_levels(ax, levels: list | None) -> list:
+def draw_levels(ax, levels: list | None) -> list:
     """Dashed grey lines at the n-gram loss levels inside the current y-range, labelled at the right;
     returns the names drawn."""
     drawn = []
@@ -136,6 +138,11 @@ def _draw_activation(ax, act: str, a: dict, color, logs: dict | None) -> None:
         C = np.asarray(a["curves"][0]["C"], float)
         ax.plot(C, pl["params"]["A"] * C ** (-pl["params"]["alpha"]), color=color, lw=1.0, ls=":",
                 zorder=3)
+    predicted = {h.get("run") for h in a.get("holdout", [])}
+    for p in pts:                      # held-out runs without a prediction (no law fitted): observed only
+        if p["holdout"] and p.get("run") not in predicted:
+            ax.scatter([p["C"]], [p["loss"]], marker="D", facecolor="none", edgecolor=color, s=52, lw=1.6,
+                       zorder=5)
     for h in a.get("holdout", []):
         ax.scatter([h["C"]], [h["observed"]], marker="D", facecolor="none", edgecolor=color, s=52,
                    lw=1.6, zorder=5)
@@ -165,17 +172,22 @@ def _plain_log_ticks(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _legend_keys(ax, has_holdout: bool, has_logs: bool, has_power: bool, tpps=()) -> None:
+def _legend_keys(ax, has_holdout: bool, has_logs: bool, has_power: bool, tpps=(), has_fit: bool = True,
+                 has_prediction: bool | None = None) -> None:
+    """Legend entries of what is drawn only: the band and power law need a fitted curve, the predicted
+    holdout a prediction (``has_prediction``, default ``has_holdout``)."""
     grey = "0.35"
     for k, t in enumerate(tpps):
         ax.plot([], [], color=grey, lw=1.4, ls=_TPP_STYLES[k % len(_TPP_STYLES)],
                 label=f"fit at D/N = {t:g} tokens per parameter")
-    ax.fill_between([], [], [], color=grey, alpha=0.18, lw=0, label="95% bootstrap band of the fit")
-    if has_power:
+    if has_fit:
+        ax.fill_between([], [], [], color=grey, alpha=0.18, lw=0, label="95% bootstrap band of the fit")
+    if has_power and has_fit:
         ax.plot([], [], color=grey, ls=":", lw=1.0, label="pure power law A·C^-α (fitted runs)")
     if has_holdout:
         ax.scatter([], [], marker="D", facecolor="none", edgecolor=grey, s=40, lw=1.4,
                    label="holdout run, observed")
+    if has_holdout if has_prediction is None else has_prediction:
         ax.errorbar([], [], yerr=[[0], [0]], color="black", mec=grey, marker="x", mew=1.8, ls="",
                     capsize=4, label="holdout, predicted (95% prediction interval in black)")
     if has_logs:
@@ -234,7 +246,8 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
     Returns
     -------
     dict
-        ``ylim`` (the y-range drawn) and ``levels`` (names of the levels drawn).
+        ``ylim`` (the y-range drawn), ``levels`` (names of the levels drawn), ``legend`` (its labels)
+        and ``note_inside_axes`` (whether the cannot-decide text overlaps the axes; False by design).
     """
     style.setup()
     acts = res.get("activations", {})
@@ -259,25 +272,34 @@ def plot_loss_vs_compute(res: dict, path, logs: dict | None = None, dpi: int = 1
         xs = np.concatenate([np.asarray(c["C"], float) for a in acts.values() for c in a.get("curves") or []]
                             or [np.asarray([p["C"] for a in acts.values() for p in a["points"]], float)])
         ax.set_xlim(xs.min() / 1.2, xs.max() * 1.2)
-    drawn = _draw_levels(ax, levels)
+    drawn = draw_levels(ax, levels)
     if y.size:
         _plain_log_ticks(ax)
     ax.set_xlabel("training compute C = 6 N D (FLOPs)")
     ax.set_ylabel("validation loss (nats / token)")
     tpps = next(([c["tokens_per_param"] for c in a["curves"]] for a in acts.values()
                  if a.get("curves") and a["curves"][0].get("tokens_per_param") is not None), [])
-    _legend_keys(ax, any(a.get("holdout") for a in acts.values()), bool(use_logs),
-                 any(a.get("power_law") for a in acts.values()), tpps)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    has_fit = any(a.get("curves") for a in acts.values())
+    _legend_keys(ax, any(p["holdout"] for a in acts.values() for p in a.get("points", [])), bool(use_logs),
+                 any(a.get("power_law") for a in acts.values()), tpps, has_fit=has_fit,
+                 has_prediction=any(h.get("predicted") is not None for a in acts.values() for h in a.get("holdout", [])))
+    leg = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     ax.set_title(_loss_title(res), fontsize=10.5)
     note = _decidability_note(res)
+    note_box = None
     if note:
-        ax.text(0.01, 0.01, "\n".join(textwrap.fill(t, 110) for t in note.split("\n")), transform=ax.transAxes,
-                ha="left", va="bottom", fontsize=7, color="firebrick",
-                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "firebrick", "lw": 0.6})
+        # below the legend, outside the axes: inside them the box hid the largest runs and the holdout
+        fig.canvas.draw()
+        below = leg.get_window_extent().transformed(fig.transFigure.inverted()).y0
+        left = ax.get_position().x0
+        note_box = fig.text(left, below - 0.01, "\n".join(textwrap.fill(t, 120) for t in note.split("\n")),
+                            ha="left", va="top", fontsize=7.5, color="firebrick")
     ylim = ax.get_ylim()
+    fig.canvas.draw()
+    inside = bool(note_box is not None and note_box.get_window_extent().overlaps(ax.get_window_extent()))
     style.save(fig, path, dpi=dpi)
-    return {"ylim": ylim, "levels": drawn}
+    return {"ylim": ylim, "levels": drawn, "legend": [t.get_text() for t in leg.get_texts()],
+            "note_inside_axes": inside}
 
 
 def _gamma_text(r: dict, key: str = "gamma", name: str = "γ") -> str:

@@ -5,7 +5,8 @@ Six panels, each drawn from tables only:
 (a) validation loss against training tokens, every run (log.csv, run.json);
 (b) final validation loss against training compute ``C = 6 N D`` per run, with the fitted law, its
     95% band and the holdout predictions with their prediction intervals when ``analysis/scaling.json``
-    is given;
+    is given, and the corpus's n-gram loss levels inside its y-range (dashed, labelled), so the reader
+    sees which stage each run ended on;
 (c) topology against model size: the final checkpoint's scale-normalised H0 total persistence,
     averaged over layers (each layer weighted equally), against non-embedding parameters, per source
     and activation; the pooled exponent ``gamma`` (metric ~ N^gamma) and its CI from scaling.json
@@ -28,7 +29,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from toposcale.report.plots import style
-from toposcale.report.plots.scaling import data_ylim
+from toposcale.report.plots.scaling import draw_levels, data_ylim
 from toposcale.report.plots.style import fmt_count
 from toposcale.report.plots.training import activation_styles, draw_training_curves, run_size_colors, runs_table
 from toposcale.report.variants import dynamics_variants, raw_rows
@@ -58,8 +59,8 @@ def layer_mean(metrics, column: str = SUMMARY_METRIC):
     return out.rename(columns={"value": column})
 
 
-def _panel_scaling(ax, info, scaling) -> str:
-    """(b): final loss vs compute; returns the panel title."""
+def _panel_scaling(ax, info, scaling, levels=None) -> str:
+    """(b): final loss vs compute, with the n-gram ``levels`` inside the y-range; returns the panel title."""
     colors = style.ACTIVATION_COLORS
     acts = sorted(info["activation"].unique())
     col = {a: colors.get(a, style.PALETTE[(i + 4) % len(style.PALETTE)]) for i, a in enumerate(acts)}
@@ -103,6 +104,7 @@ def _panel_scaling(ax, info, scaling) -> str:
     ys = ys[np.isfinite(ys) & (ys > 0)]
     if ys.size:
         ax.set_ylim(*data_ylim(ys, top_pad=1.08, bottom_pad=1.06))
+    draw_levels(ax, levels)
     tidy_log_axis(ax.xaxis)
     tidy_log_axis(ax.yaxis)
     ax.set_xlabel("training compute C = 6 N D (FLOPs, log)")
@@ -156,13 +158,15 @@ def _panel_topology_size(ax, lm, scaling) -> str:
     tidy_log_axis(ax.yaxis)
     ax.set_xlabel("non-embedding parameters N (log)")
     ax.set_ylabel(METRIC_LABEL)
+    lines = []
     for t in (scaling or {}).get("topology", []) or []:
         if t.get("metric") == SUMMARY_METRIC and t.get("group") == "all" and t.get("gamma") is not None:
             lo, hi = t.get("gamma_ci") or [None, None]
             ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
-            ax.plot([], [], ls="", label=f"{t['source']} pooled: ~N^gamma, gamma = {t['gamma']:.2f}{ci}")
+            lines.append(f"{t['source']} pooled: ~N^gamma, gamma = {t['gamma']:.2f}{ci}")
+    # the pooled exponents go in the title: as legend rows they made a box that covered the data
     ax.legend(fontsize=7.5, loc="best")
-    return "(c) topology vs model size (final checkpoint)"
+    return "\n".join(["(c) topology vs model size (final checkpoint)"] + lines)
 
 
 def _panel_topology_loss(ax, lm, info, source, dynamics) -> str:
@@ -189,7 +193,7 @@ def _panel_topology_loss(ax, lm, info, source, dynamics) -> str:
     ax.set_xlabel("validation loss (nats / token; training runs right to left)")
     ax.set_ylabel(METRIC_LABEL)
     letter = "d" if source == "weights" else "e"
-    title = f"({letter}) {source}: topology vs loss over checkpoints (star = final)"
+    title = f"({letter}) {source}: topology vs loss (checkpoints; star = final)"
     if dynamics is not None and {"source", "metric", "rho"} <= set(dynamics.columns):
         d = raw_rows(dynamics)
         d = d[(d["source"] == source) & (d["metric"] == SUMMARY_METRIC)]
@@ -251,7 +255,7 @@ def final_losses(info, logs):
 
 
 def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, dynamics=None,
-                 key_lines=(), missing=(), dpi: int = 150) -> dict:
+                 key_lines=(), missing=(), dpi: int = 150, levels: list | None = None) -> dict:
     """The one-page summary figure (see the module docstring for the panels).
 
     Parameters
@@ -270,6 +274,8 @@ def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, d
         Lines for panel (f) (:func:`toposcale.report.keys.key_numbers`).
     missing : sequence of str
         Names of analysis tables that were not available (listed in panel (f)).
+    levels : list of dict, optional
+        ``levels`` of ``data/{corpus}/ngram_levels.json``, drawn in panel (b) where inside its y-range.
 
     Returns
     -------
@@ -283,7 +289,7 @@ def plot_summary(logs: dict, runs, metrics, path, scaling: dict | None = None, d
     titles = []
     draw_training_curves(axes[0, 0], logs, runs, legend_fontsize=7.5)
     titles.append("(a) validation loss during training")
-    titles.append(_panel_scaling(axes[0, 1], info, scaling))
+    titles.append(_panel_scaling(axes[0, 1], info, scaling, levels))
     titles.append(_panel_topology_size(axes[0, 2], lm, scaling))
     titles.append(_panel_topology_loss(axes[1, 0], lm, info, "weights", dynamics))
     titles.append(_panel_topology_loss(axes[1, 1], lm, info, "activations", dynamics))
