@@ -11,6 +11,7 @@ series (steps > 0, x = log step) is tested with :func:`toposcale.analysis.change
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method rebound]
+        [--window 3] [--allowance 0.2] [--noise spline|sup]   (rebound settings; defaults: the schema's)
 """
 import argparse
 from pathlib import Path
@@ -32,6 +33,9 @@ def main():
     ap.add_argument("--corpus", default="kjv")
     ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
     ap.add_argument("--n-null", type=int, default=999)
+    ap.add_argument("--window", type=int, default=DEFAULT_SETTINGS["rebound_window"])
+    ap.add_argument("--allowance", type=float, default=DEFAULT_SETTINGS["rebound_allowance"])
+    ap.add_argument("--noise", choices=("spline", "sup"), default=DEFAULT_SETTINGS["rebound_noise"])
     a = ap.parse_args()
     logs = sorted(Path(a.results).glob("runs/*/log.csv"))
     if not logs:
@@ -49,8 +53,8 @@ def main():
         r = change_points(y[None], np.log(step), a.method, n_null=a.n_null, seed=0,
                           significance=st["significance"], smooth_df=st["smooth_df"], null_df=st["null_df"],
                           widths=tuple(st["ramp_widths"]), min_plateau=st["min_plateau"],
-                          max_change_points=st["max_change_points"], window=st["rebound_window"],
-                          allowance=st["rebound_allowance"])[0]
+                          max_change_points=st["max_change_points"], window=a.window,
+                          allowance=a.allowance, noise=a.noise)[0]
         rows += [dict(run=p.parent.name, source="loss", metric="val_loss", variant="raw", step=step[c],
                       significant=True) for c in r["change_points"]]
         print(f"{p.parent.name}: p {r['p_value']:.4f}, change points at steps {[int(step[c]) for c in r['change_points']]}")

@@ -58,6 +58,10 @@ from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _
 REBOUND_METHOD = "rate rebound: valley depth of the local descent rate in log step, unimodal-rate null, AR(1)"
 RATE_WINDOW = 3
 REBOUND_ALLOWANCE = 0.2
+#: Noise models of the null draws (config ``transitions.rebound_noise``): ``'spline'`` phi from the spline null
+#: fit (:func:`noise_model`), ``'sup'`` the largest p-value over the AR(1) coefficients ``SUP_PHIS``.
+NOISE_MODELS = ("spline", "sup")
+SUP_PHIS = (0.0, 0.5, 0.9)
 
 
 def rebound_min_points(window: int = RATE_WINDOW) -> int:
@@ -173,7 +177,7 @@ def _bump_peak(d, i: int, j: int) -> int:
 def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window: int = RATE_WINDOW,
                   allowance: float = REBOUND_ALLOWANCE, two_sided: bool = False, max_change_points: int = 3,
                   null_df: int = NULL_DF, widths=RAMP_WIDTHS, min_plateau: int = MIN_PLATEAU, seed: int = 0,
-                  **_ignored) -> list[dict]:
+                  noise: str = "spline", **_ignored) -> list[dict]:
     """The rate-rebound test (module docstring, "Rate rebound") of every row of ``Y`` at positions ``x``.
 
     Parameters
@@ -191,7 +195,12 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     two_sided : bool
         Test ``y`` and ``-y`` and take the smaller p times 2 (Bonferroni).
     null_df, widths, min_plateau
-        Design of the spline null fit whose residuals give ``phi`` (:func:`noise_model`).
+        Design of the spline null fit whose residuals give ``phi`` (:func:`noise_model`; ``noise='spline'``).
+    noise : {'spline', 'sup'}
+        ``'spline'``: null draws at the spline null fit's bias-corrected ``phi``. ``'sup'``: null draws at
+        every ``phi`` of ``SUP_PHIS`` (0, 0.5, 0.9; marginal sd ``sigma_hat / high_pass_ar1_factor(phi)``)
+        and each valley's p-value the largest over them (module docstring, "Noise model 'sup'"); the
+        reported ``phi`` is the one giving the series' p-value.
 
     Returns
     -------
@@ -204,6 +213,8 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
         raise ValueError(f"rebound window={window} must be at least 2 points")
     if not 0 <= allowance < 1:
         raise ValueError(f"rebound allowance={allowance} must lie in [0, 1)")
+    if noise not in NOISE_MODELS:
+        raise ValueError(f"transitions.rebound_noise={noise!r}; use one of {NOISE_MODELS}")
     out = [dict(p_value=np.nan, statistic=np.nan, phi=np.nan, sigma=np.nan, change_points=[],
                 change_point_p_values=[], change_point_statistics=[], ramp_starts=[], ramp_widths=[],
                 method=REBOUND_METHOD) for _ in range(m)]
@@ -211,39 +222,46 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
         return out
     signs = (1.0, -1.0) if two_sided else (1.0,)
     sigmas = high_pass_sigma(Y, x)
-    Sf = spline_basis(x, null_df)
-    Z, tau, w, _ = ramp_candidates(n, widths, min_plateau)
-    _, resid, kb = _null_fit(Y, Sf, Z, np.ones(Z.shape[1], dtype=bool))
-    phis = noise_model(resid, kb, Sf, Z, (tau - 1, tau + w + 1))[0]
+    if noise == "spline":
+        Sf = spline_basis(x, null_df)
+        Z, tau, w, _ = ramp_candidates(n, widths, min_plateau)
+        _, resid, kb = _null_fit(Y, Sf, Z, np.ones(Z.shape[1], dtype=bool))
+        phi_rows = [(float(ph),) for ph in noise_model(resid, kb, Sf, Z, (tau - 1, tau + w + 1))[0]]
+    else:
+        phi_rows = [tuple(float(ph) for ph in SUP_PHIS)] * m
     E = np.random.default_rng(seed).standard_normal((int(n_null), n))
+    ar_cache: dict = {}
     d0, se, centre = local_rates(Y, x, window)
     for r in range(m):
-        best = None
-        phi = float(phis[r])
-        sigma = float(sigmas[r]) / high_pass_ar1_factor(x, phi)        # marginal sd of the AR(1) noise
-        if not sigma > 0:
+        if not sigmas[r] > 0:
             continue
+        best = None
         for s in signs:
             y = s * Y[r]
             f = unimodal_rate_fit(y, x)
             V, jj = _valley_stat(s * d0[r][None], se, allowance)
-            V, jj = np.maximum(V[0], 0.0) / max(sigma, 1e-300), jj[0]
-            if phi > 0:
-                c = math.sqrt(1.0 - phi * phi)
-                Eb = E.copy()
-                Eb[:, 0] /= c
-                Eb = lfilter([c], [1.0, -phi], Eb, axis=1)
-            else:
-                Eb = E
-            Yn = f[None] + sigma * Eb
-            dn, _, _ = local_rates(Yn, x, window)
-            Tn = np.sort(np.maximum(np.max(_valley_stat(dn, se, allowance)[0], axis=1), 0.0)
-                         / np.maximum(high_pass_sigma(Yn, x), 1e-300))
-            # max-T p-value of every valley: P(max over the null draw's valleys >= V_i)
-            pv = np.where(V > 0, (1.0 + len(Tn) - np.searchsorted(Tn, V - 1e-12, side="left")) / (len(Tn) + 1.0), 1.0)
+            V, jj = np.maximum(V[0], 0.0) / float(sigmas[r]), jj[0]
+            pv, phi_at = None, None
+            for phi in phi_rows[r]:
+                sigma = float(sigmas[r]) / high_pass_ar1_factor(x, phi)   # marginal sd of the AR(1) noise
+                if phi not in ar_cache:
+                    c = math.sqrt(1.0 - phi * phi)
+                    Eb = E.copy()
+                    Eb[:, 0] /= c
+                    ar_cache[phi] = lfilter([c], [1.0, -phi], Eb, axis=1) if phi > 0 else E
+                Yn = f[None] + sigma * ar_cache[phi]
+                dn, _, _ = local_rates(Yn, x, window)
+                Tn = np.sort(np.maximum(np.max(_valley_stat(dn, se, allowance)[0], axis=1), 0.0)
+                             / np.maximum(high_pass_sigma(Yn, x), 1e-300))
+                # max-T p-value of every valley: P(max over the null draw's valleys >= V_i)
+                p_phi = np.where(V > 0, (1.0 + len(Tn) - np.searchsorted(Tn, V - 1e-12, side="left"))
+                                 / (len(Tn) + 1.0), 1.0)
+                if pv is None or p_phi[int(np.argmax(V))] > pv[int(np.argmax(V))]:
+                    phi_at = (phi, sigma)
+                pv = p_phi if pv is None else np.maximum(pv, p_phi)
             if best is None or (pv.min(), -V.max()) < (best[0].min(), -best[1].max()):   # ties: deeper valley
-                best = (pv, V, jj, s * d0[r])
-        pv, V, jj, best_d = best
+                best = (pv, V, jj, s * d0[r], phi_at)
+        pv, V, jj, best_d, (phi, sigma) = best
         pv = np.minimum(1.0, pv * len(signs))
         i0 = int(np.argmax(V))
         out[r].update(p_value=float(pv[i0]), statistic=float(V[i0]), phi=phi, sigma=sigma)

@@ -115,7 +115,7 @@ def _fmt(values) -> str:
 #: without a config, e.g. tests).
 DEFAULT_SETTINGS = {"n_null": 999, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
                     "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp",
-                    "rebound_window": 3, "rebound_allowance": 0.2,
+                    "rebound_window": 3, "rebound_allowance": 0.2, "rebound_noise": "spline",
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -209,7 +209,8 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
               max_change_points=int(st["max_change_points"]))
     # batch the series sharing positions and null size: one call per (run's steps, primary or not)
     method = str(st["method"])
-    kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]))
+    kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
+              noise=str(st["rebound_noise"]))
     groups: dict[tuple, list[int]] = {}
     for i, (k, step, _, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
         groups.setdefault((step.tobytes(), is_primary[i], k["source"] != "loss"), []).append(i)

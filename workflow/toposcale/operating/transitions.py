@@ -39,7 +39,7 @@ def _settings(design: Design) -> dict:
     return dict(significance=float(st["significance"]), smooth_df=int(st["smooth_df"]), null_df=int(st["null_df"]),
                 widths=tuple(int(w) for w in st["ramp_widths"]), min_plateau=int(st["min_plateau"]),
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
-                allowance=float(st["rebound_allowance"]))
+                allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]))
 
 
 @register("transitions")
