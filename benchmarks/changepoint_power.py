@@ -23,7 +23,7 @@ Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_power.py [--draws 1000] [--n-null 999] [--seed 0]
         [--method ramp|rebound] [--densities log,log+linear,dense] [--window 3] [--allowance 0.2]
-        [--noise spline|sup] [--kinds power_decay,cosine,plateau_drop,staircase]   (rebound settings)
+        [--noise spline|sup] [--kinds power_decay,cosine,plateau_drop,staircase] [--anneal]   (rebound settings)
 """
 import argparse
 import time
@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from toposcale.analysis.changepoint import change_points, change_points_batch, change_points_dense
+from toposcale.analysis.rebound import anneal_covariate
 from toposcale.operating.curves import KINDS, rejection_rates, simulate, study_schedules
 
 TOTAL = 4336
@@ -47,6 +48,7 @@ def main():
     ap.add_argument("--allowance", type=float, default=0.2)
     ap.add_argument("--noise", choices=("spline", "sup"), default="spline")
     ap.add_argument("--kinds", default="power_decay,cosine,plateau_drop,staircase")
+    ap.add_argument("--anneal", action="store_true", help="rebound: the schedule's lr decay in the null")
     a = ap.parse_args()
     sched = dict(study_schedules(TOTAL), dense=np.arange(2.0, TOTAL + 1, 2.0))
     t0 = time.time()
@@ -67,7 +69,8 @@ def main():
                     n = len(xb)
                 else:
                     res = change_points(Y, np.log(step), a.method, n_null=a.n_null, seed=a.seed, window=a.window,
-                                        allowance=a.allowance, noise=a.noise)
+                                        allowance=a.allowance, noise=a.noise,
+                                        anneal=anneal_covariate(step, TOTAL) if a.anneal else None)
                     n = len(step)
                 r = rejection_rates(res, centres)
                 loc = f"{r['located'][0]:.3f} +- {r['located'][1]:.3f}" if "located" in r else ""
