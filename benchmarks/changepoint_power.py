@@ -22,7 +22,8 @@ what the correction buys. Rates carry their Monte Carlo standard error sqrt(p (1
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_power.py [--draws 1000] [--n-null 999] [--seed 0]
-        [--method ramp|rebound] [--densities log,log+linear,dense]
+        [--method ramp|rebound] [--densities log,log+linear,dense] [--window 3] [--allowance 0.2]
+        [--noise spline|sup] [--kinds power_decay,cosine,plateau_drop,staircase] [--anneal]   (rebound settings)
 """
 import argparse
 import time
@@ -30,6 +31,7 @@ import time
 import numpy as np
 
 from toposcale.analysis.changepoint import change_points, change_points_batch, change_points_dense
+from toposcale.analysis.rebound import anneal_covariate
 from toposcale.operating.curves import KINDS, rejection_rates, simulate, study_schedules
 
 TOTAL = 4336
@@ -42,6 +44,11 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--densities", default="log,log+linear,dense")
     ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
+    ap.add_argument("--window", type=int, default=3)
+    ap.add_argument("--allowance", type=float, default=0.2)
+    ap.add_argument("--noise", choices=("spline", "sup"), default="spline")
+    ap.add_argument("--kinds", default="power_decay,cosine,plateau_drop,staircase")
+    ap.add_argument("--anneal", action="store_true", help="rebound: the schedule's lr decay in the null")
     a = ap.parse_args()
     sched = dict(study_schedules(TOTAL), dense=np.arange(2.0, TOTAL + 1, 2.0))
     t0 = time.time()
@@ -52,7 +59,7 @@ def main():
             continue
         step = sched[dens]
         for phi in (0.0, 0.5, 0.9):
-            for kind in KINDS + ("staircase",):
+            for kind in a.kinds.split(","):
                 rng = np.random.default_rng([a.seed, int(phi * 10), (KINDS + ("staircase",)).index(kind), len(step)])
                 Y, centres = simulate(kind, step, phi, a.draws, rng, total=TOTAL)
                 if dens == "dense":
@@ -61,7 +68,9 @@ def main():
                         centres = np.interp(np.log(step[np.round(centres).astype(int)]), xb, np.arange(len(xb)))
                     n = len(xb)
                 else:
-                    res = change_points(Y, np.log(step), a.method, n_null=a.n_null, seed=a.seed)
+                    res = change_points(Y, np.log(step), a.method, n_null=a.n_null, seed=a.seed, window=a.window,
+                                        allowance=a.allowance, noise=a.noise,
+                                        anneal=anneal_covariate(step, TOTAL) if a.anneal else None)
                     n = len(step)
                 r = rejection_rates(res, centres)
                 loc = f"{r['located'][0]:.3f} +- {r['located'][1]:.3f}" if "located" in r else ""

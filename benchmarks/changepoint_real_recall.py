@@ -11,14 +11,17 @@ series (steps > 0, x = log step) is tested with :func:`toposcale.analysis.change
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method rebound]
+        [--window 3] [--allowance 0.2] [--noise spline|sup] [--anneal]   (rebound settings; defaults: the schema's)
 """
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.stage_recall import crossing_detection, recall_table
 from toposcale.analysis.stages import stages_from_files
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
@@ -32,6 +35,11 @@ def main():
     ap.add_argument("--corpus", default="kjv")
     ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
     ap.add_argument("--n-null", type=int, default=999)
+    ap.add_argument("--window", type=int, default=DEFAULT_SETTINGS["rebound_window"])
+    ap.add_argument("--allowance", type=float, default=DEFAULT_SETTINGS["rebound_allowance"])
+    ap.add_argument("--noise", choices=("spline", "sup"), default=DEFAULT_SETTINGS["rebound_noise"])
+    ap.add_argument("--anneal", action="store_true",
+                    help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
     a = ap.parse_args()
     logs = sorted(Path(a.results).glob("runs/*/log.csv"))
     if not logs:
@@ -46,11 +54,13 @@ def main():
         g = g[g["step"] > 0]
         step, y = g["step"].to_numpy(float), g["val_loss"].to_numpy(float)
         steps_of[p.parent.name] = step
+        total = json.loads((p.parent / "run.json").read_text())["total_steps"]
         r = change_points(y[None], np.log(step), a.method, n_null=a.n_null, seed=0,
+                          anneal=anneal_covariate(step, total) if a.anneal else None,
                           significance=st["significance"], smooth_df=st["smooth_df"], null_df=st["null_df"],
                           widths=tuple(st["ramp_widths"]), min_plateau=st["min_plateau"],
-                          max_change_points=st["max_change_points"], window=st["rebound_window"],
-                          allowance=st["rebound_allowance"])[0]
+                          max_change_points=st["max_change_points"], window=a.window,
+                          allowance=a.allowance, noise=a.noise)[0]
         rows += [dict(run=p.parent.name, source="loss", metric="val_loss", variant="raw", step=step[c],
                       significant=True) for c in r["change_points"]]
         print(f"{p.parent.name}: p {r['p_value']:.4f}, change points at steps {[int(step[c]) for c in r['change_points']]}")

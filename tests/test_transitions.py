@@ -167,7 +167,8 @@ def test_scripts_write_tables_and_figure(tmp_path):
     out = {"csv": str(tmp_path / "transitions.csv"), "change_points": str(tmp_path / "change_points.csv"),
            "sizes": str(tmp_path / "sizes.csv"), "families": str(tmp_path / "families.csv")}
     log = run_script("transitions", {"metrics": paths}, out,
-                     {"cfg": dict(SETTINGS, significance=0.05), "metrics": ["h1_total_persistence_norm"], "seed": 0},
+                     {"cfg": dict(SETTINGS, significance=0.05), "metrics": ["h1_total_persistence_norm"], "seed": 0,
+                      "schedule": {"warmup_frac": 0.05, "min_lr_frac": 0.1}},
                      tmp_path)
     tr = pd.read_csv(out["csv"])
     assert set(tr["metric"]) == {"h1_total_persistence_norm", "val_loss", "train_loss"}
@@ -289,3 +290,18 @@ def test_rebound_method_runs_on_every_series():
     assert tr.loc[tr.source != "loss", "p_value"].min() >= 2.0 / (tr["n_null"].max() + 1)   # Bonferroni 2
     with pytest.raises(ValueError, match="transitions.method"):
         detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="pelt"))
+
+
+def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
+    """``rebound_noise: sup`` and ``rebound_anneal`` (the schedule in the null) run on every series; the smooth
+    loss and h0 decays stay non-significant; ``rebound_anneal`` without the runs' schedule is an error."""
+    df, _ = synthetic_runs(seed=1)
+    st = dict(SETTINGS, method="rebound", rebound_noise="sup", rebound_anneal=True, rebound_window=2,
+              rebound_allowance=0.0)
+    tr, _ = detect_transitions(df, metric_cols=COLS, settings=st, seed=0,
+                               schedule=dict(warmup_frac=0.05, min_lr_frac=0.1))
+    assert tr["p_value"].notna().all() and set(tr["phi"].dropna()) <= {0.0, 0.5, 0.9}
+    smooth = tr[(tr.source == "loss") | (tr.metric == "h0_total_persistence_norm")]
+    assert not smooth["significant"].any()
+    with pytest.raises(ValueError, match="rebound_anneal"):
+        detect_transitions(df, metric_cols=COLS, settings=st, seed=0)

@@ -62,6 +62,7 @@ rule analysis_transitions:
         cfg=config["transitions"],
         metrics=config["dynamics"]["metrics"],
         seed=config["seed"],
+        schedule={k: config["training"][k] for k in ("warmup_frac", "min_lr_frac")},
     log:
         PATHS.log("analysis", "transitions.log"),
     threads: 1

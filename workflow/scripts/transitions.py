@@ -1,7 +1,8 @@
 """Snakemake script: change points and diminishing-returns points per run and series (toposcale.analysis.transitions).
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``transitions`` section;
-params.metrics: the ``dynamics.metrics`` list; params.seed. Writes output.csv = results/analysis/transitions.csv
+params.metrics: the ``dynamics.metrics`` list; params.seed; params.schedule: the ``training`` section's
+warmup_frac and min_lr_frac (the rebound test's schedule covariate). Writes output.csv = results/analysis/transitions.csv
 (one row per series), output.change_points = results/analysis/change_points.csv (one row per change point),
 output.sizes = the Spearman trends of transition and diminishing-returns fractions with model size, and
 output.families = per family (primary, and each exploratory (source, variant)) the expected null count
@@ -18,7 +19,7 @@ use_config(snakemake.config)  # provenance of every table and figure written bel
 cfg = snakemake.params.cfg
 metrics = load_metrics(snakemake.input.metrics)
 tr, cp = detect_transitions(metrics, metric_cols=snakemake.params.metrics or None, settings=cfg,
-                            seed=int(snakemake.params.seed))
+                            seed=int(snakemake.params.seed), schedule=snakemake.params.schedule)
 write_csv_atomic(tr, snakemake.output.csv)
 write_csv_atomic(cp, snakemake.output.change_points)
 write_csv_atomic(size_trends(tr), snakemake.output.sizes)

@@ -601,9 +601,10 @@ METHODS = ("ramp", "rebound")
 
 
 def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window: int | None = None,
-                  allowance: float | None = None, **kwargs) -> list[dict]:
-    """The configured test: ``'ramp'`` :func:`change_points_batch` (``two_sided`` ignored: the ramp scan
-    is already two-sided), ``'rebound'`` :func:`toposcale.analysis.rebound.rebound_batch`; ``kwargs`` as there."""
+                  allowance: float | None = None, noise: str = "spline", anneal=None, **kwargs) -> list[dict]:
+    """The configured test: ``'ramp'`` :func:`change_points_batch` (``two_sided``, ``window``, ``allowance``
+    and ``noise`` ignored: the ramp scan is already two-sided), ``'rebound'``
+    :func:`toposcale.analysis.rebound.rebound_batch`; ``kwargs`` as there."""
     if method == "ramp":
         return change_points_batch(Y, x, **kwargs)
     if method == "rebound":
@@ -613,5 +614,6 @@ def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window
         allowance = REBOUND_ALLOWANCE if allowance is None else allowance
         keep = {k: v for k, v in kwargs.items() if k in ("n_null", "significance", "max_change_points", "null_df",
                                                          "widths", "min_plateau", "seed")}
-        return rebound_batch(Y, x, window=window, allowance=allowance, two_sided=two_sided, **keep)
+        return rebound_batch(Y, x, window=window, allowance=allowance, two_sided=two_sided, noise=noise,
+                             anneal=anneal, **keep)
     raise ValueError(f"transitions.method={method!r}; use one of {METHODS}")

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.changepoint import change_points, diminishing_returns_index
+from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
@@ -115,7 +116,8 @@ def _fmt(values) -> str:
 #: without a config, e.g. tests).
 DEFAULT_SETTINGS = {"n_null": 999, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
                     "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp",
-                    "rebound_window": 3, "rebound_allowance": 0.2,
+                    "rebound_window": 3, "rebound_allowance": 0.2, "rebound_noise": "spline",
+                    "rebound_anneal": False,
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -154,7 +156,7 @@ def _collect(metrics, cols, null_cols, aggregate_blocks, include_loss, min_point
 
 def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, seed: int = 0,
                        dr_frac: float = 0.1, min_points: int = 8, aggregate_blocks: bool = True,
-                       include_loss: bool = True):
+                       include_loss: bool = True, schedule: dict | None = None):
     """Change points and diminishing-returns points of every series of every run.
 
     Parameters
@@ -173,6 +175,11 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         Series with fewer finite checkpoints (``step > 0``) are skipped.
     aggregate_blocks, include_loss : bool
         Add the ``blocks`` layer mean and the loss series.
+    schedule : dict, optional
+        ``warmup_frac`` and ``min_lr_frac`` of the trained runs' learning-rate schedule (the config's
+        ``training`` section); with ``transitions.rebound_anneal`` and ``method: rebound`` each trained run's
+        series get its lr decay :func:`toposcale.analysis.rebound.anneal_covariate` (total steps
+        ``step / frac``) in the null; checkpoint series of other models (runs named ``series-*``) never do.
 
     Returns
     -------
@@ -209,17 +216,26 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
               max_change_points=int(st["max_change_points"]))
     # batch the series sharing positions and null size: one call per (run's steps, primary or not)
     method = str(st["method"])
-    kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]))
+    kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
+              noise=str(st["rebound_noise"]))
+    anneal_on = bool(st["rebound_anneal"]) and method == "rebound"
+    if anneal_on and schedule is None:
+        raise ValueError("transitions.rebound_anneal needs the runs' schedule: pass schedule= "
+                         "(training.warmup_frac, training.min_lr_frac)")
     groups: dict[tuple, list[int]] = {}
-    for i, (k, step, _, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
-        groups.setdefault((step.tobytes(), is_primary[i], k["source"] != "loss"), []).append(i)
+    for i, (k, step, frac, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
+        total = (int(round(step[-1] / frac[-1])) if anneal_on and not str(k["run"]).startswith("series-")
+                 and frac[-1] > 0 else 0)
+        groups.setdefault((step.tobytes(), is_primary[i], k["source"] != "loss", total), []).append(i)
     results: list = [None] * len(series)
     n_null = [0] * len(series)
-    for (_, prim_flag, two_sided), idx in groups.items():
+    for (_, prim_flag, two_sided, total), idx in groups.items():
         b = max(b_primary, int(st["n_null"])) if prim_flag else int(st["n_null"])
         step = series[idx[0]][1]
+        anneal = (anneal_covariate(step, total, float(schedule["warmup_frac"]), float(schedule["min_lr_frac"]))
+                  if total else None)
         res = change_points(np.stack([series[i][3] for i in idx]), np.log(step), method, n_null=b,
-                            two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), **kw)
+                            two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), anneal=anneal, **kw)
         for i, r in zip(idx, res):
             results[i], n_null[i] = r, b
     rows, cps = [], []

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay, simulate
@@ -39,7 +40,8 @@ def _settings(design: Design) -> dict:
     return dict(significance=float(st["significance"]), smooth_df=int(st["smooth_df"]), null_df=int(st["null_df"]),
                 widths=tuple(int(w) for w in st["ramp_widths"]), min_plateau=int(st["min_plateau"]),
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
-                allowance=float(st["rebound_allowance"]))
+                allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]),
+                anneal=bool(st["rebound_anneal"]) and str(st["method"]) == "rebound")
 
 
 @register("transitions")
@@ -47,6 +49,10 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
     fracs = np.asarray(design.checkpoint_fracs, dtype=float)
     x = np.log(fracs)
     kw = _settings(design)
+    total = 10_000
+    step = np.maximum(np.round(fracs * total), 1)
+    # the schedule covariate of a run of ``total`` steps with the schema's train defaults (warmup 5%, floor 10%)
+    kw["anneal"] = anneal_covariate(step, total) if kw["anneal"] else None
     rng = np.random.default_rng([seed, 21])
     drop_sd = (LEVELS[0] - LEVELS[1]) / SIGMA
     Y, centres = simulate("plateau_drop", np.arange(1, len(x) + 1), PHI, n_sim, rng, sigma=SIGMA,
@@ -56,8 +62,6 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
     power, pse = proportion(int(hit), n_sim)
     planted = (f"plateau {LEVELS[0]} -> {LEVELS[1]} nats over 3 checkpoints (the study's unigram/bigram plateaus), "
                f"AR(1) phi {PHI}, noise sd {SIGMA} nats; found within 1 checkpoint")
-    total = 10_000
-    step = np.maximum(np.round(fracs * total), 1)
     rows = []
     for control, curve in (("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9", power_decay(step)),
                            ("warmup + cosine schedule loss shape, AR(1) phi 0.9", cosine_schedule_loss(step, total))):
