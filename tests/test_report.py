@@ -471,3 +471,20 @@ def test_power_notes_beside_the_grokking_and_dynamics_verdicts(tables, tmp_path)
     assert "Separation verdict: power 0.81 ± 0.03 (p); FPR 0.05 ± 0.02 (clock log(step))." in text
     text = "\n".join(dynamics_lines(read_table(tables["dynamics"]), {"operating": oc}))
     assert "Detrended verdict: power 0.81 ± 0.03 (p); FPR 0.05 ± 0.02 (shared trend)." in text
+
+
+def test_scaling_section_prints_the_lower_envelope_as_description():
+    """The envelope law's holdout row (predicted, interval, errors beside the naive prediction) is printed
+    under the scaling section and labelled as a description, never a verdict."""
+    env = {"gelu": {"n_points": 180, "n_envelope": 23, "params": {"E": 1.0, "A": 50.0, "alpha": 0.21},
+                    "ci": {"alpha": [0.15, 0.33]},
+                    "holdout": [{"run": "gelu-d64L2-s0", "observed": 1.678, "predicted": 1.812, "pi_lo": 1.70,
+                                 "pi_hi": 1.93, "rel_error_pct": 8.0, "naive_error_pct": 17.0}]},
+           "swiglu": {"n_points": 40, "n_envelope": 2, "note": "envelope spans 2 sizes; the law has 3 parameters: "
+                                                                "cannot fit", "holdout": []}}
+    text = "\n".join(SEC.scaling_lines({"activations": {}, "envelope": env}))
+    assert "Lower envelope of every checkpoint" in text and "description, not a verdict" in text
+    row = next(ln for ln in text.splitlines() if ln.startswith("| gelu-d64L2-s0"))
+    assert "23 of 180" in row and "0.210 [0.150, 0.330]" in row and "+8.00%" in row and "+17.00%" in row, row
+    assert "- swiglu: envelope spans 2 sizes" in text
+    assert "Lower envelope" not in "\n".join(SEC.scaling_lines({"activations": {}}))

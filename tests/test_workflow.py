@@ -325,3 +325,15 @@ def test_grokking_threshold_change_reruns_only_its_analysis(smoke_results):
     jobs = _dry_run_jobs(out, "grokking={positive_control: {min_loop_size: 1.5}, accuracy: {pre_grok: 0.1}}")
     assert "grokking_analyse" in jobs and "plot_grokking" in jobs, jobs
     assert not {"grokking_train", "grokking_measure"} & set(jobs), jobs
+
+
+def test_every_verdict_in_the_smoke_summary_has_its_operating_characteristics(smoke_results):
+    """Issue 22's done-when on the smoke study: every verdict summary.md prints has a row of the operating-
+    characteristics table beside it (``power_note`` writes "power not measured" where a row is missing)."""
+    out, _ = smoke_results
+    md = (out / "report" / "summary.md").read_text()
+    assert "power not measured" not in md, [ln for ln in md.splitlines() if "power not measured" in ln]
+    oc = pd.read_csv(out / "analysis" / "operating_characteristics.csv")
+    notes = [ln for ln in md.splitlines() if "FPR" in ln and "power" in ln]
+    assert len(notes) >= 5, notes
+    assert {"scaling", "pretrained", "transitions", "size"} <= set(oc["family"])

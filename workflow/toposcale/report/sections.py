@@ -107,6 +107,7 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
         if oc is not None:
             out += [f"Operating characteristics of '{SCALING_OC['holdout']}': "
                     f"{power_note(oc, SCALING_OC['holdout'])}.", ""]
+    out += _envelope_lines(res.get("envelope") or {}, pct)
     for c in res.get("comparisons", []):
         if c.get("verdict"):
             out += [f"Activation comparison: {c['verdict']}", ""]
@@ -123,6 +124,34 @@ def scaling_lines(res: dict, aux: dict | None = None) -> list[str]:
         out += ["Notes from the analysis:", ""] + [f"- {n}" for n in notes] + [""]
     return out
 
+
+
+def _envelope_lines(envelope: dict, pct: str) -> list[str]:
+    """The lower-envelope law (every checkpoint of the fitted runs as an (N, D, loss) point,
+    :func:`toposcale.analysis.scaling.envelope.envelope_fit`): alpha with its interval and the holdout check
+    beside the naive prediction, per activation. Description only: the intermediate checkpoints of a cosine
+    run are not annealed (the envelope lies above the compute-optimal curve) and the envelope crosses the
+    n-gram stages."""
+    rows, notes = [], []
+    for act, e in envelope.items():
+        if e.get("note"):
+            notes.append(f"- {act}: {e['note']}")
+        alpha = fmt(e.get("params", {}).get("alpha"), 3)
+        lo, hi = e.get("ci", {}).get("alpha", [None, None])
+        for h in e.get("holdout", []):
+            rows.append([h.get("run"), act, f"{e.get('n_envelope', 'n/a')} of {e.get('n_points', 'n/a')}",
+                         f"{alpha} {fmt_ci(lo, hi, 3)}", fmt(h.get("observed"), 4), fmt(h.get("predicted"), 4),
+                         fmt_ci(h.get("pi_lo"), h.get("pi_hi"), 4), fmt_pct(h.get("rel_error_pct")),
+                         fmt_pct(h.get("naive_error_pct"))])
+    if not rows and not notes:
+        return []
+    out = ["Lower envelope of every checkpoint (Chinchilla's first approach; description, not a verdict: "
+           "intermediate checkpoints of a cosine run are not annealed, so the envelope lies above the "
+           "compute-optimal curve, and it crosses the n-gram stages):", ""]
+    if rows:
+        out += [md_table(["holdout run", "activation", "envelope points", f"alpha ({pct} CI)", "observed",
+                          "predicted", f"{pct} prediction interval", "rel. error", "naive rel. error"], rows), ""]
+    return out + notes + ([""] if notes else [])
 
 
 #: How the summary spells the size verdicts of :func:`toposcale.analysis.scaling.size_verdict`.
