@@ -226,8 +226,10 @@ def compare_activations(base_name: str, base: dict, other_name: str, other: dict
     'activations differ' in 0.38 +- 0.08 and 'exponent shift' in 0.18 +- 0.06 of simulated default
     studies (``toposcale.operating.scaling``, 40 studies, 40 resamples; 0.26 +- 0.04 and 0.10 +- 0.03 with
     200 resamples, 100 studies), against 0.05 nominal; the jackknife-t: 0.08 +- 0.03 and 0.02 +- 0.01 on
-    the same 100 studies. Its price is power: on the observed GELU vs SwiGLU laws (alpha difference
-    +0.064) 'exponent shift' 0.43 +- 0.05 and 'activations differ' 0.77 +- 0.04 (bootstrap: 0.62, 0.90):
+    the same 100 studies (0.025 +- 0.025 and 0.075 +- 0.042 in ``benchmarks/operating_characteristics.py
+    --family scaling``, 40 studies). Its price is power: on the observed GELU vs SwiGLU laws (alpha
+    difference +0.064) 'exponent shift' 0.43 +- 0.05 and 'activations differ' 0.77 +- 0.04 (bootstrap,
+    200 resamples: 0.62, 0.90; the benchmark: 0.53 +- 0.08 and 0.85 +- 0.06, was 0.85 and 1.00):
     the leave-one-size-out refits of a 3-parameter law over 6 sizes overstate the difference's standard
     error (median jackknife SE 0.026 against a simulated sampling sd of 0.014), as the jackknife does at
     high-leverage points (the end sizes).
