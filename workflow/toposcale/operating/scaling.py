@@ -35,7 +35,10 @@ Cost: one study refits two laws and bootstraps them (a few hundred L-BFGS runs).
 the bootstrap has :data:`SIM_BOOTSTRAP` = 40 resamples (the study: ``scaling.n_bootstrap``, 1000) and the
 fits start from the :data:`SIM_STARTS` grid (8 starts; the study: 150), and a family runs at most
 :data:`MAX_STUDIES` studies per world (the ``n_sim`` column says how many): fewer resamples make the
-interval endpoints noisier, which, if anything, lowers the power and raises the FPR of these verdicts.
+prediction interval's endpoints noisier, which, if anything, lowers the power and raises the FPR of the
+holdout verdict. The activation comparison's intervals do not use the bootstrap (jackknife-t over sizes
+from leave-one-size-out refits, :func:`~toposcale.analysis.scaling.compare_activations`), so its rows are
+measured as the study computes them, up to the smaller start grid.
 """
 
 from __future__ import annotations
@@ -187,7 +190,8 @@ def scaling_checks(design: Design, n_sim: int, seed: int) -> list[Characteristic
     law = (f"L = {E:.3f} + {A:.1f} C^-{al:.3f} (GELU's law fitted to the README's final losses), seed noise "
            f"sd {sd:.4f} in log loss (README seed pairs)")
     note = (f"{n} simulated studies per world (cap {MAX_STUDIES}: each refits and bootstraps the laws); "
-            f"{SIM_BOOTSTRAP} bootstrap resamples and {len(SIM_STARTS['compute'])} L-BFGS starts inside the "
+            f"{SIM_BOOTSTRAP} bootstrap resamples (prediction intervals; the comparison uses the jackknife-t "
+            f"over sizes) and {len(SIM_STARTS['compute'])} L-BFGS starts inside the "
             f"simulation; holdout verdict of the first activation's seed-0 holdout run")
     out = []
     p, pse = proportion(c["hold_law"], n)

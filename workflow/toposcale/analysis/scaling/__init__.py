@@ -16,7 +16,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                   "prediction_interval", "size_draws", "wide_exponents"],
     "compute": ["compute_for_loss", "compute_optimal", "loss_at_compute"],
     "tables": ["fit_table", "fit_tables"],
-    "grid": ["analyse_grid", "choose_law", "compare_activations", "grid_table"],
+    "grid": ["analyse_grid", "choose_law", "compare_activations", "grid_table", "leave_one_size_out"],
     "size": ["BASELINE", "BEYOND", "EXPLAINED", "FEW_SIZES", "MIN_SIZES", "NO_NULL", "NO_TREND", "NULLS",
              "NULL_METRICS", "TOPO_METRICS", "excludes_zero", "size_verdict", "topology_vs_size"],
     "holdout": ["MAX_REL_ERROR_PCT", "holdout_verdict", "naive_prediction"],
