@@ -258,3 +258,16 @@ def test_gate_counts_the_sizes_of_the_null_adjusted_fit():
     assert r["n_sizes"] == 7 and r["n_sizes_adj"] == 3
     assert r["verdict"] == Z.FEW_SIZES and not r["gate"]["decidable"]
     assert "null-adjusted" in r["gate"]["message"]
+
+
+def test_opposite_directions_against_the_two_nulls_are_not_beyond_geometry():
+    """Issue 22 point 4, as the default study shows it: weight H1 / scale grows more slowly with N than its
+    Gaussian null (gamma_adj -0.187) and faster than its entry permutation (+0.320); both intervals exclude
+    0, but no single direction is 'beyond geometry', so the verdict names the dependence on the null."""
+    from toposcale.analysis.scaling.size import BEYOND, NULL_DEPENDENT, combined_verdict
+
+    both = {"null": BEYOND, "perm": BEYOND}
+    v = combined_verdict("weights", [0.04, 0.26], both, {"null": -1.0, "perm": 1.0})
+    assert v == NULL_DEPENDENT + "below the gaussian null, above the permutation null"
+    assert combined_verdict("weights", [0.04, 0.26], both, {"null": 1.0, "perm": 1.0}) == BEYOND
+    assert combined_verdict("weights", [0.04, 0.26], both) == BEYOND          # no signs given: as before

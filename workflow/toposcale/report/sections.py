@@ -185,7 +185,8 @@ def _size_lines(topology: list, pct: str, oc=None) -> list[str]:
            "Gaussian null's mean; gamma_perm_adj uses the entry-permutation null (weights). A size trend "
            "is called topology beyond geometry only where the null-adjusted CI excludes 0 for every null of "
            "its source (weights: Gaussian and entry permutation; activations: Gaussian and Gaussian copula; "
-           "'beyond the <nulls> null only' where only some do), and only with >= 5 "
+           "'beyond the <nulls> null only' where only some do; 'null-dependent' where every null is beaten but in "
+           "opposite directions), and only with >= 5 "
            "distinct sizes (2 parameters, >= 3 residual dof; else 'cannot decide'); degenerate clouds "
            "are excluded from every fit and counted.", "",
            md_table(["source", "metric", "runs", "gamma", f"{pct} CI", "Spearman rho", "p", "gamma_null",

@@ -41,6 +41,8 @@ MIN_SIZES = SIZE_FIT_PARAMS + MIN_RESIDUAL_DOF
 BEYOND = _BEYOND
 EXPLAINED = _EXPLAINED
 NO_TREND = "no size trend"
+#: Every required null beaten, in opposite directions (:func:`combined_verdict`).
+NULL_DEPENDENT = "null-dependent: "
 FEW_SIZES = f"{CANNOT_DECIDE}: need >= {MIN_SIZES} sizes"
 NO_NULL = "no null columns: rerun summarise"
 BASELINE = "geometric baseline: no null"
@@ -137,7 +139,7 @@ def size_verdict(gamma_ci, adj_ci, n_sizes: int, has_null: bool, adj_note: str =
     return EXPLAINED if excludes_zero(gamma_ci) else NO_TREND
 
 
-def combined_verdict(source: str, gamma_ci, per_null: dict) -> str:
+def combined_verdict(source: str, gamma_ci, per_null: dict, signs: dict | None = None) -> str:
     """The size verdict of a metric named by the nulls it beats (issue 22).
 
     ``per_null`` maps a column prefix ('null', 'perm', 'copula') to its :func:`size_verdict` ('' or absent:
@@ -146,7 +148,18 @@ def combined_verdict(source: str, gamma_ci, per_null: dict) -> str:
     :func:`toposcale.topology.nulls.null_label`'s: 'topology beyond geometry' only when every null of the
     source (weights: Gaussian and permutation; activations: Gaussian and copula) is beaten, 'beyond the
     <kinds> null only' when some are, else the Gaussian verdict. Otherwise (cannot decide, no null columns)
-    the Gaussian null's verdict.
+    the Gaussian null's verdict. ``signs`` (prefix -> sign of that null's ``gamma_adj``): when every
+    required null is beaten but in opposite directions (e.g. weight clouds that grow more slowly with N than
+    their Gaussian null and faster than their entry permutation), the metric is not "beyond geometry" in
+    any one direction, and the verdict says so: ``'null-dependent: below the gaussian null, above the
+    permutation null'``.
+
+    Examples
+    --------
+    >>> combined_verdict("weights", [0.04, 0.26], {"null": BEYOND, "perm": BEYOND}, {"null": -1, "perm": 1})
+    'null-dependent: below the gaussian null, above the permutation null'
+    >>> combined_verdict("weights", [0.04, 0.26], {"null": BEYOND, "perm": BEYOND}, {"null": -1, "perm": -1})
+    'topology beyond geometry'
     """
     gauss = per_null.get("null", "")
     if gauss not in (BEYOND, EXPLAINED, NO_TREND):
@@ -154,6 +167,10 @@ def combined_verdict(source: str, gamma_ci, per_null: dict) -> str:
     beats = {NULL_KIND[k]: (v == BEYOND) if v in (BEYOND, EXPLAINED, NO_TREND) else None
              for k, v in per_null.items() if v}
     label, _ = null_label(source, beats, excludes_zero(gamma_ci))
+    beaten = [k for k, v in per_null.items() if v == BEYOND]
+    if label == BEYOND and signs and len({signs.get(k) for k in beaten}) > 1:
+        return NULL_DEPENDENT + ", ".join(f"{'below' if signs[k] < 0 else 'above'} the {NULL_KIND[k]} null"
+                                          for k in beaten)
     return label if label.startswith(("topology beyond", "beyond the ")) else gauss
 
 
@@ -272,7 +289,8 @@ def _topo_row(source, metric, group, g, flagged, n_bootstrap, seed) -> dict:
             row[f"n_sizes_{kind}_adj"] = adj["n_sizes"] if has else 0
             row[f"verdict_{kind}"] = size_verdict(raw["ci"], adj["ci"], n_used, has, adj["note"]) \
                 if has else ""
-    row["verdict"] = combined_verdict(source, raw["ci"], {k: row.get(f"verdict_{k}", "") for k in NULLS}) \
+    signs = {k: float(np.sign(row.get(f"gamma_{'' if k == 'null' else k + '_'}adj", nan))) for k in NULLS}
+    row["verdict"] = combined_verdict(source, raw["ci"], {k: row.get(f"verdict_{k}", "") for k in NULLS}, signs) \
         if metric in NULL_METRICS and source in ("weights", "activations") else row["verdict_null"]
     row["points"] = points
     return row
