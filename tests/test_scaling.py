@@ -271,6 +271,8 @@ def test_analyse_grid_default_study_shape(default_study):
     note = _decidability_note(res)             # the figure's panel text instead of a verdict
     assert note.startswith("gelu: cannot decide: need >= 6 sizes") and res["verdict"] in note
     assert "cannot decide" not in _loss_title(res)
+    # a refused law's holdout error is quoted as description, never as the figure's headline result
+    assert "law refused (see below); descriptive holdout error" in _loss_title(res)
     table = pd.DataFrame(res["table"])
     assert list(table.columns) == list(S.TABLE_COLUMNS)
     assert set(table["section"]) == {"fit", "power_law", "holdout", "comparison", "topology"}

@@ -204,11 +204,14 @@ def _loss_title(res: dict) -> str:
                      f"compute-efficient)")
     errs = [(act, h["rel_error_pct"]) for act, a in res.get("activations", {}).items()
             for h in a.get("holdout", []) if h.get("rel_error_pct") is not None]
+    refused = any(not (a.get("gate") or {}).get("decidable", True) for a in res.get("activations", {}).values())
+    # a refused law's holdout error is description, not a result: the title says so before quoting it
+    lead = "law refused (see below); descriptive " if refused else ""
     if 0 < len(errs) <= 3:
-        parts.append("holdout error " + ", ".join(f"{a} {e:+.1f}%" for a, e in errs))
+        parts.append(lead + "holdout error " + ", ".join(f"{a} {e:+.1f}%" for a, e in errs))
     elif errs:
         e = np.abs([e for _, e in errs])
-        parts.append(f"holdout |error| mean {e.mean():.1f}%, max {e.max():.1f}% over {e.size} runs")
+        parts.append(f"{lead}holdout |error| mean {e.mean():.1f}%, max {e.max():.1f}% over {e.size} runs")
     return "Final validation loss vs training compute" + ("\n" + "; ".join(parts) if parts else "")
 
 
