@@ -56,10 +56,10 @@ def fmt_count(x: float) -> str:
 
     Examples
     --------
-    >>> fmt_count(6304), fmt_count(1.2e6), fmt_count(3e9), fmt_count(512)
-    ('6.3k', '1.2M', '3B', '512')
+    >>> fmt_count(6304), fmt_count(1.2e6), fmt_count(3e9), fmt_count(512), fmt_count(1.18e12)
+    ('6.3k', '1.2M', '3B', '512', '1.18T')
     """
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(x) >= div:
             return f"{x / div:.3g}{unit}"
     return f"{x:.3g}"

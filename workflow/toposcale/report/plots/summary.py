@@ -112,6 +112,9 @@ def _panel_scaling(ax, info, scaling, levels=None) -> str:
     ax.legend(fontsize=7.5, loc="best")
     if scaling is None:
         return "(b) final loss vs compute (no scaling.json: no fit)"
+    refused = any(not (r.get("gate") or {}).get("decidable", True) for r in acts_res.values())
+    if parts and refused:
+        return "(b) final loss vs compute; law refused (see summary.md); descriptive holdout error " + ", ".join(parts)
     if parts:
         return "(b) final loss vs compute; holdout error " + ", ".join(parts)
     return "(b) final loss vs compute (no law fitted: see summary.md)"
