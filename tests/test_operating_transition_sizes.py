@@ -34,6 +34,10 @@ def test_design_carries_each_runs_own_checkpoints(design):
         assert list(sched[r.n_nonembed]) == want and sched[r.n_nonembed][-1] == r.total_steps
     totals = [sched[n][-1] for n in sorted(sched)]
     assert np.all(np.diff(totals) > 0)                     # total steps grow with size
+    bare = Design(("gelu",), (100, 400), (), 2, (0.25, 1.0), 4, 199, 999)     # built by hand: steps ~ N
+    assert [(n, list(st)) for n, st in TSZ.run_schedules(bare)] == [(100, [25.0, 100.0]), (400, [100.0, 400.0])]
+    from toposcale.operating import checks
+    assert checks()["transition_sizes"] is TSZ.check
     with pytest.raises(ValueError, match="checkpoint_steps"):
         TSZ.run_schedules(Design(**{**design.__dict__, "extra": {"checkpoint_steps": {1: (1, 2)}}}))
 
