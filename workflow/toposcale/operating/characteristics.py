@@ -31,7 +31,7 @@ CHECK_MODULES: tuple[str, ...] = ("toposcale.operating.alignment", "toposcale.op
                                   "toposcale.operating.forecast", "toposcale.operating.grokking",
                                   "toposcale.operating.nulls", "toposcale.operating.pretrained",
                                   "toposcale.operating.scaling", "toposcale.operating.size",
-                                  "toposcale.operating.transitions")
+                                  "toposcale.operating.transition_sizes", "toposcale.operating.transitions")
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,9 @@ class Design:
     the shortest run (every run shares the same schedule shape); ``k_nulls``: null draws per cloud and
     kind; ``n_permutations`` / ``n_surrogates``: the Monte Carlo sizes behind p-values;
     ``grokking_seeds`` and ``grokking_checkpoints``: the grokking control's runs. ``extra`` carries any
-    other config value a check needs (read from the config, never set by hand).
+    other config value a check needs (read from the config, never set by hand); ``extra["checkpoint_steps"]``
+    maps each non-embedding parameter count of the first activation to its run's checkpoint steps at
+    step > 0 (the last is the run's total steps, which grow with size).
     """
 
     activations: tuple[str, ...]
@@ -99,7 +101,9 @@ class Design:
                           "sd_pool_window": int(config["topology"]["nulls"]["sd_pool_window"]),
                           "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok},
                           "pretrained": dict(config.get("pretrained", {})),
-                          "stages": dict(config.get("stages", {}))})
+                          "stages": dict(config.get("stages", {})),
+                          "checkpoint_steps": {int(r.n_nonembed): tuple(int(s) for s in _schedule(
+                              run_checkpoint_steps, r, config) if s > 0) for r in first}})
 
 
 def _schedule(run_checkpoint_steps, run, config) -> list[int]:

@@ -14,6 +14,9 @@ from toposcale.report.variants import NO_NULL_NOTE, variant_label
 #: The verdict key of the change-point test in the operating-characteristics table
 #: (:data:`toposcale.operating.transitions.VERDICT`).
 TRANSITION_VERDICT = "transition (change point) in a series"
+#: The verdict key of the size trend of transition timing ('decreases / increases with size' on both clocks)
+#: (:data:`toposcale.operating.transition_sizes.VERDICT`).
+SIZE_TREND_VERDICT = "transition timing moves with size (both clocks)"
 
 
 def transitions_lines(df, aux: dict | None = None) -> list[str]:
@@ -82,7 +85,7 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
                  "by its null" if any(mt.endswith("(null_z)") for _, _, mt, _ in series) else "")
     out += ["Training fraction (step / total steps) of each run's transition; 'none' = no significant "
             f"change point (after BH where the table has q-values){null_note}:", "", md_table(header, rows), ""]
-    out += _transition_size_lines((aux or {}).get("transition_sizes"))
+    out += _transition_size_lines((aux or {}).get("transition_sizes"), (aux or {}).get("operating"))
     return out
 
 
@@ -108,7 +111,7 @@ def _transition_family_lines(fam) -> list[str]:
                                   f"BH q < {a}", "fewest series BH can confirm (p floor)"], rows), ""]
 
 
-def _transition_size_lines(sizes) -> list[str]:
+def _transition_size_lines(sizes, oc=None) -> list[str]:
     if sizes is None:
         return []
     note = lacks_note(sizes, ["source", "layer", "metric", "quantity", "n_runs", "rho", "p", "q"],
@@ -141,6 +144,9 @@ def _transition_size_lines(sizes) -> list[str]:
            f"parameters, tested only where the exact permutation test can reach the significance level: "
            f"{len(tested)} of {len(sizes)} trends tested, {len(found)} with q below it{both} (Benjamini-Hochberg "
            f"within each quantity); {len(blocked)} cannot be decided{why}.", ""]
+    note = power_note(oc, SIZE_TREND_VERDICT)
+    if note:
+        out += [f"Operating characteristics of '{SIZE_TREND_VERDICT}' at this design: {note}.", ""]
     if tested.empty:
         return out
     top = tested.sort_values(["p", "n_runs"], ascending=[True, False]).head(10)
