@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import zipfile
 import zlib
@@ -124,6 +125,35 @@ def atomic_path(path):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a fresh empty folder beside ``path``; on success it replaces ``path`` (an existing folder there
+    is removed first), on error it is deleted, so a half-written folder is never taken as done.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "model"
+    >>> with atomic_dir(target) as tmp:
+    ...     _ = (tmp / "config.json").write_text("{}")
+    >>> sorted(p.name for p in target.iterdir())
+    ['config.json']
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def savez_atomic(path, **arrays) -> None:

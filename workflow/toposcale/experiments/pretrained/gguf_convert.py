@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from toposcale.io import atomic_dir
 
 
 def _check_optional_deps() -> None:
@@ -88,23 +89,13 @@ def convert_gguf(gguf_path, out_dir, dtype: str = "float32", overwrite: bool = F
     plain = _dequantised_copy(model, dtypes[dtype])
     _check_same_outputs(model, plain, tokenizer)
     del model
-    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(out_dir) as tmp:
         plain.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "SOURCE").write_text(f"converted from {gguf_path} ({gguf_path.stat().st_size} bytes) "
                                     f"by toposcale.experiments.pretrained.gguf_convert, dtype {dtype}\n")
         if not (tmp / "model.safetensors").exists() and not (tmp / "model.safetensors.index.json").exists():
             raise RuntimeError(f"save_pretrained wrote no safetensors file into {tmp}")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out_dir
 
 

