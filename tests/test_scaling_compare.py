@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from toposcale.analysis import scaling as S
-from toposcale.analysis.scaling.grid import COMPARISON_INTERVAL, leave_one_size_out
+from toposcale.analysis.scaling.compare import COMPARISON_INTERVAL, leave_one_size_out
 from toposcale.operating import Design
 from toposcale.operating import scaling as OS
 from toposcale.stats import jackknife_t_ci
