@@ -9,12 +9,13 @@ configured ``pretrained.min_models_per_kind``.
 
 Model of one model's null-adjusted expansion ratio on one corpus: ``log r = mu_kind + b_model + e_corpus``
 with a between-model deviation ``b ~ N(0, MODEL_SD)`` and a corpus deviation ``e ~ N(0, CORPUS_SD)``.
-Planted effect: encoders above decoders by ``DIFF = log(1.97) = 0.678`` in log ratio, the log of the only
-valid pretrained expansion ratio the study has observed (all-MiniLM-L6-v2 on KJV, raw ratio 1.97, README,
-commit 8677249), i.e. an encoder expanding as much as MiniLM against a decoder that does not expand at all.
-``CORPUS_SD = 0.076``: the spread of MiniLM's two observed log ratios (log 1.97 - log 1.77 = 0.107, sd of
-two values = 0.107 / sqrt 2). ``MODEL_SD = 0.3`` is an assumption (about 4x the corpus spread; the study has
-one valid model, so no between-model spread is observed); both are stated in ``note``.
+Planted effect: encoders above decoders by ``DIFF = log(1.1) = 0.095`` in log null-adjusted expansion
+ratio, a 10% difference: the smallest worth reporting, chosen as a round number above the corpus spread of
+one model (up to 6%). Both spreads are the values observed in the README's pretrained run (commit 4c0cdfe:
+MiniLM, all-mpnet-base-v2, SmolLM2-135M, Gemma-3-270M on KJV and pydocs; log null-adjusted ratios 0.022 to
+0.131): ``CORPUS_SD = 0.028`` is the pooled sd of each model's two corpus values about its mean (4 models, 4
+dof); ``MODEL_SD = 0.028`` is the pooled within-kind sd of the models' means (2 + 2 models, 2 dof, so
+uncertain by a factor of about 2: at twice this sd the power at 6 models per kind is 0.66 instead of 0.985).
 
 Negative controls: ``no encoder/decoder difference`` (``mu`` equal); ``confound only`` (no kind effect,
 but the 4-bit quantised models are shifted by ``DIFF``; in the packaged set every decoder is 4-bit and
@@ -35,11 +36,11 @@ from toposcale.operating.characteristics import Characteristic, Design, proporti
 
 #: Verdict key (``verdict`` column; :func:`toposcale.report.operating.power_note` key in the report).
 VERDICT = "pretrained: encoders vs decoders, null-adjusted expansion ratio"
-#: Planted difference in log null-adjusted expansion ratio (module doc: log of MiniLM's observed 1.97).
-DIFF = math.log(1.97)
-#: Corpus-level sd (observed: MiniLM's two corpora) and the assumed between-model sd, in log ratio.
-CORPUS_SD = (math.log(1.97) - math.log(1.77)) / math.sqrt(2)
-MODEL_SD = 0.3
+#: Planted difference in log null-adjusted expansion ratio (module doc: a 10% difference).
+DIFF = math.log(1.1)
+#: Observed corpus-level and between-model sds, in log null-adjusted ratio (module doc; README commit 4c0cdfe).
+CORPUS_SD = 0.028
+MODEL_SD = 0.028
 CONTROLS = ("no encoder/decoder difference", "confound only: 4-bit decoders shifted, no kind effect")
 
 
@@ -94,11 +95,10 @@ def pretrained_checks(design: Design, n_sim: int, seed: int) -> list[Characteris
     rng = np.random.default_rng(seed)
     p, pse = proportion(sum(v == VERDICTS[0] for v in simulate_verdicts(n_enc, n_dec, n_corp, k, n_sim, rng, DIFF)),
                         n_sim)
-    planted = (f"encoders above decoders by {DIFF:.3f} in log null-adjusted expansion ratio (log of MiniLM's observed "
-               f"raw ratio 1.97, KJV, README commit 8677249)")
+    planted = f"encoders above decoders by {DIFF:.3f} in log null-adjusted expansion ratio (a 10% difference)"
     note = (f"{n_enc} encoders, {n_dec} decoders, {n_corp} corpora, gate >= {k} per kind; between-model sd "
-            f"{MODEL_SD} assumed (one valid observed model), corpus sd {CORPUS_SD:.3f} observed (MiniLM, 2 corpora); "
-            f"exact two-sided Mann-Whitney at alpha 0.05")
+            f"{MODEL_SD} (observed, 2 + 2 models, 2 dof) and corpus sd {CORPUS_SD} (observed, 4 models x 2 corpora), "
+            f"README commit 4c0cdfe; exact two-sided Mann-Whitney at alpha 0.05")
     rows = []
     for control, kind_eff, conf_eff in ((CONTROLS[0], 0.0, 0.0), (CONTROLS[1], 0.0, -DIFF)):
         verdicts = simulate_verdicts(n_enc, n_dec, n_corp, k, n_sim, rng, kind_eff, conf_eff)
