@@ -613,3 +613,21 @@ def test_snakemake_rules_on_tiny_models(tiny, tmp_path):
     assert "cannot decide: need >= 6 models per kind" in report and "power 0.00 ± 0.00" in report
     probes = json.loads((results / "pretrained" / "probes" / "notes.json").read_text())
     assert len(probes["texts"]) == 24
+
+
+def test_expansion_panel_summarises_trained_runs_as_median_and_range():
+    """The study's trained runs get one row per corpus in panel (c): median of each ratio, min and max."""
+    import pandas as pd
+
+    from toposcale.report.plots import pretrained as F
+
+    table = pd.DataFrame({"model": ["enc", "t1", "t2", "t3"], "kind": ["encoder"] + ["decoder"] * 3,
+                          "origin": ["builtin"] + ["trained"] * 3, "corpus": "kjv",
+                          "expansion_ratio": [2.0, 1.0, 5.0, 3.0], "expansion_ratio_lo": [1.9, np.nan, np.nan, np.nan],
+                          "expansion_ratio_hi": [2.1, np.nan, np.nan, np.nan]})
+    styles, _ = F._series_style(table)
+    rows = F._ratio_rows(table, styles)
+    assert list(rows["model"]) == ["enc", "trained (3)"]
+    t = rows.iloc[1]
+    assert (t["expansion_ratio"], t["expansion_ratio_lo"], t["expansion_ratio_hi"]) == (3.0, 1.0, 5.0)
+    assert rows.iloc[0]["expansion_ratio_lo"] == 1.9

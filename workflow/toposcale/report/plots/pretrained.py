@@ -230,6 +230,26 @@ def _hex_rgb(h: str):
     return [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
 
 
+def _ratio_rows(models_table, styles):
+    """Rows of panel (c): every pretrained (model, corpus) as it is; the trained runs one row per corpus,
+    model ``'trained (n)'``, with the median over runs of each ratio as the value and the min and max as
+    its ``_lo``/``_hi`` (the range over runs, not an interval)."""
+    import pandas as pd
+
+    trained = models_table["model"].map(lambda m: styles[m][1] == "trained")
+    rows = [models_table[~trained]]
+    for corpus, g in models_table[trained].groupby("corpus", sort=False):
+        row = {"model": f"trained ({len(g)})", "corpus": corpus}
+        for key in ("expansion_ratio", "expansion_ratio_norm", "expansion_ratio_null"):
+            if key in g:
+                v = g[key].to_numpy(dtype=float)
+                ok = np.isfinite(v).any()
+                row.update({key: np.nanmedian(v) if ok else np.nan, f"{key}_lo": np.nanmin(v) if ok else np.nan,
+                            f"{key}_hi": np.nanmax(v) if ok else np.nan})
+        rows.append(pd.DataFrame([row]))
+    return pd.concat(rows, ignore_index=True)
+
+
 def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
     """Encoder-against-decoder expansion: H0 total persistence relative to the embedding layer.
 
@@ -237,8 +257,10 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
     one line per (model, corpus) with its paired-subsample band; (c) the expansion ratios (maximum of
     the curves) with intervals, raw, scale-normalised and, where the table has it, null-adjusted
     (``expansion_ratio_null``: 1 = every layer as far from its covariance-matched Gaussian null as the
-    embedding); an undefined ratio is annotated with its reason (e.g. a degenerate embedding cloud). Encoders green, decoders orange, trained toposcale runs grey; line style
-    marks the corpus.
+    embedding); an undefined ratio is annotated with its reason (e.g. a degenerate embedding cloud).
+    Encoders green, decoders orange, line style marks the corpus. The study's own trained runs (often
+    dozens) are thin grey lines with one legend entry, and one row per corpus in (c): their median with
+    the range over runs as its bar (no subsample intervals exist for them).
     """
     style.setup()
     styles, dashes = _series_style(models_table)
@@ -253,7 +275,10 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
             if not np.isfinite(y).any():
                 continue
             values.append(y)
-            a.plot(sub["depth"], y, color=color, ls=dashes.get(corpus, "-"), marker="o", ms=2.5, lw=1.4)
+            if styles[model][1] == "trained":      # many small runs: background, one legend entry
+                a.plot(sub["depth"], y, color=color, ls=dashes.get(corpus, "-"), lw=0.7, alpha=0.45, zorder=1)
+                continue
+            a.plot(sub["depth"], y, color=color, ls=dashes.get(corpus, "-"), marker="o", ms=2.5, lw=1.4, zorder=3)
             if f"{col}_lo" in sub and np.isfinite(sub[f"{col}_lo"]).any():
                 a.fill_between(sub["depth"], sub[f"{col}_lo"], sub[f"{col}_hi"], color=color, alpha=0.15, lw=0)
         a.axhline(1.0, color="0.3", lw=0.8, ls=":")
@@ -263,14 +288,14 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
         a.set_ylabel("H0 total persistence / embedding-layer value")
         a.set_title(f"({'a' if label == 'raw' else 'b'}) H0 total persistence relative to embed, {label}", fontsize=10.5)
     a = axes[2]
-    rows = models_table.reset_index(drop=True)
+    rows = _ratio_rows(models_table, styles)
     ypos = np.arange(len(rows))[::-1]
     keys = [("expansion_ratio", "o", 0.2), ("expansion_ratio_norm", "s", 0.0)]
     if "expansion_ratio_null" in rows:
         keys.append(("expansion_ratio_null", "D", -0.2))
     for key, marker, off in keys:
         for y, (_, r) in zip(ypos, rows.iterrows()):
-            color, _ = styles[r["model"]]
+            color = styles[r["model"]][0] if r["model"] in styles else KIND_COLORS["trained"]
             v = r[key]
             if not np.isfinite(v):
                 continue
@@ -293,15 +318,23 @@ def plot_expansion(layer_table, models_table, path, dpi: int = 150) -> None:
         a.set_xscale("log")
     a.set_xlabel("expansion ratio (peak / embedding H0 total persistence)")
     a.set_title("(c) expansion ratios with 95% intervals", fontsize=10.5)
-    a.legend(handles=[Line2D([], [], marker="o", color="0.3", ls="", label="raw"),
-                      Line2D([], [], marker="s", color="0.3", mfc="white", ls="", label="scale-normalised")]
-             + ([Line2D([], [], marker="D", color="0.3", ls="", label="vs Gaussian null (1 = geometry only)")]
-                if len(keys) > 2 else []), loc="lower right")
-    handles = [Line2D([], [], color=c, lw=2, label=f"{m} ({fam})") for m, (c, fam) in styles.items()]
+    if any(str(m).startswith("trained (") for m in rows["model"]):
+        a.set_title("(c) expansion ratios, 95% intervals (trained: median, range)", fontsize=10.5)
+    markers = [Line2D([], [], marker="o", color="0.3", ls="", label="ratio: raw"),
+               Line2D([], [], marker="s", color="0.3", mfc="white", ls="", label="ratio: scale-normalised")]
+    if len(keys) > 2:
+        markers.append(Line2D([], [], marker="D", color="0.3", ls="", label="ratio vs Gaussian null (1 = geometry only)"))
+    handles = [Line2D([], [], color=c, lw=2, label=f"{m} ({fam})") for m, (c, fam) in styles.items()
+               if fam != "trained"]
+    n_trained = sum(fam == "trained" for _, fam in styles.values())
+    if n_trained:
+        handles.append(Line2D([], [], color=KIND_COLORS["trained"], lw=0.9, alpha=0.6,
+                              label=f"this study's trained decoders ({n_trained})"))
     handles += [Line2D([], [], color="0.3", ls=ls, label=f"corpus {c}") for c, ls in dashes.items()]
-    axes[0].legend(handles=handles, loc="best", fontsize=8.5)
+    handles += markers
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=9, frameon=False)
     kinds = sorted({fam for _, fam in styles.values()})
     fig.suptitle(f"Expansion of H0 total persistence with depth: {' vs '.join(kinds)} "
                  f"({len(styles)} models, {len(dashes)} corpora)", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 + 0.035 * ((len(handles) - 1) // 4), 1, 1))
     style.save(fig, path, dpi)
