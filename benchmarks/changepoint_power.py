@@ -1,7 +1,7 @@
 """Operating characteristics of the change-point test (toposcale.analysis.changepoint), full size.
 
-For each density (the default config's 26 log-spaced checkpoints, ``log``; the same plus 15 linearly
-spaced ones, ``log+linear``, 39; a dense curve of 2,168 points, every second step of a 4,336-step run,
+For each density (the default config's 26 log-spaced checkpoints, ``log``; the default study's schedule,
+the same plus 8 linearly spaced ones, ``study``, 32; a denser one with 15 linear, ``log+linear``, 39; a dense curve of 2,168 points, every second step of a 4,336-step run,
 binned into 60 log-step bins, ``dense``) and each AR(1) coefficient phi in {0, 0.5, 0.9} (marginal noise
 sd 0.02 nats), it simulates ``--draws`` curves of each kind (toposcale.operating.curves.simulate):
 
@@ -22,8 +22,9 @@ what the correction buys. Rates carry their Monte Carlo standard error sqrt(p (1
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_power.py [--draws 1000] [--n-null 999] [--seed 0]
-        [--method ramp|rebound] [--densities log,log+linear,dense] [--window 3] [--allowance 0.2]
-        [--noise spline|sup] [--kinds power_decay,cosine,plateau_drop,staircase] [--anneal]   (rebound settings)
+        [--method ramp|rebound] [--densities log,study,log+linear,dense] [--window 3] [--allowance 0.2]
+        [--noise spline|sup] [--kinds power_decay,cosine,plateau_drop,staircase] [--anneal]
+        [--sigma-quantile 0.95]   (rebound settings)
 """
 import argparse
 import time
@@ -42,17 +43,19 @@ def main():
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--n-null", type=int, default=999)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--densities", default="log,log+linear,dense")
+    ap.add_argument("--densities", default="log,study,log+linear,dense")
     ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
     ap.add_argument("--window", type=int, default=3)
     ap.add_argument("--allowance", type=float, default=0.2)
     ap.add_argument("--noise", choices=("spline", "sup"), default="spline")
     ap.add_argument("--kinds", default="power_decay,cosine,plateau_drop,staircase")
     ap.add_argument("--anneal", action="store_true", help="rebound: the schedule's lr decay in the null")
+    ap.add_argument("--sigma-quantile", type=float, default=0.95,
+                    help="rebound: also null draws at this upper confidence quantile of the noise sd (0 off)")
     a = ap.parse_args()
     sched = dict(study_schedules(TOTAL), dense=np.arange(2.0, TOTAL + 1, 2.0))
     t0 = time.time()
-    print(f"| density | points | phi | curve | rate (FPR or power) | located within 1 | draws |")
+    print("| density | points | phi | curve | rate (FPR or power) | located within 1 | draws |")
     print("|---|---|---|---|---|---|---|")
     for dens in a.densities.split(","):
         if a.method == "rebound" and dens == "dense":
@@ -67,10 +70,13 @@ def main():
                     if centres is not None:       # the planted drop in bin units: locate by bin index
                         centres = np.interp(np.log(step[np.round(centres).astype(int)]), xb, np.arange(len(xb)))
                     n = len(xb)
-                else:
-                    res = change_points(Y, np.log(step), a.method, n_null=a.n_null, seed=a.seed, window=a.window,
-                                        allowance=a.allowance, noise=a.noise,
-                                        anneal=anneal_covariate(step, TOTAL) if a.anneal else None)
+                else:   # batches of <= 200 curves, each with its own null draws (a shared null adds variance)
+                    res = []
+                    for b in range(0, a.draws, 200):
+                        res += change_points(Y[b:b + 200], np.log(step), a.method, n_null=a.n_null,
+                                             seed=a.seed + b // 200, window=a.window, allowance=a.allowance,
+                                             noise=a.noise, anneal=anneal_covariate(step, TOTAL) if a.anneal else None,
+                                             sigma_quantile=a.sigma_quantile or None)
                     n = len(step)
                 r = rejection_rates(res, centres)
                 loc = f"{r['located'][0]:.3f} +- {r['located'][1]:.3f}" if "located" in r else ""

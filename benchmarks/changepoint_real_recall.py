@@ -40,6 +40,8 @@ def main():
     ap.add_argument("--noise", choices=("spline", "sup"), default=DEFAULT_SETTINGS["rebound_noise"])
     ap.add_argument("--anneal", action="store_true",
                     help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
+    ap.add_argument("--sigma-quantile", type=float, default=DEFAULT_SETTINGS["rebound_sigma_quantile"],
+                    help="rebound: also null draws at this upper confidence quantile of the noise sd (max p; 0 off)")
     a = ap.parse_args()
     logs = sorted(Path(a.results).glob("runs/*/log.csv"))
     if not logs:
@@ -60,7 +62,7 @@ def main():
                           significance=st["significance"], smooth_df=st["smooth_df"], null_df=st["null_df"],
                           widths=tuple(st["ramp_widths"]), min_plateau=st["min_plateau"],
                           max_change_points=st["max_change_points"], window=a.window,
-                          allowance=a.allowance, noise=a.noise)[0]
+                          allowance=a.allowance, noise=a.noise, sigma_quantile=a.sigma_quantile or None)[0]
         rows += [dict(run=p.parent.name, source="loss", metric="val_loss", variant="raw", step=step[c],
                       significant=True) for c in r["change_points"]]
         print(f"{p.parent.name}: p {r['p_value']:.4f}, change points at steps {[int(step[c]) for c in r['change_points']]}")

@@ -282,3 +282,49 @@ def test_rebound_anneal_null_false_positive_rate_cosine(phi):
                         anneal=anneal_covariate(step, TOTAL))
     fpr, se = rejection_rates(res)["reject"]
     assert fpr <= FPR_BOUND, (phi, fpr, se)
+
+
+# ----------------------------------------------------------------------------- rebound noise scale bound
+
+def test_sigma_upper_factor_is_a_90_percent_upper_bound():
+    """``sigma_hat * sigma_upper_factor(x, phi, 0.9)`` covers the true marginal sd of AR(1) noise in 90% of
+    independent series (2,000 per phi at the default study's 32 checkpoints: within 3 se, 0.02), is about
+    1.4x the point estimate there, and with ``quantile=None`` equals ``1 / high_pass_ar1_factor``."""
+    from toposcale.analysis.rebound import _ar1_unit, high_pass_ar1_factor, high_pass_sigma, sigma_upper_factor
+
+    x = np.log(SCHED["study"])
+    assert len(x) == 32
+    for phi in (0.0, 0.9):
+        up = sigma_upper_factor(x, phi, 0.9, np.random.default_rng(1))
+        point = sigma_upper_factor(x, phi)
+        assert point == pytest.approx(1.0 / high_pass_ar1_factor(x, phi))
+        assert 1.25 < up / point < 1.6, (phi, up / point)
+        noise = 0.02 * _ar1_unit(np.random.default_rng(2).standard_normal((2000, len(x))), phi)
+        covered = np.mean(high_pass_sigma(noise, x) * up >= 0.02)
+        assert abs(covered - 0.9) <= 0.02, (phi, covered)
+
+
+@pytest.mark.parametrize("kind", ["power_decay", "cosine"])
+def test_rebound_sigma_bound_false_positive_rate_study_phi09(kind):
+    """The default study's schedule (32 checkpoints), phi 0.9, noise 'sup', window 2, allowance 0, the schedule
+    in the null and the noise-scale bound (q 0.95, the default): nominal within the reduced-size bound (full
+    size, benchmarks/changepoint_power.py --method rebound --noise sup --window 2 --allowance 0 --anneal:
+    power decay 0.058 +- 0.007, cosine 0.038; without the bound the power decay's FPR was 0.097 +- 0.009)."""
+    from toposcale.analysis.rebound import anneal_covariate
+
+    fpr, se = rebound_rates(kind, "study", 0.9, noise="sup", window=2, allowance=0.0, sigma_quantile=0.95,
+                            anneal=anneal_covariate(SCHED["study"], TOTAL))["reject"]
+    assert fpr <= FPR_BOUND, (kind, fpr, se)
+
+
+def test_rebound_sigma_bound_only_raises_p_values():
+    """Each valley's p-value with the bound is the larger of two (same null normals): never below the p-value
+    without it; the wrapper passes ``sigma_quantile`` through for 'rebound' and ignores it for 'ramp'."""
+    step = SCHED["study"]
+    Y, _ = simulate("staircase", step, 0.5, 20, np.random.default_rng(5), total=TOTAL)
+    kw = dict(n_null=99, noise="sup", window=2, allowance=0.0, seed=3)
+    base = change_points(Y, np.log(step), "rebound", **kw)
+    bound = change_points(Y, np.log(step), "rebound", sigma_quantile=0.9, **kw)
+    pb, pq = np.array([r["p_value"] for r in base]), np.array([r["p_value"] for r in bound])
+    assert np.all(pq >= pb - 1e-12) and np.any(pq > pb)
+    assert change_points(Y[:2], np.log(step), "ramp", sigma_quantile=0.9, n_null=19)[0]["method"]

@@ -601,9 +601,10 @@ METHODS = ("ramp", "rebound")
 
 
 def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window: int | None = None,
-                  allowance: float | None = None, noise: str = "spline", anneal=None, **kwargs) -> list[dict]:
-    """The configured test: ``'ramp'`` :func:`change_points_batch` (``two_sided``, ``window``, ``allowance``
-    and ``noise`` ignored: the ramp scan is already two-sided), ``'rebound'``
+                  allowance: float | None = None, noise: str = "spline", anneal=None, sigma_quantile=None,
+                  **kwargs) -> list[dict]:
+    """The configured test: ``'ramp'`` :func:`change_points_batch` (``two_sided``, ``window``, ``allowance``,
+    ``noise``, ``anneal`` and ``sigma_quantile`` ignored: the ramp scan is already two-sided), ``'rebound'``
     :func:`toposcale.analysis.rebound.rebound_batch`; ``kwargs`` as there."""
     if method == "ramp":
         return change_points_batch(Y, x, **kwargs)
@@ -615,5 +616,5 @@ def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window
         keep = {k: v for k, v in kwargs.items() if k in ("n_null", "significance", "max_change_points", "null_df",
                                                          "widths", "min_plateau", "seed")}
         return rebound_batch(Y, x, window=window, allowance=allowance, two_sided=two_sided, noise=noise,
-                             anneal=anneal, **keep)
+                             anneal=anneal, sigma_quantile=sigma_quantile, **keep)
     raise ValueError(f"transitions.method={method!r}; use one of {METHODS}")

@@ -117,7 +117,7 @@ def _fmt(values) -> str:
 DEFAULT_SETTINGS = {"n_null": 999, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
                     "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp",
                     "rebound_window": 3, "rebound_allowance": 0.2, "rebound_noise": "spline",
-                    "rebound_anneal": False,
+                    "rebound_anneal": False, "rebound_sigma_quantile": 0.95,
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -217,7 +217,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     # batch the series sharing positions and null size: one call per (run's steps, primary or not)
     method = str(st["method"])
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
-              noise=str(st["rebound_noise"]))
+              noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
     anneal_on = bool(st["rebound_anneal"]) and method == "rebound"
     if anneal_on and schedule is None:
         raise ValueError("transitions.rebound_anneal needs the runs' schedule: pass schedule= "

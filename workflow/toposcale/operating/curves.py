@@ -91,15 +91,21 @@ def staircase(n: int, centre, span, first_centre: float | None = None, first_spa
     return a - (a - b) * first - (b - c) * second
 
 
-def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15) -> dict[str, np.ndarray]:
-    """Checkpoint steps (> 0) at the study's density: ``'log'`` the default config's log-spaced schedule
-    (:func:`toposcale.plan.study.checkpoint_steps`, 26 steps at 4336 total), ``'log+linear'`` the same
-    plus ``n_linear`` linearly spaced steps (about 40): the two densities the tests are written against."""
+def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15,
+                    n_study_linear: int = 8) -> dict[str, np.ndarray]:
+    """Checkpoint steps (> 0): ``'log'`` the default config's log-spaced schedule
+    (:func:`toposcale.plan.study.checkpoint_steps`, 26 steps at 4336 total), ``'study'`` the default
+    study's schedule (the same plus ``n_study_linear`` = ``train.n_linear_checkpoints`` linearly spaced
+    steps, 32 at 4336 total), ``'log+linear'`` a denser one (plus ``n_linear`` linear steps, 39): the
+    densities the tests and benchmarks are written against."""
     from toposcale.plan.study import checkpoint_steps
 
     log = np.array([s for s in checkpoint_steps(total, n_log) if s > 0], dtype=float)
-    lin = np.round(np.linspace(total / n_linear, total, n_linear))
-    return {"log": log, "log+linear": np.unique(np.r_[log, lin])}
+
+    def plus_linear(n):
+        return np.unique(np.r_[log, np.round(np.linspace(total / n, total, n))])
+
+    return {"log": log, "study": plus_linear(n_study_linear), "log+linear": plus_linear(n_linear)}
 
 
 #: The settings of the known-answer simulations: negative controls and the planted drop.
