@@ -99,6 +99,11 @@ At 25 log checkpoints (q 0.9) every FPR is <= 0.037, at 39 log+linear <= 0.059. 
 bound (q 0.9 or 0.95): 14 of 16, as without it (gelu-d64 both missed, p 0.054-0.059: their bigram drop
 merges with the first descent).
 
+Two-sided on smooth topology-like shapes (``benchmarks/changepoint_topology_fpr.py``, those settings, 600
+series each): a sigmoid, a linear drift and a late rise in log step 0.007-0.035 at phi 0-0.9, but a smooth
+hump (rise then fall) 0.030, 0.073, **0.59** at phi 0, 0.5, 0.9: a hump's rate has a valley by its shape,
+so the unimodal-rate null is the wrong null for series that may turn back.
+
 None of these meets issue 21's done-when (recall >= 0.9 located within one AND nominal FPR at 25 and 39
 checkpoints up to phi 0.9), so ``method: ramp`` stays the default and these settings stay opt-in.
 """
