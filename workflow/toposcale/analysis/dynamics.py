@@ -148,8 +148,9 @@ def null_z_series(df, metric_cols) -> list[tuple[str, str, str]]:
     topo = [m for m in metric_cols if _kind(m) == "topological"]
     have = [m for m in topo if m + NULL_Z_SUFFIX in df.columns]
     if topo and not have:
-        warnings.warn("metrics table has no '{metric}_null_z' columns (written before the matched nulls); "
-                      "null-adjusted variants skipped: re-run the summarise step to add them", stacklevel=3)
+        warnings.warn(f"metrics table has no '<metric>{NULL_Z_SUFFIX}' columns (e.g. "
+                      f"{topo[0] + NULL_Z_SUFFIX!r}; written before the matched nulls): null-adjusted variants "
+                      "skipped; re-run the summarise step to add them", stacklevel=3)
     out += [(m, "null_z", m + NULL_Z_SUFFIX) for m in have]
     for variant in ("perm_z", "copula_z"):
         out += [(m, variant, f"{m}_{variant}") for m in topo
