@@ -290,7 +290,8 @@ def test_sigma_upper_factor_is_a_90_percent_upper_bound():
     """``sigma_hat * sigma_upper_factor(x, phi, 0.9)`` covers the true marginal sd of AR(1) noise in 90% of
     independent series (2,000 per phi at the default study's 32 checkpoints: within 3 se, 0.02), is about
     1.4x the point estimate there, and with ``quantile=None`` equals ``1 / high_pass_ar1_factor``."""
-    from toposcale.analysis.rebound import _ar1_unit, high_pass_ar1_factor, high_pass_sigma, sigma_upper_factor
+    from toposcale.analysis.changepoint import ar1_from_normals
+    from toposcale.analysis.rebound import high_pass_ar1_factor, high_pass_sigma, sigma_upper_factor
 
     x = np.log(SCHED["study"])
     assert len(x) == 32
@@ -299,7 +300,7 @@ def test_sigma_upper_factor_is_a_90_percent_upper_bound():
         point = sigma_upper_factor(x, phi)
         assert point == pytest.approx(1.0 / high_pass_ar1_factor(x, phi))
         assert 1.25 < up / point < 1.6, (phi, up / point)
-        noise = 0.02 * _ar1_unit(np.random.default_rng(2).standard_normal((2000, len(x))), phi)
+        noise = 0.02 * ar1_from_normals(np.random.default_rng(2).standard_normal((2000, len(x))), phi)
         covered = np.mean(high_pass_sigma(noise, x) * up >= 0.02)
         assert abs(covered - 0.9) <= 0.02, (phi, covered)
 

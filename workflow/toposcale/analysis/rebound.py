@@ -113,10 +113,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
-from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, _null_fit, noise_model,
-                                            ramp_candidates, spline_basis)
+from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, _null_fit,
+                                            ar1_from_normals, noise_model, ramp_candidates, spline_basis)
 
 REBOUND_METHOD = "rate rebound: valley depth of the local descent rate in log step, unimodal-rate null, AR(1)"
 RATE_WINDOW = 3
@@ -257,19 +256,8 @@ def sigma_upper_factor(x, phi: float, quantile=None, rng=None, n_draws: int = 20
     if quantile is None:
         return 1.0 / high_pass_ar1_factor(x, phi)
     rng = np.random.default_rng(0) if rng is None else rng
-    s = high_pass_sigma(_ar1_unit(rng.standard_normal((n_draws, len(x))), phi), x)
+    s = high_pass_sigma(ar1_from_normals(rng.standard_normal((n_draws, len(x))), phi), x)
     return float(np.quantile(1.0 / s, quantile))
-
-
-def _ar1_unit(E, phi: float) -> np.ndarray:
-    """Stationary AR(1) rows with coefficient ``phi`` and unit marginal variance, driven by the standard
-    normals ``E`` (``(m, n)``; ``E`` itself when ``phi = 0``)."""
-    if phi == 0:
-        return E
-    c = math.sqrt(1.0 - phi * phi)
-    Eb = E.copy()
-    Eb[:, 0] /= c
-    return lfilter([c], [1.0, -phi], Eb, axis=1)
 
 
 def _bump_peak(d, i: int, j: int) -> int:
@@ -371,7 +359,7 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
             for phi, factor in [(ph, fa) for ph, fa in scales if ph in phi_rows[r]]:
                 sigma = float(sigmas[r]) * factor   # marginal sd of the null's AR(1) noise
                 if phi not in ar_cache:
-                    ar_cache[phi] = _ar1_unit(E, phi)
+                    ar_cache[phi] = ar1_from_normals(E, phi)
                 Yn = f[None] + sigma * ar_cache[phi]
                 dn, _, _ = local_rates(Yn, x, window)
                 Vn = (np.maximum(_valley_stat(dn, se, allowance)[0], 0.0)
