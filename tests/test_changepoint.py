@@ -12,8 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from toposcale.analysis.changepoint import (change_points_batch, change_points_dense, detect_change_points,
-                                            diminishing_returns_index, log_bins, ramp_candidates, spline_basis)
+from toposcale.analysis.changepoint import change_points_batch, detect_change_points, ramp_candidates, spline_basis
+from toposcale.analysis.diminishing_returns import diminishing_returns_index
+from toposcale.analysis.changepoint_dense import change_points_dense, log_bins
 from toposcale.operating.curves import rejection_rates, simulate, study_schedules
 
 N_DRAWS, N_NULL, TOTAL = 60, 99, 4336
@@ -290,7 +291,7 @@ def test_sigma_upper_factor_is_a_90_percent_upper_bound():
     """``sigma_hat * sigma_upper_factor(x, phi, 0.9)`` covers the true marginal sd of AR(1) noise in 90% of
     independent series (2,000 per phi at the default study's 32 checkpoints: within 3 se, 0.02), is about
     1.4x the point estimate there, and with ``quantile=None`` equals ``1 / high_pass_ar1_factor``."""
-    from toposcale.analysis.changepoint import ar1_from_normals
+    from toposcale.analysis.ar1 import ar1_from_normals
     from toposcale.analysis.rebound import high_pass_ar1_factor, high_pass_sigma, sigma_upper_factor
 
     x = np.log(SCHED["study"])

@@ -96,12 +96,8 @@ checkpoints from every change point found (a drop that is not exactly linear lea
 ends), with its own null, up to ``max_change_points``; the sequence stops at the first ``p >=
 significance``. The first p-value is the series' p-value.
 
-Dense curves (:func:`change_points_dense`): a curve with thousands of points (a loss logged every few
-steps) is averaged into ``n_bins`` equal-width bins of log step (empty bins dropped). Bin means of AR(1)
-noise are heteroscedastic (``Var = sigma^2 / n_b^2 * sum_{i,j < n_b} phi^|i-j|``), so each bin is weighted
-by the inverse of that variance at ``phi_d``, the lag-1 autocorrelation of the dense OLS spline residuals
-(thousands of points: no correction needed), and the weighted bin means are tested as above (the AR(1)
-model then applies across bins). Locations are bin indices.
+Dense curves (a loss logged every few steps): binned in log step first, in
+:mod:`toposcale.analysis.changepoint_dense`.
 
 An alternative test, the descent-rate rebound (``method: rebound``), lives in
 :mod:`toposcale.analysis.rebound`; :func:`change_points` dispatches to either.
@@ -120,7 +116,8 @@ import math
 
 import numpy as np
 from scipy.interpolate import BSpline
-from scipy.signal import lfilter
+
+from toposcale.analysis.ar1 import ar1_noise
 
 METHOD = "ramp scan on a regression spline, AR(1) GLS, parametric null"
 
@@ -239,22 +236,6 @@ def _diff_var(R: np.ndarray) -> np.ndarray:
 def _ols_residuals(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
     q, _ = np.linalg.qr(S)
     return Y - (Y @ q) @ q.T
-
-
-def ar1_noise(phi: float, shape, rng) -> np.ndarray:
-    """Stationary AR(1) noise of unit marginal variance along the last axis."""
-    return ar1_from_normals(rng.standard_normal(shape), phi)
-
-
-def ar1_from_normals(z, phi: float) -> np.ndarray:
-    """Stationary AR(1) series of unit marginal variance along the last axis driven by the standard normals
-    ``z`` (not modified; ``z`` itself when ``phi = 0``), so one set of normals can drive several ``phi``."""
-    if phi == 0:
-        return z
-    c = math.sqrt(1.0 - phi * phi)
-    z = np.array(z, dtype=float)
-    z[..., 0] /= c
-    return lfilter([c], [1.0, -phi], z, axis=-1)
 
 
 _BIAS_CACHE: dict = {}
@@ -483,121 +464,6 @@ def detect_change_points(y, x=None, **kwargs) -> dict:
         raise ValueError(f"y must be one-dimensional, got shape {y.shape}")
     x = np.arange(len(y), dtype=float) if x is None else np.asarray(x, dtype=float)
     return change_points_batch(y[None, :], x, **kwargs)[0]
-
-
-# ----------------------------------------------------------------------------- dense curves
-
-def log_bins(step, n_bins: int):
-    """Assign dense steps to ``n_bins`` equal-width bins of ``log(step)`` between the first and last step.
-
-    Returns ``(bin_of_point, counts, x_bins)`` over the non-empty bins (renumbered ``0..B-1`` in order);
-    ``x_bins`` is the mean log step of each bin.
-    """
-    step = np.asarray(step, dtype=float)
-    if np.any(step <= 0) or np.any(np.diff(step) <= 0):
-        raise ValueError("dense steps must be positive and strictly increasing")
-    lx = np.log(step)
-    edges = np.linspace(lx[0], lx[-1], n_bins + 1)
-    b = np.clip(np.searchsorted(edges, lx, side="right") - 1, 0, n_bins - 1)
-    used, b = np.unique(b, return_inverse=True)
-    counts = np.bincount(b)
-    return b, counts, np.bincount(b, weights=lx) / counts
-
-
-def _bin_means(A, b, counts):
-    """Bin means along the last axis (points sorted, so bins are contiguous)."""
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    return np.add.reduceat(A, starts, axis=-1) / counts
-
-
-def _mean_var_ar1(counts, phi: float) -> np.ndarray:
-    """Variance of the mean of ``n_b`` consecutive points of unit-variance AR(1) noise, per bin."""
-    out = np.empty(len(counts))
-    for j, nb in enumerate(counts):
-        k = np.arange(1, nb)
-        out[j] = (nb + 2.0 * np.sum((nb - k) * phi ** k)) / nb ** 2
-    return out
-
-
-def change_points_dense(Y, step, *, n_bins: int = 60, smooth_df: int = SMOOTH_DF, **kwargs):
-    """The test on dense curves (rows of ``Y`` at the strictly increasing positive ``step``), binned in log step.
-
-    Each row is averaged into the non-empty bins of :func:`log_bins`; bin ``b`` gets the weight
-    ``1 / v_b(phi_d)``, the variance of a mean of ``n_b`` consecutive points of unit-variance AR(1) noise,
-    with ``phi_d`` the median over rows of the lag-1 autocorrelation of the dense OLS spline residuals
-    (thousands of points: no bias correction needed); then :func:`change_points_batch` runs on the bin means
-    at the bins' mean log step with those weights (``kwargs`` as there). Returns ``(results, x_bins,
-    counts)``; locations are bin indices.
-    """
-    Y = np.atleast_2d(np.asarray(Y, dtype=float))
-    step = np.asarray(step, dtype=float)
-    b, counts, xb = log_bins(step, n_bins)
-    Y, lx = _check(Y, np.log(step))
-    phi_d = float(np.clip(np.median(_lag1(_ols_residuals(Y, spline_basis(lx, smooth_df)))), 0.0, 0.999))
-    wts = 1.0 / _mean_var_ar1(counts, phi_d)
-    res = change_points_batch(_bin_means(Y, b, counts), xb, smooth_df=smooth_df, weights=wts / wts.mean(),
-                              **kwargs)
-    return res, xb, counts
-
-
-# ----------------------------------------------------------------------------- diminishing returns
-
-def diminishing_returns_index(y, x, frac: float = 0.1, window: int = 5) -> int | None:
-    """First index after which the metric's rate of change per log step stays below ``frac`` of its peak.
-
-    The rate of window ``i`` is the absolute least-squares slope of ``y`` against ``log x`` over the
-    ``window`` consecutive points ``i .. i + window - 1`` (units of ``y`` per e-fold of ``x``;
-    ``window = 2`` gives ``|y[i+1] - y[i]| / (log x[i+1] - log x[i])``; longer windows average out
-    measurement noise). With ``peak`` the largest rate, the result is the smallest ``i`` such that every
-    window starting at or after ``i`` has rate ``< frac * peak``.
-
-    Parameters
-    ----------
-    y : array_like, shape (n,)
-        The metric.
-    x : array_like, shape (n,)
-        Strictly increasing positive positions (training step or tokens; drop step 0 first).
-    frac : float
-        Threshold as a fraction of the peak rate, in (0, 1).
-    window : int
-        Points per slope (>= 2); shortened to ``n`` for short series.
-
-    Returns
-    -------
-    int or None
-        Index into ``y``; None when the last window is still at or above the threshold, the series
-        never moves (peak rate 0) or has fewer than 3 points.
-    """
-    y = np.asarray(y, dtype=float)
-    x = np.asarray(x, dtype=float)
-    if not 0 < frac < 1:
-        raise ValueError(f"frac={frac} must lie in (0, 1)")
-    if window < 2:
-        raise ValueError(f"window={window} must be at least 2 points")
-    if x.shape != y.shape:
-        raise ValueError(f"x has shape {x.shape} but y has shape {y.shape}")
-    if np.any(x <= 0):
-        raise ValueError("x must be positive (rates are per log step); drop step 0 before calling")
-    if not (np.all(np.isfinite(y)) and np.all(np.isfinite(x))):
-        raise ValueError("x and y must be finite; drop NaN points before calling")
-    if len(y) < 3:
-        return None
-    lx = np.log(x)
-    if np.any(np.diff(lx) <= 0):
-        raise ValueError("x must be strictly increasing")
-    w = min(window, len(y))
-    win_x = np.lib.stride_tricks.sliding_window_view(lx, w)
-    win_y = np.lib.stride_tricks.sliding_window_view(y, w)
-    dx = win_x - win_x.mean(axis=1, keepdims=True)
-    rate = np.abs(np.sum(dx * (win_y - win_y.mean(axis=1, keepdims=True)), axis=1) / np.sum(dx * dx, axis=1))
-    peak = float(rate.max())
-    if peak <= 0:
-        return None
-    high = np.nonzero(rate >= frac * peak)[0]
-    last_high = int(high[-1])
-    if last_high == len(rate) - 1:
-        return None
-    return last_high + 1
 
 
 # ----------------------------------------------------------------------------- the configured test

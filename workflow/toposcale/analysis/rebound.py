@@ -114,8 +114,9 @@ import math
 
 import numpy as np
 
-from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, _null_fit,
-                                            ar1_from_normals, noise_model, ramp_candidates, spline_basis)
+from toposcale.analysis.ar1 import ar1_from_normals
+from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, _null_fit, noise_model,
+                                            ramp_candidates, spline_basis)
 
 REBOUND_METHOD = "rate rebound: valley depth of the local descent rate in log step, unimodal-rate null, AR(1)"
 RATE_WINDOW = 3

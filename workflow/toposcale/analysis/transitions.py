@@ -9,7 +9,7 @@ rate-rebound test, one-sided for the loss and two-sided for topology series; see
 series with the same settings (the config's ``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
 checkpoint's step and training fraction ``frac``. The *transition* of a series is the first change point
 the sequential scan finds (the largest ramp). The diminishing-returns point is
-:func:`toposcale.analysis.changepoint.diminishing_returns_index`.
+:func:`toposcale.analysis.diminishing_returns.diminishing_returns_index`.
 
 Raw and null-adjusted: every topological metric ``m`` with a ``{m}_null_z`` column is tested a second time
 on that column (``variant = 'null_z'``). Degenerate clouds (``degenerate == True``) are left out of both
@@ -37,7 +37,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.changepoint import change_points, diminishing_returns_index
+from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.diminishing_returns import diminishing_returns_index
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy.special import expit
 
-from toposcale.analysis.changepoint import ar1_noise
+from toposcale.analysis.ar1 import ar1_noise
 
 #: ln(9): the logistic ``1 / (1 + exp(-u / s))`` goes from 10% to 90% over ``2 ln(9) s``.
 _LN9 = math.log(9.0)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.dynamics import correlate
-from toposcale.analysis.changepoint import ar1_noise
+from toposcale.analysis.ar1 import ar1_noise
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 
 VERDICT = "dynamics detrended correlation"

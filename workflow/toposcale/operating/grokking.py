@@ -31,7 +31,7 @@ import pandas as pd
 from toposcale.experiments.grokking.analysis import ACCURACY, DETECTION
 from toposcale.experiments.grokking.matched import matched_pvalue
 from toposcale.experiments.grokking.runs import checkpoint_steps
-from toposcale.analysis.changepoint import ar1_noise
+from toposcale.analysis.ar1 import ar1_noise
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 
 VERDICT = "grokking separation"
