@@ -10,7 +10,7 @@ series (steps > 0, x = log step) is tested with :func:`toposcale.analysis.change
 
 Usage::
 
-    PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method rebound]
+    PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method ramp]
         [--window 3] [--allowance 0.2] [--noise spline|sup] [--anneal]   (rebound settings; defaults: the schema's)
 """
 import argparse
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.changepoint import METHODS, change_points
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.stage_recall import crossing_detection, recall_table
 from toposcale.analysis.stages import stages_from_files
@@ -33,12 +33,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", required=True)
     ap.add_argument("--corpus", default="kjv")
-    ap.add_argument("--method", choices=("ramp", "rebound"), default="ramp")
+    ap.add_argument("--method", choices=METHODS, default=DEFAULT_SETTINGS["method"])
     ap.add_argument("--n-null", type=int, default=999)
     ap.add_argument("--window", type=int, default=DEFAULT_SETTINGS["rebound_window"])
     ap.add_argument("--allowance", type=float, default=DEFAULT_SETTINGS["rebound_allowance"])
     ap.add_argument("--noise", choices=("spline", "sup"), default=DEFAULT_SETTINGS["rebound_noise"])
-    ap.add_argument("--anneal", action="store_true",
+    ap.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=DEFAULT_SETTINGS["rebound_anneal"],
                     help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
     ap.add_argument("--sigma-quantile", type=float, default=DEFAULT_SETTINGS["rebound_sigma_quantile"],
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (max p; 0 off)")

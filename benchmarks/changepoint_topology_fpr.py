@@ -3,12 +3,12 @@ topology-like shapes at the default study's schedule (26 log + 8 linear checkpoi
 
 Shapes over u = log step rescaled to [0, 1], range 1, plus AR(1) noise of marginal sd ``sd`` (default 0.1):
 ``sigmoid`` 1 / (1 + exp(-(u - 0.5) / 0.08)), ``hump`` exp(-((u - 0.6) / 0.15)^2) (rise then fall),
-``drift`` u, ``late_rise`` u^4. Settings: method rebound, two-sided, noise sup, window 2, allowance 0, the
+``drift`` u, ``late_rise`` u^4. Settings: method rebound (or the second argument), two-sided, noise sup, window 2, allowance 0, the
 schedule in the null, noise-scale bound 0.95; 3 batches of 200 curves, each with its own 199 null draws.
 
 Usage::
 
-    PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_topology_fpr.py [sd]
+    PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_topology_fpr.py [sd [method]]   (method: rebound, or ramp+rebound)
 """
 import sys
 
@@ -19,6 +19,7 @@ from toposcale.analysis.rebound import anneal_covariate
 from toposcale.operating.curves import ar1, study_schedules
 
 TOTAL = 4336
+METHOD = sys.argv[2] if len(sys.argv) > 2 else "rebound"
 
 
 def main(sd: float = 0.1) -> None:
@@ -35,7 +36,7 @@ def main(sd: float = 0.1) -> None:
             for b in range(3):
                 rng = np.random.default_rng([b, int(phi * 10), len(name)])
                 Y = f[None] + ar1(200, len(x), phi, sd, rng)
-                res = change_points(Y, x, "rebound", two_sided=True, n_null=199, seed=b, noise="sup", window=2,
+                res = change_points(Y, x, METHOD, two_sided=True, n_null=199, seed=b, noise="sup", window=2,
                                     allowance=0.0, anneal=anneal, sigma_quantile=0.95)
                 rej += [bool(r["change_points"]) for r in res]
             p = float(np.mean(rej))

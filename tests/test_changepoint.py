@@ -330,3 +330,30 @@ def test_rebound_sigma_bound_only_raises_p_values():
     pb, pq = np.array([r["p_value"] for r in base]), np.array([r["p_value"] for r in bound])
     assert np.all(pq >= pb - 1e-12) and np.any(pq > pb)
     assert change_points(Y[:2], np.log(step), "ramp", sigma_quantile=0.9, n_null=19)[0]["method"]
+
+
+def test_ramp_plus_rebound_is_the_bonferroni_union_of_both_tests():
+    """``ramp+rebound``: p = 2 x the smaller of the two tests' p (each run at half the level), change points
+    from both; it finds a drop from a flat start (the ramp scan's case, invisible to the rebound test) and a
+    second drop after a slowdown on a descending curve (the rebound test's case: the study's staircase)."""
+    from toposcale.analysis.changepoint import change_points
+
+    step = np.unique(np.round(np.geomspace(1, 2000, 32)))
+    x = np.log(step)
+    rng = np.random.default_rng(3)
+    flat = np.where(np.arange(len(x)) < 18, 3.05, 2.30)                       # a drop from a flat start
+    flat = flat + 0.01 * rng.standard_normal(len(x))
+    stair = (3.0 + 2.5 / (1 + np.exp((x - 2.0) / 0.35))                        # first descent onto a plateau,
+             - 0.7 / (1 + np.exp(-(x - x[22]) / 0.12)) + 0.005 * rng.standard_normal(len(x)))   # then a drop
+    Y = np.stack([flat, stair])
+    kw = dict(n_null=199, seed=0, window=2, allowance=0.0, noise="sup", sigma_quantile=0.95)
+    ramp = change_points(Y, x, "ramp", significance=0.025, **kw)
+    reb = change_points(Y, x, "rebound", significance=0.025, **kw)
+    both = change_points(Y, x, "ramp+rebound", significance=0.05, **kw)
+    for a, b, c in zip(ramp, reb, both):
+        assert c["p_value"] == pytest.approx(min(1.0, 2 * min(a["p_value"], b["p_value"])))
+        assert set(c["change_points"]) <= set(a["change_points"]) | set(b["change_points"])
+        assert all(p < 0.05 for p in c["change_point_p_values"])
+    assert any(abs(c - 17.5) <= 1.5 for c in both[0]["change_points"]) and not reb[0]["change_points"]
+    assert any(abs(c - 22) <= 1 for c in both[1]["change_points"])
+    assert any(abs(c - 22) <= 1 for c in reb[1]["change_points"])

@@ -305,3 +305,18 @@ def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
     assert not smooth["significant"].any()
     with pytest.raises(ValueError, match="rebound_anneal"):
         detect_transitions(df, metric_cols=COLS, settings=st, seed=0)
+
+
+def test_summary_names_the_test_that_wrote_the_table(result):
+    """The transitions table records each series' test (``method``) and the summary names that test, not a
+    fixed description: a study run with ``method: ramp+rebound`` says so."""
+    from toposcale.analysis.changepoint import COMBINED_METHOD, METHOD
+    from toposcale.report.sections import transitions_lines
+
+    _, _, tr, _ = result
+    assert (tr["method"] == METHOD).all()
+    assert METHOD in "\n".join(transitions_lines(tr))
+    df, _ = synthetic_runs(seed=1)
+    both, _ = detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="ramp+rebound"), seed=0)
+    assert (both["method"] == COMBINED_METHOD).all()
+    assert COMBINED_METHOD in "\n".join(transitions_lines(both)) and METHOD not in "\n".join(transitions_lines(both))

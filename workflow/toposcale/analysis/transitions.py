@@ -5,7 +5,8 @@ For every run and series (each (source, layer, metric) of the metrics table; the
 over the checkpoints with ``step > 0`` is tested against ``x = log(step)`` by
 the test ``transitions.method`` names (:func:`toposcale.analysis.changepoint.change_points`: ``'ramp'``,
 default, a ramp scan on a regression spline against a smooth curve plus AR(1) noise; ``'rebound'``, the
-rate-rebound test, one-sided for the loss and two-sided for topology series; see that module), every
+rate-rebound test, one-sided for the loss and two-sided for topology series; ``'ramp+rebound'``, both at
+half the level with Bonferroni; see that module), every
 series with the same settings (the config's ``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
 checkpoint's step and training fraction ``frac``. The *transition* of a series is the first change point
 the sequential scan finds (the largest ramp). The diminishing-returns point is
@@ -178,7 +179,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         Add the ``blocks`` layer mean and the loss series.
     schedule : dict, optional
         ``warmup_frac`` and ``min_lr_frac`` of the trained runs' learning-rate schedule (the config's
-        ``training`` section); with ``transitions.rebound_anneal`` and ``method: rebound`` each trained run's
+        ``training`` section); with ``transitions.rebound_anneal`` and a method with the rebound test each trained run's
         series get its lr decay :func:`toposcale.analysis.rebound.anneal_covariate` (total steps
         ``step / frac``) in the null; checkpoint series of other models (runs named ``series-*``) never do.
 
@@ -188,7 +189,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         ``transitions``: one row per (run, source, layer, metric, variant): run descriptors, ``variant``,
         ``n_points``, ``primary`` (a pre-registered series), ``n_null`` (null draws of its test),
         ``p_value`` (the first scan's p; NaN below the test's minimum length), ``statistic``, ``phi``,
-        ``alpha``, ``p_min`` (``1 / (n_null + 1)``), ``significant_raw`` (``p_value < alpha``, one test
+        ``method`` (the test, as it names itself), ``alpha``, ``p_min`` (``1 / (n_null + 1)``), ``significant_raw`` (``p_value < alpha``, one test
         alone), ``family`` ('primary', or '{source}/{variant}' for exploratory series), ``q_value``
         (Benjamini-Hochberg within the family), ``significant`` (primary and ``q_value < alpha``; an
         exploratory series is never significant), ``n_change_points``, ``transition_step``,
@@ -219,7 +220,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     method = str(st["method"])
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
               noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
-    anneal_on = bool(st["rebound_anneal"]) and method == "rebound"
+    anneal_on = bool(st["rebound_anneal"]) and "rebound" in method
     if anneal_on and schedule is None:
         raise ValueError("transitions.rebound_anneal needs the runs' schedule: pass schedule= "
                          "(training.warmup_frac, training.min_lr_frac)")
@@ -244,7 +245,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         r = results[i]
         loc = r["change_points"]
         row = dict(k, n_points=len(y), primary=is_primary[i], n_null=n_null[i], p_value=r["p_value"],
-                   statistic=r["statistic"], phi=r["phi"], alpha=alpha, p_min=1.0 / (n_null[i] + 1.0),
+                   statistic=r["statistic"], phi=r["phi"], method=r["method"], alpha=alpha, p_min=1.0 / (n_null[i] + 1.0),
                    n_change_points=len(loc), n_detected=len(loc), transition_step=np.nan,
                    transition_frac=np.nan, transition_p=np.nan, change_point_steps=_fmt(step[loc]),
                    change_point_fracs=_fmt(frac[loc]))

@@ -42,7 +42,7 @@ def _settings(design: Design) -> dict:
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
                 allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]),
                 sigma_quantile=float(st["rebound_sigma_quantile"]) or None,
-                anneal=bool(st["rebound_anneal"]) and str(st["method"]) == "rebound")
+                anneal=bool(st["rebound_anneal"]) and "rebound" in str(st["method"]))
 
 
 @register("transitions")

@@ -29,8 +29,11 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     diminishing-returns fraction of the loss; with ``transition_sizes``, the trends of transition timing
     with model size, tested only where the runs can reach the significance level."""
     require_columns(df, ["run", "source", "layer", "metric", "significant", "transition_frac"], "transitions.csv")
-    method = ("a ramp scan on a regression spline in log(step), tested against the fitted smooth plus AR(1) "
-              "noise" if "phi" in df.columns else "piecewise-linear PELT with a permutation null")
+    if "method" in df.columns and df["method"].notna().any():     # the test that wrote the table names itself
+        method = "; ".join(dict.fromkeys(df["method"].dropna().astype(str)))
+    else:
+        method = ("a ramp scan on a regression spline in log(step), tested against the fitted smooth plus AR(1) "
+                  "noise" if "phi" in df.columns else "piecewise-linear PELT with a permutation null")
     out = [f"{runs_phrase(df['run'])}, {len(df)} series tested for change points over log(step) ({method}).", ""]
     if "p_value" in df and "n_points" in df and not np.isfinite(df["p_value"].to_numpy(float)).any():
         out += [f"Transitions: cannot decide: every series is shorter than the change-point test needs "
