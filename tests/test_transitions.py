@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.transitions import CHANGE_POINT_COLUMNS, detect_transitions, family_counts, size_trends
+from toposcale.analysis.transitions import (CHANGE_POINT_COLUMNS, DEFAULT_SCHEDULE, detect_transitions, family_counts,
+                                           size_trends)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
@@ -294,7 +295,7 @@ def test_rebound_method_runs_on_every_series():
 
 def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
     """``rebound_noise: sup`` and ``rebound_anneal`` (the schedule in the null) run on every series; the smooth
-    loss and h0 decays stay non-significant; ``rebound_anneal`` without the runs' schedule is an error."""
+    loss and h0 decays stay non-significant; without the runs' schedule the trainer's default one is used."""
     df, _ = synthetic_runs(seed=1)
     st = dict(SETTINGS, method="rebound", rebound_noise="sup", rebound_anneal=True, rebound_window=2,
               rebound_allowance=0.0)
@@ -303,20 +304,25 @@ def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
     assert tr["p_value"].notna().all() and set(tr["phi"].dropna()) <= {0.0, 0.5, 0.9}
     smooth = tr[(tr.source == "loss") | (tr.metric == "h0_total_persistence_norm")]
     assert not smooth["significant"].any()
-    with pytest.raises(ValueError, match="rebound_anneal"):
-        detect_transitions(df, metric_cols=COLS, settings=st, seed=0)
+    from toposcale.plan.decidability import load_study_config
+
+    train = load_study_config(["config.yaml"])["training"]       # the schema's defaults: the trainer's schedule
+    assert DEFAULT_SCHEDULE == {k: train[k] for k in ("warmup_frac", "min_lr_frac")}
+    default, _ = detect_transitions(df, metric_cols=COLS, settings=st, seed=0)
+    pd.testing.assert_frame_equal(default, tr)
 
 
 def test_summary_names_the_test_that_wrote_the_table(result):
     """The transitions table records each series' test (``method``) and the summary names that test, not a
-    fixed description: a study run with ``method: ramp+rebound`` says so."""
+    fixed description: the default (``ramp+rebound``) says so, a study run with ``method: ramp`` too."""
     from toposcale.analysis.changepoint import COMBINED_METHOD, METHOD
     from toposcale.report.sections import transitions_lines
 
     _, _, tr, _ = result
-    assert (tr["method"] == METHOD).all()
-    assert METHOD in "\n".join(transitions_lines(tr))
+    assert (tr["method"] == COMBINED_METHOD).all()
+    assert COMBINED_METHOD in "\n".join(transitions_lines(tr))
     df, _ = synthetic_runs(seed=1)
-    both, _ = detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="ramp+rebound"), seed=0)
-    assert (both["method"] == COMBINED_METHOD).all()
-    assert COMBINED_METHOD in "\n".join(transitions_lines(both)) and METHOD not in "\n".join(transitions_lines(both))
+    ramp, _ = detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="ramp"), seed=0)
+    assert (ramp["method"] == METHOD).all()
+    text = "\n".join(transitions_lines(ramp))
+    assert METHOD in text and COMBINED_METHOD not in text

@@ -39,7 +39,7 @@ By construction it cannot see a single drop from a flat start (a plateau-drop-pl
 unimodal rate, the null's shape) nor a drop that merges with the first descent without a slowdown.
 
 Noise model 'sup' (``noise='sup'``, config ``transitions.rebound_noise``) and the schedule in the null
-(``anneal``, config ``transitions.rebound_anneal``); both opt-in
+(``anneal``, config ``transitions.rebound_anneal``); both on in the study's default
 ------------------------------------------------------------------------------------------------------
 Why real crossings are missed with the defaults: on every one of the 10 real runs the spline null fit reads
 phi 0.95 (its misfit of the staircase, not noise), and the allowance 0.2 exceeds the rate rebound of the
@@ -105,19 +105,21 @@ hump (rise then fall) 0.030, 0.073, **0.59** at phi 0, 0.5, 0.9: a hump's rate h
 so the unimodal-rate null is the wrong null for series that may turn back.
 
 None of these meets issue 21's done-when (recall >= 0.9 located within one AND nominal FPR at 25 and 39
-checkpoints up to phi 0.9), so ``method: ramp`` stays the default and these settings stay opt-in.
+checkpoints up to phi 0.9).
 
 Neither test alone serves the study: the ramp scan finds a drop from a flat start but absorbs the staircase
-(1 of 16 crossings), this test finds the staircase (14 of 16) but not a drop from a flat start.
-``method: ramp+rebound`` (:func:`toposcale.analysis.changepoint.change_points`) runs both at half the level
-with Bonferroni. With these settings (sup, window 2, allowance 0, the schedule in the null, bound 0.95;
-``benchmarks/changepoint_power.py --method ramp+rebound --noise sup --window 2 --allowance 0 --anneal
---draws 600 --n-null 199 --densities study,log+linear``): FPR power decay / cosine at phi 0, 0.5, 0.9
-0.020/0.023, 0.033/0.043, **0.073/0.035** at the study's 32 checkpoints and 0.038/0.025, 0.057/0.050,
-**0.105/0.077** at 39 (MC se <= 0.013): not nominal at phi 0.9, so not the default either; the flat-start
-plateau drop is found within one checkpoint in 0.13, 0.06, 0.55 (32) of series; real recall 14 of 16
-(every found crossing has p <= 0.022, under half the level). Two-sided on the smooth hump
-(``benchmarks/changepoint_topology_fpr.py``) 0.15, 0.23, 0.84 at phi 0, 0.5, 0.9.
+(1 of 16 crossings), this test finds the staircase (14 of 16) but not a drop from a flat start. The
+study's default, ``method: ramp+rebound`` (:func:`toposcale.analysis.changepoint.change_points`), runs both
+at half the level with Bonferroni, this test with the settings above (sup, window 2, allowance 0, the
+schedule in the null, bound 0.95; ``benchmarks/changepoint_power.py --method ramp+rebound --noise sup
+--window 2 --allowance 0 --anneal --draws 600 --n-null 199 --densities study,log+linear``): FPR power decay
+/ cosine at phi 0, 0.5, 0.9 0.020/0.023, 0.033/0.043, **0.073/0.035** at the study's 32 checkpoints and
+0.038/0.025, 0.057/0.050, **0.105/0.077** at 39 (MC se <= 0.013; the ramp scan alone 0.074/0.077 and
+0.131/0.099 at phi 0.9): not nominal at phi 0.9, the ramp scan's excess; the flat-start plateau drop is
+found within one checkpoint in 0.13, 0.06, 0.55 (32) of series; real recall 14 of 16 (every crossing this
+test finds has p <= 0.022, under half the level). Two-sided on the smooth hump
+(``benchmarks/changepoint_topology_fpr.py 0.1 ramp+rebound``) 0.15, 0.23, 0.84 at phi 0, 0.5, 0.9: by the
+null of one movement episode a turn-back is a change.
 """
 
 from __future__ import annotations

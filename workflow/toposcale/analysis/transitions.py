@@ -4,9 +4,9 @@ For every run and series (each (source, layer, metric) of the metrics table; the
 ``blockNN`` layers as layer ``blocks``; and ``val_loss`` / ``train_loss`` as source ``loss``), the series
 over the checkpoints with ``step > 0`` is tested against ``x = log(step)`` by
 the test ``transitions.method`` names (:func:`toposcale.analysis.changepoint.change_points`: ``'ramp'``,
-default, a ramp scan on a regression spline against a smooth curve plus AR(1) noise; ``'rebound'``, the
-rate-rebound test, one-sided for the loss and two-sided for topology series; ``'ramp+rebound'``, both at
-half the level with Bonferroni; see that module), every
+a ramp scan on a regression spline against a smooth curve plus AR(1) noise; ``'rebound'``, the
+rate-rebound test, one-sided for the loss and two-sided for topology series; ``'ramp+rebound'`` (default),
+both at half the level with Bonferroni; see that module), every
 series with the same settings (the config's ``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
 checkpoint's step and training fraction ``frac``. The *transition* of a series is the first change point
 the sequential scan finds (the largest ramp). The diminishing-returns point is
@@ -114,12 +114,14 @@ def _fmt(values) -> str:
     return ";".join(f"{v:g}" for v in values)
 
 
+#: The trainer's default learning-rate schedule (the schema's ``training.warmup_frac`` and ``min_lr_frac``).
+DEFAULT_SCHEDULE = {"warmup_frac": 0.05, "min_lr_frac": 0.1}
 #: Defaults of the ``transitions`` config section (the schema holds the study's values; these serve callers
 #: without a config, e.g. tests).
-DEFAULT_SETTINGS = {"n_null": 999, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
-                    "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp",
-                    "rebound_window": 3, "rebound_allowance": 0.2, "rebound_noise": "spline",
-                    "rebound_anneal": False, "rebound_sigma_quantile": 0.95,
+DEFAULT_SETTINGS = {"n_null": 199, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
+                    "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp+rebound",
+                    "rebound_window": 2, "rebound_allowance": 0.0, "rebound_noise": "sup",
+                    "rebound_anneal": True, "rebound_sigma_quantile": 0.95,
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -182,6 +184,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         ``training`` section); with ``transitions.rebound_anneal`` and a method with the rebound test each trained run's
         series get its lr decay :func:`toposcale.analysis.rebound.anneal_covariate` (total steps
         ``step / frac``) in the null; checkpoint series of other models (runs named ``series-*``) never do.
+        None: the trainer's default schedule (:data:`DEFAULT_SCHEDULE`, the schema's training defaults).
 
     Returns
     -------
@@ -221,9 +224,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
               noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
     anneal_on = bool(st["rebound_anneal"]) and "rebound" in method
-    if anneal_on and schedule is None:
-        raise ValueError("transitions.rebound_anneal needs the runs' schedule: pass schedule= "
-                         "(training.warmup_frac, training.min_lr_frac)")
+    schedule = DEFAULT_SCHEDULE if schedule is None else schedule
     groups: dict[tuple, list[int]] = {}
     for i, (k, step, frac, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
         total = (int(round(step[-1] / frac[-1])) if anneal_on and not str(k["run"]).startswith("series-")
