@@ -436,6 +436,7 @@ def test_dynamics_figures_show_raw_and_null_adjusted(tmp_path):
     res = DY.plot_transitions(metrics, tr, tmp_path / "tr.png", dpi=60)
     png_size(tmp_path / "tr.png")
     assert res["n_significant"] == int(tr.loc[tr.variant == "raw", "significant"].sum())
+    assert tr["method"].iloc[0] in res["title"] and "PELT" not in res["title"]     # names the test that ran
 
     methods = pd.DataFrame([{"fraction": f, "method": m, "n_runs": 6, "mean_rel_error": e, "mean_rel_error_ci_low": e / 2,
                              "mean_rel_error_ci_high": 2 * e}

@@ -237,7 +237,8 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     Returns
     -------
     dict
-        ``panels`` drawn and the number of ``significant`` series in the table.
+        ``panels`` drawn, the number of ``significant`` series in the table and the figure's ``title`` (it
+        names the test the table records in its ``method`` column).
     """
     info, colors, dashes = _run_info(metrics)
     transitions = raw_rows(transitions)             # the curves drawn are raw; null_z rows are in the report
@@ -312,13 +313,17 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     handles += [Line2D([], [], color="0.3", ls="", marker="o", mfc="0.3", label="transition"),
                 Line2D([], [], color="0.3", ls="", marker="o", mfc="none", label="other change point"),
                 Line2D([], [], color="0.3", ls="", marker="x", label="diminishing returns")]
-    fig.suptitle("Change points over log training step (PELT, shuffled-increment permutation null; a series "
-                 "counts when Benjamini-Hochberg q < significance within its (source, variant))", fontsize=11)
+    method = ("; ".join(dict.fromkeys(transitions["method"].dropna().astype(str)))
+              if "method" in transitions.columns else "")       # the test that wrote the table names itself
+    suptitle = ("Change points over log training step" + (f" ({method})" if method else "")
+                + "\na series counts when it is pre-registered (primary) and Benjamini-Hochberg q < significance "
+                "over the primary family")
+    fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.98))
     fig.legend(handles=handles, loc="lower center", ncol=min(7, len(handles)), fontsize=8,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     style.save(fig, path, dpi)
-    return {"panels": panels, "n_significant": int(transitions["significant"].sum())}
+    return {"panels": panels, "n_significant": int(transitions["significant"].sum()), "title": suptitle}
 
 
 def _count(v, _pos=None) -> str:
