@@ -31,7 +31,8 @@ import time
 
 import numpy as np
 
-from toposcale.analysis.changepoint import METHODS, change_points, change_points_batch
+from toposcale.analysis.change_test import METHODS, change_points
+from toposcale.analysis.changepoint import change_points_batch
 from toposcale.analysis.changepoint_dense import change_points_dense
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.operating.curves import KINDS, rejection_rates, simulate, study_schedules

@@ -4,7 +4,7 @@ checkpoint val-loss series (issue 21's done-when: >= 90%, located within one che
 Reads ``{results}/runs/*/log.csv`` (checkpoint val_loss), ``dense_log.csv`` and ``run.json`` per run and
 ``{results}/data/{corpus}/ngram_levels.json``; the crossings are
 :func:`toposcale.analysis.stages.stages_from_files` with the schema's ``stages`` defaults; each run's loss
-series (steps > 0, x = log step) is tested with :func:`toposcale.analysis.changepoint.change_points`
+series (steps > 0, x = log step) is tested with :func:`toposcale.analysis.change_test.change_points`
 (``--method``, the schema's ``transitions`` defaults otherwise; one-sided for the loss) and scored by
 :func:`toposcale.analysis.stage_recall.crossing_detection` / ``recall_table``.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.changepoint import METHODS, change_points
+from toposcale.analysis.change_test import METHODS, change_points
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.stage_recall import crossing_detection, recall_table
 from toposcale.analysis.stages import stages_from_files

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.change_test import change_points
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.transitions import DEFAULT_SETTINGS as ST
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay

@@ -142,7 +142,7 @@ def test_diminishing_returns_index():
 
 # ----------------------------------------------------------------------------- rate rebound (method 'rebound')
 
-from toposcale.analysis.changepoint import change_points  # noqa: E402
+from toposcale.analysis.change_test import change_points  # noqa: E402
 from toposcale.analysis.rebound import local_rates, rebound_batch, unimodal_rate_fit  # noqa: E402
 from toposcale.operating.curves import staircase  # noqa: E402
 
@@ -336,7 +336,7 @@ def test_ramp_plus_rebound_is_the_bonferroni_union_of_both_tests():
     """``ramp+rebound``: p = 2 x the smaller of the two tests' p (each run at half the level), change points
     from both; it finds a drop from a flat start (the ramp scan's case, invisible to the rebound test) and a
     second drop after a slowdown on a descending curve (the rebound test's case: the study's staircase)."""
-    from toposcale.analysis.changepoint import change_points
+    from toposcale.analysis.change_test import change_points
 
     step = np.unique(np.round(np.geomspace(1, 2000, 32)))
     x = np.log(step)

@@ -315,7 +315,8 @@ def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
 def test_summary_names_the_test_that_wrote_the_table(result):
     """The transitions table records each series' test (``method``) and the summary names that test, not a
     fixed description: the default (``ramp+rebound``) says so, a study run with ``method: ramp`` too."""
-    from toposcale.analysis.changepoint import COMBINED_METHOD, METHOD
+    from toposcale.analysis.change_test import COMBINED_METHOD
+    from toposcale.analysis.changepoint import METHOD
     from toposcale.report.sections import transitions_lines
 
     _, _, tr, _ = result

@@ -109,7 +109,7 @@ checkpoints up to phi 0.9).
 
 Neither test alone serves the study: the ramp scan finds a drop from a flat start but absorbs the staircase
 (1 of 16 crossings), this test finds the staircase (14 of 16) but not a drop from a flat start. The
-study's default, ``method: ramp+rebound`` (:func:`toposcale.analysis.changepoint.change_points`), runs both
+study's default, ``method: ramp+rebound`` (:func:`toposcale.analysis.change_test.change_points`), runs both
 at half the level with Bonferroni, this test with the settings above (sup, window 2, allowance 0, the
 schedule in the null, bound 0.95; ``benchmarks/changepoint_power.py --method ramp+rebound --noise sup
 --window 2 --allowance 0 --anneal --draws 600 --n-null 199 --densities study,log+linear``): FPR power decay

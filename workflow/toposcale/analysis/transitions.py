@@ -3,7 +3,7 @@
 For every run and series (each (source, layer, metric) of the metrics table; the mean over the
 ``blockNN`` layers as layer ``blocks``; and ``val_loss`` / ``train_loss`` as source ``loss``), the series
 over the checkpoints with ``step > 0`` is tested against ``x = log(step)`` by
-the test ``transitions.method`` names (:func:`toposcale.analysis.changepoint.change_points`: ``'ramp'``,
+the test ``transitions.method`` names (:func:`toposcale.analysis.change_test.change_points`: ``'ramp'``,
 a ramp scan on a regression spline against a smooth curve plus AR(1) noise; ``'rebound'``, the
 rate-rebound test, one-sided for the loss and two-sided for topology series; ``'ramp+rebound'`` (default),
 both at half the level with Bonferroni; see that module), every
@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.change_test import change_points
 from toposcale.analysis.diminishing_returns import diminishing_returns_index
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,

@@ -1,6 +1,6 @@
 """Operating characteristics of the transitions verdict ("a change point in a series").
 
-The verdict is :func:`toposcale.analysis.changepoint.change_points` with the configured ``method`` (the test
+The verdict is :func:`toposcale.analysis.change_test.change_points` with the configured ``method`` (the test
 :func:`toposcale.analysis.transitions.detect_transitions` runs on every series) at the design's own
 checkpoints: ``x = log(frac)`` of ``design.checkpoint_fracs`` (log step up to a constant, to which the test is
 invariant), with the default ``transitions`` settings. Noise: AR(1) with phi = 0.9 (checkpoint series of a
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toposcale.analysis.changepoint import change_points
+from toposcale.analysis.change_test import change_points
 from toposcale.analysis.rebound import anneal_covariate
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
