@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.transitions import (CHANGE_POINT_COLUMNS, DEFAULT_SCHEDULE, detect_transitions, family_counts,
-                                           size_trends)
+from toposcale.analysis.transitions import CHANGE_POINT_COLUMNS, detect_transitions, family_counts, size_trends
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
@@ -304,10 +303,15 @@ def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
     assert tr["p_value"].notna().all() and set(tr["phi"].dropna()) <= {0.0, 0.5, 0.9}
     smooth = tr[(tr.source == "loss") | (tr.metric == "h0_total_persistence_norm")]
     assert not smooth["significant"].any()
+    import inspect
+
+    from toposcale.analysis.rebound import anneal_covariate
     from toposcale.plan.decidability import load_study_config
 
     train = load_study_config(["config.yaml"])["training"]       # the schema's defaults: the trainer's schedule
-    assert DEFAULT_SCHEDULE == {k: train[k] for k in ("warmup_frac", "min_lr_frac")}
+    defaults = inspect.signature(anneal_covariate).parameters
+    assert {k: defaults[k].default for k in ("warmup_frac", "min_lr_frac")} == {k: train[k] for k in
+                                                                                ("warmup_frac", "min_lr_frac")}
     default, _ = detect_transitions(df, metric_cols=COLS, settings=st, seed=0)
     pd.testing.assert_frame_equal(default, tr)
 

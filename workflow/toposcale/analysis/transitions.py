@@ -8,8 +8,9 @@ a ramp scan on a regression spline against a smooth curve plus AR(1) noise; ``'r
 rate-rebound test, one-sided for the loss and two-sided for topology series; ``'ramp+rebound'`` (default),
 both at half the level with Bonferroni; see that module), every
 series with the same settings (the config's ``transitions`` section). A change point at checkpoint ``c`` (the ramp's midpoint) is reported as that
-checkpoint's step and training fraction ``frac``. The *transition* of a series is the first change point
-the sequential scan finds (the largest ramp). The diminishing-returns point is
+checkpoint's step and training fraction ``frac``. The *transition* of a series is its most significant
+change point (the ramp scan's first, the largest ramp; with ``ramp+rebound`` the smaller p, ties: the ramp
+scan's). The diminishing-returns point is
 :func:`toposcale.analysis.diminishing_returns.diminishing_returns_index`.
 
 Raw and null-adjusted: every topological metric ``m`` with a ``{m}_null_z`` column is tested a second time
@@ -114,8 +115,6 @@ def _fmt(values) -> str:
     return ";".join(f"{v:g}" for v in values)
 
 
-#: The trainer's default learning-rate schedule (the schema's ``training.warmup_frac`` and ``min_lr_frac``).
-DEFAULT_SCHEDULE = {"warmup_frac": 0.05, "min_lr_frac": 0.1}
 #: Defaults of the ``transitions`` config section (the schema holds the study's values; these serve callers
 #: without a config, e.g. tests).
 DEFAULT_SETTINGS = {"n_null": 199, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
@@ -184,7 +183,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         ``training`` section); with ``transitions.rebound_anneal`` and a method with the rebound test each trained run's
         series get its lr decay :func:`toposcale.analysis.rebound.anneal_covariate` (total steps
         ``step / frac``) in the null; checkpoint series of other models (runs named ``series-*``) never do.
-        None: the trainer's default schedule (:data:`DEFAULT_SCHEDULE`, the schema's training defaults).
+        None: the trainer's default schedule (the defaults of ``anneal_covariate``, the schema's).
 
     Returns
     -------
@@ -196,7 +195,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         alone), ``family`` ('primary', or '{source}/{variant}' for exploratory series), ``q_value``
         (Benjamini-Hochberg within the family), ``significant`` (primary and ``q_value < alpha``; an
         exploratory series is never significant), ``n_change_points``, ``transition_step``,
-        ``transition_frac``, ``transition_p`` (the first change point found: the largest ramp),
+        ``transition_frac``, ``transition_p`` (the most significant change point, see above),
         ``change_point_steps``, ``change_point_fracs`` (';'-separated, in order found; filled only for
         significant series), ``n_detected`` (change points the sequential scan found at level ``alpha``,
         any series), ``diminishing_returns_step``, ``diminishing_returns_frac``.
@@ -224,7 +223,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
               noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
     anneal_on = bool(st["rebound_anneal"]) and "rebound" in method
-    schedule = DEFAULT_SCHEDULE if schedule is None else schedule
+    sched = {} if schedule is None else {k: float(schedule[k]) for k in ("warmup_frac", "min_lr_frac")}
     groups: dict[tuple, list[int]] = {}
     for i, (k, step, frac, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
         total = (int(round(step[-1] / frac[-1])) if anneal_on and not str(k["run"]).startswith("series-")
@@ -235,8 +234,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     for (_, prim_flag, two_sided, total), idx in groups.items():
         b = max(b_primary, int(st["n_null"])) if prim_flag else int(st["n_null"])
         step = series[idx[0]][1]
-        anneal = (anneal_covariate(step, total, float(schedule["warmup_frac"]), float(schedule["min_lr_frac"]))
-                  if total else None)
+        anneal = anneal_covariate(step, total, **sched) if total else None
         res = change_points(np.stack([series[i][3] for i in idx]), np.log(step), method, n_null=b,
                             two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), anneal=anneal, **kw)
         for i, r in zip(idx, res):
