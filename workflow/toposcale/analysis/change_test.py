@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.changepoint import change_points_batch
+from toposcale.analysis.rebound import REBOUND_ALLOWANCE, RATE_WINDOW, rebound_batch
 
 #: The tests :func:`change_points` dispatches to (config ``transitions.method``).
 METHODS = ("ramp", "rebound", "ramp+rebound")
@@ -19,8 +20,6 @@ COMBINED_METHOD = "ramp scan + rate rebound, Bonferroni (each at half the level,
 
 
 def _rebound(Y, x, *, two_sided, window, allowance, noise, anneal, sigma_quantile, **kwargs) -> list[dict]:
-    from toposcale.analysis.rebound import REBOUND_ALLOWANCE, RATE_WINDOW, rebound_batch
-
     keep = {k: v for k, v in kwargs.items() if k in ("n_null", "significance", "max_change_points", "null_df",
                                                      "widths", "min_plateau", "seed")}
     return rebound_batch(Y, x, window=RATE_WINDOW if window is None else window,
