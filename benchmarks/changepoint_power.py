@@ -34,7 +34,7 @@ import numpy as np
 from toposcale.analysis.change_test import METHODS, change_points
 from toposcale.analysis.changepoint import change_points_batch
 from toposcale.analysis.changepoint_dense import change_points_dense
-from toposcale.analysis.rebound import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate
 from toposcale.operating.curves import KINDS, rejection_rates, simulate, study_schedules
 
 TOTAL = 4336
@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--allowance", type=float, default=0.2)
     ap.add_argument("--noise", choices=("spline", "sup"), default="spline")
     ap.add_argument("--kinds", default="power_decay,cosine,plateau_drop,staircase")
-    ap.add_argument("--anneal", action="store_true", help="rebound: the schedule's lr decay in the null")
+    ap.add_argument("--anneal", action="store_true", help="the schedule's lr decay in the null (both tests)")
     ap.add_argument("--sigma-quantile", type=float, default=0.95,
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (0 off)")
     a = ap.parse_args()
@@ -89,7 +89,8 @@ def main():
                     rng = np.random.default_rng([a.seed, 9, (KINDS + ("staircase",)).index(kind), len(step)])
                     Y, _ = simulate(kind, step, phi, a.draws, rng, total=TOTAL)
                     r = rejection_rates(change_points_batch(Y, np.log(step), n_null=a.n_null, seed=a.seed,
-                                                            correct_phi=False))
+                                                            correct_phi=False,
+                                                            anneal=anneal_covariate(step, TOTAL) if a.anneal else None))
                     print(f"| {dens} | {len(step)} | {phi} | {kind} (--no-correction) | {r['reject'][0]:.3f} +- "
                           f"{r['reject'][1]:.3f} | | {a.draws} |", flush=True)
     print(f"\n{time.time() - t0:.0f} s")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.change_test import METHODS, change_points
-from toposcale.analysis.rebound import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate
 from toposcale.analysis.stage_recall import crossing_detection, recall_table
 from toposcale.analysis.stages import stages_from_files
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
@@ -38,7 +38,7 @@ def main():
     ap.add_argument("--window", type=int, default=DEFAULT_SETTINGS["rebound_window"])
     ap.add_argument("--allowance", type=float, default=DEFAULT_SETTINGS["rebound_allowance"])
     ap.add_argument("--noise", choices=("spline", "sup"), default=DEFAULT_SETTINGS["rebound_noise"])
-    ap.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=DEFAULT_SETTINGS["rebound_anneal"],
+    ap.add_argument("--anneal", action=argparse.BooleanOptionalAction, default=DEFAULT_SETTINGS["anneal"],
                     help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
     ap.add_argument("--sigma-quantile", type=float, default=DEFAULT_SETTINGS["rebound_sigma_quantile"],
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (max p; 0 off)")

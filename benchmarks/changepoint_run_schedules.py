@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.rebound import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate
 from toposcale.analysis.transitions import DEFAULT_SETTINGS as ST
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay
 
@@ -56,7 +56,7 @@ def main():
               sigma_quantile=ST["rebound_sigma_quantile"] or None)
     for total, (name, steps) in sorted(runs.items()):
         step = np.array([s for s in steps if s > 0], dtype=float)
-        anneal = anneal_covariate(step, total) if ST["rebound_anneal"] else None
+        anneal = anneal_covariate(step, total) if ST["anneal"] else None
         cells = []
         for curve in (power_decay(step), cosine_schedule_loss(step, total)):
             Y = curve[None] + ar1(a.draws, len(step), a.phi, a.sd, np.random.default_rng([1, total]))

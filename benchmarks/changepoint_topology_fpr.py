@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.rebound import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate
 from toposcale.operating.curves import ar1, study_schedules
 
 TOTAL = 4336

@@ -1,6 +1,8 @@
 """The registered 'transitions' operating check at the default design, reduced Monte Carlo size (n_sim 60)."""
 import math
 
+import numpy as np
+
 from toposcale.operating import Design, run_checks
 from toposcale.plan.decidability import load_study_config
 
@@ -33,3 +35,16 @@ def test_summary_prints_the_check_beside_the_transitions_verdict():
                         "control": "smooth decay", "fpr": 0.1, "fpr_mcse": 0.02, "n_sim": 200, "decidable": True}])
     text = "\n".join(transitions_lines(tr, {"operating": oc}))
     assert "Operating characteristics of the change-point test at this design: power 0.98" in text
+
+
+def test_check_runs_at_every_sizes_own_schedule():
+    from toposcale.operating.transitions import run_schedules
+
+    design = Design.from_config(load_study_config(["config.yaml"]))
+    sched = run_schedules(design)
+    steps = design.extra["checkpoint_steps"]
+    assert len(sched) == len(steps) and [s[-1] for s in sched] == sorted(s[-1] for s in steps.values())
+    assert all(np.all(np.diff(s) > 0) and s[0] >= 1 for s in sched)
+    bare = Design(activations=("gelu",), sizes=(1,), holdout_sizes=(), seeds=1, checkpoint_fracs=(0.25, 0.5, 1.0),
+                  k_nulls=1, n_permutations=1, n_surrogates=1)
+    assert run_schedules(bare)[0].tolist() == [2500.0, 5000.0, 10000.0]

@@ -305,7 +305,7 @@ def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
     assert not smooth["significant"].any()
     import inspect
 
-    from toposcale.analysis.rebound import anneal_covariate
+    from toposcale.analysis.lr_schedule import anneal_covariate
     from toposcale.plan.decidability import load_study_config
 
     train = load_study_config(["config.yaml"])["training"]       # the schema's defaults: the trainer's schedule

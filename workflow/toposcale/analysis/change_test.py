@@ -63,11 +63,11 @@ def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window
     reb = dict(two_sided=two_sided, window=window, allowance=allowance, noise=noise, anneal=anneal,
                sigma_quantile=sigma_quantile)
     if method == "ramp":
-        return change_points_batch(Y, x, **kwargs)
+        return change_points_batch(Y, x, anneal=anneal, **kwargs)
     if method == "rebound":
         return _rebound(Y, x, **reb, **kwargs)
     if method == "ramp+rebound":
         half = dict(kwargs, significance=float(kwargs.get("significance", 0.05)) / 2.0)
         mcp = int(kwargs.get("max_change_points", 3))
-        return [_combine(a, b, mcp) for a, b in zip(change_points_batch(Y, x, **half), _rebound(Y, x, **reb, **half))]
+        return [_combine(a, b, mcp) for a, b in zip(change_points_batch(Y, x, anneal=anneal, **half), _rebound(Y, x, **reb, **half))]
     raise ValueError(f"transitions.method={method!r}; use one of {METHODS}")

@@ -39,7 +39,7 @@ By construction it cannot see a single drop from a flat start (a plateau-drop-pl
 unimodal rate, the null's shape) nor a drop that merges with the first descent without a slowdown.
 
 Noise model 'sup' (``noise='sup'``, config ``transitions.rebound_noise``) and the schedule in the null
-(``anneal``, config ``transitions.rebound_anneal``); both on in the study's default
+(``anneal``, config ``transitions.anneal``, which also gives the ramp scan the schedule); both on in the study's default
 ------------------------------------------------------------------------------------------------------
 Why real crossings are missed with the defaults: on every one of the 10 real runs the spline null fit reads
 phi 0.95 (its misfit of the staircase, not noise), and the allowance 0.2 exceeds the rate rebound of the
@@ -50,7 +50,7 @@ their lag-1 autocorrelation moves only from -0.80 to -0.75 between phi 0 and 0.9
 * ``noise='sup'`` does not estimate phi: each valley's p-value is the largest of its p-values under null
   draws at phi 0, 0.5 and 0.9 (``SUP_PHIS``), each with marginal sd ``sigma_hat /
   high_pass_ar1_factor(phi)``; the reported ``phi`` gave the series' smallest p-value.
-* *Schedule in the null* (``anneal``, :func:`anneal_covariate`, the lr decay so far ``1 - lr / lr_max``
+* *Schedule in the null* (``anneal``, :func:`toposcale.analysis.lr_schedule.anneal_covariate`, the lr decay so far ``1 - lr / lr_max``
   after warmup): the null curve is the unimodal-rate fit plus ``-c * anneal`` with ``c >= 0`` (one more
   NNLS column), so the annealing speed-up is in the null without an allowance. Its late valleys are then
   deterministic in every null draw and would dominate the maximum, so each valley depth is centred by its
@@ -112,23 +112,24 @@ Neither test alone serves the study: the ramp scan finds a drop from a flat star
 study's default, ``method: ramp+rebound`` (:func:`toposcale.analysis.change_test.change_points`), runs both
 at half the level with Bonferroni, this test with the settings above (sup, window 2, allowance 0, the
 schedule in the null, bound 0.95; ``benchmarks/changepoint_power.py --method ramp+rebound --noise sup
---window 2 --allowance 0 --anneal --draws 600 --n-null 199 --densities study,log+linear``): FPR power decay
-/ cosine at phi 0, 0.5, 0.9 0.020/0.023, 0.033/0.043, **0.073/0.035** at the study's 32 checkpoints and
-0.038/0.025, 0.057/0.050, **0.105/0.077** at 39 (MC se <= 0.013; the ramp scan alone 0.074/0.077 and
-0.131/0.099 at phi 0.9): not nominal at phi 0.9, the ramp scan's excess; the flat-start plateau drop is
-found within one checkpoint in 0.13, 0.06, 0.55 (32) of series; real recall 14 of 16 (every crossing this
-test finds has p <= 0.022, under half the level). Two-sided on the smooth hump
+--window 2 --allowance 0 --anneal --draws 600 --n-null 199 --densities study,log+linear``; since issue 21's
+session 10 the ramp scan's null draws have the right noise scale and the schedule in its smooth): FPR power
+decay / cosine at phi 0, 0.5, 0.9 0.017/0.020, 0.025/0.023, 0.057/0.032 at the study's 32 checkpoints and
+0.025/0.018, 0.047/0.038, 0.047/0.040 at 39 (MC se <= 0.01; nominal within MC error; before the fix
+0.073/0.035 and 0.105/0.077 at phi 0.9); the flat-start plateau drop is found within one checkpoint in
+0.07, 0.04, 0.43 (32) of series; real recall 14 of 16 (every crossing this test finds has p <= 0.022,
+under half the level). Two-sided on the smooth hump
 (``benchmarks/changepoint_topology_fpr.py 0.1 ramp+rebound``) 0.15, 0.23, 0.84 at phi 0, 0.5, 0.9: by the
 null of one movement episode a turn-back is a change.
 """
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from toposcale.analysis.ar1 import ar1_from_normals
+from toposcale.analysis.lr_schedule import check_anneal
 from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, _null_fit, noise_model,
                                             ramp_candidates, spline_basis)
 
@@ -139,19 +140,6 @@ REBOUND_ALLOWANCE = 0.2
 #: fit (:func:`noise_model`), ``'sup'`` the largest p-value over the AR(1) coefficients ``SUP_PHIS``.
 NOISE_MODELS = ("spline", "sup")
 SUP_PHIS = (0.0, 0.5, 0.9)
-
-
-def anneal_covariate(step, total_steps: int, warmup_frac: float = 0.05, min_lr_frac: float = 0.1) -> np.ndarray:
-    """The learning-rate decay so far at checkpoint ``step`` of a warmup + cosine run: ``1 - lr(step) / lr_max``
-    after the warmup (``warmup = max(1, round(warmup_frac * total_steps))`` steps), 0 during it, with ``lr``
-    the schedule of :func:`toposcale.train.trainer.lr_at` (the rate of the update that produced ``step``;
-    restated here because that module imports torch): from 0 at the warmup's end to ``1 - min_lr_frac``."""
-    step = np.asarray(step, dtype=float)
-    warmup = max(1, int(round(warmup_frac * total_steps)))
-    u = step - 1.0                                   # update index that produced the checkpoint
-    prog = np.clip((u - (warmup - 1)) / max(1, total_steps - warmup), 0.0, 1.0)
-    lr = min_lr_frac + (1.0 - min_lr_frac) * 0.5 * (1.0 + np.cos(math.pi * prog))
-    return np.where(u < warmup, 0.0, 1.0 - lr)
 
 
 def rebound_min_points(window: int = RATE_WINDOW) -> int:
@@ -320,7 +308,7 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     null_df, widths, min_plateau
         Design of the spline null fit whose residuals give ``phi`` (:func:`noise_model`; ``noise='spline'``).
     anneal : array_like, shape (n,), optional
-        The learning-rate decay at the points (:func:`anneal_covariate`): the null curve becomes the
+        The learning-rate decay at the points (:func:`toposcale.analysis.lr_schedule.anneal_covariate`): the null curve becomes the
         unimodal-rate fit plus ``-c * anneal`` with ``c >= 0`` fitted (module docstring, "Schedule in the
         null"), and each valley's depth is centred by its null median before the maximum over valleys.
     sigma_quantile : float, optional
@@ -344,10 +332,7 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
         raise ValueError(f"rebound window={window} must be at least 2 points")
     if not 0 <= allowance < 1:
         raise ValueError(f"rebound allowance={allowance} must lie in [0, 1)")
-    if anneal is not None:
-        anneal = np.asarray(anneal, dtype=float)
-        if anneal.shape != (n,) or not np.all(np.isfinite(anneal)):
-            raise ValueError(f"anneal must be {n} finite numbers, one per point (the schedule's lr decay)")
+    anneal = check_anneal(anneal, n)
     if noise not in NOISE_MODELS:
         raise ValueError(f"transitions.rebound_noise={noise!r}; use one of {NOISE_MODELS}")
     out = [dict(p_value=np.nan, statistic=np.nan, phi=np.nan, sigma=np.nan, change_points=[],

@@ -41,7 +41,7 @@ import pandas as pd
 
 from toposcale.analysis.change_test import change_points
 from toposcale.analysis.diminishing_returns import diminishing_returns_index
-from toposcale.analysis.rebound import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
@@ -120,7 +120,7 @@ def _fmt(values) -> str:
 DEFAULT_SETTINGS = {"n_null": 199, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
                     "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp+rebound",
                     "rebound_window": 2, "rebound_allowance": 0.0, "rebound_noise": "sup",
-                    "rebound_anneal": True, "rebound_sigma_quantile": 0.95,
+                    "anneal": True, "rebound_sigma_quantile": 0.95,
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -180,8 +180,8 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         Add the ``blocks`` layer mean and the loss series.
     schedule : dict, optional
         ``warmup_frac`` and ``min_lr_frac`` of the trained runs' learning-rate schedule (the config's
-        ``training`` section); with ``transitions.rebound_anneal`` and a method with the rebound test each trained run's
-        series get its lr decay :func:`toposcale.analysis.rebound.anneal_covariate` (total steps
+        ``training`` section); with ``transitions.anneal`` each trained run's series get its lr decay
+        :func:`toposcale.analysis.lr_schedule.anneal_covariate` (total steps
         ``step / frac``) in the null; checkpoint series of other models (runs named ``series-*``) never do.
         None: the trainer's default schedule (the defaults of ``anneal_covariate``, the schema's).
 
@@ -222,7 +222,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     method = str(st["method"])
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
               noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
-    anneal_on = bool(st["rebound_anneal"]) and "rebound" in method
+    anneal_on = bool(st["anneal"])
     sched = {} if schedule is None else {k: float(schedule[k]) for k in ("warmup_frac", "min_lr_frac")}
     groups: dict[tuple, list[int]] = {}
     for i, (k, step, frac, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided

@@ -1,9 +1,12 @@
 """Operating characteristics of the transitions verdict ("a change point in a series").
 
 The verdict is :func:`toposcale.analysis.change_test.change_points` with the configured ``method`` (the test
-:func:`toposcale.analysis.transitions.detect_transitions` runs on every series) at the design's own
-checkpoints: ``x = log(frac)`` of ``design.checkpoint_fracs`` (log step up to a constant, to which the test is
-invariant), with the default ``transitions`` settings. Noise: AR(1) with phi = 0.9 (checkpoint series of a
+:func:`toposcale.analysis.transitions.detect_transitions` runs on every series) at the study's own
+checkpoints: the ``n_sim`` series of each kind are spread evenly over the checkpoint schedules of the runs
+of every size (:func:`run_schedules`; ``x`` = log step, the schedule covariate from each run's total
+steps), so the rates are the study's average over its runs, with the default ``transitions`` settings.
+(Until issue 21's session 10 every series used the shortest run's fractions stretched to 10,000 steps,
+a nearly linear schedule no run of the study has; per-run rates: ``benchmarks/changepoint_run_schedules.py``.) Noise: AR(1) with phi = 0.9 (checkpoint series of a
 training run are strongly autocorrelated) and marginal sd 0.03 nats, the upper end of the validation-loss
 noise of the default study (0.01-0.03 nats between neighbouring checkpoints on a plateau; issue 21).
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.rebound import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay, simulate
@@ -33,6 +36,15 @@ VERDICT = "transition (change point) in a series"
 PHI, SIGMA = 0.9, 0.03
 LEVELS = (3.05, 2.30)       # observed plateaus of the default study's val loss (nats/byte), issue 21
 N_NULL = 199
+#: Series per batch of null draws: every batch gets its own seeded draws (one shared set of 199 draws moves
+#: every series' p-value together, a Monte Carlo error the binomial standard error does not show).
+NULL_BATCH = 20
+
+
+def _test(Y, x, seed: int, kw: dict) -> list[dict]:
+    """The configured test of the rows of ``Y``, in batches of ``NULL_BATCH`` with their own null draws."""
+    return [r for b in range(0, len(Y), NULL_BATCH)
+            for r in change_points(Y[b:b + NULL_BATCH], x, n_null=N_NULL, seed=seed + b // NULL_BATCH, **kw)]
 
 
 def _settings(design: Design) -> dict:
@@ -42,34 +54,52 @@ def _settings(design: Design) -> dict:
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
                 allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]),
                 sigma_quantile=float(st["rebound_sigma_quantile"]) or None,
-                anneal=bool(st["rebound_anneal"]) and "rebound" in str(st["method"]))
+                anneal=bool(st["anneal"]))
+
+
+def run_schedules(design: Design) -> list[np.ndarray]:
+    """The checkpoint steps (> 0; the last is the run's total steps) of each size's run of the design's first
+    activation, smallest first (``design.extra["checkpoint_steps"]``); a design without them (built by hand)
+    gets its ``checkpoint_fracs`` on a run of 10,000 steps."""
+    steps = design.extra.get("checkpoint_steps") or {}
+    if not steps:
+        return [np.maximum(np.round(np.asarray(design.checkpoint_fracs, dtype=float) * 10_000), 1)]
+    return [np.asarray(steps[k], dtype=float) for k in sorted(steps)]
 
 
 @register("transitions")
 def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteristic]:
-    fracs = np.asarray(design.checkpoint_fracs, dtype=float)
-    x = np.log(fracs)
     kw = _settings(design)
-    total = 10_000
-    step = np.maximum(np.round(fracs * total), 1)
-    # the schedule covariate of a run of ``total`` steps with the schema's train defaults (warmup 5%, floor 10%)
-    kw["anneal"] = anneal_covariate(step, total) if kw["anneal"] else None
+    anneal_on = kw.pop("anneal")
+    schedules = run_schedules(design)
     rng = np.random.default_rng([seed, 21])
     drop_sd = (LEVELS[0] - LEVELS[1]) / SIGMA
-    Y, centres = simulate("plateau_drop", np.arange(1, len(x) + 1), PHI, n_sim, rng, sigma=SIGMA,
-                          drop_sd=drop_sd, span=3.0)          # plateau_drop starts at 3.05 = LEVELS[0]
-    res = change_points(Y, x, n_null=N_NULL, seed=seed, **kw)
-    hit = sum(any(abs(c - m) <= 1 for c in r["change_points"]) for r, m in zip(res, centres))
+    hit, fp = 0, {0: 0, 1: 0}
+    for i, step in enumerate(schedules):
+        m = n_sim // len(schedules) + (i < n_sim % len(schedules))    # the series spread over the runs
+        if m == 0:
+            continue
+        x, total = np.log(step), int(step[-1])
+        # the run's lr decay at its checkpoints (the schema's train defaults: warmup 5%, floor 10%)
+        k = dict(kw, anneal=anneal_covariate(step, total) if anneal_on else None)
+        Y, centres = simulate("plateau_drop", np.arange(1, len(x) + 1), PHI, m, rng, sigma=SIGMA,
+                              drop_sd=drop_sd, span=3.0)      # plateau_drop starts at 3.05 = LEVELS[0]
+        res = _test(Y, x, seed + 1000 * i, k)
+        hit += sum(any(abs(c - mid) <= 1 for c in r["change_points"]) for r, mid in zip(res, centres))
+        for j, curve in enumerate((power_decay(step), cosine_schedule_loss(step, total))):
+            Yn = curve[None, :] + ar1(m, len(x), PHI, SIGMA, rng)
+            fp[j] += sum(bool(r["change_points"]) for r in _test(Yn, x, seed + 1000 * i, k))
     power, pse = proportion(int(hit), n_sim)
+    n_pts = sorted({len(s) for s in schedules})
+    where = (f"at the checkpoints of each size's run ({len(schedules)} schedules, "
+             f"{n_pts[0]}-{n_pts[-1]} checkpoints), the series spread evenly over them")
     planted = (f"plateau {LEVELS[0]} -> {LEVELS[1]} nats over 3 checkpoints (the study's unigram/bigram plateaus), "
                f"AR(1) phi {PHI}, noise sd {SIGMA} nats; found within 1 checkpoint")
     rows = []
-    for control, curve in (("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9", power_decay(step)),
-                           ("warmup + cosine schedule loss shape, AR(1) phi 0.9", cosine_schedule_loss(step, total))):
-        Yn = curve[None, :] + ar1(n_sim, len(x), PHI, SIGMA, rng)
-        fp = sum(bool(r["change_points"]) for r in change_points(Yn, x, n_null=N_NULL, seed=seed, **kw))
-        fpr, fse = proportion(int(fp), n_sim)
+    for j, control in enumerate(("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
+                                 "warmup + cosine schedule loss shape, AR(1) phi 0.9")):
+        fpr, fse = proportion(int(fp[j]), n_sim)
         rows.append(Characteristic(VERDICT, "transitions", design.describe(), planted, power, pse, control, fpr,
-                                   fse, n_sim, note=f"per-series level {kw['significance']}, {N_NULL} null draws"))
+                                   fse, n_sim, note=f"per-series level {kw['significance']}, {N_NULL} null draws "
+                                                    f"per batch of {NULL_BATCH}; {where}"))
     return rows
-
