@@ -7,8 +7,9 @@ of the points. For each distinct ``total_steps`` of ``{results}/runs/*/run.json`
 null curves at that run's checkpoints (step > 0): the smooth power decay ``1.6 + 4 t^-0.35`` and the warmup +
 cosine loss shape of a run of that length (:func:`toposcale.operating.curves.cosine_schedule_loss`), plus
 AR(1) noise (``--phi``, marginal sd ``--sd``), and prints the share of series with a change point for each
-``--methods`` (the schema's transitions settings otherwise; one-sided, as for the loss; the rebound test
-gets the run's lr decay in its null).
+``--methods`` (the schema's transitions settings otherwise; one-sided, as for the loss; both tests get
+the run's lr decay, ``transitions.anneal``). Each cell's curves are tested in batches of 100 with their own
+null draws (one shared set moves every series' p-value together).
 
 Usage::
 
@@ -61,7 +62,9 @@ def main():
         for curve in (power_decay(step), cosine_schedule_loss(step, total)):
             Y = curve[None] + ar1(a.draws, len(step), a.phi, a.sd, np.random.default_rng([1, total]))
             for m in methods:
-                res = change_points(Y, np.log(step), m, n_null=a.n_null, seed=0, anneal=anneal, **kw)
+                res = [r for b in range(0, a.draws, 100)
+                       for r in change_points(Y[b:b + 100], np.log(step), m, n_null=a.n_null, seed=b, anneal=anneal,
+                                              **kw)]
                 cells.append(f"{np.mean([bool(r['change_points']) for r in res]):.3f}")
         print(f"| {name} | {total} | {len(step)} | " + " | ".join(cells) + " |", flush=True)
     print(f"\n{time.time() - t0:.0f} s")
