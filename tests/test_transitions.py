@@ -240,7 +240,7 @@ def test_plan_states_what_the_primary_family_needs():
     r = rows["transitions primary family"]
     assert r["decidable"] and "9 primary series" in r["have"] and "null draws per primary series" in r["message"]
     smoke = {r["analysis"]: r for r in plan(load_study_config(["configs/smoke.yaml"]))}["transitions primary family"]
-    assert not smoke["decidable"] and smoke["message"].startswith("cannot decide: need >= 12 checkpoints")
+    assert not smoke["decidable"] and smoke["message"].startswith("cannot decide: need >= 9 checkpoints")
 
 
 def test_report_says_cannot_decide_when_series_are_too_short(result):

@@ -204,7 +204,9 @@ def primary_null_draws(family_size: int, alpha: float, requested: int = 0) -> in
 def transitions_primary_gate(config: dict, n_runs: int, n_checkpoints: int) -> dict:
     """What the pre-registered primary family of the transitions analysis needs: its size (runs x primary
     series), the null draws per member (:func:`primary_null_draws`) and enough checkpoints per run for the
-    test (:func:`changepoint_min_points`)."""
+    configured test (:func:`toposcale.analysis.change_test.min_points`)."""
+    from toposcale.analysis.change_test import min_points
+
     t = config["transitions"]
     m = n_runs * len(t["primary"])
     alpha = float(t["significance"])
@@ -212,7 +214,7 @@ def transitions_primary_gate(config: dict, n_runs: int, n_checkpoints: int) -> d
         b = primary_null_draws(m, alpha, int(t["primary_n_null"]))
     except ValueError as err:
         return _gate(False, f"primary_n_null {t['primary_n_null']}", "a larger primary_n_null", f"{CANNOT_DECIDE}: {err}")
-    need_ck = changepoint_min_points(int(t["smooth_df"]), int(t["null_df"]), t["ramp_widths"], int(t["min_plateau"]))
+    need_ck = min_points(t)
     have = f"{n_checkpoints} checkpoints per run; family {m} = {n_runs} runs x {len(t['primary'])} primary series"
     if n_checkpoints < need_ck:
         return _gate(False, have, f">= {need_ck} checkpoints", f"{CANNOT_DECIDE}: need >= {need_ck} checkpoints "
