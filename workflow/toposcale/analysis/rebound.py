@@ -119,7 +119,8 @@ decay / cosine at phi 0, 0.5, 0.9 0.017/0.020, 0.025/0.023, 0.057/0.032 at the s
 0.073/0.035 and 0.105/0.077 at phi 0.9); the flat-start plateau drop is found within one checkpoint in
 0.07, 0.04, 0.43 (32) of series; real recall 14 of 16 (every crossing this test finds has p <= 0.022,
 under half the level). Two-sided on the smooth hump
-(``benchmarks/changepoint_topology_fpr.py 0.1 ramp+rebound``) 0.15, 0.23, 0.84 at phi 0, 0.5, 0.9: by the
+(``benchmarks/changepoint_topology_fpr.py 0.1 ramp+rebound``) 0.07, 0.12, 0.67 at phi 0, 0.5, 0.9 (0.15, 0.23,
+0.84 before the ramp scan's noise-scale fix): by the
 null of one movement episode a turn-back is a change.
 """
 
