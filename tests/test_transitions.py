@@ -243,6 +243,26 @@ def test_plan_states_what_the_primary_family_needs():
     assert not smoke["decidable"] and smoke["message"].startswith("cannot decide: need >= 9 checkpoints")
 
 
+def test_plan_knows_every_methods_minimum_and_the_tests_agree():
+    from toposcale.analysis.change_test import METHODS
+    from toposcale.analysis.changepoint import min_points as ramp_min
+    from toposcale.analysis.rebound import rebound_min_points
+    from toposcale.plan.decidability import change_test_min_points
+
+    st = dict(SETTINGS, smooth_df=4, null_df=6, ramp_widths=[1, 2, 3], min_plateau=3, rebound_window=2)
+    need = {m: change_test_min_points(dict(st, method=m)) for m in METHODS}
+    assert need == {"ramp": ramp_min(4, (1, 2, 3), 3, 6), "rebound": rebound_min_points(2), "ramp+rebound": 9}
+    with pytest.raises(ValueError, match="transitions.method='pelt'"):
+        change_test_min_points(dict(st, method="pelt"))
+    # the combination tests a series only one of its tests can take (the ramp scan needs 12 points)
+    x = np.log(np.arange(1.0, 11.0))
+    y = np.r_[np.full(5, 3.0), np.full(5, 2.3)] + 0.01 * np.random.default_rng(0).standard_normal(10)
+    from toposcale.analysis.change_test import change_points
+
+    r = change_points(y[None], x, "ramp+rebound", n_null=99, window=2, allowance=0.0, noise="sup")[0]
+    assert np.isfinite(r["p_value"]) and need["ramp"] > 10 >= need["ramp+rebound"]
+
+
 def test_report_says_cannot_decide_when_series_are_too_short(result):
     from toposcale.report.sections import transitions_lines
 

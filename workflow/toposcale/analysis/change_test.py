@@ -12,30 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.changepoint import change_points_batch
-from toposcale.analysis.changepoint import min_points as ramp_min_points
-from toposcale.analysis.rebound import REBOUND_ALLOWANCE, RATE_WINDOW, rebound_batch, rebound_min_points
+from toposcale.analysis.rebound import REBOUND_ALLOWANCE, RATE_WINDOW, rebound_batch
 
 #: The tests :func:`change_points` dispatches to (config ``transitions.method``).
 METHODS = ("ramp", "rebound", "ramp+rebound")
 COMBINED_METHOD = "ramp scan + rate rebound, Bonferroni (each at half the level, p = 2 x the smaller)"
-
-
-def min_points(settings: dict) -> int:
-    """Fewest checkpoints at which the configured test (``settings``: the ``transitions`` config section) can
-    test a series: the ramp scan's minimum, the rebound test's, or for ``ramp+rebound`` the smaller (where
-    only one of the two can run, the series' p-value is that test's, doubled).
-
-    >>> min_points({"method": "ramp+rebound", "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
-    ...             "min_plateau": 3, "rebound_window": 2})
-    9
-    """
-    method = str(settings.get("method", "ramp"))
-    if method not in METHODS:
-        raise ValueError(f"transitions.method={method!r}; use one of {METHODS}")
-    ramp = ramp_min_points(int(settings["smooth_df"]), tuple(settings["ramp_widths"]), int(settings["min_plateau"]),
-                           int(settings["null_df"]))
-    rebound = rebound_min_points(int(settings.get("rebound_window", RATE_WINDOW)))
-    return {"ramp": ramp, "rebound": rebound, "ramp+rebound": min(ramp, rebound)}[method]
 
 
 def _rebound(Y, x, *, two_sided, window, allowance, noise, anneal, sigma_quantile, **kwargs) -> list[dict]:

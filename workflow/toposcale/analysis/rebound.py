@@ -144,9 +144,10 @@ SUP_PHIS = (0.0, 0.5, 0.9)
 
 
 def rebound_min_points(window: int = RATE_WINDOW) -> int:
-    """Fewest points the rate-rebound test accepts: three rate windows (valley and both sides), at least
-    7 points (the 5-point high-pass noise scale and the spline null fit)."""
-    return max(window + 2, 9)
+    """Fewest points the rate-rebound test accepts (:func:`toposcale.plan.decidability.rebound_min_points`)."""
+    from toposcale.plan.decidability import rebound_min_points as need
+
+    return need(window)
 
 def local_rates(Y, x, window: int = RATE_WINDOW):
     """``(d, se, centre)``: the descent rate ``d[..., i] = -slope`` of the least-squares line of ``Y``

@@ -189,6 +189,34 @@ def changepoint_min_points(smooth_df: int, null_df: int, widths, min_plateau: in
     return max(2 * min_plateau + max(widths) - 1, max(smooth_df, null_df) + 6)
 
 
+def rebound_min_points(window: int) -> int:
+    """Fewest checkpoints the rate-rebound test (:mod:`toposcale.analysis.rebound`) accepts: three rate
+    windows of ``window`` points (a valley and both sides), and at least 9 points (the 5-point high-pass
+    noise scale and the spline null fit)."""
+    return max(int(window) + 2, 9)
+
+
+def change_test_min_points(settings: dict) -> int:
+    """Fewest checkpoints at which the configured change-point test (``settings``: the ``transitions`` config
+    section; :mod:`toposcale.analysis.change_test`) can test a series: the ramp scan's minimum
+    (:func:`changepoint_min_points`), the rebound test's (:func:`rebound_min_points`), or for
+    ``ramp+rebound`` the smaller (where only one of the two can run, the series' p-value is that test's,
+    doubled).
+
+    >>> change_test_min_points({"method": "ramp+rebound", "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
+    ...                         "min_plateau": 3, "rebound_window": 2})
+    9
+    """
+    ramp = changepoint_min_points(int(settings["smooth_df"]), int(settings["null_df"]), settings["ramp_widths"],
+                                  int(settings["min_plateau"]))
+    rebound = rebound_min_points(int(settings.get("rebound_window", 3)))
+    by_method = {"ramp": ramp, "rebound": rebound, "ramp+rebound": min(ramp, rebound)}
+    method = str(settings.get("method", "ramp"))
+    if method not in by_method:
+        raise ValueError(f"transitions.method={method!r}; use one of {tuple(by_method)}")
+    return by_method[method]
+
+
 def primary_null_draws(family_size: int, alpha: float, requested: int = 0) -> int:
     """Null draws per primary series so that the p-value floor ``1 / (B + 1)`` lies below ``alpha /
     family_size`` (BH can then confirm any member alone): ``B = floor(family_size / alpha) + 1``, or
@@ -204,9 +232,7 @@ def primary_null_draws(family_size: int, alpha: float, requested: int = 0) -> in
 def transitions_primary_gate(config: dict, n_runs: int, n_checkpoints: int) -> dict:
     """What the pre-registered primary family of the transitions analysis needs: its size (runs x primary
     series), the null draws per member (:func:`primary_null_draws`) and enough checkpoints per run for the
-    configured test (:func:`toposcale.analysis.change_test.min_points`)."""
-    from toposcale.analysis.change_test import min_points
-
+    configured test (:func:`change_test_min_points`)."""
     t = config["transitions"]
     m = n_runs * len(t["primary"])
     alpha = float(t["significance"])
@@ -214,7 +240,7 @@ def transitions_primary_gate(config: dict, n_runs: int, n_checkpoints: int) -> d
         b = primary_null_draws(m, alpha, int(t["primary_n_null"]))
     except ValueError as err:
         return _gate(False, f"primary_n_null {t['primary_n_null']}", "a larger primary_n_null", f"{CANNOT_DECIDE}: {err}")
-    need_ck = min_points(t)
+    need_ck = change_test_min_points(t)
     have = f"{n_checkpoints} checkpoints per run; family {m} = {n_runs} runs x {len(t['primary'])} primary series"
     if n_checkpoints < need_ck:
         return _gate(False, have, f">= {need_ck} checkpoints", f"{CANNOT_DECIDE}: need >= {need_ck} checkpoints "
