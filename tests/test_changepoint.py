@@ -155,7 +155,7 @@ def test_dense_curve_calibrated_and_powered():
 def test_noise_model_ignores_a_drop_left_in_the_residuals():
     """White noise of sd 0.02 with a 0.3 drop (15 sds) over 2 checkpoints: the noise model, read outside the
     null fit's ramp, gives phi near 0 and sigma near 0.02 (seeded; bounds wide for 25 points)."""
-    from toposcale.analysis.changepoint import _null_fit, noise_model
+    from toposcale.analysis.changepoint_noise import _null_fit, noise_model
 
     x = np.log(SCHED["log"])
     n = len(x)

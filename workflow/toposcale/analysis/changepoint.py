@@ -36,25 +36,12 @@ its smooth part ``s_hat`` (the fit without the ramp's term) is the null curve, s
 not copied into the null, while the statistic's misfit of a strongly curved smooth decay (a 4-column spline
 misses the early power-law descent by ~2 noise sds) is in the null draws too. The noise model comes from
 the null fit's residuals ``r`` over the neighbour pairs outside the null fit's ramp widened by one point on
-each side (:func:`_noise_stats`; what a drop leaves in the residuals sits there):
+each side (what a drop leaves in the residuals sits there):
 
-* ``phi``: their lag-1 autocorrelation is biased low (at 25-39 checkpoints a true 0.9 reads ~0.6) and very
-  noisy, and a null with too small a ``phi`` is too light (the false positives concentrate in the series
-  whose ``phi`` is underestimated: with the true phi the FPR at phi 0.9 on 25 checkpoints is 0.04, with the
-  mean-inverted estimate 0.11). It is read off the *30% quantile* (``PHI_QUANTILE``) of the estimator's
-  distribution simulated on the same design for ``phi`` on a grid (:func:`phi_bias_map`): the ``phi`` for
-  which the observed value is the 30% quantile, a deliberate lean upward; clipped to ``[0, PHI_MAX]``,
-  rounded to 0.01. The estimator carries little information at this size (with ``null_df`` 8 and 29
-  points its simulated 30% quantile moves only from -0.45 at phi 0 to -0.25 at phi 0.95), which is why
-  ``null_df`` stays 6: more columns would follow the early descent better (at 39 log+linear checkpoints
-  with phi 0.9 the remaining false positives come from ``s_hat``'s misfit: FPR 0.14 even with the true phi
-  and ``null_df`` 6, 0.08 with 8) but make ``phi`` unidentifiable and lose real 15-sd drops (tests/
-  test_transitions.py fails with 8).
-* ``sigma`` (marginal sd) from the short-range structure: ``q = (1.4826 * MAD(diff(r)))^2``, a robust
-  variance of the residuals' first differences, and ``sigma = sqrt(q / q_1(phi))`` with ``q_1(phi)`` the
-  same quantity's simulated mean for unit-variance noise on this design: the null noise has the observed
-  first-difference variance (previously ``sigma`` came from ``mean(r^2)``; the FPR is about the same, the
-  MAD is not inflated by a drop's leftovers).
+* ``phi``: their lag-1 autocorrelation, bias-corrected with a deliberate lean upward (a null with too small
+  a ``phi`` is too light);
+* ``sigma`` (marginal sd): from the residuals' robust first-difference variance;
+both in :mod:`toposcale.analysis.changepoint_noise` (definitions and why).
 
 Null draws are ``s_hat + sigma * AR(1)``; whitened with the same ``W`` they are ``W s_hat + sigma sqrt(1 -
 phi^2) E`` with ``E`` white (Prais-Winsten turns AR(1) noise of marginal sd ``sigma`` into white noise of sd
@@ -62,10 +49,9 @@ phi^2) E`` with ``E`` white (Prais-Winsten turns AR(1) noise of marginal sd ``si
 seeded) is shared by every series of a call and the per-series cost is one ``(n_null, candidates)`` array.
 ``p = (1 + #{T_null >= T}) / (n_null + 1)``. Until issue 21's session 10 the draws used ``sigma E``: 2.3
 times too much noise at phi 0.9 (1.15 at 0.5), which drowned the smooth's misfit in the null draws while
-the data kept it. That, not the null curve, was the excess FPR at phi 0.9 (0.07-0.17) that the paragraphs
-above and earlier notes put down to ``s_hat``: with the true curve and true noise in the null the FPR was
-0.068 (32 points, power decay; now 0.048 on 3,000 curves), and more noise in the null made it worse.
-(The ``phi`` figures quoted above were measured under that error.)
+the data kept it. That, not the null curve ``s_hat`` it was put down to, was the excess FPR at phi 0.9
+(0.07-0.17): with the true curve and true noise in the null the FPR was 0.068 (32 points, power decay;
+now 0.048 on 3,000 curves), and more noise in the null made it worse.
 
 Schedule in the smooth (``anneal``, config ``transitions.anneal``)
 -------------------------------------------------------------------
@@ -107,10 +93,9 @@ Power on the 5-sd drop over 3 checkpoints (located within 1) at phi 0, 0.5, 0.9:
 0.497; 32 0.100, 0.072, 0.580; 39 log+linear 0.183, 0.123, 0.690; dense 0.86-0.88. Asserted at reduced size
 in ``tests/test_changepoint.py``.
 
-On the default study's real runs (10 runs of 545 steps, 31-36 checkpoints) the test finds the end of the
-initial descent from ln 256 to the unigram plateau (checkpoint 10, steps 16-24) and not the
-unigram-to-bigram drop, which spans 3-11 checkpoints in log step there and is absorbed by the spline
-(recall 0 of 7 complete crossings; issue 21 report).
+On the default study's real runs the test finds the end of the initial descent from ln 256 to the unigram
+plateau and not the unigram-to-bigram drop, which spans 3-7 checkpoints and is absorbed by the spline (1 of
+16 complete crossings; ``benchmarks/changepoint_real_recall.py --method ramp``).
 
 Several change points: sequential testing. When the first ramp's ``p < significance`` it is added to the
 smooth basis and the scan is repeated over the candidates whose location is more than ``max(widths)``
@@ -140,7 +125,7 @@ import math
 import numpy as np
 from scipy.interpolate import BSpline
 
-from toposcale.analysis.ar1 import ar1_noise
+from toposcale.analysis.changepoint_noise import _null_fit, noise_model
 from toposcale.analysis.lr_schedule import check_anneal
 
 METHOD = "ramp scan on a regression spline, AR(1) GLS, parametric null"
@@ -150,14 +135,6 @@ RAMP_WIDTHS = (1, 2, 3)
 SMOOTH_DF = 4
 NULL_DF = 6
 MIN_PLATEAU = 3
-#: phi is read off the simulated 30% quantile of the residual lag-1 autocorrelation (not its mean): an upward
-#: lean, because a null with too small a phi is too light (module docstring).
-PHI_QUANTILE = 0.3
-PHI_MAX = 0.95
-PHI_STEP = 0.01
-_BIAS_GRID = np.round(np.arange(0.0, PHI_MAX + 1e-9, 0.05), 2)
-_BIAS_DRAWS = 400
-_MAD = 1.4826
 
 
 # ----------------------------------------------------------------------------- design
@@ -220,117 +197,6 @@ class _Scan:
         best = red[np.arange(len(k)), k]
         t = np.where(rss0 > 0, np.maximum(best, 0.0) / np.where(rss0 > 0, rss0, 1.0), 0.0)
         return t, k
-
-
-def _lag1(R: np.ndarray) -> np.ndarray:
-    den = np.sum(R * R, axis=1)
-    return np.where(den > 0, np.sum(R[:, 1:] * R[:, :-1], axis=1) / np.where(den > 0, den, 1.0), 0.0)
-
-
-
-
-def _pair_mask(n: int, start, stop) -> np.ndarray:
-    """``(m, n - 1)`` mask of the neighbour pairs ``(t - 1, t)`` with neither point in ``[start, stop]``
-    (per row): the pairs the noise model uses, away from the best ramp of the null fit."""
-    t = np.arange(1, n)[None, :]
-    lo, hi = np.asarray(start)[:, None], np.asarray(stop)[:, None]
-    return ~(((t >= lo) & (t <= hi)) | ((t - 1 >= lo) & (t - 1 <= hi)))
-
-
-def _masked_lag1(R: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Lag-1 autocorrelation over the neighbour pairs ``M``: ``sum r_t r_{t-1} / sum (r_t^2 + r_{t-1}^2) / 2``."""
-    num = np.sum(M * R[:, 1:] * R[:, :-1], axis=1)
-    den = np.sum(M * (R[:, 1:] ** 2 + R[:, :-1] ** 2), axis=1) / 2.0
-    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
-
-
-def _masked_diff_var(R: np.ndarray, M: np.ndarray) -> np.ndarray:
-    """Robust variance ``(1.4826 * MAD)^2`` of the first differences over the neighbour pairs ``M``."""
-    D = np.where(M, np.diff(R, axis=1), np.nan)
-    return (_MAD * np.nanmedian(np.abs(D - np.nanmedian(D, axis=1, keepdims=True)), axis=1)) ** 2
-
-
-def _diff_var(R: np.ndarray) -> np.ndarray:
-    """Robust variance of the first differences of each row: ``(1.4826 * MAD)^2``."""
-    D = np.diff(R, axis=1)
-    med = np.median(D, axis=1, keepdims=True)
-    return (1.4826 * np.median(np.abs(D - med), axis=1)) ** 2
-
-
-def _ols_residuals(Y: np.ndarray, S: np.ndarray) -> np.ndarray:
-    q, _ = np.linalg.qr(S)
-    return Y - (Y @ q) @ q.T
-
-
-_BIAS_CACHE: dict = {}
-
-
-def _null_fit(Y, S, Z, allowed):
-    """Fit of every row of ``Y`` by OLS on ``[S, best allowed ramp]``: returns ``(smooth, resid, k)`` where
-    ``smooth`` is the fitted curve without the ramp's part, ``resid`` the residuals and ``k`` the ramp's
-    column of ``Z`` (-1 when no ramp is allowed)."""
-    q, _ = np.linalg.qr(S)
-    R = Y - (Y @ q) @ q.T
-    U = Z - q @ (q.T @ Z)
-    nrm2 = np.sum(U * U, axis=0)
-    ok = allowed & (nrm2 > 1e-10 * max(float(nrm2.max(initial=0.0)), 1e-300))
-    if not ok.any():
-        return Y - R, R, np.full(len(Y), -1)
-    proj = R @ np.where(ok, U / np.sqrt(np.where(ok, nrm2, 1.0)), 0.0)
-    k = np.argmax(np.where(ok[None, :], proj * proj, -1.0), axis=1)
-    coef = proj[np.arange(len(k)), k] / np.sqrt(nrm2[k])       # ramp coefficient of the joint fit
-    resid = R - coef[:, None] * U[:, k].T
-    return Y - resid - coef[:, None] * Z[:, k].T, resid, k
-
-
-def _noise_stats(R: np.ndarray, k: np.ndarray, span) -> tuple[np.ndarray, np.ndarray]:
-    """Lag-1 autocorrelation and robust first-difference variance of the residual rows ``R`` over the
-    neighbour pairs outside each row's best ramp ``k`` widened by one point (``span = (start, stop)`` per
-    candidate; rows with ``k = -1`` use every pair)."""
-    n = R.shape[1]
-    start = np.where(k >= 0, span[0][np.maximum(k, 0)], n + 1)
-    stop = np.where(k >= 0, span[1][np.maximum(k, 0)], n + 1)
-    M = _pair_mask(n, start, stop)
-    return _masked_lag1(R, M), _masked_diff_var(R, M)
-
-
-def phi_bias_map(Sf: np.ndarray, Z: np.ndarray, span):
-    """``(grid, lag1, dvar)`` for AR(1) noise of unit variance with each ``phi`` of ``grid`` (0 to
-    ``PHI_MAX`` by 0.05), simulated on this design (400 draws per value, fixed seed), of the residuals of the
-    null fit (:func:`_null_fit` on the basis ``Sf`` plus the best ramp of ``Z``) outside the best ramp
-    (:func:`_noise_stats`): the ``PHI_QUANTILE`` quantile of their lag-1 autocorrelation (made
-    non-decreasing in ``phi``) and the mean robust first-difference variance. Cached per design."""
-    key = (Sf.tobytes(), Z.tobytes())
-    if key not in _BIAS_CACHE:
-        rng = np.random.default_rng(20240521)
-        n = Sf.shape[0]
-        allowed = np.ones(Z.shape[1], dtype=bool)
-        lag, dvar = [], []
-        for p in _BIAS_GRID:
-            _, r, k = _null_fit(ar1_noise(float(p), (_BIAS_DRAWS, n), rng), Sf, Z, allowed)
-            l1, dv = _noise_stats(r, k, span)
-            lag.append(np.quantile(l1, PHI_QUANTILE))
-            dvar.append(np.mean(dv))
-        _BIAS_CACHE[key] = (_BIAS_GRID, np.maximum.accumulate(lag), np.asarray(dvar))
-    return _BIAS_CACHE[key]
-
-
-def noise_model(resid, k, Sf: np.ndarray, Z: np.ndarray, span, correct: bool = True):
-    """``(phi, sigma)`` of the AR(1) noise behind null-fit residuals (rows of ``resid``; ``k`` the null
-    fit's ramp per row, whose span widened by one point is left out, :func:`_noise_stats`).
-
-    ``phi``: the lag-1 autocorrelation, bias-corrected by inverting the simulated ``PHI_QUANTILE`` quantile
-    curve of :func:`phi_bias_map` (``correct=False``: uncorrected), clipped to ``[0, PHI_MAX]``, rounded to
-    ``PHI_STEP``. ``sigma``: marginal sd matching the robust first-difference variance, ``sqrt(q / q_1(phi))``
-    with ``q = (1.4826 MAD(diff(resid)))^2`` and ``q_1`` its simulated mean for unit-variance noise on this
-    design (the fit absorbs part of the noise, which ``q_1`` accounts for).
-    """
-    grid, lag, dvar = phi_bias_map(Sf, Z, span)
-    raw, q = _noise_stats(resid, k, span)
-    phi = np.interp(raw, lag, grid) if correct else raw
-    phi = np.round(np.clip(phi, 0.0, PHI_MAX) / PHI_STEP) * PHI_STEP
-    sigma = np.sqrt(q / np.interp(phi, grid, dvar))
-    return phi, sigma
 
 
 # ----------------------------------------------------------------------------- the test

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toposcale.analysis.changepoint import SMOOTH_DF, _check, _lag1, _ols_residuals, change_points_batch, spline_basis
+from toposcale.analysis.changepoint import SMOOTH_DF, _check, change_points_batch, spline_basis
+from toposcale.analysis.changepoint_noise import _lag1, _ols_residuals
 
 
 def log_bins(step, n_bins: int):

@@ -19,7 +19,7 @@ spline absorbs when the drop spans several log-spaced checkpoints. With ``x`` = 
   ``x``). :func:`unimodal_rate_fit` is the least-squares fit with that shape (piecewise linear, knots at
   every point; NNLS per mode, best mode). Null draws are that fit plus ``sigma * AR(1)(phi)`` (unit
   marginal variance) with ``phi`` the bias-corrected noise model of the ramp scan's spline null fit
-  (:func:`noise_model`) and ``sigma = sigma_hat / high_pass_ar1_factor(phi)`` (the high-pass residual of
+  (:func:`toposcale.analysis.changepoint_noise.noise_model`) and ``sigma = sigma_hat / high_pass_ar1_factor(phi)`` (the high-pass residual of
   AR(1) noise is smaller than its marginal sd by an exact factor of the design; without it the FPR at
   39 checkpoints and phi 0.5 was 0.53); each
   draw's ``T`` is computed exactly as the data's (own ``sigma_hat``; until issue 21's s7 branch the data's
@@ -131,14 +131,14 @@ import numpy as np
 
 from toposcale.analysis.ar1 import ar1_from_normals
 from toposcale.analysis.lr_schedule import check_anneal
-from toposcale.analysis.changepoint import (MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, _null_fit, noise_model,
-                                            ramp_candidates, spline_basis)
+from toposcale.analysis.changepoint import MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, ramp_candidates, spline_basis
+from toposcale.analysis.changepoint_noise import _null_fit, noise_model
 
 REBOUND_METHOD = "rate rebound: valley depth of the local descent rate in log step, unimodal-rate null, AR(1)"
 RATE_WINDOW = 3
 REBOUND_ALLOWANCE = 0.2
 #: Noise models of the null draws (config ``transitions.rebound_noise``): ``'spline'`` phi from the spline null
-#: fit (:func:`noise_model`), ``'sup'`` the largest p-value over the AR(1) coefficients ``SUP_PHIS``.
+#: fit (:func:`toposcale.analysis.changepoint_noise.noise_model`), ``'sup'`` the largest p-value over the AR(1) coefficients ``SUP_PHIS``.
 NOISE_MODELS = ("spline", "sup")
 SUP_PHIS = (0.0, 0.5, 0.9)
 
