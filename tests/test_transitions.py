@@ -312,11 +312,12 @@ def test_rebound_method_runs_on_every_series():
         detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, method="pelt"))
 
 
-def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
-    """``rebound_noise: sup`` and ``rebound_anneal`` (the schedule in the null) run on every series; the smooth
-    loss and h0 decays stay non-significant; without the runs' schedule the trainer's default one is used."""
+def test_anneal_and_sup_noise_settings_reach_the_test():
+    """``rebound_noise: sup`` and ``anneal`` (the schedule in the null) run on every series; the smooth
+    loss and h0 decays stay non-significant; without the runs' schedule the trainer's default one is used;
+    ``anneal: false`` changes the p-values."""
     df, _ = synthetic_runs(seed=1)
-    st = dict(SETTINGS, method="rebound", rebound_noise="sup", rebound_anneal=True, rebound_window=2,
+    st = dict(SETTINGS, method="rebound", rebound_noise="sup", anneal=True, rebound_window=2,
               rebound_allowance=0.0)
     tr, _ = detect_transitions(df, metric_cols=COLS, settings=st, seed=0,
                                schedule=dict(warmup_frac=0.05, min_lr_frac=0.1))
@@ -334,6 +335,8 @@ def test_rebound_anneal_and_sup_noise_settings_reach_the_test():
                                                                                 ("warmup_frac", "min_lr_frac")}
     default, _ = detect_transitions(df, metric_cols=COLS, settings=st, seed=0)
     pd.testing.assert_frame_equal(default, tr)
+    off, _ = detect_transitions(df, metric_cols=COLS, settings=dict(st, anneal=False), seed=0)
+    assert not np.allclose(off["p_value"], tr["p_value"])
 
 
 def test_summary_names_the_test_that_wrote_the_table(result):
