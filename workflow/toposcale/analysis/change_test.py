@@ -69,5 +69,6 @@ def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window
     if method == "ramp+rebound":
         half = dict(kwargs, significance=float(kwargs.get("significance", 0.05)) / 2.0)
         mcp = int(kwargs.get("max_change_points", 3))
-        return [_combine(a, b, mcp) for a, b in zip(change_points_batch(Y, x, anneal=anneal, **half), _rebound(Y, x, **reb, **half))]
+        ramp = change_points_batch(Y, x, anneal=anneal, **half)
+        return [_combine(a, b, mcp) for a, b in zip(ramp, _rebound(Y, x, **reb, **half))]
     raise ValueError(f"transitions.method={method!r}; use one of {METHODS}")

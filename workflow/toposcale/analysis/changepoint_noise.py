@@ -9,10 +9,10 @@ comes from its residuals ``r`` over the neighbour pairs outside that ramp widene
   noisy, and a null with too small a ``phi`` is too light. It is read off the *30% quantile*
   (``PHI_QUANTILE``) of the estimator's distribution simulated on the same design for ``phi`` on a grid
   (:func:`phi_bias_map`): the ``phi`` for which the observed value is the 30% quantile, a deliberate lean
-  upward; clipped to ``[0, PHI_MAX]``, rounded to 0.01. The estimator carries little information at this size (with ``null_df`` 8 and 29
-  points its simulated 30% quantile moves only from -0.45 at phi 0 to -0.25 at phi 0.95), which is why
-  ``null_df`` stays 6: more columns would follow the early descent better but make ``phi``
-  unidentifiable and lose real 15-sd drops (tests/test_transitions.py fails with 8).
+  upward; clipped to ``[0, PHI_MAX]``, rounded to 0.01. The estimator carries little information at this
+  size (with ``null_df`` 8 and 29 points its simulated 30% quantile moves only from -0.45 at phi 0 to -0.25
+  at phi 0.95), which is why ``null_df`` stays 6: more columns would follow the early descent better but
+  make ``phi`` unidentifiable and lose real 15-sd drops (tests/test_transitions.py fails with 8).
 * ``sigma`` (marginal sd) from the short-range structure: ``q = (1.4826 * MAD(diff(r)))^2``, a robust
   variance of the residuals' first differences, and ``sigma = sqrt(q / q_1(phi))`` with ``q_1(phi)`` the
   same quantity's simulated mean for unit-variance noise on this design: the null noise has the observed

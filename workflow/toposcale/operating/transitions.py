@@ -6,9 +6,10 @@ checkpoints: the ``n_sim`` series of each kind are spread evenly over the checkp
 of every size (:func:`run_schedules`; ``x`` = log step, the schedule covariate from each run's total
 steps), so the rates are the study's average over its runs, with the default ``transitions`` settings.
 (Until issue 21's session 10 every series used the shortest run's fractions stretched to 10,000 steps,
-a nearly linear schedule no run of the study has; per-run rates: ``benchmarks/changepoint_run_schedules.py``.) Noise: AR(1) with phi = 0.9 (checkpoint series of a
-training run are strongly autocorrelated) and marginal sd 0.03 nats, the upper end of the validation-loss
-noise of the default study (0.01-0.03 nats between neighbouring checkpoints on a plateau; issue 21).
+a nearly linear schedule no run of the study has; per-run rates: ``benchmarks/changepoint_run_schedules.py``.)
+Noise: AR(1) with phi = 0.9 (checkpoint series of a training run are strongly autocorrelated) and marginal
+sd 0.03 nats, the upper end of the validation-loss noise of the default study (0.01-0.03 nats between
+neighbouring checkpoints on a plateau; issue 21).
 
 - Positive control: the unigram-to-bigram stage crossing: a plateau at 3.05 nats dropping to 2.30 (the
   study's observed plateaus, issue 21; the corpus's unigram and bigram entropies are 3.02 and 2.26), its
