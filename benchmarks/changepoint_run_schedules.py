@@ -8,13 +8,16 @@ null curves at that run's checkpoints (step > 0): the smooth power decay ``1.6 +
 cosine loss shape of a run of that length (:func:`toposcale.operating.curves.cosine_schedule_loss`), plus
 AR(1) noise (``--phi``, marginal sd ``--sd``), and prints the share of series with a change point for each
 ``--methods`` (the schema's transitions settings otherwise; one-sided, as for the loss; both tests get
-the run's lr decay, ``transitions.anneal``). Each cell's curves are tested in batches of 100 with their own
+the run's lr decay, ``transitions.anneal``). ``--flat-start S0`` adds a third null shape: the same cosine law
+in ``S + S0`` (``S`` the cumulative learning rate, ``cosine_schedule_loss(offset=S0)``), which starts flat at
+ln 256 while the learning rate warms up, as the study's runs do, instead of falling 1-2 nats in the first
+steps. Each cell's curves are tested in batches of 100 with their own
 null draws (one shared set moves every series' p-value together).
 
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_run_schedules.py --results results
-        [--methods ramp,ramp+rebound] [--phi 0.9] [--sd 0.02] [--draws 400]
+        [--methods ramp,ramp+rebound] [--phi 0.9] [--sd 0.02] [--draws 400] [--flat-start 1]
 """
 import argparse
 import json
@@ -37,6 +40,8 @@ def main():
     ap.add_argument("--sd", type=float, default=0.02)
     ap.add_argument("--draws", type=int, default=400)
     ap.add_argument("--n-null", type=int, default=199)
+    ap.add_argument("--flat-start", type=float, default=0.0,
+                    help="also the cosine shape with this offset of the cumulative lr (0: off)")
     a = ap.parse_args()
     runs = {}
     for p in sorted(Path(a.results).glob("runs/*/run.json")):
@@ -48,9 +53,10 @@ def main():
     t0 = time.time()
     print(f"FPR at phi {a.phi}, noise sd {a.sd}, {a.draws} curves per cell (MC se <= "
           f"{np.sqrt(0.25 / a.draws):.3f}), {a.n_null} null draws\n")
+    shapes = ("decay", "cosine") + (("flat start",) if a.flat_start > 0 else ())
     print("| run (first of its length) | steps | checkpoints | " + " | ".join(
-        f"{c} {m}" for c in ("decay", "cosine") for m in methods) + " |")
-    print("|---|---|---|" + "---|" * (2 * len(methods)))
+        f"{c} {m}" for c in shapes for m in methods) + " |")
+    print("|---|---|---|" + "---|" * (len(shapes) * len(methods)))
     kw = dict(significance=ST["significance"], smooth_df=ST["smooth_df"], null_df=ST["null_df"],
               widths=tuple(ST["ramp_widths"]), min_plateau=ST["min_plateau"], max_change_points=1,
               window=ST["rebound_window"], allowance=ST["rebound_allowance"], noise=ST["rebound_noise"],
@@ -59,7 +65,10 @@ def main():
         step = np.array([s for s in steps if s > 0], dtype=float)
         anneal = anneal_covariate(step, total) if ST["anneal"] else None
         cells = []
-        for curve in (power_decay(step), cosine_schedule_loss(step, total)):
+        curves = [power_decay(step), cosine_schedule_loss(step, total)]
+        if a.flat_start > 0:
+            curves.append(cosine_schedule_loss(step, total, offset=a.flat_start))
+        for curve in curves:
             Y = curve[None] + ar1(a.draws, len(step), a.phi, a.sd, np.random.default_rng([1, total]))
             for m in methods:
                 res = [r for b in range(0, a.draws, 100)

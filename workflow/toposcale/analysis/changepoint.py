@@ -74,6 +74,19 @@ found and located in 0.03 / 0.08 / 0.45 of series (phi 0 / 0.5 / 0.9, 25 checkpo
 0.65 for this scan, and at ``k = 5`` FPR up to 0.23 (39 checkpoints, phi 0.9). Local *means* instead of lines are dominated by the early descent of every loss
 curve (tens of noise sds between neighbouring early checkpoints).
 
+Also rejected (issue 21 session 11, ``benchmarks/changepoint_run_schedules.py``, phi 0.9, 400 curves per
+cell): a second schedule column, the log of the mean learning rate so far (``log(S / t)``, ``S`` the
+cumulative rate: the warmup's bend in log step). At the default study's own run schedules it takes the
+cosine control's FPR from 0.19 to 0.08 (the 62-step d16 runs) and to <= 0.05 elsewhere, but at the
+4,336-step calibration schedule from 0.032 to 0.082 (the ramp scan alone 0.040 to 0.133, false positives
+around the warmup's end), and the flat start below still gets a change point in 0.33-0.98 of series.
+
+A smooth flat start is taken for a change: a loss smooth in the cumulative learning rate that starts flat
+at ln 256 while the rate warms up (``cosine_schedule_loss(offset=1)``, as the study's runs start) is a
+plateau and a descent in log step, and the scan places a ramp at its steepest warmup descent (~0.9 of
+series at a d64 run's schedule; ``tests/test_changepoint.py::test_flat_start_is_no_transition`` is a
+strict xfail). :mod:`toposcale.analysis.transitions` flags change points in the warmup for that reason.
+
 The power limit at phi 0 is information, not mechanics: a test that must not fire on every curve in the
 span of a cubic spline can only use the part of the drop orthogonal to that span; for a 5-sd drop over 3
 checkpoints at 25 log-spaced checkpoints its norm is 3.3-3.5 noise sds (4 columns), 2.1-2.5 (6 columns),

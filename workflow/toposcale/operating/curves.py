@@ -8,7 +8,8 @@ plant or use as negative controls. Every generator is vectorised over rows (Mont
 - :func:`cosine_schedule_loss`: the loss a warmup + cosine learning-rate schedule gives, smooth in the
   schedule: ``E + A * S(t)**(-alpha) + c * lr(t) / lr_max`` with ``S(t)`` the cumulative learning rate
   (in units of ``lr_max`` steps) and the last term the learning-rate-proportional noise floor whose decay
-  during annealing is the late speed-up (a known shape, not a transition).
+  during annealing is the late speed-up (a known shape, not a transition); with ``offset`` the same
+  law with a flat start (no cliff at the first steps, as the study's runs start).
 - :func:`plateau_drop`: plateau, a logistic drop whose 10%-90% span is ``span`` checkpoints, plateau.
 - :func:`staircase`: a real-like loss: a first descent from ln 256 to the unigram plateau, then a drop to
   the bigram level over several checkpoints (the default study's shape).
@@ -49,17 +50,36 @@ def cosine_lr(t, total: int, warmup_frac: float = 0.05, min_lr_frac: float = 0.1
 
 
 def cosine_schedule_loss(step, total: int, E: float = 1.6, L0: float = 5.545, alpha: float = 0.35,
-                         anneal: float = 0.15, warmup_frac: float = 0.05, min_lr_frac: float = 0.1) -> np.ndarray:
+                         anneal: float = 0.15, warmup_frac: float = 0.05, min_lr_frac: float = 0.1,
+                         offset: float = 0.0) -> np.ndarray:
     """Loss at ``step`` under warmup + cosine: ``E + A * S**(-alpha) + anneal * lr / lr_max``, with ``S`` the
     cumulative learning rate in lr_max-steps (``S = sum_{u <= step} lr(u) / lr_max``) and ``A`` such that the
     loss at step 1 is ``L0`` (ln 256: a uniform byte model). The annealing term falls by
-    ``anneal * (1 - min_lr_frac)`` (default 0.135 nats) over the cosine: the late speed-up."""
+    ``anneal * (1 - min_lr_frac)`` (default 0.135 nats) over the cosine: the late speed-up.
+
+    ``offset`` > 0 gives the *flat start*: ``E + A * (S + offset)**(-alpha) + anneal * lr / lr_max`` with
+    ``A = (L0 - E) * offset**alpha`` (the loss is ``L0`` at step 0, where ``S = 0``), still smooth in the
+    cumulative learning rate, but with no cliff at the first steps: with ``offset`` 1 it falls as the default
+    study's d64 runs do while their learning rate warms up (5.52, 5.40, 5.20, 4.87 nats at steps 1, 3, 5, 8 of
+    968; gelu-d64L2-s0: 5.54, 5.45, 5.29, 5.05). In log step that start is a plateau followed by a descent.
+
+    Examples
+    --------
+    >>> s = np.array([1, 3, 5, 8, 968])
+    >>> cosine_schedule_loss(s, 968).round(2).tolist()
+    [5.54, 3.71, 3.14, 2.75, 1.73]
+    >>> cosine_schedule_loss(s, 968, offset=1.0).round(2).tolist()
+    [5.52, 5.4, 5.2, 4.87, 2.05]
+    """
     step = np.asarray(step, dtype=float)
     t = np.arange(1, total + 1)
     lr = cosine_lr(t, total, warmup_frac, min_lr_frac)
     cum = np.cumsum(lr)
-    A = (L0 - E - anneal * lr[0]) * cum[0] ** alpha
-    s = np.interp(step, t, cum)
+    s = np.interp(step, np.r_[0, t], np.r_[0.0, cum])
+    if offset > 0:
+        A, s = (L0 - E) * offset ** alpha, s + offset
+    else:
+        A = (L0 - E - anneal * lr[0]) * cum[0] ** alpha
     return E + A * s ** (-alpha) + anneal * cosine_lr(step, total, warmup_frac, min_lr_frac)
 
 
