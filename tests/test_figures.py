@@ -437,6 +437,10 @@ def test_dynamics_figures_show_raw_and_null_adjusted(tmp_path):
     png_size(tmp_path / "tr.png")
     assert res["n_significant"] == int(tr.loc[tr.variant == "raw", "significant"].sum())
     assert tr["method"].iloc[0] in res["title"] and "PELT" not in res["title"]     # names the test that ran
+    assert res["n_significant"] > 0    # the warmup's end: 5% of these 144-step runs (7 steps) -> 7 / 144
+    assert res["warmup_fraction"] == pytest.approx(7 / 144)
+    assert DY.plot_transitions(metrics, tr.drop(columns="warmup_steps"), tmp_path / "t2.png",
+                               dpi=60)["warmup_fraction"] is None
 
     methods = pd.DataFrame([{"fraction": f, "method": m, "n_runs": 6, "mean_rel_error": e, "mean_rel_error_ci_low": e / 2,
                              "mean_rel_error_ci_high": 2 * e}

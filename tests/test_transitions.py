@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.transitions import CHANGE_POINT_COLUMNS, detect_transitions, family_counts, size_trends
+from toposcale.analysis.transitions import (CHANGE_POINT_COLUMNS, HEADLINE_SERIES, detect_transitions, family_counts,
+                                           size_trends)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
@@ -182,6 +183,34 @@ def test_scripts_write_tables_and_figure(tmp_path):
     run_script("fig_dynamics", {"transitions": out["csv"], "metrics": paths}, {"transitions": str(png)},
                {"dpi": 60}, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_transitions_in_the_warmup_are_marked(result):
+    """A 2,000-step run warms up over 100 steps (5%): a transition at or before step 100 is in the warmup; the
+    same flag per change point; a checkpoint series of another model (no known schedule) gets NaN; the
+    summary marks those cells and counts them."""
+    from toposcale.report.sections import transitions_lines
+
+    df, _, tr, cp = result
+    assert (tr["warmup_steps"] == 100).all()
+    sig = tr[tr["significant"]]
+    assert sig["transition_in_warmup"].astype(bool).tolist() == (sig["transition_step"] <= 100).tolist()
+    assert sig["transition_in_warmup"].astype(bool).any() and not sig["transition_in_warmup"].astype(bool).all()
+    assert tr.loc[~tr["significant"], "transition_in_warmup"].isna().all()
+    assert cp["in_warmup"].astype(bool).tolist() == (cp["step"] <= 100).tolist()
+    text = "\n".join(transitions_lines(tr))
+    h1 = sig[(sig["metric"] == "h1_total_persistence_norm") & (sig["layer"] == "blocks")]
+    warm = h1[h1["transition_in_warmup"].astype(bool)]
+    row = next(line for line in text.splitlines() if line.startswith(f"| {warm['run'].iloc[0]} |"))
+    assert "warmup)" in row
+    head = sig[[(r.source, r.layer, r.metric) in HEADLINE_SERIES or (r.source, r.metric) == ("loss", "val_loss")
+                for r in sig.itertuples()]]
+    k = int(head["transition_in_warmup"].astype(bool).sum())
+    assert f"{k} of the {len(head)} transitions in this table" in text and k >= 1
+    other = df[df["run"] == "gelu-m0-s0"].assign(run="series-x")
+    tr2, cp2 = detect_transitions(other, metric_cols=COLS[:1], settings={"n_null": 19}, seed=0)
+    assert tr2["warmup_steps"].isna().all() and tr2["transition_in_warmup"].isna().all()
+    assert cp2["in_warmup"].isna().all()
 
 
 def test_report_lines_primary_and_exploratory(result):

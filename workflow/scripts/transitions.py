@@ -2,7 +2,7 @@
 
 input.metrics: results/metrics/{run}.parquet files; params.cfg: the config's ``transitions`` section;
 params.metrics: the ``dynamics.metrics`` list; params.seed; params.schedule: the ``training`` section's
-warmup_frac and min_lr_frac (the rebound test's schedule covariate). Writes output.csv = results/analysis/transitions.csv
+warmup_frac and min_lr_frac (the tests' schedule covariate, each run's warmup). Writes output.csv = results/analysis/transitions.csv
 (one row per series), output.change_points = results/analysis/change_points.csv (one row per change point),
 output.sizes = the Spearman trends of transition and diminishing-returns fractions with model size, and
 output.families = per family (primary, and each exploratory (source, variant)) the expected null count

@@ -10,13 +10,24 @@ import math
 import numpy as np
 
 
+def warmup_steps(total_steps: int, warmup_frac: float = 0.05) -> int:
+    """Steps of the linear warmup of a ``total_steps`` run: ``max(1, round(warmup_frac * total_steps))``
+    (:func:`toposcale.train.trainer.lr_at`); the checkpoints at steps ``<= warmup_steps`` were trained
+    entirely while the rate rose.
+
+    >>> warmup_steps(968), warmup_steps(62), warmup_steps(10)
+    (48, 3, 1)
+    """
+    return max(1, int(round(warmup_frac * total_steps)))
+
+
 def anneal_covariate(step, total_steps: int, warmup_frac: float = 0.05, min_lr_frac: float = 0.1) -> np.ndarray:
     """The learning-rate decay so far at checkpoint ``step`` of a warmup + cosine run: ``1 - lr(step) / lr_max``
     after the warmup (``warmup = max(1, round(warmup_frac * total_steps))`` steps), 0 during it, with ``lr``
     the schedule of :func:`toposcale.train.trainer.lr_at` (the rate of the update that produced ``step``;
     restated here because that module imports torch): from 0 at the warmup's end to ``1 - min_lr_frac``."""
     step = np.asarray(step, dtype=float)
-    warmup = max(1, int(round(warmup_frac * total_steps)))
+    warmup = warmup_steps(total_steps, warmup_frac)
     u = step - 1.0                                   # update index that produced the checkpoint
     prog = np.clip((u - (warmup - 1)) / max(1, total_steps - warmup), 0.0, 1.0)
     lr = min_lr_frac + (1.0 - min_lr_frac) * 0.5 * (1.0 + np.cos(math.pi * prog))

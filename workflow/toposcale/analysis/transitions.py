@@ -13,6 +13,14 @@ change point (the ramp scan's first, the largest ramp; with ``ramp+rebound`` the
 scan's). The diminishing-returns point is
 :func:`toposcale.analysis.diminishing_returns.diminishing_returns_index`.
 
+Transitions in the warmup. While the learning rate warms up (the first ``warmup_frac`` of a run's steps) a
+series that is smooth in the cumulative learning rate starts flat and then moves: in log step a plateau
+and a descent, which the test takes for a change (``E + A (S + 1)^-alpha`` in the cumulative rate ``S``
+gets one in ~0.9 of series at a d64 run's schedule and in 0.5-1.0 at the default study's others:
+``benchmarks/changepoint_run_schedules.py --flat-start 1``). Each row therefore says whether its transition
+lies in the warmup (``transition_in_warmup``) and summary.md marks those: they say the series moved while
+the rate rose, not that a stage began.
+
 Raw and null-adjusted: every topological metric ``m`` with a ``{m}_null_z`` column is tested a second time
 on that column (``variant = 'null_z'``). Degenerate clouds (``degenerate == True``) are left out of both
 variants (a collapsed cloud's metric is not a point of the trajectory); the loss keeps every checkpoint.
@@ -41,7 +49,7 @@ import pandas as pd
 
 from toposcale.analysis.change_test import change_points
 from toposcale.analysis.diminishing_returns import diminishing_returns_index
-from toposcale.analysis.lr_schedule import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
 from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                          resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
@@ -198,11 +206,15 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         ``transition_frac``, ``transition_p`` (the most significant change point, see above),
         ``change_point_steps``, ``change_point_fracs`` (';'-separated, in order found; filled only for
         significant series), ``n_detected`` (change points the sequential scan found at level ``alpha``,
-        any series), ``diminishing_returns_step``, ``diminishing_returns_frac``.
+        any series), ``diminishing_returns_step``, ``diminishing_returns_frac``, ``warmup_steps`` (the
+        run's learning-rate warmup, :func:`toposcale.analysis.lr_schedule.warmup_steps` of its total steps
+        and ``schedule``'s ``warmup_frac``; NaN for a checkpoint series of another model, whose schedule is
+        unknown) and ``transition_in_warmup`` (``transition_step <= warmup_steps``: the transition's
+        checkpoint was trained entirely while the rate rose; NaN without a transition or a schedule).
         ``change_points``: one row per change point the sequential scan found (``p < alpha`` at its step):
         run, source, layer, metric, variant, index (checkpoint index among the series' points), step,
         frac, p_value (that step's p), q_value (the series' q), significant (the series is significant:
-        primary, its q below alpha), primary.
+        primary, its q below alpha), primary, in_warmup (as ``transition_in_warmup``).
     """
     check_columns(metrics, ("run", "step", "frac", "source", "layer", "val_loss"))
     st = dict(DEFAULT_SETTINGS, **(settings or {}))
@@ -225,9 +237,10 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     anneal_on = bool(st["anneal"])
     sched = {} if schedule is None else {k: float(schedule[k]) for k in ("warmup_frac", "min_lr_frac")}
     groups: dict[tuple, list[int]] = {}
+    totals = [int(round(step[-1] / frac[-1])) if not str(k["run"]).startswith("series-") and frac[-1] > 0 else 0
+              for k, step, frac, _ in series]      # a trained run's length; 0: its schedule is unknown
     for i, (k, step, frac, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
-        total = (int(round(step[-1] / frac[-1])) if anneal_on and not str(k["run"]).startswith("series-")
-                 and frac[-1] > 0 else 0)
+        total = totals[i] if anneal_on else 0
         groups.setdefault((step.tobytes(), is_primary[i], k["source"] != "loss", total), []).append(i)
     results: list = [None] * len(series)
     n_null = [0] * len(series)
@@ -243,14 +256,17 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     for i, (k, step, frac, y) in enumerate(series):
         r = results[i]
         loc = r["change_points"]
+        wu = warmup_steps(totals[i], sched.get("warmup_frac", 0.05)) if totals[i] else np.nan
         row = dict(k, n_points=len(y), primary=is_primary[i], n_null=n_null[i], p_value=r["p_value"],
                    statistic=r["statistic"], phi=r["phi"], method=r["method"], alpha=alpha, p_min=1.0 / (n_null[i] + 1.0),
                    n_change_points=len(loc), n_detected=len(loc), transition_step=np.nan,
                    transition_frac=np.nan, transition_p=np.nan, change_point_steps=_fmt(step[loc]),
                    change_point_fracs=_fmt(frac[loc]))
+        row.update(warmup_steps=wu, transition_in_warmup=np.nan)
         if loc:
             row.update(transition_step=step[loc[0]], transition_frac=frac[loc[0]],
-                       transition_p=r["change_point_p_values"][0])
+                       transition_p=r["change_point_p_values"][0],
+                       transition_in_warmup=bool(step[loc[0]] <= wu) if np.isfinite(wu) else np.nan)
         dr = diminishing_returns_index(y, step, frac=dr_frac)
         row["diminishing_returns_step"] = step[dr] if dr is not None else np.nan
         row["diminishing_returns_frac"] = frac[dr] if dr is not None else np.nan
@@ -258,7 +274,8 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         for c, p in zip(loc, r["change_point_p_values"]):
             cps.append(dict(run=k["run"], source=k["source"], layer=k["layer"], metric=k["metric"],
                             variant=k["variant"], index=int(c), step=step[c], frac=frac[c], p_value=p,
-                            primary=is_primary[i], _row=i))
+                            primary=is_primary[i], in_warmup=bool(step[c] <= wu) if np.isfinite(wu) else np.nan,
+                            _row=i))
     tr = _adjust(pd.DataFrame(rows), alpha)
     cp = pd.DataFrame(cps, columns=CHANGE_POINT_COLUMNS + ("_row",))
     cp["q_value"] = tr["q_value"].to_numpy()[cp["_row"].to_numpy(int)] if len(cp) else []
@@ -268,7 +285,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
 
 #: Columns of ``analysis/change_points.csv``.
 CHANGE_POINT_COLUMNS = ("run", "source", "layer", "metric", "variant", "index", "step", "frac", "p_value",
-                        "q_value", "significant", "primary")
+                        "q_value", "significant", "primary", "in_warmup")
 
 
 def _adjust(tr, alpha: float):
@@ -284,7 +301,7 @@ def _adjust(tr, alpha: float):
     sig = np.where(np.isfinite(q), q < alpha, False) & tr["primary"].to_numpy(bool)
     tr.insert(tr.columns.get_loc("q_value") + 1, "significant", sig)
     off = ~tr["significant"]
-    tr.loc[off, ["transition_step", "transition_frac", "transition_p"]] = np.nan
+    tr.loc[off, ["transition_step", "transition_frac", "transition_p", "transition_in_warmup"]] = np.nan
     tr.loc[off, ["change_point_steps", "change_point_fracs"]] = ""
     tr.loc[off, "n_change_points"] = 0
     return tr

@@ -67,10 +67,10 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
     has_dr = "diminishing_returns_frac" in df
     if has_dr:
         header.append("val_loss diminishing returns")
-    rows = []
+    rows, in_warmup = [], []
     for run in sorted(df["run"].unique()):
         row = [run_label(run)]
-        for _, _, _, sub in series:
+        for src, _, _, sub in series:
             r = sub[sub["run"] == run]
             if r.empty:
                 row.append("n/a")
@@ -78,7 +78,11 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
                 row.append("none")
             else:
                 pv = r["transition_p"].iloc[0] if "transition_p" in r else None
-                row.append(f"{fmt(r['transition_frac'].iloc[0], 2)}" + (f" (p {fmt(pv, 2)})" if is_finite(pv) else ""))
+                warm = _in_warmup(r)
+                if warm is not None:
+                    in_warmup.append((src, warm))
+                notes = ([f"p {fmt(pv, 2)}"] if is_finite(pv) else []) + (["warmup"] if warm else [])
+                row.append(f"{fmt(r['transition_frac'].iloc[0], 2)}" + (f" ({'; '.join(notes)})" if notes else ""))
         if has_dr:
             loss = df[(df["run"] == run) & (df["source"] == "loss") & (df["metric"] == "val_loss")]
             row.append(fmt(loss["diminishing_returns_frac"].iloc[0], 2) if len(loss) else "n/a")
@@ -88,8 +92,35 @@ def transitions_lines(df, aux: dict | None = None) -> list[str]:
                  "by its null" if any(mt.endswith("(null_z)") for _, _, mt, _ in series) else "")
     out += ["Training fraction (step / total steps) of each run's transition; 'none' = no significant "
             f"change point (after BH where the table has q-values){null_note}:", "", md_table(header, rows), ""]
+    out += _warmup_lines(in_warmup)
     out += _transition_size_lines((aux or {}).get("transition_sizes"), (aux or {}).get("operating"))
     return out
+
+
+def _in_warmup(r) -> bool | None:
+    """Whether the row's transition lies in its run's learning-rate warmup (None: unknown, e.g. a table
+    written before the column, or a checkpoint series of another model)."""
+    if "transition_in_warmup" not in r:
+        return None
+    v = r["transition_in_warmup"].iloc[0]
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return str(v).strip().lower() in ("true", "1", "1.0")
+
+
+def _warmup_lines(in_warmup: list[tuple[str, bool]]) -> list[str]:
+    """The sentence under the transition table: how many of its transitions lie in the warmup, and why that
+    matters (:mod:`toposcale.analysis.transitions`, "Transitions in the warmup")."""
+    if not in_warmup:
+        return []
+    k = sum(w for _, w in in_warmup)
+    loss = [w for s, w in in_warmup if s == "loss"]
+    return [f"{k} of the {len(in_warmup)} transitions in this table (val_loss: {sum(loss)} of {len(loss)}) lie in "
+            f"their run's learning-rate warmup (marked 'warmup': at or before its last warmup step). There a "
+            f"series that is smooth in the cumulative learning rate starts flat and then moves, which the "
+            f"change-point test takes for a change (README, *Change-point test*): these transitions say the "
+            f"series moved while the rate rose, not that a stage began (the loss's stage crossings are scored "
+            f"under *The n-gram staircase of the loss*).", ""]
 
 
 def _transition_family_lines(fam) -> list[str]:

@@ -232,13 +232,15 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     loss has source ``loss``): every run's series over training steps (log axis), its significant change
     points as open circles, its transition (the most significant one) as a filled circle and its
     diminishing-returns point as a cross. Only raw series (``variant == 'raw'``) are drawn. The last panel plots the training fraction of each significant
-    transition (all series of the transitions table) against the run's non-embedding parameter count.
+    transition (all series of the transitions table) against the run's non-embedding parameter count, with
+    the end of the learning-rate warmup (the median warmup fraction of the runs) as a dotted line.
 
     Returns
     -------
     dict
-        ``panels`` drawn, the number of ``significant`` series in the table and the figure's ``title`` (it
-        names the test the table records in its ``method`` column).
+        ``panels`` drawn, the number of ``significant`` series in the table, the figure's ``title`` (it
+        names the test the table records in its ``method`` column) and the ``warmup_fraction`` drawn (None:
+        not drawn).
     """
     info, colors, dashes = _run_info(metrics)
     transitions = raw_rows(transitions)             # the curves drawn are raw; null_z rows are in the report
@@ -287,6 +289,7 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
         jitter = np.exp(np.random.default_rng(0).uniform(-0.04, 0.04, len(s)))
         ax.scatter(np.full(len(s), r.n_nonembed) * jitter, s["transition_frac"], s=10, alpha=0.5,
                    color=colors[r.run], marker="o" if r.activation == "gelu" else "s", linewidths=0)
+    wf = _warmup_fraction(sig)
     if sig.empty:                                   # log axes of an empty panel cannot be laid out
         ax.text(0.5, 0.5, "no significant transition", transform=ax.transAxes, ha="center", va="center",
                 color="0.4")
@@ -297,6 +300,10 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
             axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             axis.set_major_formatter(FuncFormatter(fmt))
             axis.set_minor_formatter(NullFormatter())
+        if wf is not None:                          # a transition below it happened while the rate rose
+            ax.axhline(wf, color="0.45", ls=":", lw=1.0)
+            ax.text(0.99, wf, "end of lr warmup", transform=ax.get_yaxis_transform(), ha="right", va="bottom",
+                    fontsize=7, color="0.35")
     ax.set_xlabel("non-embedding parameters (log scale)")
     ax.set_ylabel("transition: % of training (log scale)")
     title = f"All series: {len(sig)}/{len(transitions)} with a significant transition"
@@ -323,7 +330,20 @@ def plot_transitions(metrics, transitions, path, dpi: int = 150, panels=HEADLINE
     fig.legend(handles=handles, loc="lower center", ncol=min(7, len(handles)), fontsize=8,
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     style.save(fig, path, dpi)
-    return {"panels": panels, "n_significant": int(transitions["significant"].sum()), "title": suptitle}
+    return {"panels": panels, "n_significant": int(transitions["significant"].sum()), "title": suptitle,
+            "warmup_fraction": wf}
+
+
+def _warmup_fraction(transitions):
+    """The median over the table's trained runs of warmup steps / total steps (total = ``transition_step /
+    transition_frac``), or None without a ``warmup_steps`` column or a transition to read the total from."""
+    if "warmup_steps" not in transitions:
+        return None
+    t = transitions[["warmup_steps", "transition_step", "transition_frac"]].astype(float).dropna()
+    t = t[t["transition_frac"] > 0]
+    if t.empty:
+        return None
+    return float(np.median(t["warmup_steps"] * t["transition_frac"] / t["transition_step"]))
 
 
 def _count(v, _pos=None) -> str:
