@@ -79,7 +79,8 @@ cell): a second schedule column, the log of the mean learning rate so far (``log
 cumulative rate: the warmup's bend in log step). At the default study's own run schedules it takes the
 cosine control's FPR from 0.19 to 0.08 (the 62-step d16 runs) and to <= 0.05 elsewhere, but at the
 4,336-step calibration schedule from 0.032 to 0.082 (the ramp scan alone 0.040 to 0.133, false positives
-around the warmup's end), and the flat start below still gets a change point in 0.33-0.98 of series.
+around the warmup's end), and the flat start below still gets a change point in 0.33-0.98 of series at
+the 379-968-step runs' schedules.
 
 A smooth flat start is taken for a change: a loss smooth in the cumulative learning rate that starts flat
 at ln 256 while the rate warms up (``cosine_schedule_loss(offset=1)``, as the study's runs start) is a
