@@ -11,13 +11,15 @@ AR(1) noise (``--phi``, marginal sd ``--sd``), and prints the share of series wi
 the run's lr decay, ``transitions.anneal``). ``--flat-start S0`` adds a third null shape: the same cosine law
 in ``S + S0`` (``S`` the cumulative learning rate, ``cosine_schedule_loss(offset=S0)``), which starts flat at
 ln 256 while the learning rate warms up, as the study's runs do, instead of falling 1-2 nats in the first
-steps. Each cell's curves are tested in batches of 100 with their own
+steps, and the share of its series with a change point after the run's warmup (where
+``transitions.csv``'s ``transition_in_warmup`` is False). Each cell's curves are tested in batches of 100 with their own
 null draws (one shared set moves every series' p-value together).
 
 Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_run_schedules.py --results results
         [--methods ramp,ramp+rebound] [--phi 0.9] [--sd 0.02] [--draws 400] [--flat-start 1]
+        [--max-change-points 3]
 """
 import argparse
 import json
@@ -27,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.lr_schedule import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
 from toposcale.analysis.transitions import DEFAULT_SETTINGS as ST
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay
 
@@ -40,6 +42,8 @@ def main():
     ap.add_argument("--sd", type=float, default=0.02)
     ap.add_argument("--draws", type=int, default=400)
     ap.add_argument("--n-null", type=int, default=199)
+    ap.add_argument("--max-change-points", type=int, default=1,
+                    help="sequential change points per series (the study: transitions.max_change_points)")
     ap.add_argument("--flat-start", type=float, default=0.0,
                     help="also the cosine shape with this offset of the cumulative lr (0: off)")
     a = ap.parse_args()
@@ -53,12 +57,12 @@ def main():
     t0 = time.time()
     print(f"FPR at phi {a.phi}, noise sd {a.sd}, {a.draws} curves per cell (MC se <= "
           f"{np.sqrt(0.25 / a.draws):.3f}), {a.n_null} null draws\n")
-    shapes = ("decay", "cosine") + (("flat start",) if a.flat_start > 0 else ())
+    shapes = ("decay", "cosine") + (("flat start", "flat start after warmup") if a.flat_start > 0 else ())
     print("| run (first of its length) | steps | checkpoints | " + " | ".join(
         f"{c} {m}" for c in shapes for m in methods) + " |")
     print("|---|---|---|" + "---|" * (len(shapes) * len(methods)))
     kw = dict(significance=ST["significance"], smooth_df=ST["smooth_df"], null_df=ST["null_df"],
-              widths=tuple(ST["ramp_widths"]), min_plateau=ST["min_plateau"], max_change_points=1,
+              widths=tuple(ST["ramp_widths"]), min_plateau=ST["min_plateau"], max_change_points=a.max_change_points,
               window=ST["rebound_window"], allowance=ST["rebound_allowance"], noise=ST["rebound_noise"],
               sigma_quantile=ST["rebound_sigma_quantile"] or None)
     for total, (name, steps) in sorted(runs.items()):
@@ -68,13 +72,18 @@ def main():
         curves = [power_decay(step), cosine_schedule_loss(step, total)]
         if a.flat_start > 0:
             curves.append(cosine_schedule_loss(step, total, offset=a.flat_start))
-        for curve in curves:
+        late = []                                   # flat start: the share with a change point after the warmup
+        for j, curve in enumerate(curves):
             Y = curve[None] + ar1(a.draws, len(step), a.phi, a.sd, np.random.default_rng([1, total]))
             for m in methods:
                 res = [r for b in range(0, a.draws, 100)
                        for r in change_points(Y[b:b + 100], np.log(step), m, n_null=a.n_null, seed=b, anneal=anneal,
                                               **kw)]
                 cells.append(f"{np.mean([bool(r['change_points']) for r in res]):.3f}")
+                if j == 2:
+                    wu = warmup_steps(total)
+                    late.append(f"{np.mean([any(step[c] > wu for c in r['change_points']) for r in res]):.3f}")
+        cells += late
         print(f"| {name} | {total} | {len(step)} | " + " | ".join(cells) + " |", flush=True)
     print(f"\n{time.time() - t0:.0f} s")
 

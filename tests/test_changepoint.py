@@ -334,6 +334,27 @@ def test_flat_start_is_no_transition():
     assert rejection_rates(res)["reject"][0] <= FPR_BOUND
 
 
+def test_flat_start_leaves_no_change_after_the_warmup():
+    """What the warmup flag of transitions.csv rests on: the flat start's change points lie in the run's warmup
+    (48 of 968 steps); after it the share with any change point (up to 3 sequentially) stays nominal."""
+    from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
+    from toposcale.operating.curves import ar1, cosine_schedule_loss
+    from toposcale.plan.study import checkpoint_steps
+
+    step = np.array(checkpoint_steps(968, 25, 8)[1:], dtype=float)
+    Y = cosine_schedule_loss(step, 968, offset=1.0)[None] + ar1(N_DRAWS, len(step), 0.9, 0.02,
+                                                                np.random.default_rng(22))
+    res = [r for b in range(0, N_DRAWS, 20) for r in change_points_batch(
+        Y[b:b + 20], np.log(step), n_null=N_NULL, seed=b, anneal=anneal_covariate(step, 968), max_change_points=3)]
+    assert np.mean([bool(r["change_points"]) for r in res]) > 0.5               # it does fire, in the warmup
+    late = np.mean([any(step[c] > warmup_steps(968) for c in r["change_points"]) for r in res])
+    assert late <= FPR_BOUND, late
+    res = [r for b in range(0, N_DRAWS, 20) for r in change_points_batch(     # a 0.3-nat drop at step 200 is found
+        Y[b:b + 20] - 0.3 * (step >= 200), np.log(step), n_null=N_NULL, seed=b, anneal=anneal_covariate(step, 968),
+        max_change_points=3)]
+    assert np.mean([any(abs(step[c] - 200) < 60 for c in r["change_points"]) for r in res]) >= 0.8
+
+
 def test_anneal_covariate_is_the_schedule_decay():
     """0 through the warmup (5% of 4336 steps), then ``1 - lr / lr_max`` of the trainer's cosine, 0.9 at the end."""
     from toposcale.analysis.lr_schedule import anneal_covariate
