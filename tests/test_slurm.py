@@ -399,12 +399,16 @@ def _check_full_smoke(local, remote, runs, slurm_logs):
     # every compute stage went through SLURM; figures and the report ran locally (localrule: True)
     submitted = {p.relative_to(slurm_logs).parts[0] for p in slurm_logs.rglob("*.log")}
     for prefix in ("rule_data_corpus", "rule_train_", "rule_topology_extract_", "rule_topology_persistence_",
-                   "group_summarise", "group_bootstrap", "rule_analysis_scaling", "rule_analysis_dynamics",
-                   "rule_grokking_train"):
+                   "group_summarise", "group_bootstrap", "group_probes", "group_grokking",
+                   "rule_analysis_scaling", "rule_analysis_dynamics"):
         assert any(name.startswith(prefix) for name in submitted), f"no {prefix}* job went through SLURM: {submitted}"
-    # the profile batches summaries and bootstrap jobs (group-components 20): one submission each here
+    # the profile batches summaries, bootstrap jobs, probes and grokking runs (group-components 20): one
+    # submission each here, and no job of those rules went on its own
     n_logs = {name: len(list((slurm_logs / name).rglob("*.log"))) for name in submitted}
-    assert [n for name, n in n_logs.items() if name.startswith(("group_summarise", "group_bootstrap"))] == [1, 1], n_logs
+    batched = ("group_summarise", "group_bootstrap", "group_probes", "group_grokking")
+    assert sorted(n for name, n in n_logs.items() if name.startswith(batched)) == [1, 1, 1, 1], n_logs
+    assert not any(name.startswith(("rule_analysis_probes", "rule_grokking_train", "rule_grokking_measure"))
+                   for name in submitted), submitted
     assert not any(name.startswith(("rule_plot_", "rule_report")) for name in submitted), submitted
     _compare_runs(local, remote, runs)
     # the analyses downstream are seeded, so their tables match too; every figure and the summary exist
