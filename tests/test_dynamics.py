@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from toposcale.analysis.dynamics import DEFAULT_METRICS, correlate, load_metrics, null_comparison, seed_summary
+from toposcale.analysis.dynamics import correlate, null_comparison, seed_summary
+from toposcale.analysis.metrics_table import DEFAULT_METRICS, load_metrics
 from toposcale.io import write_csv_atomic
 
 STEPS = [0] + sorted({int(round(v)) for v in np.geomspace(1, 5000, 30)})

@@ -9,7 +9,7 @@ results/analysis/alignment_nulls.csv (the draws of both nulls, for the figure).
 import sys
 
 from toposcale.analysis.alignment import align, null_table
-from toposcale.analysis.dynamics import load_metrics
+from toposcale.analysis.metrics_table import load_metrics
 from toposcale.io import read_table, write_csv_atomic
 from toposcale.provenance import use_config
 

@@ -5,7 +5,7 @@ input.alignment / input.nulls: results/analysis/alignment.csv and alignment_null
 """
 import sys
 
-from toposcale.analysis.dynamics import load_metrics
+from toposcale.analysis.metrics_table import load_metrics
 from toposcale.io import read_table
 from toposcale.report.plots.alignment import plot_alignment
 from toposcale.provenance import use_config

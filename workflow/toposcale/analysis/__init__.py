@@ -3,8 +3,9 @@ n-gram stages, probes of checkpoints (n-gram divergences, induction)."""
 from toposcale._exports import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "dynamics": ["BASELINE_METRICS", "DEFAULT_METRICS", "TOPOLOGICAL_METRICS", "NULL_Z_SUFFIX", "VARIANTS", "VERDICTS",
-                 "correlate", "load_metrics", "non_degenerate", "null_comparison", "null_z_series", "seed_summary"],
+    "metrics_table": ["BASELINE_METRICS", "DEFAULT_METRICS", "TOPOLOGICAL_METRICS", "NULL_Z_SUFFIX", "load_metrics",
+                      "non_degenerate", "null_z_series"],
+    "dynamics": ["VARIANTS", "VERDICTS", "correlate", "null_comparison", "seed_summary"],
     "loss_curve": ["fit_loss_curve", "predict_loss_curve"],
     "forecasting": ["CANNOT_DECIDE_SIZES", "EVALUATIONS", "METHODS", "MIN_SIZES", "PRIMARY_EVALUATION", "folds",
                     "forecast", "ridge_fit_predict"],

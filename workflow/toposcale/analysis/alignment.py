@@ -65,7 +65,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.dynamics import check_columns, non_degenerate, stable_seed
+from toposcale.analysis.metrics_table import check_columns, non_degenerate, stable_seed
 from toposcale.analysis.transitions import HEADLINE_SERIES, trajectory
 from toposcale.plan.decidability import CANNOT_DECIDE, crossings_for_alignment
 from toposcale.stats import bh_adjust, bootstrap_ci

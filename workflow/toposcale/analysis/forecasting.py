@@ -48,8 +48,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.dynamics import NULL_Z_SUFFIX, RUN_COLUMNS, check_columns, non_degenerate, run_info
 from toposcale.analysis.loss_curve import fit_loss_curve, predict_loss_curve
+from toposcale.analysis.metrics_table import NULL_Z_SUFFIX, RUN_COLUMNS, check_columns, non_degenerate, run_info
 from toposcale.plan.decidability import MIN_FORECAST_SIZES
 
 #: Forecast methods, in report order.

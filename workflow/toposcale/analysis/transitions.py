@@ -51,8 +51,8 @@ import pandas as pd
 from toposcale.analysis.change_test import change_points
 from toposcale.analysis.diminishing_returns import diminishing_returns_index
 from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
-from toposcale.analysis.dynamics import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
-                                         resolve_metrics, run_info, stable_seed)
+from toposcale.analysis.metrics_table import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
+                                              resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
 from toposcale.stats import bh_adjust, spearman
 
@@ -176,7 +176,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     metrics : pandas.DataFrame
         Rows of ``results/metrics/{run}.parquet`` (several runs concatenated).
     metric_cols : sequence of str, optional
-        Metric columns; default :data:`toposcale.analysis.dynamics.DEFAULT_METRICS` (those present).
+        Metric columns; default :data:`toposcale.analysis.metrics_table.DEFAULT_METRICS` (those present).
     settings : dict, optional
         The config's ``transitions`` section (keys of :data:`DEFAULT_SETTINGS`; missing keys take those).
     seed : int

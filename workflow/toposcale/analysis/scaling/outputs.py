@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.dynamics import load_metrics
+from toposcale.analysis.metrics_table import load_metrics
 from toposcale.io import read_run_info, read_run_log, write_csv_atomic, write_json_atomic
 
 TABLE_COLUMNS = ("section", "activation", "law", "subject", "quantity", "estimate", "ci_lo", "ci_hi",
