@@ -78,7 +78,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prepare_corpus(cfg["corpus"], tmp)
         print(f"device: {device}{' (' + torch.cuda.get_device_name() + ')' if device == 'cuda' else ''}")
-        print(f"| model | N non-embed | bare tok/s | workflow tok/s | ratio |\n|---|---|---|---|---|")
+        print("| model | N non-embed | bare tok/s | workflow tok/s | ratio |\n|---|---|---|---|---|")
         for run in study_runs(cfg):
             r = run.to_dict()
             trainer = Trainer(r, cfg, tmp, f"{tmp}/run", threads=args.threads, log=lambda s: None)

@@ -1,7 +1,6 @@
 """The lower envelope of loss vs compute over all checkpoints (issue 23): known answers."""
 import numpy as np
 import pandas as pd
-import pytest
 
 from toposcale.analysis.scaling.envelope import checkpoint_points, envelope_fit, lower_envelope
 

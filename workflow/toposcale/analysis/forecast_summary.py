@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from toposcale.analysis.forecasting import CANNOT_DECIDE_SIZES, EVALUATIONS, METHODS, PRIMARY_EVALUATION
+from toposcale.analysis.forecasting import EVALUATIONS, METHODS, PRIMARY_EVALUATION
 from toposcale.stats import CLUSTER_INTERVAL, bootstrap_ci
 
 #: Paired comparisons reported by :func:`summarise_forecasts`: (method, reference).

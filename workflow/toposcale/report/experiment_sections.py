@@ -3,7 +3,6 @@ the grokking positive control (the builders of :data:`toposcale.report.sections.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from toposcale.experiments.grokking.control import GROUND_TRUTH_RULE, control_verdict
@@ -63,7 +62,7 @@ def pretrained_lines(df, aux: dict | None = None) -> list[str]:
         aligned = _text(r0["confounded_by"])
         out += [f"Encoders vs decoders (distinct pretrained models, null-adjusted expansion ratio): "
                 f"**{r0['verdict']}**" + (f" ({note})" if note else "") + ". Confounded by quantisation, instruction "
-                f"tuning, parameter count and tokenizer (pretrained_kinds.csv)"
+                "tuning, parameter count and tokenizer (pretrained_kinds.csv)"
                 + (f"; split exactly along kind: {aligned}" if aligned != "n/a" else "") + ".", ""]
     return out
 

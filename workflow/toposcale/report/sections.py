@@ -18,7 +18,6 @@ from toposcale.operating.scaling import (VERDICT_DIFFER as SCALING_VERDICT_DIFFE
                                          VERDICT_SHIFT as SCALING_VERDICT_SHIFT,
                                          VERDICT_STAGES as SCALING_VERDICT_STAGES)
 from toposcale.report.operating import operating_section, power_note
-from toposcale.plan.series import PREFIX as SERIES_PREFIX
 from toposcale.report.experiment_sections import grokking_lines, pretrained_lines
 from toposcale.report.text import (MissingColumns, count_share, fmt, fmt_ci, fmt_pct, is_finite, lacks_note, md_table,
                                    require_columns, runs_phrase)
@@ -228,13 +227,13 @@ def dynamics_lines(df, aux: dict | None = None) -> list[str]:
     absent = [desc for suf, desc in DYNAMICS_VARIANTS[1:] if f"rho{suf}" in df
               and (suf, desc) not in variants + described]
     out = [f"{runs_phrase(df['run'])}, {len(df)} (run, source, layer, metric) series: Spearman correlation "
-           f"of each metric with validation loss across checkpoints (step > 0). Tested: "
+           "of each metric with validation loss across checkpoints (step > 0). Tested: "
            + ("; ".join(desc for _, desc in variants) or "none") + ": 'significant' = Benjamini-Hochberg q "
-           f"within the run's family at or below the analysis' FDR level, from p-values against phase-randomised "
-           f"surrogates of the loss's residual around its trend (they keep the checkpoints' autocorrelation; "
-           f"the t approximation is in dynamics.csv as p_t_approx_detrended for comparison only). Description, "
-           f"not tested: " + ("; ".join(desc for _, desc in described) or "none") + " (two series that merely "
-           f"share a trend correlate strongly; no p-value is valid for them)."
+           "within the run's family at or below the analysis' FDR level, from p-values against phase-randomised "
+           "surrogates of the loss's residual around its trend (they keep the checkpoints' autocorrelation; "
+           "the t approximation is in dynamics.csv as p_t_approx_detrended for comparison only). Description, "
+           "not tested: " + ("; ".join(desc for _, desc in described) or "none") + " (two series that merely "
+           "share a trend correlate strongly; no p-value is valid for them)."
            + (f" Undefined for every series (too few checkpoints or monotone loss): {', '.join(absent)}."
               if absent else ""), ""]
     note = power_note((aux or {}).get("operating"), "dynamics detrended correlation")
