@@ -4,21 +4,26 @@ import math
 import numpy as np
 
 from toposcale.operating import Design, run_checks
+from toposcale.operating.transitions import CONTROLS
 from toposcale.plan.decidability import load_study_config
 
 
 def test_transitions_check_power_and_fpr_at_the_default_design():
     design = Design.from_config(load_study_config(["config.yaml"]))
     tab = run_checks(design, n_sim=60, seed=0, families=["transitions"])
-    assert len(tab) == 2 and set(tab["family"]) == {"transitions"}
+    assert len(tab) == 4 and set(tab["family"]) == {"transitions"}
     assert tab["verdict"].nunique() == 1 and tab["power"].nunique() == 1
     assert "3.05 -> 2.3" in tab["planted"].iloc[0] and "phi 0.9" in tab["planted"].iloc[0]
     # 0.75-nat drop = 25 noise sds over 3 checkpoints: found and located in (nearly) every series
     assert tab["power"].iloc[0] >= 0.9 and tab["decidable"].all()
+    fpr = dict(zip(tab["control"], tab["fpr"]))
+    assert list(fpr) == list(CONTROLS)
+    decay, cosine, flat_any, flat_after = (fpr[c] for c in CONTROLS)
     bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / 60)                  # FPR: nominal + 3 MC standard errors
-    assert (tab["fpr"] <= bound).all(), tab[["control", "fpr"]]
-    assert set(tab["control"]) == {"smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
-                                   "warmup + cosine schedule loss shape, AR(1) phi 0.9"}
+    assert decay <= bound and cosine <= bound and flat_after <= bound, fpr
+    # the known failure (strict xfail test_flat_start_is_no_transition) is reported, not hidden: a smooth flat
+    # start gets a change point in the warmup in about half the series (0.585 at n_sim 200)
+    assert flat_any >= 0.3, fpr
 
 
 def test_summary_prints_the_check_beside_the_transitions_verdict():

@@ -17,6 +17,14 @@ neighbouring checkpoints on a plateau; issue 21).
   share of series with a change point within one checkpoint of the drop's midpoint.
 - Negative controls: a smooth decay ``1.6 + 4 t^-0.35`` and the loss shape of a warmup + cosine learning-rate
   schedule (its late speed-up must not count), with the same noise; FPR = share with any change point.
+- The same schedule's loss with a flat start, as the study's runs start (``cosine_schedule_loss(offset=1)``:
+  ``E + A (S + 1)^-alpha`` in the cumulative learning rate ``S``; gelu-d64L2-s0 reads 5.54, 5.45, 5.29 nats
+  at steps 1, 3, 5, the control 5.52, 5.40, 5.20). Two rows: the share with any change point, which is far
+  above the level (in log step a flat start is a plateau then a descent, and the test places a change at
+  the warmup's steepest descent; ``tests/test_changepoint.py::test_flat_start_is_no_transition`` is the
+  strict xfail of that target), and the share whose change point lies after the warmup
+  (:func:`toposcale.analysis.lr_schedule.warmup_steps`): the rate of the transitions summary.md does not
+  mark "warmup".
 
 Rates are at the test's own level (``p < significance``). In the study a primary series must also pass
 Benjamini-Hochberg over the primary family; with a crossing in every run the family holds many true
@@ -28,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.lr_schedule import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay, simulate
@@ -37,6 +45,11 @@ VERDICT = "transition (change point) in a series"
 PHI, SIGMA = 0.9, 0.03
 LEVELS = (3.05, 2.30)       # observed plateaus of the default study's val loss (nats/byte), issue 21
 N_NULL = 199
+#: The negative controls, in row order (module docstring).
+CONTROLS = ("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
+            "warmup + cosine schedule loss shape, AR(1) phi 0.9",
+            "the same with a flat start as the runs start (S + 1): any change point",
+            "the same flat start: a change point after the warmup (the transitions not marked 'warmup')")
 #: Series per batch of null draws: every batch gets its own seeded draws (one shared set of 199 draws moves
 #: every series' p-value together, a Monte Carlo error the binomial standard error does not show).
 NULL_BATCH = 20
@@ -74,8 +87,9 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
     anneal_on = kw.pop("anneal")
     schedules = run_schedules(design)
     rng = np.random.default_rng([seed, 21])
+    rng_flat = np.random.default_rng([seed, 21, 1])   # its own stream: the other rows keep their draws
     drop_sd = (LEVELS[0] - LEVELS[1]) / SIGMA
-    hit, fp = 0, {0: 0, 1: 0}
+    hit, fp = 0, {0: 0, 1: 0, 2: 0, 3: 0}
     for i, step in enumerate(schedules):
         m = n_sim // len(schedules) + (i < n_sim % len(schedules))    # the series spread over the runs
         if m == 0:
@@ -87,9 +101,13 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
                               drop_sd=drop_sd, span=3.0)      # plateau_drop starts at 3.05 = LEVELS[0]
         res = _test(Y, x, seed + 1000 * i, k)
         hit += sum(any(abs(c - mid) <= 1 for c in r["change_points"]) for r, mid in zip(res, centres))
-        for j, curve in enumerate((power_decay(step), cosine_schedule_loss(step, total))):
-            Yn = curve[None, :] + ar1(m, len(x), PHI, SIGMA, rng)
-            fp[j] += sum(bool(r["change_points"]) for r in _test(Yn, x, seed + 1000 * i, k))
+        for j, curve in enumerate((power_decay(step), cosine_schedule_loss(step, total),
+                                   cosine_schedule_loss(step, total, offset=1.0))):
+            Yn = curve[None, :] + ar1(m, len(x), PHI, SIGMA, rng_flat if j == 2 else rng)
+            res = _test(Yn, x, seed + 1000 * i, k)
+            fp[j] += sum(bool(r["change_points"]) for r in res)
+            if j == 2:                 # the flat start: its change points after the warmup
+                fp[3] += sum(any(step[c] > warmup_steps(total) for c in r["change_points"]) for r in res)
     power, pse = proportion(int(hit), n_sim)
     n_pts = sorted({len(s) for s in schedules})
     where = (f"at the checkpoints of each size's run ({len(schedules)} schedules, "
@@ -97,8 +115,7 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
     planted = (f"plateau {LEVELS[0]} -> {LEVELS[1]} nats over 3 checkpoints (the study's unigram/bigram plateaus), "
                f"AR(1) phi {PHI}, noise sd {SIGMA} nats; found within 1 checkpoint")
     rows = []
-    for j, control in enumerate(("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
-                                 "warmup + cosine schedule loss shape, AR(1) phi 0.9")):
+    for j, control in enumerate(CONTROLS):
         fpr, fse = proportion(int(fp[j]), n_sim)
         rows.append(Characteristic(VERDICT, "transitions", design.describe(), planted, power, pse, control, fpr,
                                    fse, n_sim, note=f"per-series level {kw['significance']}, {N_NULL} null draws "
