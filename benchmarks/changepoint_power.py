@@ -24,7 +24,7 @@ Usage::
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_power.py [--draws 1000] [--n-null 999] [--seed 0]
         [--method ramp|rebound|ramp+rebound] [--densities log,study,log+linear,dense] [--window 3] [--allowance 0.2]
         [--noise spline|sup] [--kinds power_decay,cosine,plateau_drop,staircase] [--anneal]
-        [--sigma-quantile 0.95]   (rebound settings)
+        [--sigma-quantile 0.95]   (rebound settings) [--ramp-after-warmup]   (the ramp scan skips the warmup)
 """
 import argparse
 import time
@@ -34,7 +34,7 @@ import numpy as np
 from toposcale.analysis.change_test import METHODS, change_points
 from toposcale.analysis.changepoint import change_points_batch
 from toposcale.analysis.changepoint_dense import change_points_dense
-from toposcale.analysis.lr_schedule import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_points
 from toposcale.operating.curves import KINDS, rejection_rates, simulate, study_schedules
 
 TOTAL = 4336
@@ -54,6 +54,8 @@ def main():
     ap.add_argument("--anneal", action="store_true", help="the schedule's lr decay in the null (both tests)")
     ap.add_argument("--sigma-quantile", type=float, default=0.95,
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (0 off)")
+    ap.add_argument("--ramp-after-warmup", action="store_true",
+                    help="the ramp scan skips ramps that rise in the run's warmup (transitions.ramp_after_warmup)")
     a = ap.parse_args()
     sched = dict(study_schedules(TOTAL), dense=np.arange(2.0, TOTAL + 1, 2.0))
     t0 = time.time()
@@ -78,7 +80,8 @@ def main():
                         res += change_points(Y[b:b + 200], np.log(step), a.method, n_null=a.n_null,
                                              seed=a.seed + b // 200, window=a.window, allowance=a.allowance,
                                              noise=a.noise, anneal=anneal_covariate(step, TOTAL) if a.anneal else None,
-                                             sigma_quantile=a.sigma_quantile or None)
+                                             sigma_quantile=a.sigma_quantile or None,
+                                             warmup_points=warmup_points(step, TOTAL) if a.ramp_after_warmup else 0)
                     n = len(step)
                 r = rejection_rates(res, centres)
                 loc = f"{r['located'][0]:.3f} +- {r['located'][1]:.3f}" if "located" in r else ""

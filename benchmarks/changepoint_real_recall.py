@@ -12,6 +12,7 @@ Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method ramp]
         [--window 3] [--allowance 0.2] [--noise spline|sup] [--anneal]   (rebound settings; defaults: the schema's)
+        [--no-ramp-after-warmup]
 """
 import argparse
 import json
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from toposcale.analysis.change_test import METHODS, change_points
-from toposcale.analysis.lr_schedule import anneal_covariate
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_points
 from toposcale.analysis.stage_recall import crossing_detection, recall_table
 from toposcale.analysis.stages import stages_from_files
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
@@ -42,6 +43,9 @@ def main():
                     help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
     ap.add_argument("--sigma-quantile", type=float, default=DEFAULT_SETTINGS["rebound_sigma_quantile"],
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (max p; 0 off)")
+    ap.add_argument("--ramp-after-warmup", action=argparse.BooleanOptionalAction,
+                    default=DEFAULT_SETTINGS["ramp_after_warmup"],
+                    help="the ramp scan skips ramps that rise in the warmup (transitions.ramp_after_warmup)")
     a = ap.parse_args()
     logs = sorted(Path(a.results).glob("runs/*/log.csv"))
     if not logs:
@@ -62,7 +66,8 @@ def main():
                           significance=st["significance"], smooth_df=st["smooth_df"], null_df=st["null_df"],
                           widths=tuple(st["ramp_widths"]), min_plateau=st["min_plateau"],
                           max_change_points=st["max_change_points"], window=a.window,
-                          allowance=a.allowance, noise=a.noise, sigma_quantile=a.sigma_quantile or None)[0]
+                          allowance=a.allowance, noise=a.noise, sigma_quantile=a.sigma_quantile or None,
+                          warmup_points=warmup_points(step, total) if a.ramp_after_warmup else 0)[0]
         rows += [dict(run=p.parent.name, source="loss", metric="val_loss", variant="raw", step=step[c],
                       significant=True) for c in r["change_points"]]
         print(f"{p.parent.name}: p {r['p_value']:.4f}, change points at steps {[int(step[c]) for c in r['change_points']]}")

@@ -19,7 +19,7 @@ Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_run_schedules.py --results results
         [--methods ramp,ramp+rebound] [--phi 0.9] [--sd 0.02] [--draws 400] [--flat-start 1]
-        [--max-change-points 3]
+        [--max-change-points 3] [--no-ramp-after-warmup]
 """
 import argparse
 import json
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_points, warmup_steps
 from toposcale.analysis.transitions import DEFAULT_SETTINGS as ST
 from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay
 
@@ -46,6 +46,9 @@ def main():
                     help="sequential change points per series (the study: transitions.max_change_points)")
     ap.add_argument("--flat-start", type=float, default=0.0,
                     help="also the cosine shape with this offset of the cumulative lr (0: off)")
+    ap.add_argument("--ramp-after-warmup", action=argparse.BooleanOptionalAction,
+                    default=ST["ramp_after_warmup"],
+                    help="the ramp scan skips ramps that rise in the warmup (transitions.ramp_after_warmup)")
     a = ap.parse_args()
     runs = {}
     for p in sorted(Path(a.results).glob("runs/*/run.json")):
@@ -68,6 +71,7 @@ def main():
     for total, (name, steps) in sorted(runs.items()):
         step = np.array([s for s in steps if s > 0], dtype=float)
         anneal = anneal_covariate(step, total) if ST["anneal"] else None
+        wp = warmup_points(step, total) if a.ramp_after_warmup else 0
         cells = []
         curves = [power_decay(step), cosine_schedule_loss(step, total)]
         if a.flat_start > 0:
@@ -78,7 +82,7 @@ def main():
             for m in methods:
                 res = [r for b in range(0, a.draws, 100)
                        for r in change_points(Y[b:b + 100], np.log(step), m, n_null=a.n_null, seed=b, anneal=anneal,
-                                              **kw)]
+                                              warmup_points=wp, **kw)]
                 cells.append(f"{np.mean([bool(r['change_points']) for r in res]):.3f}")
                 if j == 2:
                     wu = warmup_steps(total)

@@ -14,16 +14,28 @@ def test_transitions_check_power_and_fpr_at_the_default_design():
     assert len(tab) == 4 and set(tab["family"]) == {"transitions"}
     assert tab["verdict"].nunique() == 1 and tab["power"].nunique() == 1
     assert "3.05 -> 2.3" in tab["planted"].iloc[0] and "phi 0.9" in tab["planted"].iloc[0]
+    assert "after the warmup" in tab["planted"].iloc[0]          # where the ramp scan looks (ramp_after_warmup)
     # 0.75-nat drop = 25 noise sds over 3 checkpoints: found and located in (nearly) every series
     assert tab["power"].iloc[0] >= 0.9 and tab["decidable"].all()
     fpr = dict(zip(tab["control"], tab["fpr"]))
     assert list(fpr) == list(CONTROLS)
     decay, cosine, flat_any, flat_after = (fpr[c] for c in CONTROLS)
     bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / 60)                  # FPR: nominal + 3 MC standard errors
-    assert decay <= bound and cosine <= bound and flat_after <= bound, fpr
-    # the known failure (strict xfail test_flat_start_is_no_transition) is reported, not hidden: a smooth flat
-    # start gets a change point in the warmup in about half the series (0.585 at n_sim 200)
-    assert flat_any >= 0.3, fpr
+    # a smooth flat start is no transition once the ramp scan skips the warmup (0.585 any change point without
+    # transitions.ramp_after_warmup, n_sim 200; 0.025 with it)
+    assert decay <= bound and cosine <= bound and flat_any <= bound and flat_after <= bound, fpr
+
+
+def test_transitions_check_reads_the_configs_transitions_section():
+    """The check runs the test the config sets (it used to run the defaults whatever the config said): with
+    ``ramp_after_warmup`` off the flat-start control fires in the warmup and the drop is planted anywhere."""
+    cfg = load_study_config(["config.yaml"])
+    cfg["transitions"]["ramp_after_warmup"] = False
+    design = Design.from_config(cfg)
+    assert design.extra["transitions"]["ramp_after_warmup"] is False
+    tab = run_checks(design, n_sim=30, seed=0, families=["transitions"])
+    fpr = dict(zip(tab["control"], tab["fpr"]))
+    assert fpr[CONTROLS[2]] >= 0.3 and "after the warmup" not in tab["planted"].iloc[0], fpr
 
 
 def test_summary_prints_the_check_beside_the_transitions_verdict():

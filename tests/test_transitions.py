@@ -16,7 +16,9 @@ SIGMA = 0.02
 PRIMARY = [dict(source="activations", layer="blocks", metric="h1_total_persistence_norm", variant="raw"),
            dict(source="activations", layer="blocks", metric="h0_total_persistence_norm", variant="raw"),
            dict(source="loss", layer="-", metric="val_loss", variant="raw")]
-SETTINGS = {"n_null": 199, "primary": PRIMARY}
+#: ``ramp_after_warmup`` off: the planted drops (checkpoints 12.5-20.5 of 28) lie partly in the 100-step warmup
+#: (the first 16 checkpoints), which the default does not scan (test_default_scans_no_ramp_in_the_warmup)
+SETTINGS = {"n_null": 199, "primary": PRIMARY, "ramp_after_warmup": False}
 
 
 def synthetic_runs(seed=0):
@@ -183,6 +185,25 @@ def test_scripts_write_tables_and_figure(tmp_path):
     run_script("fig_dynamics", {"transitions": out["csv"], "metrics": paths}, {"transitions": str(png)},
                {"dpi": 60}, tmp_path)
     assert png.stat().st_size > 10_000
+
+
+def test_default_scans_no_ramp_in_the_warmup(result):
+    """With the default ``ramp_after_warmup`` the drops planted after the warmup (runs m0, m1: checkpoints 20.5
+    and 18.5, the warmup holding the first 16) are found at their checkpoint as before; those planted inside
+    it (m3, m4: 14.5, 12.5) get no change point there: a drop in the warmup is not tested by the ramp scan,
+    and the rebound test cannot see a single drop from a plateau."""
+    df, mids, tr_off, _ = result
+    tr, cp = detect_transitions(df, metric_cols=COLS, settings=dict(SETTINGS, ramp_after_warmup=True), seed=0)
+    steps = np.sort(df["step"].unique())[1:]
+    h1 = tr[(tr.metric == "h1_total_persistence_norm") & (tr.layer == "blocks")].set_index("run")
+    for run in ("gelu-m0-s0", "gelu-m1-s0"):
+        assert h1.loc[run, "significant"], run
+        assert abs(int(np.searchsorted(steps, h1.loc[run, "transition_step"])) - mids[run]) <= 1.0, run
+    for run in ("gelu-m3-s0", "gelu-m4-s0"):
+        at = cp[(cp.run == run) & (cp.metric == "h1_total_persistence_norm") & (cp.layer == "blocks")]
+        assert not (np.abs(np.searchsorted(steps, at["step"]) - mids[run]) <= 1.0).any(), (run, at)
+    off = tr_off[(tr_off.metric == "h1_total_persistence_norm") & (tr_off.layer == "blocks")].set_index("run")
+    assert off.loc[["gelu-m3-s0", "gelu-m4-s0"], "significant"].all()      # what the switch gives up
 
 
 def test_transitions_in_the_warmup_are_marked(result):

@@ -21,6 +21,17 @@ def warmup_steps(total_steps: int, warmup_frac: float = 0.05) -> int:
     return max(1, int(round(warmup_frac * total_steps)))
 
 
+def warmup_points(step, total_steps: int, warmup_frac: float = 0.05) -> int:
+    """How many of the checkpoints ``step`` (increasing) were trained at least partly while the rate rose:
+    those at steps ``<= warmup_steps(total_steps, warmup_frac)``. The change-point tests scan no ramp that
+    rises across them (:func:`toposcale.analysis.changepoint.change_points_batch`, ``warmup_points``).
+
+    >>> warmup_points([1, 2, 4, 8, 16, 32, 48, 49, 64], 968)
+    7
+    """
+    return int(np.sum(np.asarray(step, dtype=float) <= warmup_steps(total_steps, warmup_frac)))
+
+
 def anneal_covariate(step, total_steps: int, warmup_frac: float = 0.05, min_lr_frac: float = 0.1) -> np.ndarray:
     """The learning-rate decay so far at checkpoint ``step`` of a warmup + cosine run: ``1 - lr(step) / lr_max``
     after the warmup (``warmup = max(1, round(warmup_frac * total_steps))`` steps), 0 during it, with ``lr``

@@ -15,12 +15,15 @@ scan's). The diminishing-returns point is
 
 Transitions in the warmup. While the learning rate warms up (the first ``warmup_frac`` of a run's steps) a
 series that is smooth in the cumulative learning rate starts flat and then moves: in log step a plateau
-and a descent, which the test takes for a change (``E + A (S + 1)^-alpha`` in the cumulative rate ``S``
-gets one in ~0.9 of series at a d64 run's schedule and in 0.5-1.0 at the default study's others:
-``benchmarks/changepoint_run_schedules.py --flat-start 1``), but after the warmup in <= 0.02 (one change
-point per series; 0.013-0.087 with 3, ``--max-change-points 3``). Each row therefore says whether its transition
-lies in the warmup (``transition_in_warmup``) and summary.md marks those: they say the series moved while
-the rate rose, not that a stage began.
+and a descent, which the ramp scan takes for a change (``E + A (S + 1)^-alpha`` in the cumulative rate ``S``
+gets one in 0.47-0.99 of series at the default study's run schedules above 62 steps). So by default
+(``transitions.ramp_after_warmup``) a trained run's series are scanned only for ramps that rise after the
+warmup's checkpoints (:func:`toposcale.analysis.lr_schedule.warmup_points`; 0.005-0.04 on that control,
+``benchmarks/changepoint_run_schedules.py --flat-start 1 --max-change-points 3``): a move inside the warmup
+is not tested by the ramp scan (:mod:`toposcale.analysis.changepoint`, "Warmup"). The rebound test can
+still place a change point there (after a slowdown), so each row still says whether its transition lies in
+the warmup (``transition_in_warmup``) and summary.md marks those: they say the series moved while the
+rate rose, not that a stage began.
 
 Raw and null-adjusted: every topological metric ``m`` with a ``{m}_null_z`` column is tested a second time
 on that column (``variant = 'null_z'``). Degenerate clouds (``degenerate == True``) are left out of both
@@ -50,7 +53,7 @@ import pandas as pd
 
 from toposcale.analysis.change_test import change_points
 from toposcale.analysis.diminishing_returns import diminishing_returns_index
-from toposcale.analysis.lr_schedule import anneal_covariate, warmup_steps
+from toposcale.analysis.lr_schedule import anneal_covariate, warmup_points, warmup_steps
 from toposcale.analysis.metrics_table import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                               resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
@@ -129,7 +132,7 @@ def _fmt(values) -> str:
 DEFAULT_SETTINGS = {"n_null": 199, "significance": 0.05, "smooth_df": 4, "null_df": 6, "ramp_widths": [1, 2, 3],
                     "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp+rebound",
                     "rebound_window": 2, "rebound_allowance": 0.0, "rebound_noise": "sup",
-                    "anneal": True, "rebound_sigma_quantile": 0.95,
+                    "anneal": True, "rebound_sigma_quantile": 0.95, "ramp_after_warmup": True,
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -236,21 +239,24 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
               noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
     anneal_on = bool(st["anneal"])
+    after_warmup = bool(st["ramp_after_warmup"])
     sched = {} if schedule is None else {k: float(schedule[k]) for k in ("warmup_frac", "min_lr_frac")}
     groups: dict[tuple, list[int]] = {}
     totals = [int(round(step[-1] / frac[-1])) if not str(k["run"]).startswith("series-") and frac[-1] > 0 else 0
               for k, step, frac, _ in series]      # a trained run's length; 0: its schedule is unknown
     for i, (k, step, frac, _) in enumerate(series):     # the loss descends: one-sided; topology: two-sided
-        total = totals[i] if anneal_on else 0
+        total = totals[i] if anneal_on or after_warmup else 0
         groups.setdefault((step.tobytes(), is_primary[i], k["source"] != "loss", total), []).append(i)
     results: list = [None] * len(series)
     n_null = [0] * len(series)
     for (_, prim_flag, two_sided, total), idx in groups.items():
         b = max(b_primary, int(st["n_null"])) if prim_flag else int(st["n_null"])
         step = series[idx[0]][1]
-        anneal = anneal_covariate(step, total, **sched) if total else None
+        anneal = anneal_covariate(step, total, **sched) if total and anneal_on else None
+        wp = warmup_points(step, total, sched.get("warmup_frac", 0.05)) if total and after_warmup else 0
         res = change_points(np.stack([series[i][3] for i in idx]), np.log(step), method, n_null=b,
-                            two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), anneal=anneal, **kw)
+                            two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), anneal=anneal,
+                            warmup_points=wp, **kw)
         for i, r in zip(idx, res):
             results[i], n_null[i] = r, b
     rows, cps = [], []

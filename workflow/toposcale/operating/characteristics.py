@@ -102,6 +102,7 @@ class Design:
                           "grokking": {k: grok[k] for k in ("steps", "accuracy", "detection") if k in grok},
                           "pretrained": dict(config.get("pretrained", {})),
                           "stages": dict(config.get("stages", {})),
+                          "transitions": dict(config.get("transitions", {})),
                           "checkpoint_steps": {int(r.n_nonembed): tuple(int(s) for s in _schedule(
                               run_checkpoint_steps, r, config) if s > 0) for r in first}})
 

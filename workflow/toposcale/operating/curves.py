@@ -133,11 +133,11 @@ KINDS = ("power_decay", "cosine", "plateau_drop")
 
 
 def simulate(kind: str, step, phi: float, n_draws: int, rng, *, sigma: float = 0.02, drop_sd: float = 5.0,
-             span: float = 3.0, total: int | None = None):
+             span: float = 3.0, total: int | None = None, first: int = 0):
     """``(Y, centres)``: ``n_draws`` noisy curves of ``kind`` at checkpoint ``step`` with AR(1) noise
     (``phi``, marginal sd ``sigma``). ``'plateau_drop'`` plants a drop of ``drop_sd * sigma`` whose 10%-90%
-    part spans ``span`` checkpoints, centred uniformly in the middle 30%-80% of the checkpoints (``centres``:
-    the midpoints); ``'staircase'`` a :func:`staircase` whose second drop (3.05 -> 2.3 nats) spans 4-6
+    part spans ``span`` checkpoints, centred uniformly in the middle 30%-80% of the checkpoints from index
+    ``first`` on (default all; ``centres``: the midpoints); ``'staircase'`` a :func:`staircase` whose second drop (3.05 -> 2.3 nats) spans 4-6
     checkpoints (uniform) centred uniformly at 50%-75% of the checkpoints; the others have ``centres`` None. ``total`` (default the last step) is the run length
     of the cosine schedule."""
     step = np.asarray(step, dtype=float)
@@ -148,7 +148,7 @@ def simulate(kind: str, step, phi: float, n_draws: int, rng, *, sigma: float = 0
     if kind == "cosine":
         return cosine_schedule_loss(step, int(total or step[-1]))[None, :] + noise, None
     if kind == "plateau_drop":
-        centres = rng.uniform(0.3 * (n - 1), 0.8 * (n - 1), n_draws)
+        centres = first + rng.uniform(0.3 * (n - 1 - first), 0.8 * (n - 1 - first), n_draws)
         return plateau_drop(n, centres, drop_sd * sigma, span) + noise, centres
     if kind == "staircase":
         centres = rng.uniform(0.5 * (n - 1), 0.75 * (n - 1), n_draws)

@@ -117,8 +117,9 @@ def _warmup_lines(in_warmup: list[tuple[str, bool]]) -> list[str]:
     loss = [w for s, w in in_warmup if s == "loss"]
     return [f"{k} of the {len(in_warmup)} transitions in this table (val_loss: {sum(loss)} of {len(loss)}) lie in "
             f"their run's learning-rate warmup (marked 'warmup': at or before its last warmup step). There a "
-            f"series that is smooth in the cumulative learning rate starts flat and then moves, which the "
-            f"change-point test takes for a change (README, *Change-point test*): these transitions say the "
+            f"series that is smooth in the cumulative learning rate starts flat and then moves, which the ramp "
+            f"scan takes for a change unless it skips the warmup (`transitions.ramp_after_warmup`, the default; "
+            f"the rebound test still looks there; README, *Change-point test*): these transitions say the "
             f"series moved while the rate rose, not that a stage began (the loss's stage crossings are scored "
             f"under *The n-gram staircase of the loss*).", ""]
 
