@@ -30,6 +30,13 @@ def test_detected_within_one_checkpoint_and_offset_sign():
     rec = recall_table(det.reset_index())
     assert rec.loc[0, "n_complete"] == 3 and rec.loc[0, "n_detected"] == 2
     assert np.isclose(rec.loc[0, "recall"], 2 / 3) and not rec.loc[0, "meets_target"]
+    # at the test's own level (before BH) c's change point at its crossing counts too; b's stays 2 late
+    assert det["detected_at_level"].tolist() == [True, False, True] and rec.loc[0, "n_detected_at_level"] == 2
+    cps.loc[cps["run"] == "b", "significant"] = False
+    cps.loc[len(cps)] = ["b", "loss", "-", "val_loss", "raw", 150, False]
+    rec = recall_table(crossing_detection(cr, cps, {r: STEPS for r in "abcd"}))
+    assert rec.loc[0, "n_detected"] == 2 and rec.loc[0, "n_detected_at_level"] == 3
+    assert np.isclose(rec.loc[0, "recall_at_level"], 1.0) and not rec.loc[0, "meets_target"]
 
 
 def test_no_change_point_is_a_miss_and_nearest_index():
@@ -53,3 +60,10 @@ def test_summary_section_reports_levels_checkpoints_and_recall(tmp_path):
                           "stage_recall": str(tmp_path / "stage_recall.csv")})
     assert "## The n-gram staircase of the loss" in text
     assert "| unigram->bigram | 3.020 -> 2.260 | 3 / 2 | 0.50 (0.50-0.50) | 3 | 2 of 2 (100%; target 90%: met) |" in text
+    cps = _cps([("a", 150, True, "loss"), ("b", 150, False, "loss")])          # b's series fails BH
+    recall_table(crossing_detection(cr, cps, {r: STEPS for r in "abc"})).to_csv(tmp_path / "stage_recall.csv",
+                                                                                 index=False)
+    text = build_summary({"stages": str(tmp_path / "stage_crossings.csv"),
+                          "stage_recall": str(tmp_path / "stage_recall.csv")})
+    assert ("| 1 of 2 (50%; target 90%: NOT met; 2 at the test's own level, before Benjamini-Hochberg) |"
+            in text), text

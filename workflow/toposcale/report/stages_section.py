@@ -32,8 +32,12 @@ def stages_lines(crossings: pd.DataFrame, aux: dict | None = None) -> list[str]:
         cell = "-"
         if rec is not None and name in rec.index:
             r = rec.loc[name]
+            level = int(r["n_detected_at_level"]) if "n_detected_at_level" in r and pd.notna(
+                r["n_detected_at_level"]) else int(r["n_detected"])
             cell = (f"{int(r['n_detected'])} of {int(r['n_complete'])} ({float(r['recall']):.0%}; target "
-                    f"{MIN_RECALL:.0%}: {'met' if bool(r['meets_target']) else 'NOT met'})")
+                    f"{MIN_RECALL:.0%}: {'met' if bool(r['meets_target']) else 'NOT met'}"
+                    + (f"; {level} at the test's own level, before Benjamini-Hochberg" if level != int(r["n_detected"])
+                       else "") + ")")
         rows.append([name, f"{g['level_from'].iloc[0]:.3f} -> {g['level_to'].iloc[0]:.3f}",
                      f"{len(g)} / {len(done)}",
                      f"{np.median(frac):.2f} ({frac.min():.2f}-{frac.max():.2f})" if frac.size else "-",
