@@ -454,3 +454,17 @@ def test_ramp_plus_rebound_is_the_bonferroni_union_of_both_tests():
     assert any(abs(c - 17.5) <= 1.5 for c in both[0]["change_points"]) and not reb[0]["change_points"]
     assert any(abs(c - 22) <= 1 for c in both[1]["change_points"])
     assert any(abs(c - 22) <= 1 for c in reb[1]["change_points"])
+
+
+def test_warmup_points_covering_every_ramp_leave_no_test():
+    """``warmup_points`` past every candidate ramp: the ramp scan has nothing to test (p NaN, no change point);
+    ``ramp+rebound`` then rests on the rebound test alone, at half the level as always."""
+    x = np.log(SCHED["study"])
+    y = 3.05 - 0.75 * (np.arange(len(x)) >= 20) + 0.01 * np.random.default_rng(5).standard_normal(len(x))
+    r = change_points_batch(y[None], x, n_null=N_NULL, warmup_points=len(x))[0]
+    assert np.isnan(r["p_value"]) and r["change_points"] == []
+    both = change_points(y[None], x, "ramp+rebound", n_null=N_NULL, warmup_points=len(x))[0]
+    reb = change_points(y[None], x, "rebound", n_null=N_NULL, significance=0.025)[0]
+    assert both["p_value"] == pytest.approx(min(1.0, 2 * reb["p_value"]))
+    found = change_points_batch(y[None], x, n_null=N_NULL, warmup_points=10)[0]      # the drop at 20 is after
+    assert found["p_value"] < 0.05 and abs(found["change_points"][0] - 20) <= 1, found
