@@ -117,11 +117,11 @@ cosine control's FPR from 0.19 to 0.08 (the 62-step d16 runs) and to <= 0.05 els
 around the warmup's end), and the flat start below still gets a change point in 0.33-0.98 of series at
 the 379-968-step runs' schedules.
 
-A smooth flat start is taken for a change: a loss smooth in the cumulative learning rate that starts flat
-at ln 256 while the rate warms up (``cosine_schedule_loss(offset=1)``, as the study's runs start) is a
-plateau and a descent in log step, and the scan places a ramp at its steepest warmup descent (~0.9 of
-series at a d64 run's schedule; ``tests/test_changepoint.py::test_flat_start_is_no_transition`` is a
-strict xfail). :mod:`toposcale.analysis.transitions` flags change points in the warmup for that reason.
+Without ``warmup_points`` a smooth flat start is taken for a change: a loss smooth in the cumulative
+learning rate that starts flat at ln 256 while the rate warms up (``cosine_schedule_loss(offset=1)``, as
+the study's runs start) is a plateau and a descent in log step, and the scan places a ramp at its steepest
+warmup descent (> 0.5 of series at a d64 run's schedule;
+``tests/test_changepoint.py::test_flat_start_is_no_transition`` asserts both rates, with and without).
 
 The power limit at phi 0 is information, not mechanics: a test that must not fire on every curve in the
 span of a cubic spline can only use the part of the drop orthogonal to that span; for a 5-sd drop over 3
