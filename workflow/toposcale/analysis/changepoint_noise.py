@@ -59,10 +59,21 @@ def _masked_lag1(R: np.ndarray, M: np.ndarray) -> np.ndarray:
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
+def _row_nanmedian(A: np.ndarray) -> np.ndarray:
+    """Median of the non-NaN values of each row of ``A`` (NaN for a row of NaN): ``np.nanmedian(A, axis=1)``
+    to the last bit, without its masked-array path (about 5 times slower on the 400-row arrays of
+    :func:`phi_bias_map`)."""
+    S = np.sort(A, axis=1)                                     # NaN sort last
+    cnt = np.sum(~np.isnan(A), axis=1)
+    lo = np.take_along_axis(S, np.maximum((cnt - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(S, np.maximum(cnt // 2, 0)[:, None], axis=1)[:, 0]
+    return np.where(cnt > 0, np.where(cnt % 2 == 1, lo, (lo + hi) / 2.0), np.nan)
+
+
 def _masked_diff_var(R: np.ndarray, M: np.ndarray) -> np.ndarray:
     """Robust variance ``(1.4826 * MAD)^2`` of the first differences over the neighbour pairs ``M``."""
     D = np.where(M, np.diff(R, axis=1), np.nan)
-    return (_MAD * np.nanmedian(np.abs(D - np.nanmedian(D, axis=1, keepdims=True)), axis=1)) ** 2
+    return (_MAD * _row_nanmedian(np.abs(D - _row_nanmedian(D)[:, None]))) ** 2
 
 
 def _ols_residuals(Y: np.ndarray, S: np.ndarray) -> np.ndarray:

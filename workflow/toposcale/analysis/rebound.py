@@ -141,6 +141,11 @@ REBOUND_ALLOWANCE = 0.2
 #: fit (:func:`toposcale.analysis.changepoint_noise.noise_model`), ``'sup'`` the largest p-value over the AR(1) coefficients ``SUP_PHIS``.
 NOISE_MODELS = ("spline", "sup")
 SUP_PHIS = (0.0, 0.5, 0.9)
+#: Null-draw values per block of series (``rows x n_null x points``): 16 MB of float64 per array.
+_NULL_BLOCK = 1 << 21
+#: Rows per block of :func:`_valley_stat` (1 MB per array at 32 windows): 1.5-2.3 times faster than whole
+#: arrays of 5,041-60,000 rows, whose temporaries leave the CPU cache.
+_VALLEY_BLOCK = 4096
 
 
 def rebound_min_points(window: int = RATE_WINDOW) -> int:
@@ -175,25 +180,60 @@ def _valley_stat(d, se, allowance: float = 0.0, with_peak: bool = True):
     ``d``; ``j`` is None without ``with_peak`` (the null draws need only ``V``).
 
     The maxima run over the pair distance ``k = i - h`` (or ``j - i``) on 2-d slices instead of forming the
-    ``(rows, n, n)`` pair array: the same numbers, about 8 times faster on 999 null draws of 32 points."""
+    ``(rows, n, n)`` pair array (the same numbers, about 8 times faster on 999 null draws of 32 points), in
+    blocks of :data:`_VALLEY_BLOCK` rows."""
     d = np.asarray(d, dtype=float)
     n = d.shape[-1]
-    a = allowance * np.max(d[..., se <= np.median(se)], axis=-1, keepdims=True)
+    a = allowance * np.max(d[..., se <= np.median(se)], axis=-1, keepdims=True) if allowance else None
+    s = [np.sqrt(se[:-k] ** 2 + se[k:] ** 2) for k in range(1, n)]      # s(m, m + k)
+    neg_s = [-v for v in s]
     L = np.full(d.shape, -np.inf)
     R = np.full(d.shape, -np.inf)
     j = np.zeros(d.shape, dtype=int) if with_peak else None
-    for k in range(1, n):
-        s_k = np.sqrt(se[:-k] ** 2 + se[k:] ** 2)             # s(m, m + k)
-        rise = d[..., k:] - d[..., :-k]                          # d_{m+k} - d_m
-        np.maximum(L[..., k:], -rise / s_k, out=L[..., k:])      # h = i - k: (d_h - d_i) / s(h, i)
-        r = (rise - a) / s_k                                     # j = i + k: (d_j - d_i - a) / s(j, i)
-        if with_peak:
-            better = r > R[..., :-k]                             # strictly: the smallest j wins ties
-            j[..., :-k][better] = (np.arange(n - k) + k)[np.nonzero(better)[-1]]
-        np.maximum(R[..., :-k], r, out=R[..., :-k])
+    rows, Lr, Rr = d.reshape(-1, n), L.reshape(-1, n), R.reshape(-1, n)
+    ar = None if a is None else a.reshape(-1, 1)
+    jr = None if j is None else j.reshape(-1, n)
+    for lo in range(0, len(rows), _VALLEY_BLOCK):      # blocks of rows: their temporaries stay in the cache
+        hi = lo + _VALLEY_BLOCK
+        db, Lb, Rb = rows[lo:hi], Lr[lo:hi], Rr[lo:hi]
+        for k in range(1, n):
+            rise = db[:, k:] - db[:, :-k]                                  # d_{m+k} - d_m
+            np.maximum(Lb[:, k:], rise / neg_s[k - 1], out=Lb[:, k:])      # h = i - k: (d_h - d_i) / s(h, i)
+            r = (rise if ar is None else rise - ar[lo:hi]) / s[k - 1]     # j = i + k: (d_j - d_i - a) / s(j, i)
+            if jr is not None:
+                better = r > Rb[:, :-k]                                    # strictly: the smallest j wins ties
+                jr[lo:hi, :-k][better] = (np.arange(n - k) + k)[np.nonzero(better)[-1]]
+            np.maximum(Rb[:, :-k], r, out=Rb[:, :-k])
     V = np.minimum(L, R)
     V[..., 0] = V[..., -1] = -np.inf
     return V, j
+
+
+_DESIGN_CACHE: dict = {}
+
+
+def _unimodal_designs(x, extra) -> list[np.ndarray]:
+    """The design matrix of every mode ``m`` of :func:`unimodal_rate_fit` at positions ``x`` (with the
+    ``extra`` columns last), cached per ``(x, extra)``: the series of a run share them, and building them
+    cost as much as the fits."""
+    n = len(x)
+    ext = None if extra is None else np.asarray(extra, dtype=float).reshape(n, -1)
+    key = (x.tobytes(), None if ext is None else ext.tobytes())
+    if key not in _DESIGN_CACHE:
+        if len(_DESIGN_CACHE) > 64:
+            _DESIGN_CACHE.clear()
+        knots = x[1:-1]
+        designs = []
+        for m in range(n):
+            c = x - x[m]
+            cols = [np.ones(n), -np.ones(n), c, -c]
+            cols += [-np.maximum(k - x, 0.0) for k in knots if k <= x[m]]
+            cols += [np.maximum(x - k, 0.0) for k in knots if k >= x[m]]
+            if ext is not None:
+                cols += list(ext.T)
+            designs.append(np.column_stack(cols))
+        _DESIGN_CACHE[key] = designs
+    return _DESIGN_CACHE[key]
 
 
 def unimodal_rate_fit(y, x, extra=None, return_extra: bool = False):
@@ -208,18 +248,11 @@ def unimodal_rate_fit(y, x, extra=None, return_extra: bool = False):
     extra_part)``, ``extra_part`` the fitted contribution of those columns (zeros without ``extra``)."""
     from scipy.optimize import nnls
 
+    x = np.asarray(x, dtype=float)
     n = len(x)
-    knots = x[1:-1]
     best, fit, part = np.inf, None, np.zeros(n)
     k_extra = 0 if extra is None else np.asarray(extra, dtype=float).reshape(n, -1).shape[1]
-    for m in range(n):
-        c = x - x[m]
-        cols = [np.ones(n), -np.ones(n), c, -c]
-        cols += [-np.maximum(k - x, 0.0) for k in knots if k <= x[m]]
-        cols += [np.maximum(x - k, 0.0) for k in knots if k >= x[m]]
-        if extra is not None:
-            cols += list(np.asarray(extra, dtype=float).reshape(n, -1).T)
-        A = np.column_stack(cols)
+    for A in _unimodal_designs(x, extra):
         coef, rn = nnls(A, y, maxiter=50 * A.shape[1])
         if rn < best:
             best, fit = rn, A @ coef
@@ -358,44 +391,50 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     scales = [(phi, sigma_upper_factor(x, phi, q, gen)) for phi in dict.fromkeys(sum(phi_rows, ()))
               for q in ((None,) if sigma_quantile is None else (None, sigma_quantile))]
     d0, se, centre = local_rates(Y, x, window)
+    # one virtual row per (series, sign): its null curve, valley depths and null p-values
+    rows = [(r, s) for r in range(m) if sigmas[r] > 0 for s in signs]
+    if not rows:
+        return out
+    row_of = np.array([r for r, _ in rows])
+    sign_of = np.array([s for _, s in rows])
+    extra = None if anneal is None else -anneal
+    F = np.stack([unimodal_rate_fit(s * Y[r], x, extra) for r, s in rows])
+    D = sign_of[:, None] * d0[row_of]
+    V, J = _valley_stat(D, se, allowance)
+    V = np.maximum(V, 0.0) / sigmas[row_of][:, None]
+    P = np.full(V.shape, np.nan)                  # each valley's p-value: the largest over the null's scales
+    phi_at: list = [None] * len(rows)
+    seen = np.zeros(len(rows), dtype=bool)
+    block = max(1, int(_NULL_BLOCK // (n_null * n)))      # series whose null draws are one array
+    for phi, factor in scales:
+        use = np.array([v for v, r in enumerate(row_of) if phi in phi_rows[r]], dtype=int)
+        if not len(use):
+            continue
+        if phi not in ar_cache:
+            ar_cache[phi] = ar1_from_normals(E, phi)
+        for lo in range(0, len(use), block):
+            u = use[lo:lo + block]
+            sigma = sigmas[row_of[u]] * factor     # marginal sd of each row's null AR(1) noise
+            p_u = _null_p_values(F[u], sigma, ar_cache[phi], V[u], x, se, window, allowance, anneal is not None)
+            for v, p_v, sg in zip(u, p_u, sigma):
+                if not seen[v] or p_v.min() > P[v].min():     # the scale giving the series' p-value
+                    phi_at[v] = (phi, float(sg))
+                P[v] = np.maximum(P[v], p_v) if seen[v] else p_v
+                seen[v] = True
     for r in range(m):
-        if not sigmas[r] > 0:
+        vs = np.flatnonzero(row_of == r)
+        if not len(vs):
             continue
         best = None
-        for s in signs:
-            y = s * Y[r]
-            d_s = s * d0[r]
-            f = unimodal_rate_fit(y, x, None if anneal is None else -anneal)
-            V, jj = _valley_stat(d_s[None], se, allowance)
-            V, jj = np.maximum(V[0], 0.0) / float(sigmas[r]), jj[0]
-            pv, phi_at = None, None
-            for phi, factor in [(ph, fa) for ph, fa in scales if ph in phi_rows[r]]:
-                sigma = float(sigmas[r]) * factor   # marginal sd of the null's AR(1) noise
-                if phi not in ar_cache:
-                    ar_cache[phi] = ar1_from_normals(E, phi)
-                Yn = f[None] + sigma * ar_cache[phi]
-                dn, _, _ = local_rates(Yn, x, window)
-                Vn = (np.maximum(_valley_stat(dn, se, allowance, with_peak=False)[0], 0.0)
-                      / np.maximum(high_pass_sigma(Yn, x), 1e-300)[:, None])
-                # with the schedule in the null, its valleys are deterministic: each valley is centred by its
-                # null median before the maximum, so a schedule valley does not mask the others
-                ctr = np.median(Vn, axis=0) if anneal is not None else np.zeros(Vn.shape[1])
-                ctr[~np.isfinite(ctr)] = 0.0
-                Tn = np.sort(np.max(Vn - ctr, axis=1))
-                Vc = V - ctr
-                # max-T p-value of every valley: P(max over the null draw's valleys >= V_i)
-                p_phi = np.where(V > 0, (1.0 + len(Tn) - np.searchsorted(Tn, Vc - 1e-12, side="left"))
-                                 / (len(Tn) + 1.0), 1.0)
-                if pv is None or p_phi.min() > pv.min():
-                    phi_at = (phi, sigma)
-                pv = p_phi if pv is None else np.maximum(pv, p_phi)
-            if best is None or (pv.min(), -V.max()) < (best[0].min(), -best[1].max()):   # ties: deeper valley
-                best = (pv, V, jj, d_s, phi_at)
-        pv, V, jj, best_d, (phi, sigma) = best
-        pv = np.minimum(1.0, pv * len(signs))
-        order = np.lexsort((-V, pv))                # smallest p first, deeper valley on ties
+        for v in vs:                                   # signs in order; ties: the deeper valley, then the first
+            if best is None or (P[v].min(), -V[v].max()) < (P[best].min(), -V[best].max()):
+                best = v
+        pv = np.minimum(1.0, P[best] * len(signs))
+        Vb, jj, best_d = V[best], J[best], D[best]
+        phi, sigma = phi_at[best]
+        order = np.lexsort((-Vb, pv))               # smallest p first, deeper valley on ties
         i0 = int(order[0])
-        out[r].update(p_value=float(pv[i0]), statistic=float(V[i0]), phi=phi, sigma=sigma)
+        out[r].update(p_value=float(pv[i0]), statistic=float(Vb[i0]), phi=phi, sigma=sigma)
         taken: list[int] = []
         for i in order:
             if pv[i] >= significance or len(taken) >= max_change_points:
@@ -406,5 +445,25 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
             taken.append(loc)
             out[r]["change_points"].append(loc)
             out[r]["change_point_p_values"].append(float(pv[i]))
-            out[r]["change_point_statistics"].append(float(V[i]))
+            out[r]["change_point_statistics"].append(float(Vb[i]))
     return out
+
+
+def _null_p_values(F, sigma, A, V, x, se, window: int, allowance: float, centred: bool) -> np.ndarray:
+    """Max-T p-values of the valleys ``V`` (rows: series) under null draws ``F[r] + sigma[r] * A`` (``A``:
+    unit AR(1) noise, one draw per row, shared by the series), every draw's valley depths computed as the
+    data's; with ``centred`` each valley is centred by its null median before the maximum (the schedule's
+    valleys are deterministic in the null). All series' draws are one array: the same numbers as one
+    series at a time, several times faster (numpy's per-call cost dominated 199-draw arrays)."""
+    c, b, n = len(F), A.shape[0], A.shape[1]
+    Yn = (F[:, None, :] + sigma[:, None, None] * A[None]).reshape(c * b, n)
+    dn, _, _ = local_rates(Yn, x, window)
+    Vn = (np.maximum(_valley_stat(dn, se, allowance, with_peak=False)[0], 0.0)
+          / np.maximum(high_pass_sigma(Yn, x), 1e-300)[:, None]).reshape(c, b, -1)
+    ctr = np.median(Vn, axis=1) if centred else np.zeros((c, Vn.shape[2]))
+    ctr[~np.isfinite(ctr)] = 0.0
+    Tn = np.sort(np.max(Vn - ctr[:, None, :], axis=2), axis=1)
+    Vc = V - ctr
+    # max-T p-value of every valley: P(max over the null draw's valleys >= V_i)
+    ge = np.stack([b - np.searchsorted(Tn[i], Vc[i] - 1e-12, side="left") for i in range(c)])
+    return np.where(V > 0, (1.0 + ge) / (b + 1.0), 1.0)
