@@ -23,6 +23,9 @@
 #   TOPOSCALE_SLURM_MEM_PERCENT      share of `slurmd -C` RealMemory offered to jobs (default 90)
 #   TOPOSCALE_SLURM_INSTALL_TIMEOUT  seconds allowed for apt-get        (default 600)
 #   TOPOSCALE_SLURM_READY_TIMEOUT    seconds to wait for an idle node   (default 60)
+#   TOPOSCALE_SLURM_CPUS             CPUs the node offers to jobs        (default: the hardware's, from
+#                                    `slurmd -C`; more oversubscribes the cores, e.g. so that short jobs
+#                                    that mostly start Python do not wait behind a long one)
 #
 # Choices forced by containers without systemd or cgroups: ProctrackType=proctrack/linuxproc,
 # TaskPlugin=task/none. There is no slurmdbd, so `sacct` knows nothing: MinJobAge=300 keeps finished jobs
@@ -36,6 +39,7 @@ SLURMD_PORT="${TOPOSCALE_SLURM_SLURMD_PORT:-6818}"
 MEM_PERCENT="${TOPOSCALE_SLURM_MEM_PERCENT:-90}"
 INSTALL_TIMEOUT="${TOPOSCALE_SLURM_INSTALL_TIMEOUT:-600}"
 READY_TIMEOUT="${TOPOSCALE_SLURM_READY_TIMEOUT:-60}"
+OFFER_CPUS="${TOPOSCALE_SLURM_CPUS:-}"
 PACKAGES=(slurmctld slurmd slurm-client munge)
 COMMANDS=(slurmctld slurmd sinfo squeue sbatch scontrol scancel munged munge unmunge)
 
@@ -180,6 +184,15 @@ probe_hardware() {
     REAL_MEM="$(tr ' ' '\n' <<<"$line" | sed -n 's/^RealMemory=//p')"
     CPUS="$(tr ' ' '\n' <<<"$line" | sed -n 's/^CPUs=//p')"
     [[ "$REAL_MEM" =~ ^[0-9]+$ && "$CPUS" =~ ^[0-9]+$ ]] || die "could not parse 'slurmd -C' output: $line"
+    OVERRIDES=""
+    if [[ -n "$OFFER_CPUS" && "$OFFER_CPUS" != "$CPUS" ]]; then
+        [[ "$OFFER_CPUS" =~ ^[1-9][0-9]*$ ]] || die "TOPOSCALE_SLURM_CPUS=$OFFER_CPUS is not a positive integer"
+        # one socket of OFFER_CPUS cores; slurmd takes the configured count instead of the hardware's
+        HW="CPUs=$OFFER_CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$OFFER_CPUS ThreadsPerCore=1 "
+        OVERRIDES="SlurmdParameters=config_overrides"
+        say "offering $OFFER_CPUS CPUs on $CPUS hardware CPUs (TOPOSCALE_SLURM_CPUS)"
+        CPUS="$OFFER_CPUS"
+    fi
 }
 
 write_conf() {
@@ -228,6 +241,7 @@ SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
 Waittime=0
+$OVERRIDES
 NodeName=$NODE NodeAddr=127.0.0.1 ${HW}RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP DefMemPerCPU=$per_cpu
 EOF
