@@ -454,7 +454,7 @@ def _null_p_values(F, sigma, A, V, x, se, window: int, allowance: float, centred
     unit AR(1) noise, one draw per row, shared by the series), every draw's valley depths computed as the
     data's; with ``centred`` each valley is centred by its null median before the maximum (the schedule's
     valleys are deterministic in the null). All series' draws are one array: the same numbers as one
-    series at a time, several times faster (numpy's per-call cost dominated 199-draw arrays)."""
+    series at a time, about 1.3 times faster on a run's 285 series at 199 draws (numpy's per-call cost)."""
     c, b, n = len(F), A.shape[0], A.shape[1]
     Yn = (F[:, None, :] + sigma[:, None, None] * A[None]).reshape(c * b, n)
     dn, _, _ = local_rates(Yn, x, window)
