@@ -389,7 +389,7 @@ def test_sigma_upper_factor_is_a_90_percent_upper_bound():
     independent series (2,000 per phi at the default study's 32 checkpoints: within 3 se, 0.02), is about
     1.4x the point estimate there, and with ``quantile=None`` equals ``1 / high_pass_ar1_factor``."""
     from toposcale.analysis.ar1 import ar1_from_normals
-    from toposcale.analysis.rebound import high_pass_ar1_factor, high_pass_sigma, sigma_upper_factor
+    from toposcale.analysis.rebound_noise import high_pass_ar1_factor, high_pass_sigma, sigma_upper_factor
 
     x = np.log(SCHED["study"])
     assert len(x) == 32
