@@ -8,6 +8,7 @@ standard errors above nominal). The full-size table is ``benchmarks/changepoint_
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -46,6 +47,25 @@ def test_design_pieces():
     c = int(np.nonzero((tau == 4) & (w == 3))[0][0])
     assert np.allclose(Z[:, c], [0, 0, 0, 0, 0, 1 / 3, 2 / 3, 1, 1, 1]) and loc[c] == 6
     assert SCHED["log"].size == 25 and SCHED["log+linear"].size == 39
+
+
+def test_row_nanmedian_is_numpys_nanmedian():
+    """The noise model's row median equals ``np.nanmedian(A, axis=1)`` bit for bit: odd and even counts,
+    NaN anywhere, a row of NaN (NaN), one value."""
+    from toposcale.analysis.changepoint_noise import _row_nanmedian
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((400, 31))
+    A[rng.random(A.shape) < 0.3] = np.nan
+    A[0] = np.nan
+    A[1, 1:] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # numpy warns on the all-NaN row
+        expected = np.nanmedian(A, axis=1)
+    assert np.array_equal(_row_nanmedian(A), expected, equal_nan=True)
+    assert np.isnan(_row_nanmedian(A)[0]) and _row_nanmedian(A)[1] == A[1, 0]
+    assert _row_nanmedian(np.array([[1.0, np.nan, 4.0, 2.0]]))[0] == 2.0
+    assert _row_nanmedian(np.array([[1.0, 3.0, np.nan, 2.0, 10.0]]))[0] == 2.5
 
 
 def test_sharp_drop_located_and_sequential_second_drop():
