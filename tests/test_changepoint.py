@@ -404,6 +404,56 @@ def test_rebound_anneal_null_false_positive_rate_cosine(phi):
 
 # ----------------------------------------------------------------------------- rebound noise scale bound
 
+def test_series_without_measurable_noise_get_no_test():
+    """A constant series gets no p-value from either test (its noise model would be rounding error), and a
+    count that is flat in most 5-point windows none from the rebound test (its valley depths would be
+    divided by rounding error: in the default study 65 such series, e.g. ``h0_n_significant``, all read p
+    0.01-0.02); the ramp scan still tests the count, and a noiseless smooth decay is tested by both."""
+    from toposcale.analysis.change_test import change_points
+
+    step = np.asarray(SCHED["study"], dtype=float)
+    n = len(step)
+    count = np.r_[np.full(n // 2, 250.0), np.full(n - n // 2, 253.0)]
+    count[5] = 249.0
+    Y = np.vstack([np.full(n, 63.0), count, 1.6 + 4.0 * step ** -0.35])
+    kw = dict(n_null=99, two_sided=True, window=2, allowance=0.0, noise="sup")
+    ramp = change_points(Y, np.log(step), "ramp", **kw)
+    reb = change_points(Y, np.log(step), "rebound", **kw)
+    both = change_points(Y, np.log(step), "ramp+rebound", **kw)
+    assert all(np.isnan(r[0]["p_value"]) and not r[0]["change_points"] for r in (ramp, reb, both))
+    assert np.isnan(reb[1]["p_value"]) and np.isfinite(ramp[1]["p_value"])
+    assert both[1]["p_value"] == min(1.0, 2 * ramp[1]["p_value"])
+    assert np.isfinite(ramp[2]["p_value"]) and np.isfinite(reb[2]["p_value"])
+
+
+def test_rebound_result_of_a_series_does_not_depend_on_the_others_in_the_call():
+    """The null draws of all series of a call are one array: each series' p-value, phi and change points are
+    those of a call with that series alone, its statistic and sigma up to rounding (two-sided, noise 'sup',
+    the schedule and the noise-scale bound on; a constant series, whose noise scale is 0, gets no test)."""
+    from toposcale.analysis.lr_schedule import anneal_covariate
+
+    step = np.asarray(SCHED["study"], dtype=float)
+    from toposcale.analysis.ar1 import ar1_noise
+
+    Y = staircase(len(step), [16.0, 18.0, 20.0, 22.0, 24.0], [3.0] * 5)
+    Y = Y + 0.02 * ar1_noise(0.5, Y.shape, np.random.default_rng(4))
+    Y = np.vstack([Y, np.full(len(step), 2.0)])
+    kw = dict(n_null=99, noise="sup", window=2, allowance=0.0, two_sided=True, sigma_quantile=0.95,
+              anneal=anneal_covariate(step, 4336), seed=7)
+    together = rebound_batch(Y, np.log(step), **kw)
+    for y, t in zip(Y, together):
+        alone = rebound_batch(y[None], np.log(step), **kw)[0]
+        for k in ("p_value", "phi", "change_points", "change_point_p_values"):
+            assert np.array_equal(np.asarray(t[k], dtype=float), np.asarray(alone[k], dtype=float),
+                                  equal_nan=True), k
+        # the data's noise scale is one matrix product over the call's rows: BLAS sums one row and several
+        # rows in a different order, so the statistic and sigma agree to rounding, not bit for bit
+        for k in ("statistic", "sigma"):
+            assert np.allclose(t[k], alone[k], rtol=1e-12, atol=0, equal_nan=True), k
+    assert np.isnan(together[-1]["p_value"]) and together[-1]["change_points"] == []
+    assert min(r["p_value"] for r in together[:-1]) < 0.05         # the planted drops are tested, not skipped
+
+
 def test_sigma_upper_factor_is_a_90_percent_upper_bound():
     """``sigma_hat * sigma_upper_factor(x, phi, 0.9)`` covers the true marginal sd of AR(1) noise in 90% of
     independent series (2,000 per phi at the default study's 32 checkpoints: within 3 se, 0.02), is about

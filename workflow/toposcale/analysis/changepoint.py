@@ -338,10 +338,12 @@ def change_points_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, 
     list of dict, one per row: ``p_value`` and ``statistic`` of the first scan, ``phi`` and ``sigma`` (the
     noise model of the first null fit), ``change_points`` (locations, in order found),
     ``change_point_p_values``, ``change_point_statistics``, ``ramp_starts``, ``ramp_widths``, ``method``. A
-    series shorter than :func:`min_points` gets ``p_value`` NaN and no change points.
+    series shorter than :func:`min_points`, and a constant one (it has nothing to change; its noise model
+    would be rounding error), gets ``p_value`` NaN and no change points.
     """
     Y, x = _check(Y, x)
     m, n = Y.shape
+    varying = np.ptp(Y, axis=1) > 0 if n else np.zeros(m, dtype=bool)
     if not 0 < significance < 1:
         raise ValueError(f"significance={significance} must lie in (0, 1)")
     if n_null < 1:
@@ -366,7 +368,7 @@ def change_points_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, 
         Y, St, Sf, Sn, Z = Y * d, St * d[:, None], Sf * d[:, None], Sn * d[:, None], Z * d[:, None]
     E = np.random.default_rng(seed).standard_normal((int(n_null), n))
     found: list[list[int]] = [[] for _ in range(m)]
-    active = list(range(m))
+    active = [i for i in range(m) if varying[i]]
     for step in range(max_change_points):
         by_set: dict[tuple, list[int]] = {}
         for i in active:

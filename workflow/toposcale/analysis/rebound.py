@@ -143,6 +143,8 @@ REBOUND_ALLOWANCE = 0.2
 #: fit (:func:`toposcale.analysis.changepoint_noise.noise_model`), ``'sup'`` the largest p-value over the AR(1) coefficients ``SUP_PHIS``.
 NOISE_MODELS = ("spline", "sup")
 SUP_PHIS = (0.0, 0.5, 0.9)
+#: A series is tested only if its high-pass noise scale exceeds this fraction of its range.
+_SIGMA_FLOOR = 1e-9
 #: Null-draw values per block of series (``rows x n_null x points``): 16 MB of float64 per array.
 _NULL_BLOCK = 1 << 21
 #: Rows per block of :func:`_valley_stat` (1 MB per array at 32 windows): 1.5-2.3 times faster than whole
@@ -313,7 +315,9 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     Returns
     -------
     list of dict as :func:`change_points_batch` (``ramp_starts`` and ``ramp_widths`` empty); ``change_points``
-    are the checkpoints of the rate peaks after significant valleys, strongest first.
+    are the checkpoints of the rate peaks after significant valleys, strongest first. A series whose
+    high-pass noise scale is not above ``1e-9`` of its range (a constant series, or a count that is flat
+    in most 5-point windows: its valley depths would be divided by rounding error) gets ``p_value`` NaN.
     """
     Y, x = _check(Y, x)
     m, n = Y.shape
@@ -345,8 +349,12 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     scales = [(phi, sigma_upper_factor(x, phi, q, gen)) for phi in dict.fromkeys(sum(phi_rows, ()))
               for q in ((None,) if sigma_quantile is None else (None, sigma_quantile))]
     d0, se, centre = local_rates(Y, x, window)
-    # one virtual row per (series, sign): its null curve, valley depths and null p-values
-    rows = [(r, s) for r in range(m) if sigmas[r] > 0 for s in signs]
+    # one virtual row per (series, sign): its null curve, valley depths and null p-values; a series whose
+    # noise scale is rounding error against its range (constant, or a count flat in most 5-point windows)
+    # has no studentised valley depth and gets no test
+    scale = np.ptp(Y, axis=1)
+    testable = (scale > 0) & (sigmas > _SIGMA_FLOOR * scale)
+    rows = [(r, s) for r in range(m) if testable[r] for s in signs]
     if not rows:
         return out
     row_of = np.array([r for r, _ in rows])
