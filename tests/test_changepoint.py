@@ -407,8 +407,8 @@ def test_rebound_anneal_null_false_positive_rate_cosine(phi):
 def test_series_without_measurable_noise_get_no_test():
     """A constant series gets no p-value from either test (its noise model would be rounding error), and a
     count that is flat in most 5-point windows none from the rebound test (its valley depths would be
-    divided by rounding error: in the default study 65 such series, e.g. ``h0_n_significant``, all read p
-    0.01-0.02); the ramp scan still tests the count, and a noiseless smooth decay is tested by both."""
+    divided by rounding error: in the default study 29 ``h0_n_significant`` series read p 0.02 from it);
+    the ramp scan still tests the count, and a noiseless smooth decay is tested by both."""
     from toposcale.analysis.change_test import change_points
 
     step = np.asarray(SCHED["study"], dtype=float)
