@@ -12,7 +12,7 @@ Usage::
 
     PYTHONPATH=workflow .venv/bin/python benchmarks/changepoint_real_recall.py --results results [--method ramp]
         [--window 3] [--allowance 0.2] [--noise spline|sup] [--anneal]   (rebound settings; defaults: the schema's)
-        [--no-ramp-after-warmup]
+        [--no-ramp-after-warmup] [--anneal-max-share 0.2]
 """
 import argparse
 import json
@@ -43,6 +43,9 @@ def main():
                     help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
     ap.add_argument("--sigma-quantile", type=float, default=DEFAULT_SETTINGS["rebound_sigma_quantile"],
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (max p; 0 off)")
+    ap.add_argument("--anneal-max-share", type=float, default=DEFAULT_SETTINGS["anneal_max_share"],
+                    help="rebound: the largest share of the series' range the schedule term may explain "
+                         "(transitions.anneal_max_share; negative: unbounded)")
     ap.add_argument("--ramp-after-warmup", action=argparse.BooleanOptionalAction,
                     default=DEFAULT_SETTINGS["ramp_after_warmup"],
                     help="the ramp scan skips ramps that rise in the warmup (transitions.ramp_after_warmup)")
@@ -67,6 +70,7 @@ def main():
                           widths=tuple(st["ramp_widths"]), min_plateau=st["min_plateau"],
                           max_change_points=st["max_change_points"], window=a.window,
                           allowance=a.allowance, noise=a.noise, sigma_quantile=a.sigma_quantile or None,
+                          anneal_max_share=None if a.anneal_max_share < 0 else a.anneal_max_share,
                           warmup_points=warmup_points(step, total) if a.ramp_after_warmup else 0)[0]
         rows += [dict(run=p.parent.name, source="loss", metric="val_loss", variant="raw", step=step[c],
                       significant=True) for c in r["change_points"]]

@@ -73,7 +73,8 @@ def timed(fn, Y, x, n_null: int, anneal):
     t = time.process_time()
     out = fn(Y, x, n_null=n_null, window=st["rebound_window"], allowance=st["rebound_allowance"],
              noise=st["rebound_noise"], sigma_quantile=st["rebound_sigma_quantile"] or None, anneal=anneal,
-             two_sided=True, max_change_points=st["max_change_points"], seed=0)
+             two_sided=True, max_change_points=st["max_change_points"], seed=0,
+             anneal_max_share=None)      # the baseline has no bound on the schedule term (issue 21, session 15)
     return time.process_time() - t, out
 
 

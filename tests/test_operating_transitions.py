@@ -11,7 +11,7 @@ from toposcale.plan.decidability import load_study_config
 def test_transitions_check_power_and_fpr_at_the_default_design():
     design = Design.from_config(load_study_config(["config.yaml"]))
     tab = run_checks(design, n_sim=60, seed=0, families=["transitions"])
-    assert len(tab) == 4 and set(tab["family"]) == {"transitions"}
+    assert len(tab) == 5 and set(tab["family"]) == {"transitions"}
     assert tab["verdict"].nunique() == 1 and tab["power"].nunique() == 1
     assert "3.05 -> 2.3" in tab["planted"].iloc[0] and "phi 0.9" in tab["planted"].iloc[0]
     assert "after the warmup" in tab["planted"].iloc[0]          # where the ramp scan looks (ramp_after_warmup)
@@ -19,11 +19,13 @@ def test_transitions_check_power_and_fpr_at_the_default_design():
     assert tab["power"].iloc[0] >= 0.9 and tab["decidable"].all()
     fpr = dict(zip(tab["control"], tab["fpr"]))
     assert list(fpr) == list(CONTROLS)
-    decay, cosine, flat_any, flat_after = (fpr[c] for c in CONTROLS)
+    decay, cosine, flat_any, flat_after, at_bound = (fpr[c] for c in CONTROLS)
     bound = 0.05 + 3 * math.sqrt(0.05 * 0.95 / 60)                  # FPR: nominal + 3 MC standard errors
     # a smooth flat start is no transition once the ramp scan skips the warmup (0.585 any change point without
     # transitions.ramp_after_warmup, n_sim 200; 0.025 with it)
     assert decay <= bound and cosine <= bound and flat_any <= bound and flat_after <= bound, fpr
+    # the schedule's speed-up at the largest share the rebound null admits (transitions.anneal_max_share)
+    assert at_bound <= bound, fpr
 
 
 def test_transitions_check_reads_the_configs_transitions_section():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.changepoint import change_points_batch
+from toposcale.analysis.lr_schedule import ANNEAL_MAX_SHARE
 from toposcale.analysis.rebound import REBOUND_ALLOWANCE, RATE_WINDOW, rebound_batch
 
 #: The tests :func:`change_points` dispatches to (config ``transitions.method``).
@@ -19,12 +20,14 @@ METHODS = ("ramp", "rebound", "ramp+rebound")
 COMBINED_METHOD = "ramp scan + rate rebound, Bonferroni (each at half the level, p = 2 x the smaller)"
 
 
-def _rebound(Y, x, *, two_sided, window, allowance, noise, anneal, sigma_quantile, **kwargs) -> list[dict]:
+def _rebound(Y, x, *, two_sided, window, allowance, noise, anneal, sigma_quantile, anneal_max_share,
+             **kwargs) -> list[dict]:
     keep = {k: v for k, v in kwargs.items() if k in ("n_null", "significance", "max_change_points", "null_df",
                                                      "widths", "min_plateau", "seed")}
     return rebound_batch(Y, x, window=RATE_WINDOW if window is None else window,
                          allowance=REBOUND_ALLOWANCE if allowance is None else allowance, two_sided=two_sided,
-                         noise=noise, anneal=anneal, sigma_quantile=sigma_quantile, **keep)
+                         noise=noise, anneal=anneal, sigma_quantile=sigma_quantile,
+                         anneal_max_share=anneal_max_share, **keep)
 
 
 def _combine(ramp: dict, rebound: dict, max_change_points: int) -> dict:
@@ -53,15 +56,15 @@ def _combine(ramp: dict, rebound: dict, max_change_points: int) -> dict:
 
 def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window: int | None = None,
                   allowance: float | None = None, noise: str = "spline", anneal=None, sigma_quantile=None,
-                  **kwargs) -> list[dict]:
+                  anneal_max_share: float | None = ANNEAL_MAX_SHARE, **kwargs) -> list[dict]:
     """The configured test: ``'ramp'`` :func:`change_points_batch` (``two_sided``, ``window``, ``allowance``,
-    ``noise``, ``anneal`` and ``sigma_quantile`` ignored: the ramp scan is already two-sided), ``'rebound'``
+    ``noise``, ``sigma_quantile`` and ``anneal_max_share`` ignored: the ramp scan is already two-sided), ``'rebound'``
     :func:`toposcale.analysis.rebound.rebound_batch`; ``'ramp+rebound'`` both, each at half the level
     (``significance``), combined by Bonferroni (:func:`_combine`): a series has a change point when it makes
     a sharp move against a smooth curve (ramp) or moves again after a stall or a turn (rebound), and its
     false-positive rate is at most the sum of the two tests' at half the level. ``kwargs`` as there."""
     reb = dict(two_sided=two_sided, window=window, allowance=allowance, noise=noise, anneal=anneal,
-               sigma_quantile=sigma_quantile)
+               sigma_quantile=sigma_quantile, anneal_max_share=anneal_max_share)
     if method == "ramp":
         return change_points_batch(Y, x, anneal=anneal, **kwargs)
     if method == "rebound":

@@ -52,14 +52,15 @@ their lag-1 autocorrelation moves only from -0.80 to -0.75 between phi 0 and 0.9
   draws at phi 0, 0.5 and 0.9 (``SUP_PHIS``), each with marginal sd ``sigma_hat /
   high_pass_ar1_factor(phi)``; the reported ``phi`` gave the series' smallest p-value.
 * *Schedule in the null* (``anneal``, :func:`toposcale.analysis.lr_schedule.anneal_covariate`, the lr decay so far ``1 - lr / lr_max``
-  after warmup): the null curve is the unimodal-rate fit plus ``-c * anneal`` with ``c >= 0`` (one more
-  NNLS column), so the annealing speed-up is in the null without an allowance. Its late valleys are then
+  after warmup): the null curve is the unimodal-rate fit plus ``-c * anneal``, ``0 <= c <= c_max`` (one more
+  column; ``c_max``: :func:`toposcale.analysis.lr_schedule.anneal_bound`, at most 0.2 of the series'
+  range), so the annealing speed-up is in the null without an allowance. Its late valleys are then
   deterministic in every null draw and would dominate the maximum, so each valley depth is centred by its
   null median before the maximum over valleys (data and draws alike). The benchmark's cosine shape is
   generated with exactly such a term (``anneal * lr / lr_max``), so its calibration is partly circular; a
   real schedule response (Tissue et al. 2024: an annealing area with momentum) is close to but not exactly
-  this. It cannot tell a real drop during annealing from the schedule (39 log+linear checkpoints put the
-  simulated staircase's drop in the annealing phase: power 0.05-0.22 there).
+  this. Unbounded (until issue 21's session 15) it could not tell a real drop during annealing from the
+  schedule (the simulated staircase's drop at 39 checkpoints: power 0.05-0.22); bounded, one beyond 0.2.
 
 Measured without the noise-scale bound (``sigma_quantile`` None, section "Noise scale" below;
 ``benchmarks/changepoint_power.py --method rebound [...] --sigma-quantile 0 --draws 200 --n-null 199
@@ -131,7 +132,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.ar1 import ar1_from_normals
-from toposcale.analysis.lr_schedule import check_anneal
+from toposcale.analysis.lr_schedule import ANNEAL_MAX_SHARE, anneal_bound, check_anneal
 from toposcale.analysis.changepoint import MIN_PLATEAU, NULL_DF, RAMP_WIDTHS, _check, ramp_candidates, spline_basis
 from toposcale.analysis.changepoint_noise import _null_fit, noise_model
 from toposcale.analysis.rebound_noise import high_pass_sigma, sigma_upper_factor
@@ -240,7 +241,7 @@ def _unimodal_designs(x, extra) -> list[np.ndarray]:
     return _DESIGN_CACHE[key]
 
 
-def unimodal_rate_fit(y, x, extra=None, return_extra: bool = False):
+def unimodal_rate_fit(y, x, extra=None, return_extra: bool = False, extra_max=None):
     """Least-squares fit of ``y`` (one series) by a continuous piecewise-linear function of ``x`` with knots
     at the points whose descent rate ``-f'`` is unimodal: concave up to a mode ``x_m`` and convex after it
     (a smooth decay in log step, including the slow start of a warmup, has this shape; a plateau followed
@@ -249,15 +250,24 @@ def unimodal_rate_fit(y, x, extra=None, return_extra: bool = False):
     over interior knots ``x_k``; the mode with the smallest residual sum of squares wins. ``extra`` (shape
     ``(n,)`` or ``(n, k)``, optional): further columns with non-negative coefficients in every mode's fit
     (the annealing covariate of :func:`rebound_batch`); with ``return_extra`` the result is ``(fit,
-    extra_part)``, ``extra_part`` the fitted contribution of those columns (zeros without ``extra``)."""
+    extra_part)``, ``extra_part`` the fitted contribution of those columns (zeros without ``extra``).
+    ``extra_max`` (one extra column only, optional): the upper bound of its coefficient; each mode's fit is
+    the exact least squares under it."""
     from scipy.optimize import nnls
 
     x = np.asarray(x, dtype=float)
     n = len(x)
     best, fit, part = np.inf, None, np.zeros(n)
     k_extra = 0 if extra is None else np.asarray(extra, dtype=float).reshape(n, -1).shape[1]
+    if extra_max is not None and k_extra != 1:
+        raise ValueError(f"extra_max bounds one extra column; got {k_extra}")
     for A in _unimodal_designs(x, extra):
         coef, rn = nnls(A, y, maxiter=50 * A.shape[1])
+        if extra_max is not None and coef[-1] > extra_max:
+            # the residual's minimum over the other coefficients is convex in c, so when the unbounded
+            # optimum lies above the bound the bounded one is at it: one NNLS with c fixed there
+            coef = np.r_[nnls(A[:, :-1], y - A[:, -1] * extra_max, maxiter=50 * A.shape[1])[0], extra_max]
+            rn = float(np.linalg.norm(A @ coef - y))
         if rn < best:
             best, fit = rn, A @ coef
             if k_extra:
@@ -279,7 +289,8 @@ def _bump_peak(d, i: int, j: int) -> int:
 def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window: int = RATE_WINDOW,
                   allowance: float = REBOUND_ALLOWANCE, two_sided: bool = False, max_change_points: int = 3,
                   null_df: int = NULL_DF, widths=RAMP_WIDTHS, min_plateau: int = MIN_PLATEAU, seed: int = 0,
-                  noise: str = "spline", anneal=None, sigma_quantile=None, **_ignored) -> list[dict]:
+                  noise: str = "spline", anneal=None, sigma_quantile=None,
+                  anneal_max_share: float | None = ANNEAL_MAX_SHARE, **_ignored) -> list[dict]:
     """The rate-rebound test (module docstring, "Rate rebound") of every row of ``Y`` at positions ``x``.
 
     Parameters
@@ -300,8 +311,11 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
         Design of the spline null fit whose residuals give ``phi`` (:func:`noise_model`; ``noise='spline'``).
     anneal : array_like, shape (n,), optional
         The learning-rate decay at the points (:func:`toposcale.analysis.lr_schedule.anneal_covariate`): the null curve becomes the
-        unimodal-rate fit plus ``-c * anneal`` with ``c >= 0`` fitted (module docstring, "Schedule in the
+        unimodal-rate fit plus ``-c * anneal`` with ``0 <= c`` fitted (module docstring, "Schedule in the
         null"), and each valley's depth is centred by its null median before the maximum over valleys.
+    anneal_max_share : float, optional
+        With ``anneal``: ``c <= anneal_max_share * ptp(y) / ptp(anneal)``
+        (:func:`toposcale.analysis.lr_schedule.anneal_bound` says why 0.2); None: unbounded.
     sigma_quantile : float, optional
         Also null draws at the one-sided upper confidence bound ``sigma_hat * sigma_upper_factor(x, phi,
         sigma_quantile)`` of the noise sd, each valley's p-value the larger of the two (module docstring,
@@ -360,7 +374,9 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
     row_of = np.array([r for r, _ in rows])
     sign_of = np.array([s for _, s in rows])
     extra = None if anneal is None else -anneal
-    F = np.stack([unimodal_rate_fit(s * Y[r], x, extra) for r, s in rows])
+    bound = anneal_bound(Y, anneal, anneal_max_share)
+    F = np.stack([unimodal_rate_fit(s * Y[r], x, extra, extra_max=None if bound is None else bound[r])
+                  for r, s in rows])
     D = sign_of[:, None] * d0[row_of]
     V, J = _valley_stat(D, se, allowance)
     V = np.maximum(V, 0.0) / sigmas[row_of][:, None]

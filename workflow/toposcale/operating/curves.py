@@ -13,6 +13,8 @@ plant or use as negative controls. Every generator is vectorised over rows (Mont
 - :func:`plateau_drop`: plateau, a logistic drop whose 10%-90% span is ``span`` checkpoints, plateau.
 - :func:`staircase`: a real-like loss: a first descent from ln 256 to the unigram plateau, then a drop to
   the bigram level over several checkpoints (the default study's shape).
+- :func:`annealing_drop`: the same in log step with a long plateau and the drop while the rate anneals
+  (the default study's swiglu-d40L2 runs).
 - :func:`ar1`: stationary AR(1) noise of marginal sd ``sigma``.
 """
 
@@ -109,6 +111,37 @@ def staircase(n: int, centre, span, first_centre: float | None = None, first_spa
     first = expit((i - fc) / (fs / (2.0 * _LN9)))
     second = expit((i - centre[:, None]) / (span[:, None] / (2.0 * _LN9)))
     return a - (a - b) * first - (b - c) * second
+
+
+def cosine_speed_up(step, total: int, share: float, min_lr_frac: float = 0.1) -> np.ndarray:
+    """:func:`cosine_schedule_loss` whose annealing term falls by ``share`` of the range (over ``step``) of the
+    same loss without it: the schedule's late speed-up at a given share of the curve, e.g. at the largest the
+    rate-rebound null admits (:func:`toposcale.analysis.lr_schedule.anneal_bound`)."""
+    base = np.ptp(cosine_schedule_loss(step, total, anneal=0.0, min_lr_frac=min_lr_frac))
+    return cosine_schedule_loss(step, total, anneal=share * base / (1.0 - min_lr_frac), min_lr_frac=min_lr_frac)
+
+
+def annealing_drop(step, first=(12.0, 35.0), drop=(130.0, 260.0), levels=(5.545, 3.05, 2.3)) -> np.ndarray:
+    """The default study's late bigram drop (swiglu-d40L2 of 380 steps): in log step, a first descent
+    from ``levels[0]`` to the unigram plateau ``levels[1]`` whose 10%-90% part runs over steps ``first``,
+    the plateau, and a drop to ``levels[2]`` over steps ``drop`` (10%-90%), both logistic in log step.
+    At the default study's 32 checkpoints of a 380-step run the plateau holds 8 and the drop 6, and the
+    drop comes while the learning rate anneals (training fraction 0.34-0.68; swiglu-d40L2-s0's drop holds 8
+    checkpoints between steps 140 and about 260): the shape a schedule term in the null can absorb
+    (:func:`toposcale.analysis.lr_schedule.anneal_bound`).
+
+    Examples
+    --------
+    >>> annealing_drop(np.array([1, 22, 80, 185, 380])).round(2).tolist()
+    [5.54, 4.12, 3.06, 2.67, 2.31]
+    """
+    x = np.log(np.asarray(step, dtype=float))
+    a, b, c = levels
+
+    def fall(lo, hi):
+        return expit((x - math.log(math.sqrt(lo * hi))) / (math.log(hi / lo) / (2.0 * _LN9)))
+
+    return a - (a - b) * fall(*first) - (b - c) * fall(*drop)
 
 
 def study_schedules(total: int = 4336, n_log: int = 25, n_linear: int = 15,

@@ -43,7 +43,7 @@ from toposcale.analysis.change_test import change_points
 from toposcale.analysis.lr_schedule import anneal_covariate, warmup_points, warmup_steps
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
-from toposcale.operating.curves import ar1, cosine_schedule_loss, power_decay, simulate
+from toposcale.operating.curves import ar1, cosine_schedule_loss, cosine_speed_up, power_decay, simulate
 
 VERDICT = "transition (change point) in a series"
 PHI, SIGMA = 0.9, 0.03
@@ -53,7 +53,9 @@ N_NULL = 199
 CONTROLS = ("smooth decay 1.6 + 4 t^-0.35, AR(1) phi 0.9",
             "warmup + cosine schedule loss shape, AR(1) phi 0.9",
             "the same with a flat start as the runs start (S + 1): any change point",
-            "the same flat start: a change point after the warmup (the transitions not marked 'warmup')")
+            "the same flat start: a change point after the warmup (the transitions not marked 'warmup')",
+            "warmup + cosine with the largest speed-up the rebound null admits (anneal_max_share of its "
+            "range), AR(1) phi 0.9")
 #: Series per batch of null draws: every batch gets its own seeded draws (one shared set of 199 draws moves
 #: every series' p-value together, a Monte Carlo error the binomial standard error does not show).
 NULL_BATCH = 20
@@ -72,6 +74,7 @@ def _settings(design: Design) -> dict:
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
                 allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]),
                 sigma_quantile=float(st["rebound_sigma_quantile"]) or None,
+                anneal_max_share=float(st["anneal_max_share"]),
                 anneal=bool(st["anneal"]), ramp_after_warmup=bool(st["ramp_after_warmup"]))
 
 
@@ -88,13 +91,15 @@ def run_schedules(design: Design) -> list[np.ndarray]:
 @register("transitions")
 def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteristic]:
     kw = _settings(design)
+    share = kw["anneal_max_share"] or 0.0
     anneal_on = kw.pop("anneal")
     after_warmup = kw.pop("ramp_after_warmup")
     schedules = run_schedules(design)
     rng = np.random.default_rng([seed, 21])
     rng_flat = np.random.default_rng([seed, 21, 1])   # its own stream: the other rows keep their draws
+    rng_edge = np.random.default_rng([seed, 21, 2])
     drop_sd = (LEVELS[0] - LEVELS[1]) / SIGMA
-    hit, fp = 0, {0: 0, 1: 0, 2: 0, 3: 0}
+    hit, fp = 0, dict.fromkeys(range(len(CONTROLS)), 0)
     for i, step in enumerate(schedules):
         m = n_sim // len(schedules) + (i < n_sim % len(schedules))    # the series spread over the runs
         if m == 0:
@@ -115,6 +120,10 @@ def transitions_check(design: Design, n_sim: int, seed: int) -> list[Characteris
             fp[j] += sum(bool(r["change_points"]) for r in res)
             if j == 2:                 # the flat start: its change points after the warmup
                 fp[3] += sum(any(step[c] > warmup_steps(total) for c in r["change_points"]) for r in res)
+        # the schedule's speed-up at the bound (the edge of the rebound null's assumption)
+        edge = cosine_speed_up(step, total, share)[None, :] + ar1(m, len(x), PHI, SIGMA, rng_edge)
+        res = _test(edge, x, seed + 1000 * i, k)
+        fp[4] += sum(bool(r["change_points"]) for r in res)
     power, pse = proportion(int(hit), n_sim)
     n_pts = sorted({len(s) for s in schedules})
     where = (f"at the checkpoints of each size's run ({len(schedules)} schedules, "
