@@ -71,6 +71,7 @@ def test_training_reduces_loss_and_writes_files(tmp_path, tiny_corpus):
     assert saved["n_nonembed"] == saved["n_nonembed_model"] == run["n_nonembed"]
     assert saved["flops"] == 6 * run["n_nonembed"] * saved["tokens_seen"]
     assert "torch" in saved["versions"] and saved["config"]["training"]["batch_size"] == 4
+    assert saved["compute"]["torch_cpu_capability"] and saved["compute"]["torch_threads"] >= 1
     assert len(list((tmp_path / "run" / "checkpoints").glob("*.safetensors"))) == len(info["checkpoint_steps"])
     assert not (tmp_path / "run" / ".partial").exists()
 

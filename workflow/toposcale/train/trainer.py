@@ -48,6 +48,18 @@ LOG_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr", "tokens_per_s",
 DENSE_COLUMNS = ["step", "tokens", "train_loss", "val_loss", "lr"]
 
 
+def compute_environment() -> dict:
+    """What decides the float results of CPU training besides the versions (run.json's ``compute``): the
+    CPU kernels torch dispatches to (``torch.backends.cpu.get_cpu_capability()``, e.g. AVX2 or AVX512), its
+    thread count and the processor. Training is deterministic on one machine; on another CPU type the
+    summation order of those kernels differs and the trajectories part in the later digits (issue 21,
+    session 15: 12 of the default study's 28 final losses moved by up to 0.04 nats)."""
+    import platform
+
+    return {"torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_threads": torch.get_num_threads(), "processor": platform.processor() or platform.machine()}
+
+
 def lr_at(step: int, total_steps: int, lr: float, warmup_frac: float, min_lr_frac: float) -> float:
     """Learning rate used for the update that produces step ``step + 1`` (0-based update index).
 
@@ -335,7 +347,7 @@ class Trainer:
             "checkpoint_steps": self.steps, "final_val_loss": self.rows[-1]["val_loss"],
             "wall_seconds": self.elapsed, "device": self.device, "seed_effective": self.seed,
             "config": {k: self.cfg[k] for k in ("seed", "corpus", "model", "training")},
-            "versions": versions("torch")})
+            "versions": versions("torch"), "compute": compute_environment()})
         write_json_atomic(info, self.run_dir / "run.json", indent=2)
         shutil.rmtree(self.partial, ignore_errors=True)
         return info
