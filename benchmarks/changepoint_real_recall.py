@@ -43,9 +43,9 @@ def main():
                     help="rebound: the schedule's lr decay in the null (run.json total_steps, schema's train defaults)")
     ap.add_argument("--sigma-quantile", type=float, default=DEFAULT_SETTINGS["rebound_sigma_quantile"],
                     help="rebound: also null draws at this upper confidence quantile of the noise sd (max p; 0 off)")
-    ap.add_argument("--anneal-max-share", type=float, default=DEFAULT_SETTINGS["anneal_max_share"],
+    ap.add_argument("--anneal-max-share", type=float, default=DEFAULT_SETTINGS["anneal_max_share"]["loss"],
                     help="rebound: the largest share of the series' range the schedule term may explain "
-                         "(transitions.anneal_max_share; negative: unbounded)")
+                         "(transitions.anneal_max_share.loss; negative: unbounded)")
     ap.add_argument("--ramp-after-warmup", action=argparse.BooleanOptionalAction,
                     default=DEFAULT_SETTINGS["ramp_after_warmup"],
                     help="the ramp scan skips ramps that rise in the warmup (transitions.ramp_after_warmup)")

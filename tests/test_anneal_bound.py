@@ -6,12 +6,15 @@ late stage drop it lets the test find, and the schedule speed-up it still absorb
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.lr_schedule import ANNEAL_MAX_SHARE, anneal_bound, anneal_covariate, warmup_points
+from toposcale.analysis.lr_schedule import (ANNEAL_MAX_SHARE, anneal_bound, anneal_covariate, source_shares,
+                                             warmup_points)
 from toposcale.analysis.rebound import unimodal_rate_fit
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
+from toposcale.operating.transitions import loss_share
 from toposcale.operating.curves import annealing_drop, ar1, cosine_schedule_loss, cosine_speed_up
 from toposcale.plan.study import checkpoint_steps
 
@@ -40,7 +43,43 @@ def test_bound_is_a_share_of_each_series_range():
     assert np.allclose(anneal_bound(Y, a, 0.2), [0.2 * 2.0 / 0.8, 0.2 * 0.5 / 0.8])
     assert anneal_bound(Y, None, 0.2) is None and anneal_bound(Y, a, None) is None
     assert np.all(anneal_bound(Y, np.zeros(3), 0.2) == 0.0)          # no decay at the points: no schedule term
-    assert DEFAULT_SETTINGS["anneal_max_share"] == ANNEAL_MAX_SHARE == 0.2
+    assert np.allclose(anneal_bound(Y, a, [0.2, np.nan]), [0.5, np.inf])   # one share per row; NaN: unbounded
+
+
+def test_only_the_loss_is_bounded_by_default():
+    """The constant-rate control bounds the loss's schedule response, not the weight clouds' (their headline
+    series moved by up to 68% of their range): by default only loss series get a bound."""
+    shares = DEFAULT_SETTINGS["anneal_max_share"]
+    assert shares == {"loss": ANNEAL_MAX_SHARE, "weights": None, "activations": None} and ANNEAL_MAX_SHARE == 0.2
+    assert np.allclose(source_shares(shares, ["loss", "weights", "activations", "other"]),
+                       [0.2, np.nan, np.nan, np.nan], equal_nan=True)
+    assert source_shares(shares, ["weights"]) is None and source_shares(None, ["loss"]) is None
+    assert np.allclose(source_shares(0.3, ["loss", "weights"]), [0.3, 0.3])
+    assert loss_share(shares) == 0.2 and loss_share(0.1) == 0.1 and loss_share({"weights": 1.0}) is None
+
+
+def test_topology_series_keep_the_unbounded_schedule_term():
+    """In the transitions analysis a weights series during the anneal is tested as unbounded: its p-value
+    is the one ``anneal_max_share`` None gives, while the same values as the loss get the bound's."""
+    from toposcale.analysis.transitions import detect_transitions
+
+    y = annealing_drop(STEP) + ar1(1, len(STEP), 0.5, 0.01, np.random.default_rng(4))[0]
+    rows = []
+    for source, layer in (("loss", "-"), ("weights", "block00")):
+        for s, v in zip(STEP, y):
+            rows.append(dict(run="swiglu-d40L2-s0", activation="swiglu", size="d40L2", seed=0, n_nonembed=38880,
+                             step=int(s), frac=s / TOTAL, source=source, layer=layer, val_loss=v, train_loss=v,
+                             h0_total_persistence_norm=v if source == "weights" else np.nan, n_points=100,
+                             scale=1.0, degenerate=False))
+    df = pd.DataFrame(rows)
+    schedule = dict(warmup_frac=0.05, min_lr_frac=0.1)
+    tr, _ = detect_transitions(df, metric_cols=["h0_total_persistence_norm"], schedule=schedule, seed=0,
+                               settings=dict(DEFAULT_SETTINGS, primary=[]))
+    free, _ = detect_transitions(df, metric_cols=["h0_total_persistence_norm"], schedule=schedule, seed=0,
+                                 settings=dict(DEFAULT_SETTINGS, primary=[], anneal_max_share=None))
+    p = dict(zip(tr["source"], tr["p_value"]))
+    q = dict(zip(free["source"], free["p_value"]))
+    assert p["weights"] == q["weights"] and p["loss"] < q["loss"], (p, q)
 
 
 def test_bounded_fit_is_the_least_squares_optimum_under_the_bound():

@@ -53,7 +53,8 @@ import pandas as pd
 
 from toposcale.analysis.change_test import change_points
 from toposcale.analysis.diminishing_returns import diminishing_returns_index
-from toposcale.analysis.lr_schedule import ANNEAL_MAX_SHARE, anneal_covariate, warmup_points, warmup_steps
+from toposcale.analysis.lr_schedule import (ANNEAL_MAX_SHARE, anneal_covariate, source_shares, warmup_points,
+                                             warmup_steps)
 from toposcale.analysis.metrics_table import (NULL_Z_SUFFIX, check_columns, non_degenerate, null_z_series,
                                               resolve_metrics, run_info, stable_seed)
 from toposcale.plan.decidability import min_spearman_p, primary_null_draws, runs_for_rank_test
@@ -133,7 +134,7 @@ DEFAULT_SETTINGS = {"n_null": 199, "significance": 0.05, "smooth_df": 4, "null_d
                     "min_plateau": 3, "max_change_points": 3, "primary_n_null": 0, "method": "ramp+rebound",
                     "rebound_window": 2, "rebound_allowance": 0.0, "rebound_noise": "sup",
                     "anneal": True, "rebound_sigma_quantile": 0.95, "ramp_after_warmup": True,
-                    "anneal_max_share": ANNEAL_MAX_SHARE,
+                    "anneal_max_share": {"loss": ANNEAL_MAX_SHARE, "weights": None, "activations": None},
                     "primary": [dict(source=s, layer=l, metric=m, variant=v) for s, l, m in HEADLINE_SERIES
                                 for v in (("raw",) if s == "loss" else ("raw", "null_z"))]}
 
@@ -238,8 +239,7 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
     # batch the series sharing positions and null size: one call per (run's steps, primary or not)
     method = str(st["method"])
     kw.update(window=int(st["rebound_window"]), allowance=float(st["rebound_allowance"]),
-              noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None,
-              anneal_max_share=float(st["anneal_max_share"]))
+              noise=str(st["rebound_noise"]), sigma_quantile=float(st["rebound_sigma_quantile"]) or None)
     anneal_on = bool(st["anneal"])
     after_warmup = bool(st["ramp_after_warmup"])
     sched = {} if schedule is None else {k: float(schedule[k]) for k in ("warmup_frac", "min_lr_frac")}
@@ -258,7 +258,9 @@ def detect_transitions(metrics, metric_cols=None, settings: dict | None = None, 
         wp = warmup_points(step, total, sched.get("warmup_frac", 0.05)) if total and after_warmup else 0
         res = change_points(np.stack([series[i][3] for i in idx]), np.log(step), method, n_null=b,
                             two_sided=two_sided, seed=stable_seed(seed, len(step), prim_flag), anneal=anneal,
-                            warmup_points=wp, **kw)
+                            warmup_points=wp, anneal_max_share=source_shares(st["anneal_max_share"],
+                                                                             [series[i][0]["source"] for i in idx]),
+                            **kw)
         for i, r in zip(idx, res):
             results[i], n_null[i] = r, b
     rows, cps = [], []

@@ -67,6 +67,13 @@ def _test(Y, x, seed: int, kw: dict) -> list[dict]:
             for r in change_points(Y[b:b + NULL_BATCH], x, n_null=N_NULL, seed=seed + b // NULL_BATCH, **kw)]
 
 
+def loss_share(shares) -> float | None:
+    """The loss's ``anneal_max_share`` (the simulated series are losses): ``shares['loss']`` of the mapping,
+    or the plain number."""
+    v = shares.get("loss") if isinstance(shares, dict) else shares
+    return None if v is None else float(v)
+
+
 def _settings(design: Design) -> dict:
     st = dict(DEFAULT_SETTINGS, **design.extra.get("transitions", {}))
     return dict(significance=float(st["significance"]), smooth_df=int(st["smooth_df"]), null_df=int(st["null_df"]),
@@ -74,7 +81,7 @@ def _settings(design: Design) -> dict:
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
                 allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]),
                 sigma_quantile=float(st["rebound_sigma_quantile"]) or None,
-                anneal_max_share=float(st["anneal_max_share"]),
+                anneal_max_share=loss_share(st["anneal_max_share"]),
                 anneal=bool(st["anneal"]), ramp_after_warmup=bool(st["ramp_after_warmup"]))
 
 
