@@ -14,7 +14,9 @@ from toposcale.analysis.lr_schedule import (ANNEAL_MAX_SHARE, anneal_bound, anne
                                              warmup_points)
 from toposcale.analysis.rebound import unimodal_rate_fit
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
-from toposcale.operating.transitions import loss_share
+from toposcale.operating import Design
+from toposcale.operating.transitions import _settings
+from toposcale.plan.decidability import load_study_config
 from toposcale.operating.curves import annealing_drop, ar1, cosine_schedule_loss, cosine_speed_up
 from toposcale.plan.study import checkpoint_steps
 
@@ -55,7 +57,7 @@ def test_only_the_loss_is_bounded_by_default():
                        [0.2, np.nan, np.nan, np.nan], equal_nan=True)
     assert source_shares(shares, ["weights"]) is None and source_shares(None, ["loss"]) is None
     assert np.allclose(source_shares(0.3, ["loss", "weights"]), [0.3, 0.3])
-    assert loss_share(shares) == 0.2 and loss_share(0.1) == 0.1 and loss_share({"weights": 1.0}) is None
+    assert _settings(Design.from_config(load_study_config(["config.yaml"])))["anneal_max_share"] == 0.2
 
 
 def test_topology_series_keep_the_unbounded_schedule_term():

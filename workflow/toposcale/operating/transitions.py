@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from toposcale.analysis.change_test import change_points
-from toposcale.analysis.lr_schedule import anneal_covariate, warmup_points, warmup_steps
+from toposcale.analysis.lr_schedule import anneal_covariate, source_shares, warmup_points, warmup_steps
 from toposcale.analysis.transitions import DEFAULT_SETTINGS
 from toposcale.operating.characteristics import Characteristic, Design, proportion, register
 from toposcale.operating.curves import ar1, cosine_schedule_loss, cosine_speed_up, power_decay, simulate
@@ -67,21 +67,15 @@ def _test(Y, x, seed: int, kw: dict) -> list[dict]:
             for r in change_points(Y[b:b + NULL_BATCH], x, n_null=N_NULL, seed=seed + b // NULL_BATCH, **kw)]
 
 
-def loss_share(shares) -> float | None:
-    """The loss's ``anneal_max_share`` (the simulated series are losses): ``shares['loss']`` of the mapping,
-    or the plain number."""
-    v = shares.get("loss") if isinstance(shares, dict) else shares
-    return None if v is None else float(v)
-
-
 def _settings(design: Design) -> dict:
     st = dict(DEFAULT_SETTINGS, **design.extra.get("transitions", {}))
+    loss = source_shares(st["anneal_max_share"], ["loss"])       # the simulated series are losses
     return dict(significance=float(st["significance"]), smooth_df=int(st["smooth_df"]), null_df=int(st["null_df"]),
                 widths=tuple(int(w) for w in st["ramp_widths"]), min_plateau=int(st["min_plateau"]),
                 max_change_points=1, method=str(st["method"]), window=int(st["rebound_window"]),
                 allowance=float(st["rebound_allowance"]), noise=str(st["rebound_noise"]),
                 sigma_quantile=float(st["rebound_sigma_quantile"]) or None,
-                anneal_max_share=loss_share(st["anneal_max_share"]),
+                anneal_max_share=None if loss is None else float(loss[0]),
                 anneal=bool(st["anneal"]), ramp_after_warmup=bool(st["ramp_after_warmup"]))
 
 
