@@ -56,7 +56,7 @@ def _combine(ramp: dict, rebound: dict, max_change_points: int) -> dict:
 
 def change_points(Y, x, method: str = "ramp", *, two_sided: bool = False, window: int | None = None,
                   allowance: float | None = None, noise: str = "spline", anneal=None, sigma_quantile=None,
-                  anneal_max_share: float | None = ANNEAL_MAX_SHARE, **kwargs) -> list[dict]:
+                  anneal_max_share=ANNEAL_MAX_SHARE, **kwargs) -> list[dict]:
     """The configured test: ``'ramp'`` :func:`change_points_batch` (``two_sided``, ``window``, ``allowance``,
     ``noise``, ``sigma_quantile`` and ``anneal_max_share`` ignored: the ramp scan is already two-sided), ``'rebound'``
     :func:`toposcale.analysis.rebound.rebound_batch`; ``'ramp+rebound'`` both, each at half the level

@@ -53,8 +53,8 @@ their lag-1 autocorrelation moves only from -0.80 to -0.75 between phi 0 and 0.9
   high_pass_ar1_factor(phi)``; the reported ``phi`` gave the series' smallest p-value.
 * *Schedule in the null* (``anneal``, :func:`toposcale.analysis.lr_schedule.anneal_covariate`, the lr decay so far ``1 - lr / lr_max``
   after warmup): the null curve is the unimodal-rate fit plus ``-c * anneal``, ``0 <= c <= c_max`` (one more
-  column; ``c_max``: :func:`toposcale.analysis.lr_schedule.anneal_bound`, at most 0.2 of the series'
-  range), so the annealing speed-up is in the null without an allowance. Its late valleys are then
+  column; ``c_max``: :func:`toposcale.analysis.lr_schedule.anneal_bound`, for the loss at most 0.2 of
+  the series' range, topology series unbounded by default), so the annealing speed-up is in the null without an allowance. Its late valleys are then
   deterministic in every null draw and would dominate the maximum, so each valley depth is centred by its
   null median before the maximum over valleys (data and draws alike). The benchmark's cosine shape is
   generated with exactly such a term (``anneal * lr / lr_max``), so its calibration is partly circular; a
@@ -290,7 +290,7 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
                   allowance: float = REBOUND_ALLOWANCE, two_sided: bool = False, max_change_points: int = 3,
                   null_df: int = NULL_DF, widths=RAMP_WIDTHS, min_plateau: int = MIN_PLATEAU, seed: int = 0,
                   noise: str = "spline", anneal=None, sigma_quantile=None,
-                  anneal_max_share: float | None = ANNEAL_MAX_SHARE, **_ignored) -> list[dict]:
+                  anneal_max_share=ANNEAL_MAX_SHARE, **_ignored) -> list[dict]:
     """The rate-rebound test (module docstring, "Rate rebound") of every row of ``Y`` at positions ``x``.
 
     Parameters
@@ -313,9 +313,10 @@ def rebound_batch(Y, x, *, n_null: int = 999, significance: float = 0.05, window
         The learning-rate decay at the points (:func:`toposcale.analysis.lr_schedule.anneal_covariate`): the null curve becomes the
         unimodal-rate fit plus ``-c * anneal`` with ``0 <= c`` fitted (module docstring, "Schedule in the
         null"), and each valley's depth is centred by its null median before the maximum over valleys.
-    anneal_max_share : float, optional
-        With ``anneal``: ``c <= anneal_max_share * ptp(y) / ptp(anneal)``
-        (:func:`toposcale.analysis.lr_schedule.anneal_bound` says why 0.2); None: unbounded.
+    anneal_max_share : float or array_like of shape (m,), optional
+        With ``anneal``: ``c <= anneal_max_share * ptp(y) / ptp(anneal)``, one share for all rows or one per
+        row (NaN: that row unbounded; :func:`toposcale.analysis.lr_schedule.anneal_bound` says why 0.2 for
+        the loss); None: unbounded.
     sigma_quantile : float, optional
         Also null draws at the one-sided upper confidence bound ``sigma_hat * sigma_upper_factor(x, phi,
         sigma_quantile)`` of the noise sd, each valley's p-value the larger of the two (module docstring,
